@@ -1,0 +1,3 @@
+"""mdm-watchdog: detect and heal wedged MDM and software-update daemons on managed Macs."""
+
+__version__ = "0.1.0"

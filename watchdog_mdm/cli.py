@@ -1,0 +1,261 @@
+"""The command line: parse, call the library, render, choose the exit code.
+
+Flags follow the original's Go style (``-diagnose``) and also take the GNU spelling
+(``--diagnose``). Exit codes: 0 the run completed, whatever it found; 1 an internal
+error; 2 a usage error; 3 the evidence could not be gathered.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from watchdog_mdm import __version__, report
+from watchdog_mdm.config import DurationError, Settings, parse_duration
+from watchdog_mdm.diagnose import (
+    LOG,
+    WINDOW_PREDICATE,
+    EvidenceError,
+    Outcome,
+    analyze_export,
+    diagnose_live,
+)
+from watchdog_mdm.system import MacSystem, System
+
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_EVIDENCE = 3
+
+PROG = "mdm-watchdog"
+
+HELP = f"""Checks that this Mac's MDM client (mdmclient) and software updates
+(softwareupdated) are not stuck, from the unified log.
+
+\b
+Usage:
+  {PROG} -diagnose [--json | --explain] [--window 90m]
+  {PROG} analyze EXPORT... [--at TIME] [--json | --explain]
+\b
+Output keys (-diagnose prints them on one line, in this order):
+  MDMEnrolled              the Mac is enrolled in an MDM (profiles status)
+  MDMIdentityError         mdmclient logged "Unable to create MDM identity" in the
+                           window: a restart cannot fix this; re-enroll the Mac
+  MDMClientStuck           enrolled, but the device channel has had no successful
+                           (HTTP 200) exchange with the MDM server in the window
+  MDMSoftwareUpdatesStuck  the client is stuck and the last MDM command it handled
+                           was a software-update command (ScheduleOSUpdate...)
+\b
+With --json, also: MDMClientRestarted, SoftwareUpdateDaemonRestarted,
+LastMDMKickstart, LastSoftwareUpdateDaemonKickstart (RFC 3339 or null),
+schema_version and evidence (why each verdict was reached).
+\b
+Exit status: 0 the checks ran (whatever they found), 1 internal error,
+2 usage error, 3 the evidence (log, profiles) could not be gathered.
+"""
+
+
+class DurationType(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            duration = parse_duration(str(value))
+        except DurationError as exc:
+            self.fail(str(exc), param, ctx)
+        if duration < timedelta(minutes=1) or duration > Settings.MAX_HISTORY:
+            self.fail(f"{value!r} is out of range (1m to 30d)", param, ctx)
+        return duration
+
+
+class InstantType(click.ParamType):
+    name = "timestamp"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 timestamp "
+                      "(e.g. 2026-11-20T14:30:00+01:00)", param, ctx)
+
+
+class ZoneType(click.ParamType):
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tzinfo:
+        if isinstance(value, tzinfo):
+            return value
+        text = str(value).strip()
+        try:
+            offset = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").utcoffset()
+        except ValueError:
+            offset = None
+        if offset is not None:
+            return timezone(offset)
+        try:
+            return ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(f"{text!r} is neither a time zone name (Europe/Berlin) "
+                      "nor an offset (+01:00)", param, ctx)
+
+
+DURATION = DurationType()
+INSTANT = InstantType()
+ZONE = ZoneType()
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"{PROG}: error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def settings_with(window: timedelta | None, history: timedelta | None = None) -> Settings:
+    defaults = Settings()
+    settings = Settings(window=window or defaults.window, history=history or defaults.history)
+    if settings.window > settings.history:
+        raise click.UsageError("--window cannot be longer than the history")
+    return settings
+
+
+def render(outcome: Outcome, *, as_json: bool, explain: bool, show_instant: bool) -> None:
+    if as_json:
+        click.echo(report.to_json(outcome))
+        return
+    click.echo(report.diagnose_line(outcome))
+    if explain:
+        click.echo(report.explain(outcome))
+    elif show_instant:
+        click.echo(report.judged_line(outcome))
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(__version__)
+        ctx.exit(0)
+
+
+@click.group(
+    invoke_without_command=True,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "-help", "--help"], "max_content_width": 90},
+)
+@click.option("-diagnose", "--diagnose", "diagnose", is_flag=True,
+              help="Run the checks and print the result line. Changes nothing.")
+@click.option("-json", "--json", "as_json", is_flag=True,
+              help="Print one JSON object with the evidence.")
+@click.option("-explain", "--explain", is_flag=True,
+              help="After the result line, say why each verdict was reached.")
+@click.option("-window", "--window", type=DURATION, default=None,
+              help="Look-back for 'stuck' (default 90m).")
+@click.option("-system-root", "--system-root", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Take every macOS path under DIR (for testing).")
+@click.option("-version", "--version", is_flag=True, is_eager=True, expose_value=False,
+              callback=_print_version, help="Print the version and exit.")
+@click.pass_context
+def cli(ctx: click.Context, diagnose: bool, as_json: bool, explain: bool,
+        window: timedelta | None, system_root: Path | None) -> None:
+    # Tests pass a fake System as the context object; otherwise it is this Mac.
+    if ctx.obj is None:
+        ctx.obj = MacSystem(system_root or "/")
+    system: System = ctx.obj
+    if ctx.invoked_subcommand is not None:
+        if diagnose:
+            raise click.UsageError("-diagnose cannot be combined with a command")
+        return
+    if not diagnose:
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(EXIT_USAGE)
+    settings = settings_with(window)
+    try:
+        outcome = diagnose_live(system, settings)
+    except EvidenceError as exc:
+        fail(str(exc), EXIT_EVIDENCE)
+    system.log_to_system(report.diagnose_line(outcome))
+    render(outcome, as_json=as_json, explain=explain, show_instant=False)
+
+
+def _archive_hint(path: str) -> str:
+    return (f"cannot read {path} here: a .logarchive is read by macOS's log command. "
+            f"On a Mac, export it with: log show --archive '{path}' --style ndjson --info "
+            f"--predicate '{WINDOW_PREDICATE}' > export.ndjson, then analyze export.ndjson")
+
+
+def _open_sources(system: System, paths: tuple[str, ...]) -> Iterator[Any]:
+    """Each input in turn, opened only when it is read."""
+    for path in paths:
+        if path == "-":
+            yield click.get_binary_stream("stdin")
+        elif Path(path).is_dir():
+            if not path.rstrip("/").endswith(".logarchive"):
+                fail(f"{path} is a folder; give a log export file or a .logarchive",
+                     EXIT_USAGE)
+            if not system.has_command(LOG):
+                fail(_archive_hint(path), EXIT_EVIDENCE)
+            yield system.stream(
+                [LOG, "show", "--archive", path, "--style", "ndjson", "--info",
+                 "--predicate", WINDOW_PREDICATE],
+                timeout=Settings().log_timeout_seconds * 10,
+            )
+        else:
+            try:
+                with Path(path).open("rb") as handle:
+                    yield handle
+            except OSError as exc:
+                fail(f"cannot read {path}: {exc.strerror}", EXIT_EVIDENCE)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="EXPORT...",
+                type=click.Path(exists=True, allow_dash=True))
+@click.option("--at", type=INSTANT, default=None,
+              help="Judge as of this ISO 8601 instant (default: the newest entry).")
+@click.option("--window", type=DURATION, default=None, help="Look-back for 'stuck' (default 90m).")
+@click.option("--history", type=DURATION, default=None,
+              help="How far back the last MDM command may be (default 24h).")
+@click.option("--tz", "naive_tz", type=ZONE, default="UTC", show_default=True,
+              help="Zone of timestamps without a UTC offset (compact style is local time).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the evidence.")
+@click.option("--explain", is_flag=True, help="Say why each verdict was reached.")
+@click.pass_obj
+def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
+            window: timedelta | None, history: timedelta | None, naive_tz: tzinfo,
+            as_json: bool, explain: bool) -> None:
+    """Diagnose from saved `log show` output (any style; - for stdin; or a .logarchive).
+
+    For support staff on any computer: MDMEnrolled comes from the log itself (any
+    device-channel MDM exchange proves it) and is unknown without one.
+    """
+    settings = settings_with(window, history)
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=naive_tz)
+    try:
+        outcome = analyze_export(_open_sources(system, paths), settings=settings, at=at,
+                                 naive_tz=naive_tz, clock=system.now())
+    except EvidenceError as exc:
+        fail(str(exc), EXIT_EVIDENCE)
+    if outcome.log.entries_read == 0:
+        click.echo(f"{PROG}: warning: no log entries could be read from the input "
+                   f"({outcome.log.lines_skipped} lines skipped); is it `log show` output?",
+                   err=True)
+    render(outcome, as_json=as_json, explain=explain, show_instant=True)
+
+
+def main() -> None:
+    """Console-script entry point: never lets a traceback reach the admin."""
+    try:
+        cli.main(prog_name=PROG)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        click.echo(f"{PROG}: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)

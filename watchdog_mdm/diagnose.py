@@ -1,0 +1,192 @@
+"""Gathering the evidence and reaching a diagnosis, live on this Mac or from an export.
+
+Live: ``profiles status -type enrollment`` for enrollment, then one ``log show`` over
+the look-back window. Only when that window shows a stuck client with no MDM command
+in it does a second, narrower ``log show`` reach back over the history (24 h by
+default) to name the last command, so a healthy Mac never pays for a day of log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+
+from watchdog_mdm import patterns
+from watchdog_mdm.config import Settings
+from watchdog_mdm.enrollment import EnrollmentUnreadable, parse_profiles_status
+from watchdog_mdm.evidence import (
+    Collector,
+    Diagnosis,
+    Enrollment,
+    Observations,
+    enrollment_from_log,
+    judge,
+)
+from watchdog_mdm.logs import LogReader
+from watchdog_mdm.state import Kickstarts, load_kickstarts
+from watchdog_mdm.system import CommandError, System
+
+__all__ = ["EvidenceError", "LogStats", "Outcome", "analyze_export", "diagnose_live"]
+
+LOG = "/usr/bin/log"
+PROFILES = "/usr/bin/profiles"
+
+WINDOW_PREDICATE = (
+    f'process == "{patterns.MDM_PROCESS}" OR subsystem == "{patterns.MDM_SUBSYSTEM}" '
+    f'OR process == "{patterns.SOFTWARE_UPDATE_PROCESS}"'
+)
+
+
+def _contains_any(field: str, texts: Iterable[str]) -> str:
+    return " OR ".join(f'{field} CONTAINS "{text}"' for text in texts)
+
+
+# Only the lines that name commands or prove an exchange: the history query must stay
+# cheap to print even over a day.
+HISTORY_PREDICATE = (
+    f'(process == "{patterns.MDM_PROCESS}" AND ('
+    + _contains_any("eventMessage", ("HTTP request", "HTTP response",
+                                     "Processing server request"))
+    + f')) OR (process == "{patterns.SOFTWARE_UPDATE_PROCESS}" AND ('
+    + _contains_any("eventMessage", patterns.DDM_UPDATE_ENFORCEMENT)
+    + "))"
+)
+
+
+class EvidenceError(Exception):
+    """The evidence could not be gathered; the message is one line for the admin."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogStats:
+    """How much log was read, and how much of it could not be."""
+
+    lines_read: int = 0
+    entries_read: int = 0
+    lines_skipped: int = 0
+
+    @classmethod
+    def of(cls, reader: LogReader) -> LogStats:
+        return cls(reader.lines_read, reader.entries, reader.lines_skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One run's result: the diagnosis, how it was reached, and the restart record."""
+
+    diagnosis: Diagnosis
+    log: LogStats
+    judged_at_source: str
+    queries: tuple[tuple[str, ...], ...] = ()
+    kickstarts: Kickstarts = Kickstarts()
+    mdm_client_restarted: bool = False
+    software_update_restarted: bool = False
+
+
+def _minutes(seconds: float) -> str:
+    return f"{max(1, int(-(-seconds // 60)))}m"
+
+
+def window_query(settings: Settings) -> tuple[str, ...]:
+    # One spare minute so the window is whole even if `log` starts a little late.
+    last = _minutes(settings.window.total_seconds() + 60)
+    return (LOG, "show", "--style", "ndjson", "--info", "--last", last,
+            "--predicate", WINDOW_PREDICATE)
+
+
+def history_query(settings: Settings) -> tuple[str, ...]:
+    return (LOG, "show", "--style", "ndjson", "--last",
+            _minutes(settings.history.total_seconds()), "--predicate", HISTORY_PREDICATE)
+
+
+def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | None, str]:
+    """Ask ``profiles``; on failure return None and why, so the log may decide instead."""
+    try:
+        result = system.run([PROFILES, "status", "-type", "enrollment"],
+                            timeout=settings.profiles_timeout_seconds)
+    except CommandError as exc:
+        return None, str(exc)
+    text = result.stdout.decode("utf-8", "replace")
+    if result.returncode != 0:
+        return None, f"{PROFILES} exited with status {result.returncode}"
+    try:
+        return parse_profiles_status(text), ""
+    except EnrollmentUnreadable as exc:
+        return None, f"{PROFILES}: {exc}"
+
+
+def _needs_history(obs: Observations, enrollment: Enrollment | None, start: datetime) -> bool:
+    if enrollment is not None and enrollment.enrolled is False:
+        return False
+    success = obs.last_device_success
+    command = obs.last_command
+    quiet = success is None or success.time < start
+    return quiet and (command is None or command.time < start)
+
+
+def _stream_into(system: System, query: tuple[str, ...], reader: LogReader,
+                 collector: Collector, settings: Settings) -> None:
+    try:
+        collector.add_all(reader.read(system.stream(query,
+                                                    timeout=settings.log_timeout_seconds)))
+    except CommandError as exc:
+        raise EvidenceError(f"could not read the unified log: {exc}") from exc
+
+
+def diagnose_live(system: System, settings: Settings) -> Outcome:
+    """Diagnose this Mac as of now."""
+    at = system.now()
+    enrollment, enrollment_problem = read_enrollment(system, settings)
+    reader = LogReader(naive_tz=at.tzinfo or timezone.utc)
+    collector = Collector()
+    queries = [window_query(settings)]
+    _stream_into(system, queries[0], reader, collector, settings)
+    if _needs_history(collector.observations(), enrollment, at - settings.window):
+        queries.append(history_query(settings))
+        _stream_into(system, queries[1], reader, collector, settings)
+    obs = collector.observations()
+    if enrollment is None:
+        enrollment = enrollment_from_log(obs)
+        if enrollment.enrolled is None:
+            raise EvidenceError(f"could not tell whether this Mac is enrolled: "
+                                f"{enrollment_problem}")
+    return Outcome(
+        diagnosis=judge(obs, at, settings.window, settings.history, enrollment),
+        log=LogStats.of(reader),
+        judged_at_source="clock",
+        queries=tuple(queries),
+        kickstarts=load_kickstarts(system),
+    )
+
+
+def analyze_export(
+    sources: Iterable[Iterable[bytes]],
+    *,
+    settings: Settings,
+    at: datetime | None,
+    naive_tz: tzinfo,
+    clock: datetime,
+) -> Outcome:
+    """Diagnose from saved ``log show`` output, as of ``at`` or its newest entry.
+
+    Enrollment comes from the log alone: any device-channel exchange proves it;
+    without one it is unknown. ``clock`` is only used when the input has no entry.
+    """
+    reader = LogReader(naive_tz=naive_tz)
+    collector = Collector(until=at)
+    for source in sources:
+        collector.add_all(reader.read(source))
+    obs = collector.observations()
+    if at is not None:
+        judged_at, how = at, "--at"
+    elif obs.newest_entry is not None:
+        judged_at, how = obs.newest_entry, "newest entry"
+    else:
+        judged_at, how = clock, "the clock: no readable entry in the input"
+    return Outcome(
+        diagnosis=judge(obs, judged_at, settings.window, settings.history,
+                        enrollment_from_log(obs)),
+        log=LogStats.of(reader),
+        judged_at_source=how,
+    )

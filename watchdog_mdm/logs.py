@@ -1,0 +1,228 @@
+"""Reading ``log show`` output: every style Apple prints, detected line by line, streamed.
+
+``log show`` has five output styles (default, compact, syslog, json, ndjson); exported
+files also collect headers, footers, other tools' lines and truncated records. The reader
+turns whatever it can read into :class:`LogEntry` values and counts the rest, never
+raising on bad input and never holding more than one record in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+__all__ = ["LogEntry", "LogReader", "parse_timestamp"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One unified-log event, reduced to what the checks need."""
+
+    timestamp: datetime
+    process: str
+    message: str
+    subsystem: str = ""
+    category: str = ""
+    message_type: str = ""
+    pid: int | None = None
+
+
+_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,9})?"
+_OFFSET = r"[+-]\d\d:?\d\d|Z"
+
+# `log show` default style: Timestamp Thread Type Activity PID TTL process: message.
+# TTL is missing on very old (10.12) lines, hence optional.
+_DEFAULT = re.compile(
+    rf"(?P<ts>{_TS}(?:{_OFFSET}))\s+0x[0-9a-fA-F]+\s+(?P<type>[A-Za-z]+)\s+0x[0-9a-fA-F]+\s+"
+    r"(?P<pid>\d+)\s+(?:\d+\s+)?(?P<process>[^:\[\]]+?): (?P<rest>.*)"
+)
+# `--style syslog`: timestamp, two spaces, host, process[pid]: message.
+_SYSLOG = re.compile(
+    rf"(?P<ts>{_TS}(?:{_OFFSET}))\s+(?P<host>\S+) (?P<process>[^\[\]]+?)\[(?P<pid>\d+)\]: "
+    r"(?P<rest>.*)"
+)
+# `--style compact`: local time with milliseconds and no UTC offset, 2-letter type.
+_COMPACT = re.compile(
+    rf"(?P<ts>{_TS})(?P<offset>{_OFFSET})? (?P<type>[A-Za-z]{{1,2}}) +"
+    r"(?P<process>[^\[\]]+?)\[(?P<pid>\d+):[0-9a-fA-Fx]+\] (?P<rest>.*)"
+)
+_SENDER = re.compile(r"\((?P<sender>[^()]*)\) ")
+# A subsystem is reverse-DNS; requiring a dot keeps "[0:MDMDaemon:...]" out of it.
+_SUBSYSTEM = re.compile(
+    r"\[(?P<subsystem>[A-Za-z][\w-]*(?:\.[\w-]+)+)(?::(?P<category>[^\]]*))?\] "
+)
+_COMPACT_TYPES = {"Df": "Default", "I": "Info", "In": "Info", "Db": "Debug", "E": "Error",
+                  "Er": "Error", "F": "Fault", "Fa": "Fault"}
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_STRUCTURAL = frozenset("{}[],")
+# A pretty-printed record has a few dozen lines; anything far longer is not one.
+_MAX_RECORD_LINES = 2000
+
+
+def parse_timestamp(text: str, naive_tz: tzinfo = timezone.utc) -> datetime | None:
+    """Parse a ``log`` timestamp (``2022-08-01 12:33:07.171780-0400`` and kin).
+
+    Timestamps without an offset (compact style) are local time on the Mac that wrote
+    them; ``naive_tz`` says which zone that was.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=naive_tz)
+    return value
+
+
+def _split_rest(rest: str) -> tuple[str, str, str]:
+    """Split ``(sender) [subsystem:category] message`` into its parts."""
+    match = _SENDER.match(rest)
+    if match:
+        rest = rest[match.end():]
+    match = _SUBSYSTEM.match(rest)
+    if match:
+        return match["subsystem"], match["category"] or "", rest[match.end():]
+    return "", "", rest
+
+
+class LogReader:
+    """Turns lines of ``log show`` output into entries, whatever the style.
+
+    One reader may read several inputs in turn; its counters add up across them.
+    """
+
+    def __init__(self, naive_tz: tzinfo = timezone.utc) -> None:
+        self.naive_tz = naive_tz
+        self.lines_read = 0
+        self.lines_skipped = 0
+        self.entries = 0
+
+    def read(self, lines: Iterable[bytes | str]) -> Iterator[LogEntry]:
+        """Yield every entry that can be read from ``lines``; skip the rest."""
+        record: list[str] | None = None  # lines of a pretty-printed JSON record
+        depth = 0
+        for raw in lines:
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            line = line.rstrip("\r\n")
+            self.lines_read += 1
+            stripped = line.strip()
+            if record is not None:
+                skeleton = _JSON_STRING.sub("", stripped)
+                closes = depth == 1 and skeleton[:1] == "}" and set(skeleton) <= _STRUCTURAL
+                if closes:
+                    record.append("}")
+                    entry = self._from_json_text("".join(record), len(record))
+                    record, depth = (["{"], 1) if "{" in skeleton[1:] else (None, 0)
+                    if entry is not None:
+                        yield entry
+                    continue
+                if stripped.startswith("[{") or len(record) > _MAX_RECORD_LINES:
+                    self.lines_skipped += len(record)  # a truncated record: drop it
+                    record, depth = None, 0
+                else:
+                    depth += sum(skeleton.count(c) for c in "{[") - sum(
+                        skeleton.count(c) for c in "}]"
+                    )
+                    record.append(line)
+                    if depth <= 0:
+                        self.lines_skipped += len(record)
+                        record, depth = None, 0
+                    continue
+            if stripped in ("[{", "{", "},{", ",{"):
+                record, depth = ["{"], 1
+                continue
+            entry = self._from_line(stripped)
+            if entry is None:
+                if stripped:
+                    self.lines_skipped += 1
+                continue
+            yield entry
+        if record is not None:
+            self.lines_skipped += len(record)
+
+    def _counted(self, entry: LogEntry) -> LogEntry:
+        self.entries += 1
+        return entry
+
+    def _from_json_text(self, text: str, lines: int) -> LogEntry | None:
+        entry = self._from_record(_loads(text))
+        if entry is None:
+            self.lines_skipped += lines
+        return entry
+
+    def _from_line(self, line: str) -> LogEntry | None:
+        if line.startswith("{"):
+            record = _loads(line)
+            if record is not None and "finished" in record and "eventMessage" not in record:
+                return None  # the {"count":N,"finished":1} trailer of ndjson output
+            return self._from_record(record)
+        if not line[:1].isdigit():
+            return None
+        for pattern in (_DEFAULT, _SYSLOG, _COMPACT):
+            match = pattern.fullmatch(line)
+            if match:
+                return self._from_match(match)
+        return None
+
+    def _from_match(self, match: re.Match[str]) -> LogEntry | None:
+        groups = match.groupdict()
+        ts = groups["ts"] + (groups.get("offset") or "")
+        timestamp = parse_timestamp(ts, self.naive_tz)
+        if timestamp is None:
+            return None
+        subsystem, category, message = _split_rest(groups["rest"])
+        message_type = groups.get("type") or ""
+        return self._counted(
+            LogEntry(
+                timestamp=timestamp,
+                process=groups["process"].strip(),
+                message=message,
+                subsystem=subsystem,
+                category=category,
+                message_type=_COMPACT_TYPES.get(message_type, message_type),
+                pid=int(groups["pid"]),
+            )
+        )
+
+    def _from_record(self, record: dict[str, Any] | None) -> LogEntry | None:
+        if record is None:
+            return None
+        ts = record.get("timestamp")
+        message = record.get("eventMessage", record.get("composedMessage"))
+        if not isinstance(ts, str) or not isinstance(message, str):
+            return None
+        timestamp = parse_timestamp(ts, self.naive_tz)
+        if timestamp is None:
+            return None
+        # ndjson has no process key: the process is the basename of its image path.
+        path = record.get("processImagePath")
+        process = path.rsplit("/", 1)[-1] if isinstance(path, str) else record.get("process")
+        pid = record.get("processID")
+        return self._counted(
+            LogEntry(
+                timestamp=timestamp,
+                process=process if isinstance(process, str) else "",
+                message=message,
+                subsystem=_text(record.get("subsystem")),
+                category=_text(record.get("category")),
+                message_type=_text(record.get("messageType")),
+                pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            )
+        )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _loads(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
