@@ -65,10 +65,13 @@ class LogStats:
     lines_read: int = 0
     entries_read: int = 0
     lines_skipped: int = 0
+    naive_timestamps: int = 0
+    naive_zone: str = "UTC"
 
     @classmethod
     def of(cls, reader: LogReader) -> LogStats:
-        return cls(reader.lines_read, reader.entries, reader.lines_skipped)
+        return cls(reader.lines_read, reader.entries, reader.lines_skipped,
+                   reader.naive_timestamps, str(reader.naive_tz))
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ _COMPACT = re.compile(
     rf"(?P<ts>{_TS})(?P<offset>{_OFFSET})? (?P<type>[A-Za-z]{{1,2}}) +"
     r"(?P<process>[^\[\]]+?)\[(?P<pid>\d+):[0-9a-fA-Fx]+\] (?P<rest>.*)"
 )
+_OFFSET_AT_END = re.compile(rf"(?:{_OFFSET})$")
 _SENDER = re.compile(r"\((?P<sender>[^()]*)\) ")
 # A subsystem is reverse-DNS; requiring a dot keeps "[0:MDMDaemon:...]" out of it.
 _SUBSYSTEM = re.compile(
@@ -79,6 +80,11 @@ def parse_timestamp(text: str, naive_tz: tzinfo = timezone.utc) -> datetime | No
     return value
 
 
+def pattern_has_no_offset(ts: str) -> bool:
+    """Whether a timestamp leaves its UTC offset unsaid (compact style)."""
+    return _OFFSET_AT_END.search(ts) is None
+
+
 def _split_rest(rest: str) -> tuple[str, str, str]:
     """Split ``(sender) [subsystem:category] message`` into its parts."""
     match = _SENDER.match(rest)
@@ -101,6 +107,7 @@ class LogReader:
         self.lines_read = 0
         self.lines_skipped = 0
         self.entries = 0
+        self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
 
     def read(self, lines: Iterable[bytes | str]) -> Iterator[LogEntry]:
         """Yield every entry that can be read from ``lines``; skip the rest."""
@@ -121,9 +128,10 @@ class LogReader:
                     if entry is not None:
                         yield entry
                     continue
-                if stripped.startswith("[{") or len(record) > _MAX_RECORD_LINES:
+                if not _continues_record(stripped) or len(record) > _MAX_RECORD_LINES:
                     self.lines_skipped += len(record)  # a truncated record: drop it
                     record, depth = None, 0
+                    # fall through: the line that broke the record is read on its own
                 else:
                     depth += sum(skeleton.count(c) for c in "{[") - sum(
                         skeleton.count(c) for c in "}]"
@@ -175,6 +183,8 @@ class LogReader:
         timestamp = parse_timestamp(ts, self.naive_tz)
         if timestamp is None:
             return None
+        if pattern_has_no_offset(ts):
+            self.naive_timestamps += 1
         subsystem, category, message = _split_rest(groups["rest"])
         message_type = groups.get("type") or ""
         return self._counted(
@@ -214,6 +224,18 @@ class LogReader:
                 pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
             )
         )
+
+
+def _continues_record(stripped: str) -> bool:
+    """Whether a line can be part of a pretty-printed record.
+
+    Inside one, every line is a ``"key" : value`` pair or bracket punctuation. Any other
+    line (a complete ndjson object, a text-style entry, a new array) means the record was
+    cut short, and that line must not be swallowed with it.
+    """
+    if stripped.startswith("[{") or (stripped.startswith('{"') and stripped.endswith("}")):
+        return False
+    return stripped[:1] in ('"', "{", "}", "[", "]", ",")
 
 
 def _text(value: object) -> str:

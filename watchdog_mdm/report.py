@@ -93,6 +93,8 @@ def evidence(outcome: Outcome) -> dict[str, Any]:
             "lines_read": outcome.log.lines_read,
             "entries_read": outcome.log.entries_read,
             "lines_skipped": outcome.log.lines_skipped,
+            "timestamps_without_offset": outcome.log.naive_timestamps,
+            "zone_assumed_for_them": outcome.log.naive_zone,
             "relevant_entries": obs.relevant_entries,
             "newest_entry": _time(obs.newest_entry),
             "queries": [list(q) for q in outcome.queries],
@@ -142,4 +144,9 @@ def explain(outcome: Outcome) -> str:
         f"Log read: {outcome.log.lines_read} lines, {outcome.log.entries_read} entries, "
         f"{obs.relevant_entries} relevant, {outcome.log.lines_skipped} lines skipped."
     )
+    if outcome.log.naive_timestamps:
+        lines.append(
+            f"{outcome.log.naive_timestamps} timestamps had no UTC offset (compact style) and "
+            f"were read as {outcome.log.naive_zone}; pass --tz to name the Mac's zone."
+        )
     return "\n".join(lines)

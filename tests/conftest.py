@@ -1,0 +1,242 @@
+"""Shared test fixtures: the real reference logs, a recording fake System, a fake Mac.
+
+Two fakes, for two depths of testing:
+
+- :class:`FakeSystem` implements the System seam in memory and records every call; the
+  library and the click layer are tested against it (no processes, fixed clock).
+- :class:`FakeMac` lays out a Mac in a temporary folder for ``--system-root``: stand-in
+  ``/usr/bin/log`` and ``/usr/bin/profiles`` executables that record their arguments
+  and print real output. The installed ``mdm-watchdog`` command runs against it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from watchdog_mdm.logs import LogReader
+from watchdog_mdm.system import CommandError, CommandResult
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO.parent / "shared" / "reference"
+LOGS = REFERENCE / "logs"
+
+
+def reference(name: str) -> Path:
+    """A file of ../shared/reference; its absence fails the test instead of skipping it."""
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.fail(f"reference material missing: {path} (shared/ must sit beside the repo)")
+    return path
+
+
+def reference_lines(name: str, *needles: str) -> list[str]:
+    """The lines of a reference file that contain every needle, verbatim."""
+    text = reference(name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if all(n in line for n in needles)]
+
+
+def reference_line(name: str, *needles: str) -> str:
+    lines = reference_lines(name, *needles)
+    assert lines, f"no line of {name} contains {needles}"
+    return lines[0]
+
+
+def log_blocks(name: str) -> dict[str, str]:
+    """A reference file's blocks, keyed by their '# source:' line."""
+    blocks: dict[str, str] = {}
+    source = ""
+    for line in reference(name).read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("# source:"):
+            source = line
+            blocks[source] = ""
+        elif source and not line.startswith("#"):
+            blocks[source] += line
+    return blocks
+
+
+_LEADING_TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d{4})?")
+_JSON_TS = re.compile(r'("timestamp"\s*:\s*")([^"]+)(")')
+
+
+def _shift(text: str, offset: str | None, delta: timedelta) -> str:
+    fraction = len(text.rpartition(".")[2]) if "." in text else 0
+    value = datetime.fromisoformat(text + (offset or "")) + delta
+    body = value.strftime("%Y-%m-%d %H:%M:%S")
+    if fraction:
+        body += "." + f"{value.microsecond:06d}"[:fraction]
+    return body + (offset or "")
+
+
+def rebase(lines: Sequence[str], newest: datetime) -> list[str]:
+    """Shift real lines in time, keeping their spacing, so the newest is at ``newest``.
+
+    Only the timestamps change; the rest of each line stays byte-for-byte real.
+    Timestamps without an offset are taken as UTC.
+    """
+    stamps = [e.timestamp for e in LogReader().read(lines)]
+    assert stamps, "nothing to rebase"
+    delta = newest - max(stamps)
+    out = []
+    for line in lines:
+        if line.lstrip().startswith("{") or '"timestamp"' in line:
+            out.append(_JSON_TS.sub(lambda m: m[1] + _shift(m[2][:-5], m[2][-5:], delta)
+                                    + m[3], line))
+            continue
+        match = _LEADING_TS.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        out.append(_shift(match[1], match[2], delta) + line[match.end():])
+    return out
+
+
+@dataclass
+class Reply:
+    stdout: bytes = b""
+    returncode: int = 0
+    stderr: bytes = b""
+    error: str | None = None  # raise CommandError with this message (missing, timeout)
+
+
+@dataclass
+class FakeSystem:
+    """The System seam in memory: a fixed clock, canned command replies, a call record."""
+
+    clock: datetime = datetime(2023, 5, 4, 5, 30, tzinfo=timezone.utc)
+    replies: dict[str, list[Reply]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    system_log: list[str] = field(default_factory=list)
+    commands: set[str] = field(default_factory=lambda: {"/usr/bin/log", "/usr/bin/profiles"})
+
+    def reply(self, command: str, *replies: Reply) -> FakeSystem:
+        self.replies.setdefault(command, []).extend(replies)
+        return self
+
+    def _next(self, argv: Sequence[str]) -> Reply:
+        self.calls.append(tuple(argv))
+        queue = self.replies.get(argv[0], [])
+        reply = queue.pop(0) if len(queue) > 1 else (queue[0] if queue else Reply())
+        if reply.error is not None:
+            raise CommandError(reply.error)
+        return reply
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def has_command(self, path: str) -> bool:
+        return path in self.commands
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
+        reply = self._next(argv)
+        return CommandResult(reply.returncode, reply.stdout, reply.stderr)
+
+    def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
+        reply = self._next(argv)
+        yield from reply.stdout.splitlines(keepends=True)
+        if reply.returncode != 0:
+            raise CommandError(f"{argv[0]} exited with status {reply.returncode}")
+
+    def read_bytes(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def log_to_system(self, message: str) -> None:
+        self.system_log.append(message)
+
+    def calls_to(self, command: str) -> list[tuple[str, ...]]:
+        return [c for c in self.calls if c[0] == command]
+
+
+ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM server: https://applemdm.example.com/some/path?foo=bar\n"  # noqa: E501 - Chromium's sample, verbatim
+NOT_ENROLLED = b"Enrolled via DEP: No\nMDM enrollment: No\n"  # public Swift fixture, verbatim
+
+
+# A stand-in for a macOS command: records its argv (one file per call, NUL-separated),
+# prints the canned output for that call number (or the default), exits as told.
+STAND_IN = r"""#!/bin/sh
+root=$(cd "$(dirname "$0")/../.." && pwd)
+name=$(basename "$0")
+state="$root/.fake/$name"
+mkdir -p "$state"
+n=$(( $(cat "$state/count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$state/count"
+for arg in "$@"; do printf '%s\0' "$arg"; done > "$state/args.$n"
+[ -f "$state/sleep" ] && sleep "$(cat "$state/sleep")"
+out="$state/stdout.$n"; [ -f "$out" ] || out="$state/stdout"
+[ -f "$out" ] && cat "$out"
+[ -f "$state/stderr" ] && cat "$state/stderr" >&2
+exit "$(cat "$state/rc" 2>/dev/null || echo 0)"
+"""
+
+
+@dataclass
+class FakeMac:
+    """A Mac laid out under ``root`` for ``--system-root``."""
+
+    root: Path
+
+    def install(self, path: str, stdout: bytes | Sequence[bytes] = b"", *, rc: int = 0,
+                stderr: bytes = b"", sleep: float | None = None) -> None:
+        executable = self.root / path.lstrip("/")
+        executable.parent.mkdir(parents=True, exist_ok=True)
+        executable.write_text(STAND_IN)
+        executable.chmod(0o755)
+        state = self.root / ".fake" / executable.name
+        state.mkdir(parents=True, exist_ok=True)
+        if isinstance(stdout, bytes):
+            (state / "stdout").write_bytes(stdout)
+        else:
+            for n, chunk in enumerate(stdout, start=1):
+                (state / f"stdout.{n}").write_bytes(chunk)
+        (state / "rc").write_text(str(rc))
+        if stderr:
+            (state / "stderr").write_bytes(stderr)
+        if sleep is not None:
+            (state / "sleep").write_text(str(sleep))
+
+    def calls(self, name: str) -> list[list[str]]:
+        state = self.root / ".fake" / name
+        count = int((state / "count").read_text()) if (state / "count").exists() else 0
+        return [(state / f"args.{n}").read_bytes().decode().split("\0")[:-1]
+                for n in range(1, count + 1)]
+
+    def write(self, path: str, data: bytes) -> Path:
+        target = self.root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return target
+
+
+@pytest.fixture
+def fake_mac(tmp_path: Path) -> FakeMac:
+    root = tmp_path / "mac"
+    root.mkdir()
+    return FakeMac(root)
+
+
+def installed_command() -> str:
+    """The ``mdm-watchdog`` console script of the environment running the tests."""
+    script = Path(sys.executable).parent / "mdm-watchdog"
+    if not script.exists():
+        pytest.fail(f"{script} is missing: install the project (pip install -e '.[test]')")
+    return str(script)
+
+
+def run_installed(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed command as an admin would; never through the library."""
+    return subprocess.run([installed_command(), *args], input=None if stdin is None
+                          else stdin.decode(), capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def shell_quote(args: Sequence[str]) -> str:
+    return shlex.join(args)
