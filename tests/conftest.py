@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -111,7 +111,7 @@ class Reply:
 class FakeSystem:
     """The System seam in memory: a fixed clock, canned command replies, a call record."""
 
-    clock: datetime = datetime(2023, 5, 4, 5, 30, tzinfo=timezone.utc)
+    clock: datetime = datetime(2023, 5, 4, 5, 30, tzinfo=UTC)
     replies: dict[str, list[Reply]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
@@ -156,7 +156,7 @@ class FakeSystem:
         return [c for c in self.calls if c[0] == command]
 
 
-ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM server: https://applemdm.example.com/some/path?foo=bar\n"  # noqa: E501 - Chromium's sample, verbatim
+ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM server: https://applemdm.example.com/some/path?foo=bar\n"
 NOT_ENROLLED = b"Enrolled via DEP: No\nMDM enrollment: No\n"  # public Swift fixture, verbatim
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,13 @@ from tests.conftest import LOGS, reference, reference_line, reference_lines
 from watchdog_mdm.logs import LogEntry, LogReader, parse_timestamp
 
 
-def read(lines: list[str] | list[bytes] | bytes | str, **kwargs: object) -> list[LogEntry]:
-    if isinstance(lines, bytes | str):
-        lines = lines.splitlines(keepends=True)  # type: ignore[assignment]
-    return list(LogReader(**kwargs).read(lines))  # type: ignore[arg-type]
+def read(lines: list[str] | list[bytes] | bytes | str,
+         naive_tz: timezone = UTC) -> list[LogEntry]:
+    if isinstance(lines, bytes):
+        return list(LogReader(naive_tz).read(lines.splitlines(keepends=True)))
+    if isinstance(lines, str):
+        return list(LogReader(naive_tz).read(lines.splitlines(keepends=True)))
+    return list(LogReader(naive_tz).read(lines))
 
 
 def timestamped_lines(path: Path) -> int:
@@ -77,7 +80,8 @@ class TestDefaultStyle:
 
 
 class TestCompactStyle:
-    @pytest.mark.parametrize("path", sorted(LOGS.glob("*/*/mdm*.log")), ids=lambda p: p.parent.name + "/" + p.name)
+    @pytest.mark.parametrize("path", sorted(LOGS.glob("*/*/mdm*.log")),
+                             ids=lambda p: p.parent.name + "/" + p.name)
     def test_reads_every_entry_of_the_real_compact_logs(self, path: Path) -> None:
         entries = read(path.read_bytes())
         assert len(entries) == timestamped_lines(path)
@@ -86,7 +90,7 @@ class TestCompactStyle:
         line = reference_line("mdmclient_lines.txt", "2023-05-04 05:12:03.908")
         (utc,) = read([line])
         (edt,) = read([line], naive_tz=EDT)
-        assert utc.timestamp == datetime(2023, 5, 4, 5, 12, 3, 908000, tzinfo=timezone.utc)
+        assert utc.timestamp == datetime(2023, 5, 4, 5, 12, 3, 908000, tzinfo=UTC)
         assert edt.timestamp - utc.timestamp == timedelta(hours=4)
         assert utc.process == "mdmclient"
         assert utc.pid == 13645
@@ -264,7 +268,7 @@ def test_garbage_between_real_lines_never_hides_them(
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                    timezones=st.sampled_from([timezone.utc, EDT,
+                    timezones=st.sampled_from([UTC, EDT,
                                                timezone(timedelta(hours=5, minutes=30))])))
 def test_timestamps_round_trip_in_log_show_format(value: datetime) -> None:
     text = value.strftime("%Y-%m-%d %H:%M:%S.%f%z")

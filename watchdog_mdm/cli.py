@@ -60,60 +60,43 @@ Exit status: 0 the checks ran (whatever they found), 1 internal error,
 """
 
 
-class DurationType(click.ParamType):
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        try:
-            duration = parse_duration(str(value))
-        except DurationError as exc:
-            self.fail(str(exc), param, ctx)
-        if duration < timedelta(minutes=1) or duration > Settings.MAX_HISTORY:
-            self.fail(f"{value!r} is out of range (1m to 30d)", param, ctx)
-        return duration
+def _duration(_ctx: click.Context, _param: click.Parameter,
+              value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        duration = parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if duration < timedelta(minutes=1) or duration > Settings.MAX_HISTORY:
+        raise click.BadParameter(f"{value!r} is out of range (1m to 30d)")
+    return duration
 
 
-class InstantType(click.ParamType):
-    name = "timestamp"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 timestamp "
-                      "(e.g. 2026-11-20T14:30:00+01:00)", param, ctx)
+def _instant(_ctx: click.Context, _param: click.Parameter,
+             value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp "
+                                 "(e.g. 2026-11-20T14:30:00+01:00)") from None
 
 
-class ZoneType(click.ParamType):
-    name = "zone"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> tzinfo:
-        if isinstance(value, tzinfo):
-            return value
-        text = str(value).strip()
-        try:
-            offset = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").utcoffset()
-        except ValueError:
-            offset = None
-        if offset is not None:
-            return timezone(offset)
-        try:
-            return ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.fail(f"{text!r} is neither a time zone name (Europe/Berlin) "
-                      "nor an offset (+01:00)", param, ctx)
-
-
-DURATION = DurationType()
-INSTANT = InstantType()
-ZONE = ZoneType()
+def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
+    text = value.strip()
+    try:
+        offset = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").utcoffset()
+    except ValueError:
+        offset = None
+    if offset is not None:
+        return timezone(offset)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"{text!r} is neither a time zone name (Europe/Berlin) "
+                                 "nor an offset (+01:00)") from None
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -157,7 +140,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
               help="Print one JSON object with the evidence.")
 @click.option("-explain", "--explain", is_flag=True,
               help="After the result line, say why each verdict was reached.")
-@click.option("-window", "--window", type=DURATION, default=None,
+@click.option("-window", "--window", metavar="DURATION", callback=_duration,
               help="Look-back for 'stuck' (default 90m).")
 @click.option("-system-root", "--system-root", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Take every macOS path under DIR (for testing).")
@@ -196,11 +179,13 @@ def _open_sources(system: System, paths: tuple[str, ...]) -> Iterator[Any]:
     """Each input in turn, opened only when it is read."""
     for path in paths:
         if path == "-":
-            yield click.get_binary_stream("stdin")
+            yield sys.stdin.buffer
+        elif Path(path).is_dir() and not path.rstrip("/").endswith(".logarchive"):
+            # A folder of exports, as support staff receive them: each file in turn.
+            yield from _open_sources(system, tuple(
+                str(p) for p in sorted(Path(path).iterdir())
+                if p.is_file() and not p.name.startswith(".")))
         elif Path(path).is_dir():
-            if not path.rstrip("/").endswith(".logarchive"):
-                fail(f"{path} is a folder; give a log export file or a .logarchive",
-                     EXIT_USAGE)
             if not system.has_command(LOG):
                 fail(_archive_hint(path), EXIT_EVIDENCE)
             yield system.stream(
@@ -219,12 +204,14 @@ def _open_sources(system: System, paths: tuple[str, ...]) -> Iterator[Any]:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="EXPORT...",
                 type=click.Path(exists=True, allow_dash=True))
-@click.option("--at", type=INSTANT, default=None,
+@click.option("--at", metavar="TIME", callback=_instant,
               help="Judge as of this ISO 8601 instant (default: the newest entry).")
-@click.option("--window", type=DURATION, default=None, help="Look-back for 'stuck' (default 90m).")
-@click.option("--history", type=DURATION, default=None,
+@click.option("--window", metavar="DURATION", callback=_duration,
+              help="Look-back for 'stuck' (default 90m).")
+@click.option("--history", metavar="DURATION", callback=_duration,
               help="How far back the last MDM command may be (default 24h).")
-@click.option("--tz", "naive_tz", type=ZONE, default="UTC", show_default=True,
+@click.option("--tz", "naive_tz", default="UTC", callback=_zone, metavar="ZONE",
+              show_default=True,
               help="Zone of timestamps without a UTC offset (compact style is local time).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the evidence.")
 @click.option("--explain", is_flag=True, help="Say why each verdict was reached.")
@@ -232,7 +219,8 @@ def _open_sources(system: System, paths: tuple[str, ...]) -> Iterator[Any]:
 def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
             window: timedelta | None, history: timedelta | None, naive_tz: tzinfo,
             as_json: bool, explain: bool) -> None:
-    """Diagnose from saved `log show` output (any style; - for stdin; or a .logarchive).
+    """Diagnose from saved `log show` output: files in any style, - for stdin, folders of
+    exports, or a .logarchive (read with macOS's log command).
 
     For support staff on any computer: MDMEnrolled comes from the log itself (any
     device-channel MDM exchange proves it) and is unknown without one.
@@ -256,6 +244,6 @@ def main() -> None:
     """Console-script entry point: never lets a traceback reach the admin."""
     try:
         cli.main(prog_name=PROG)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:
         click.echo(f"{PROG}: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

@@ -9,8 +9,8 @@ default) to name the last command, so a healthy Mac never pays for a day of log.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
@@ -82,7 +82,7 @@ class Outcome:
     log: LogStats
     judged_at_source: str
     queries: tuple[tuple[str, ...], ...] = ()
-    kickstarts: Kickstarts = Kickstarts()
+    kickstarts: Kickstarts = field(default_factory=Kickstarts)
     mdm_client_restarted: bool = False
     software_update_restarted: bool = False
 
@@ -141,7 +141,7 @@ def diagnose_live(system: System, settings: Settings) -> Outcome:
     """Diagnose this Mac as of now."""
     at = system.now()
     enrollment, enrollment_problem = read_enrollment(system, settings)
-    reader = LogReader(naive_tz=at.tzinfo or timezone.utc)
+    reader = LogReader(naive_tz=at.tzinfo or UTC)
     collector = Collector()
     queries = [window_query(settings)]
     _stream_into(system, queries[0], reader, collector, settings)

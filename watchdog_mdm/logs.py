@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 __all__ = ["LogEntry", "LogReader", "parse_timestamp"]
@@ -65,7 +65,7 @@ _STRUCTURAL = frozenset("{}[],")
 _MAX_RECORD_LINES = 2000
 
 
-def parse_timestamp(text: str, naive_tz: tzinfo = timezone.utc) -> datetime | None:
+def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
     """Parse a ``log`` timestamp (``2022-08-01 12:33:07.171780-0400`` and kin).
 
     Timestamps without an offset (compact style) are local time on the Mac that wrote
@@ -102,7 +102,7 @@ class LogReader:
     One reader may read several inputs in turn; its counters add up across them.
     """
 
-    def __init__(self, naive_tz: tzinfo = timezone.utc) -> None:
+    def __init__(self, naive_tz: tzinfo = UTC) -> None:
         self.naive_tz = naive_tz
         self.lines_read = 0
         self.lines_skipped = 0

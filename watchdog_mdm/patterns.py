@@ -61,5 +61,6 @@ DDM_UPDATE_ENFORCEMENT: tuple[str, ...] = ("scheduleEnforcedManagedUpdateWithVer
 # "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO ..."
 # (super example logs, macOS 12-13) and "Scan reported progress (end): phase:..." (scans).
 UPDATE_PROGRESS = re.compile(
-    r"[Rr]eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)(?: stalled:(?P<stalled>\w+))?"
+    r"[Rr]eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
+    r"(?: stalled:(?P<stalled>\w+))?"
 )

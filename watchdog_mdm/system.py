@@ -9,6 +9,7 @@ can lay a whole fake Mac out in a folder: every absolute path is taken under ``r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -99,7 +100,7 @@ class MacSystem:
         return self.root / path.lstrip("/")
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc).astimezone()
+        return datetime.now(UTC).astimezone()
 
     def has_command(self, path: str) -> bool:
         return self.is_mac and os.access(self.path(path), os.X_OK)
@@ -182,7 +183,5 @@ class MacSystem:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

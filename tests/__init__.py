@@ -1,0 +1,1 @@
+"""mdm-watchdog test suite."""

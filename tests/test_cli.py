@@ -1,0 +1,272 @@
+"""The command line, driven through click against the recording fake System."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.conftest import ENROLLED, LOGS, NOT_ENROLLED, FakeSystem, Reply, reference_lines
+from watchdog_mdm import __version__
+from watchdog_mdm.cli import cli
+from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
+
+EDT = timezone(timedelta(hours=-4))
+# reconstructed_mdmclient.ndjson: real macOS 12 lines mapped onto ndjson keys.
+NDJSON = "\n".join(reference_lines("reconstructed_mdmclient.ndjson", "")).encode() + b"\n"
+LAST_ENTRY = datetime(2022, 8, 1, 12, 59, 36, 910717, tzinfo=EDT)
+TRAILER = b'{"count":0,"finished":1}\n'
+KEYS = ["MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck"]
+EIGHT = [*KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted", "LastMDMKickstart",
+         "LastSoftwareUpdateDaemonKickstart"]
+
+
+def invoke(system: FakeSystem, *args: str, stdin: bytes | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), obj=system, input=stdin)
+
+
+def healthy() -> FakeSystem:
+    system = FakeSystem(clock=LAST_ENTRY + timedelta(minutes=10))
+    return system.reply("/usr/bin/profiles", Reply(ENROLLED)).reply("/usr/bin/log", Reply(NDJSON))
+
+
+def stuck() -> FakeSystem:
+    # The window is empty; the day before holds the ScheduleOSUpdate run.
+    system = FakeSystem(clock=LAST_ENTRY + timedelta(hours=3))
+    system.reply("/usr/bin/profiles", Reply(ENROLLED))
+    return system.reply("/usr/bin/log", Reply(TRAILER), Reply(NDJSON))
+
+
+class TestDiagnose:
+    def test_prints_the_original_line_and_logs_it(self) -> None:
+        system = healthy()
+        result = invoke(system, "-diagnose")
+        assert result.exit_code == 0, result.output
+        line = ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
+                "MDMSoftwareUpdatesStuck: false")
+        assert result.output == line + "\n"
+        assert system.system_log == [line]
+
+    def test_gnu_spelling(self) -> None:
+        assert invoke(healthy(), "--diagnose").output == invoke(healthy(), "-diagnose").output
+
+    def test_healthy_mac_costs_one_narrow_log_query(self) -> None:
+        system = healthy()
+        invoke(system, "-diagnose")
+        assert system.calls_to("/usr/bin/profiles") == [
+            ("/usr/bin/profiles", "status", "-type", "enrollment")]
+        assert system.calls_to("/usr/bin/log") == [
+            ("/usr/bin/log", "show", "--style", "ndjson", "--info", "--last", "91m",
+             "--predicate", WINDOW_PREDICATE)]
+        assert 'process == "mdmclient"' in WINDOW_PREDICATE
+        assert 'subsystem == "com.apple.ManagedClient"' in WINDOW_PREDICATE
+        assert 'process == "softwareupdated"' in WINDOW_PREDICATE
+
+    def test_stuck_mac_reaches_back_over_the_history_for_the_last_command(self) -> None:
+        system = stuck()
+        result = invoke(system, "-diagnose")
+        assert result.output == ("MDMEnrolled: true MDMIdentityError: false "
+                                 "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n")
+        _window, history = system.calls_to("/usr/bin/log")
+        assert history == ("/usr/bin/log", "show", "--style", "ndjson", "--last", "1440m",
+                           "--predicate", HISTORY_PREDICATE)
+
+    def test_window_flag_changes_the_look_back(self) -> None:
+        system = healthy()
+        system.clock = LAST_ENTRY + timedelta(minutes=40)
+        result = invoke(system, "-diagnose", "-window", "30m")
+        assert "MDMClientStuck: true" in result.output
+        assert system.calls_to("/usr/bin/log")[0][6] == "31m"
+
+    def test_go_style_equals_value(self) -> None:
+        system = healthy()
+        invoke(system, "-diagnose", "-window=2h")
+        assert system.calls_to("/usr/bin/log")[0][6] == "121m"
+
+    def test_not_enrolled_needs_no_history(self) -> None:
+        system = FakeSystem(clock=LAST_ENTRY + timedelta(hours=3))
+        system.reply("/usr/bin/profiles", Reply(NOT_ENROLLED)).reply("/usr/bin/log", Reply(TRAILER))
+        result = invoke(system, "-diagnose")
+        assert result.output.startswith("MDMEnrolled: false ")
+        assert "MDMClientStuck: false" in result.output
+        assert len(system.calls_to("/usr/bin/log")) == 1
+
+    def test_json_has_the_eight_keys_first_then_evidence(self) -> None:
+        system = stuck()
+        system.files["/Library/Application Support/mdm-watchdog/state.json"] = json.dumps({
+            "last_mdm_kickstart": "2023-08-17T01:21:54.555443-04:00",
+            "last_software_update_kickstart": "0001-01-01T00:00:00Z"}).encode()
+        result = invoke(system, "-diagnose", "--json")
+        doc = json.loads(result.output)
+        assert list(doc)[:8] == EIGHT
+        assert doc["MDMClientStuck"] is True and doc["MDMSoftwareUpdatesStuck"] is True
+        assert doc["MDMClientRestarted"] is False
+        assert doc["LastMDMKickstart"] == "2023-08-17T01:21:54.555443-04:00"
+        assert doc["LastSoftwareUpdateDaemonKickstart"] is None
+        assert doc["schema_version"] == 1
+        ev = doc["evidence"]
+        assert ev["last_device_exchange"]["time"] == "2022-08-01T12:59:36.910717-04:00"
+        assert "Received HTTP response (200)" in ev["last_device_exchange"]["message"]
+        assert ev["last_command"]["request_type"] == "ScheduleOSUpdate"
+        assert ev["last_command"]["software_update"] is True
+        assert ev["enrollment"]["source"] == "profiles"
+        assert ev["identity_errors"] == []
+        assert set(ev["reasons"]) == set(KEYS)
+        assert len(ev["log"]["queries"]) == 2
+
+    def test_explain_follows_the_result_line(self) -> None:
+        result = invoke(stuck(), "-diagnose", "--explain")
+        first, *rest = result.output.splitlines()
+        assert first.startswith("MDMEnrolled: true")
+        text = "\n".join(rest)
+        assert "because no device-channel HTTP 200" in text
+        assert "Last MDM command: ScheduleOSUpdate (Acknowledged)" in text
+
+
+class TestEvidenceFailures:
+    def test_log_failing_exits_3_with_one_line(self) -> None:
+        system = healthy()
+        system.replies["/usr/bin/log"] = [Reply(b"", returncode=64)]
+        result = invoke(system, "-diagnose")
+        assert result.exit_code == 3
+        assert result.output == ("mdm-watchdog: error: could not read the unified log: "
+                                 "/usr/bin/log exited with status 64\n")
+        assert system.system_log == []
+
+    def test_log_missing_exits_3(self) -> None:
+        system = healthy()
+        system.replies["/usr/bin/log"] = [Reply(error="/usr/bin/log is missing or not executable")]
+        result = invoke(system, "-diagnose")
+        assert result.exit_code == 3
+        assert "missing" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+    def test_profiles_failing_falls_back_to_the_log(self) -> None:
+        system = healthy()
+        system.replies["/usr/bin/profiles"] = [Reply(b"", returncode=1)]
+        result = invoke(system, "-diagnose", "--json")
+        doc = json.loads(result.output)
+        assert doc["MDMEnrolled"] is True
+        assert doc["evidence"]["enrollment"]["source"] == "log"
+
+    def test_profiles_failing_and_no_traffic_exits_3(self) -> None:
+        system = FakeSystem().reply("/usr/bin/profiles", Reply(error="timed out"))
+        system.reply("/usr/bin/log", Reply(TRAILER))
+        result = invoke(system, "-diagnose")
+        assert result.exit_code == 3
+        assert result.output == ("mdm-watchdog: error: could not tell whether this Mac is "
+                                 "enrolled: timed out\n")
+
+
+class TestUsage:
+    @pytest.mark.parametrize("args", [["-diagnose", "--window", "soon"],
+                                      ["-diagnose", "--window", "0m"],
+                                      ["-diagnose", "--window", "40d"],
+                                      ["-diagnose", "--bogus"],
+                                      []])
+    def test_usage_errors_exit_2(self, args: list[str]) -> None:
+        result = invoke(healthy(), *args)
+        assert result.exit_code == 2
+        assert "Traceback" not in result.output
+
+    def test_version(self) -> None:
+        for flag in ("-version", "--version"):
+            assert invoke(healthy(), flag).output == f"{__version__}\n"
+
+    @pytest.mark.parametrize("flag", ["-h", "-help", "--help"])
+    def test_help_explains_every_output_key(self, flag: str) -> None:
+        result = invoke(healthy(), flag)
+        assert result.exit_code == 0
+        for key in [*KEYS, "MDMClientRestarted", "LastSoftwareUpdateDaemonKickstart"]:
+            assert key in result.output
+
+
+RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
+
+
+class TestAnalyze:
+    def test_defaults_to_the_newest_entry_and_says_so(self) -> None:
+        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmCommand.log"))
+        assert result.exit_code == 0
+        assert result.output.splitlines() == [
+            "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
+            "MDMSoftwareUpdatesStuck: false",
+            "Judged as of 2023-05-04T05:17:24.613000+00:00 (newest entry); "
+            "window 90m, history 24h.",
+        ]
+
+    def test_several_exports_at_a_later_instant_in_the_macs_zone(self) -> None:
+        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmCommand.log"),
+                        str(RUN / "mdmWorkflow.log"), "--at", "2023-05-04 09:00",
+                        "--tz", "-04:00", "--json")
+        doc = json.loads(result.output)
+        assert doc["MDMClientStuck"] is True and doc["MDMSoftwareUpdatesStuck"] is True
+        ev = doc["evidence"]
+        assert ev["judged_at"] == "2023-05-04T09:00:00-04:00"
+        assert ev["judged_at_source"] == "--at"
+        assert ev["last_software_update_progress"]["message"].startswith(
+            "[SUMacControllerProgressManager] Reported progress (start): phase:APPLYING")
+        assert ev["enrollment"]["source"] == "log"
+
+    def test_reads_standard_input(self) -> None:
+        data = (RUN / "mdmCommand.log").read_bytes()
+        assert invoke(FakeSystem(), "analyze", "-", stdin=data).output == invoke(
+            FakeSystem(), "analyze", str(RUN / "mdmCommand.log")).output
+
+    def test_enrollment_unknown_without_device_traffic(self) -> None:
+        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmWorkflow.log"), "--json")
+        assert json.loads(result.output)["MDMEnrolled"] is None
+        text = invoke(FakeSystem(), "analyze", str(RUN / "mdmWorkflow.log")).output
+        assert text.startswith("MDMEnrolled: unknown ")
+
+    def test_input_without_log_entries_warns(self) -> None:
+        result = CliRunner().invoke(cli, ["analyze", str(RUN / "super.log")], obj=FakeSystem())
+        assert result.exit_code == 0
+        assert "warning: no log entries could be read" in result.output
+        assert "the clock: no readable entry" in result.output
+
+    def test_logarchive_without_macos_log_says_how_to_export(self, tmp_path: Path) -> None:
+        archive = tmp_path / "system_logs.logarchive"
+        archive.mkdir()
+        system = FakeSystem(commands=set())
+        result = invoke(system, "analyze", str(archive))
+        assert result.exit_code == 3
+        assert "log show --archive" in result.output
+        assert len(result.output.splitlines()) == 1
+
+    def test_logarchive_is_read_through_log_show(self, tmp_path: Path) -> None:
+        archive = tmp_path / "system_logs.logarchive"
+        archive.mkdir()
+        system = FakeSystem().reply("/usr/bin/log", Reply(NDJSON))
+        result = invoke(system, "analyze", str(archive), "--json")
+        assert json.loads(result.output)["MDMEnrolled"] is True
+        (call,) = system.calls_to("/usr/bin/log")
+        assert call[:4] == ("/usr/bin/log", "show", "--archive", str(archive))
+        assert "--style" in call and "ndjson" in call
+
+    def test_a_folder_is_read_file_by_file(self) -> None:
+        folder = invoke(FakeSystem(), "analyze", str(RUN), "--json")
+        files = invoke(FakeSystem(), "analyze", *sorted(str(p) for p in RUN.iterdir()), "--json")
+        assert json.loads(folder.output) == json.loads(files.output)
+        assert json.loads(folder.output)["evidence"]["log"]["lines_read"] > 600
+
+    def test_an_empty_folder_has_no_entries(self, tmp_path: Path) -> None:
+        result = invoke(FakeSystem(), "analyze", str(tmp_path))
+        assert result.exit_code == 0
+        assert "warning: no log entries" in result.output
+
+    @pytest.mark.parametrize("args", [["/nonexistent/export.log"],
+                                      [str(RUN / "mdmCommand.log"), "--at", "yesterday"],
+                                      [str(RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
+                                      [str(RUN / "mdmCommand.log"), "--window", "3d",
+                                       "--history", "1d"]])
+    def test_bad_arguments_exit_2(self, args: list[str]) -> None:
+        result = invoke(FakeSystem(), "analyze", *args)
+        assert result.exit_code == 2
+        assert "Traceback" not in result.output
+
+    def test_diagnose_flag_with_a_command_is_refused(self) -> None:
+        assert invoke(FakeSystem(), "-diagnose", "analyze", "-").exit_code == 2

@@ -1,0 +1,23 @@
+"""The code base stays lint-clean and strictly typed: CI runs these with the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _run(*module_and_args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *module_and_args], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+
+
+def test_ruff_is_clean() -> None:
+    done = _run("ruff", "check", "watchdog_mdm", "tests")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    done = _run("mypy")  # settings, including strict, from pyproject.toml
+    assert done.returncode == 0, done.stdout + done.stderr

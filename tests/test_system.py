@@ -1,0 +1,80 @@
+"""The real seam, against stand-in executables under a system root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeMac
+from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem
+
+
+def test_commands_run_under_the_root_with_a_fixed_environment(fake_mac: FakeMac) -> None:
+    fake_mac.install("/usr/bin/profiles", b"MDM enrollment: No\n")
+    system = MacSystem(fake_mac.root)
+    result = system.run(["/usr/bin/profiles", "status", "-type", "enrollment"], timeout=10)
+    assert (result.returncode, result.stdout) == (0, b"MDM enrollment: No\n")
+    assert fake_mac.calls("profiles") == [["status", "-type", "enrollment"]]
+
+
+def test_environment_is_not_inherited(fake_mac: FakeMac, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = fake_mac.root / "usr/bin/env-dump"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("#!/bin/sh\nenv\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("DYLD_INSERT_LIBRARIES", "/tmp/evil.dylib")
+    out = MacSystem(fake_mac.root).run(["/usr/bin/env-dump"], timeout=10).stdout.decode()
+    assert "DYLD_INSERT_LIBRARIES" not in out
+    for key, value in COMMAND_ENV.items():
+        assert f"{key}={value}" in out
+
+
+def test_stream_yields_lines_and_reports_failure_after_them(fake_mac: FakeMac) -> None:
+    fake_mac.install("/usr/bin/log", b"one\ntwo\n", rc=64, stderr=b"log: Invalid predicate\n")
+    lines: list[bytes] = []
+    with pytest.raises(CommandError, match=r"exited with status 64: log: Invalid predicate"):
+        lines.extend(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=10))
+    assert lines == [b"one\n", b"two\n"]
+
+
+def test_stream_is_stopped_at_its_time_limit(fake_mac: FakeMac) -> None:
+    fake_mac.install("/usr/bin/log", b"late\n", sleep=30)
+    with pytest.raises(CommandError, match=r"did not finish within 0\.5 s"):
+        list(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=0.5))
+
+
+def test_run_is_stopped_at_its_time_limit(fake_mac: FakeMac) -> None:
+    fake_mac.install("/usr/bin/profiles", sleep=30)
+    with pytest.raises(CommandError, match="did not finish"):
+        MacSystem(fake_mac.root).run(["/usr/bin/profiles"], timeout=0.5)
+
+
+def test_missing_command(fake_mac: FakeMac) -> None:
+    system = MacSystem(fake_mac.root)
+    assert system.has_command("/usr/bin/log") is False
+    with pytest.raises(CommandError, match="/usr/bin/log is missing or not executable"):
+        list(system.stream(["/usr/bin/log", "show"], timeout=10))
+
+
+def test_relative_commands_are_refused(fake_mac: FakeMac) -> None:
+    with pytest.raises(CommandError, match="absolute path"):
+        MacSystem(fake_mac.root).run(["log", "show"], timeout=10)
+
+
+def test_files_are_read_under_the_root(fake_mac: FakeMac) -> None:
+    fake_mac.write("/Library/Application Support/mdm-watchdog/state.json", b"{}")
+    system = MacSystem(fake_mac.root)
+    assert system.read_bytes("/Library/Application Support/mdm-watchdog/state.json") == b"{}"
+    assert system.read_bytes("/Library/Preferences/missing.plist") is None
+
+
+def test_system_log_is_harmless_without_syslog(fake_mac: FakeMac) -> None:
+    MacSystem(fake_mac.root).log_to_system("MDMEnrolled: true")
+
+
+def test_a_fake_root_counts_as_a_mac_and_the_real_root_only_on_macos(tmp_path: Path) -> None:
+    import sys
+
+    assert MacSystem(tmp_path).is_mac is True
+    assert MacSystem("/").is_mac is (sys.platform == "darwin")
