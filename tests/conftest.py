@@ -12,7 +12,6 @@ Two fakes, for two depths of testing:
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -235,8 +234,4 @@ def run_installed(*args: str, stdin: bytes | None = None) -> subprocess.Complete
     """Run the installed command as an admin would; never through the library."""
     return subprocess.run([installed_command(), *args], input=None if stdin is None
                           else stdin.decode(), capture_output=True, text=True, timeout=120,
-                          check=False)
-
-
-def shell_quote(args: Sequence[str]) -> str:
-    return shlex.join(args)
+                          check=False, cwd=REPO)

@@ -1,0 +1,56 @@
+"""The README and docs say what the code does."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from tests.conftest import LOGS, REPO, run_installed
+from tests.test_cli import stuck
+from watchdog_mdm import report
+from watchdog_mdm.cli import cli
+
+SAMPLES = REPO / "docs" / "samples" / "super-12.3-to-13.3.1-jamf"
+ORIGINAL = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
+
+
+def readme() -> str:
+    return (REPO / "README.md").read_text()
+
+
+def test_samples_are_byte_for_byte_the_real_logs() -> None:
+    names = sorted(p.name for p in SAMPLES.iterdir())
+    assert names == ["mdmCommand.log", "mdmWorkflow.log"]
+    for name in names:
+        assert (SAMPLES / name).read_bytes() == (ORIGINAL / name).read_bytes()
+
+
+def test_the_readme_try_it_command_prints_what_the_readme_shows() -> None:
+    command = next(line for line in readme().splitlines()
+                   if line.startswith("python3 -m venv .venv && .venv/bin/pip install . &&"))
+    args = command.split(".venv/bin/mdm-watchdog ", 1)[1].split()
+    done = run_installed(*args)
+    assert done.returncode == 0, done.stderr
+    after_command = readme().split(command, 1)[1].split("```", 1)[1]
+    match = re.search(r"```\n(.*?)```", after_command, re.DOTALL)
+    assert match is not None
+    shown = match[1]
+    for line in shown.splitlines():
+        if line != "...":
+            assert line in done.stdout.splitlines()
+
+
+def test_the_readme_has_the_test_command_ci_runs() -> None:
+    block = readme().split("<!-- test-command -->", 1)[1]
+    assert re.match(r"\n```sh\n[^\n]*pytest\n```", block)
+    assert "README.md" in (REPO / ".ci" / "run").read_text()
+
+
+def test_usage_documents_every_json_key() -> None:
+    doc = json.loads(CliRunner().invoke(cli, ["-diagnose", "--json"], obj=stuck()).output)
+    usage = (REPO / "docs" / "usage.md").read_text()
+    for key in [*doc, *doc["evidence"], *doc["evidence"]["log"]]:
+        assert f"`{key}`" in usage, key
+    assert doc["schema_version"] == report.SCHEMA_VERSION
