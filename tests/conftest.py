@@ -11,6 +11,8 @@ Two fakes, for two depths of testing:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from watchdog_mdm.logs import LogReader
-from watchdog_mdm.system import CommandError, CommandResult
+from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
@@ -106,9 +108,21 @@ class Reply:
     error: str | None = None  # raise CommandError with this message (missing, timeout)
 
 
+LAUNCHD_LABELS = {
+    "system/com.apple.mdmclient.daemon": "/usr/libexec/mdmclient",
+    "system/com.apple.softwareupdated":
+        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+}
+
+
 @dataclass
 class FakeSystem:
-    """The System seam in memory: a fixed clock, canned command replies, a call record."""
+    """The System seam in memory: a fixed clock, canned command replies, a call record.
+
+    It also plays launchd: daemons in ``procs`` are restarted with a fresh pid when
+    `launchctl kickstart -k` is answered with status 0, and relaunched after a signal
+    (unless ``relaunch`` is off). ``sleep`` only advances the clock.
+    """
 
     clock: datetime = datetime(2023, 5, 4, 5, 30, tzinfo=UTC)
     replies: dict[str, list[Reply]] = field(default_factory=dict)
@@ -116,6 +130,23 @@ class FakeSystem:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     system_log: list[str] = field(default_factory=list)
     commands: set[str] = field(default_factory=lambda: {"/usr/bin/log", "/usr/bin/profiles"})
+    procs: dict[str, list[ProcessInfo]] = field(default_factory=dict)
+    signals: list[tuple[int, int]] = field(default_factory=list)
+    relaunch: bool = True
+    unwritable: bool = False
+    locked: bool = False
+    signal_error: OSError | None = None
+    writes: list[str] = field(default_factory=list)
+    _pids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+
+    def start(self, executable: str, uid: int = 0) -> ProcessInfo:
+        process = ProcessInfo(next(self._pids), uid, uid, self.clock.timestamp())
+        self.procs.setdefault(executable, []).append(process)
+        return process
+
+    def _restart_root_daemon(self, executable: str) -> None:
+        self.procs[executable] = [p for p in self.procs.get(executable, []) if p.uid != 0]
+        self.start(executable)
 
     def reply(self, command: str, *replies: Reply) -> FakeSystem:
         self.replies.setdefault(command, []).extend(replies)
@@ -137,6 +168,8 @@ class FakeSystem:
 
     def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
         reply = self._next(argv)
+        if tuple(argv[:3]) == ("/bin/launchctl", "kickstart", "-k") and reply.returncode == 0:
+            self._restart_root_daemon(LAUNCHD_LABELS[argv[3]])
         return CommandResult(reply.returncode, reply.stdout, reply.stderr)
 
     def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
@@ -150,6 +183,42 @@ class FakeSystem:
 
     def log_to_system(self, message: str) -> None:
         self.system_log.append(message)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        if self.unwritable:
+            raise PermissionError(13, "Read-only file system")
+        self.files[path] = data
+        self.writes.append(path)
+
+    def move_aside(self, path: str, suffix: str) -> str:
+        self.files[path + suffix] = self.files.pop(path)
+        return path + suffix
+
+    @contextlib.contextmanager
+    def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
+        if self.locked:
+            raise LockBusy(path)
+        self.locked = True
+        try:
+            yield
+        finally:
+            self.locked = False
+
+    def processes(self, executable: str) -> list[ProcessInfo]:
+        return list(self.procs.get(executable, []))
+
+    def send_signal(self, process: ProcessInfo, signum: int) -> None:
+        if self.signal_error is not None:
+            raise self.signal_error
+        self.signals.append((process.pid, signum))
+        for executable, running in self.procs.items():
+            if process in running:
+                running.remove(process)
+                if self.relaunch:
+                    self.start(executable)
+
+    def sleep(self, seconds: float) -> None:
+        self.clock += timedelta(seconds=seconds)
 
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]

@@ -14,13 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import LOGS, reference_line, reference_lines
-from watchdog_mdm.enrollment import parse_profiles_status
+from watchdog_mdm.enrollment import enrollment_from_log, parse_profiles_status
 from watchdog_mdm.evidence import (
     Collector,
     Diagnosis,
     Enrollment,
     Observations,
-    enrollment_from_log,
     judge,
 )
 from watchdog_mdm.logs import LogEntry, LogReader

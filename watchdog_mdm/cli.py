@@ -2,11 +2,13 @@
 
 Flags follow the original's Go style (``-diagnose``) and also take the GNU spelling
 (``--diagnose``). Exit codes: 0 the run completed, whatever it found; 1 an internal
-error; 2 a usage error; 3 the evidence could not be gathered.
+error; 2 a usage error; 3 the evidence could not be gathered; 4 another run holds the
+lock; 5 the state could not be saved, so nothing (more) was restarted.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -17,7 +19,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from watchdog_mdm import __version__, report
-from watchdog_mdm.config import DurationError, Settings, parse_duration
+from watchdog_mdm.config import (
+    KEYS,
+    KEYS_BY_NAME,
+    Configuration,
+    DurationError,
+    Settings,
+    parse_duration,
+    read_configuration,
+)
 from watchdog_mdm.diagnose import (
     LOG,
     WINDOW_PREDICATE,
@@ -26,23 +36,28 @@ from watchdog_mdm.diagnose import (
     analyze_export,
     diagnose_live,
 )
-from watchdog_mdm.system import MacSystem, System
+from watchdog_mdm.run import heal_run
+from watchdog_mdm.system import LockBusy, MacSystem, System
 
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_EVIDENCE = 3
+EXIT_BUSY = 4
+EXIT_STATE = 5
 
 PROG = "mdm-watchdog"
 
 HELP = f"""Checks that this Mac's MDM client (mdmclient) and software updates
-(softwareupdated) are not stuck, from the unified log.
+(softwareupdated) are not stuck, from the unified log, and restarts them if they are.
 
 \b
 Usage:
   {PROG} -diagnose [--json | --explain] [--window 90m]
+  {PROG} -heal [--dry-run] [--json | --explain]
   {PROG} analyze EXPORT... [--at TIME] [--json | --explain]
+  {PROG} config [--json]
 \b
-Output keys (-diagnose prints them on one line, in this order):
+Output keys (-diagnose prints the first four on one line, -heal all eight):
   MDMEnrolled              the Mac is enrolled in an MDM (profiles status)
   MDMIdentityError         mdmclient logged "Unable to create MDM identity" in the
                            window: a restart cannot fix this; re-enroll the Mac
@@ -50,13 +65,18 @@ Output keys (-diagnose prints them on one line, in this order):
                            (HTTP 200) exchange with the MDM server in the window
   MDMSoftwareUpdatesStuck  the client is stuck and the last MDM command it handled
                            was a software-update command (ScheduleOSUpdate...)
+  MDMClientRestarted       this run restarted mdmclient
+  SoftwareUpdateDaemonRestarted
+                           this run restarted softwareupdated
+  LastMDMKickstart, LastSoftwareUpdateDaemonKickstart
+                           when each was last restarted (0001-01-01... = never)
 \b
-With --json, also: MDMClientRestarted, SoftwareUpdateDaemonRestarted,
-LastMDMKickstart, LastSoftwareUpdateDaemonKickstart (RFC 3339 or null),
-schema_version and evidence (why each verdict was reached).
+-heal restarts each daemon at most once per cooldown (24h). With --json: the
+same keys (times in RFC 3339 or null), schema_version, heal and evidence.
 \b
 Exit status: 0 the checks ran (whatever they found), 1 internal error,
-2 usage error, 3 the evidence (log, profiles) could not be gathered.
+2 usage error, 3 the evidence (log, profiles) could not be gathered,
+4 another run is in progress, 5 the state could not be saved.
 """
 
 
@@ -104,6 +124,11 @@ def fail(message: str, code: int) -> NoReturn:
     raise click.exceptions.Exit(code)
 
 
+def warn(system: System, message: str) -> None:
+    click.echo(f"{PROG}: warning: {message}", err=True)
+    system.log_to_system(f"warning: {message}")
+
+
 def settings_with(window: timedelta | None, history: timedelta | None = None) -> Settings:
     defaults = Settings()
     settings = Settings(window=window or defaults.window, history=history or defaults.history)
@@ -112,15 +137,37 @@ def settings_with(window: timedelta | None, history: timedelta | None = None) ->
     return settings
 
 
-def render(outcome: Outcome, *, as_json: bool, explain: bool, show_instant: bool) -> None:
+def _window_flag(window: timedelta | None) -> dict[str, object]:
+    """--window as the LookbackMinutes preference it overrides, range-checked alike."""
+    if window is None:
+        return {}
+    minutes = window.total_seconds() / 60
+    key = KEYS_BY_NAME["LookbackMinutes"]
+    problem = key.check(int(minutes)) if minutes.is_integer() else "must be whole minutes"
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--window'")
+    return {key.name: int(minutes)}
+
+
+def configure(system: System, flags: dict[str, object]) -> Configuration:
+    configuration = read_configuration(system, flags)
+    for message in configuration.warnings:
+        warn(system, message)
+    return configuration
+
+
+def render(outcome: Outcome, *, as_json: bool, explain: bool, show_instant: bool,
+           line: str) -> None:
     if as_json:
         click.echo(report.to_json(outcome))
         return
-    click.echo(report.diagnose_line(outcome))
+    click.echo(line)
     if explain:
         click.echo(report.explain(outcome))
     elif show_instant:
         click.echo(report.judged_line(outcome))
+    elif outcome.dry_run:
+        click.echo("\n".join(report.healing_lines(outcome)))
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -136,37 +183,93 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 )
 @click.option("-diagnose", "--diagnose", "diagnose", is_flag=True,
               help="Run the checks and print the result line. Changes nothing.")
+@click.option("-heal", "--heal", "heal", is_flag=True,
+              help="Run the checks and restart what is stuck (at most once per cooldown).")
+@click.option("-dry-run", "--dry-run", "dry_run", is_flag=True,
+              help="With -heal: say what would be done, do nothing, change no state.")
 @click.option("-json", "--json", "as_json", is_flag=True,
               help="Print one JSON object with the evidence.")
 @click.option("-explain", "--explain", is_flag=True,
               help="After the result line, say why each verdict was reached.")
 @click.option("-window", "--window", metavar="DURATION", callback=_duration,
-              help="Look-back for 'stuck' (default 90m).")
+              help="Look-back for 'stuck' (default 90m, from 15m).")
 @click.option("-system-root", "--system-root", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Take every macOS path under DIR (for testing).")
 @click.option("-version", "--version", is_flag=True, is_eager=True, expose_value=False,
               callback=_print_version, help="Print the version and exit.")
 @click.pass_context
-def cli(ctx: click.Context, diagnose: bool, as_json: bool, explain: bool,
-        window: timedelta | None, system_root: Path | None) -> None:
+def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: bool,
+        explain: bool, window: timedelta | None, system_root: Path | None) -> None:
     # Tests pass a fake System as the context object; otherwise it is this Mac.
     if ctx.obj is None:
         ctx.obj = MacSystem(system_root or "/")
     system: System = ctx.obj
     if ctx.invoked_subcommand is not None:
-        if diagnose:
-            raise click.UsageError("-diagnose cannot be combined with a command")
+        if diagnose or heal:
+            raise click.UsageError("-diagnose and -heal cannot be combined with a command")
         return
-    if not diagnose:
+    if diagnose == heal:
+        if diagnose:
+            raise click.UsageError("choose one of -diagnose and -heal")
         click.echo(ctx.get_help(), err=True)
         ctx.exit(EXIT_USAGE)
-    settings = settings_with(window)
+    if dry_run and not heal:
+        raise click.UsageError("--dry-run goes with -heal")
+    flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
+    configuration = configure(system, flags)
+    if heal:
+        run_heal(system, configuration, as_json=as_json, explain=explain)
+        return
     try:
-        outcome = diagnose_live(system, settings)
+        outcome = diagnose_live(system, configuration.settings)
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
-    system.log_to_system(report.diagnose_line(outcome))
-    render(outcome, as_json=as_json, explain=explain, show_instant=False)
+    line = report.diagnose_line(outcome)
+    system.log_to_system(line)
+    render(outcome, as_json=as_json, explain=explain, show_instant=False, line=line)
+
+
+def run_heal(system: System, configuration: Configuration, *, as_json: bool,
+             explain: bool) -> None:
+    try:
+        outcome, warnings = heal_run(system, configuration)
+    except LockBusy:
+        fail(f"another mdm-watchdog run is in progress (waited "
+             f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
+             EXIT_BUSY)
+    except EvidenceError as exc:
+        fail(f"{exc}; nothing was restarted", EXIT_EVIDENCE)
+    for message in warnings:
+        warn(system, message)
+    line = report.heal_line(outcome, system.now().tzinfo)
+    system.log_to_system(("dry run: " if outcome.dry_run else "") + line)
+    render(outcome, as_json=as_json, explain=explain, show_instant=False, line=line)
+    if outcome.state_problem is not None:
+        fail(outcome.state_problem, EXIT_STATE)
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def config_command(system: System, as_json: bool) -> None:
+    """Print the effective configuration and where each value came from.
+
+    Sources, first wins: command-line flags, /Library/Managed Preferences/
+    com.github.mdm-watchdog.plist (a configuration profile), /Library/Preferences/
+    com.github.mdm-watchdog.plist, built-in defaults.
+    """
+    configuration = configure(system, {})
+    rows = [(key.name, configuration.value(key), configuration.sources[key.name])
+            for key in KEYS]
+    if as_json:
+        click.echo(json.dumps({name: {"value": value, "source": source}
+                               for name, value, source in rows}, indent=2))
+        return
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, source in rows:
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else str(value)
+        click.echo(f"{name:<{width}}  {shown:<8}  {source}")
 
 
 def _archive_hint(path: str) -> str:
@@ -237,7 +340,8 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
         click.echo(f"{PROG}: warning: no log entries could be read from the input "
                    f"({outcome.log.lines_skipped} lines skipped); is it `log show` output?",
                    err=True)
-    render(outcome, as_json=as_json, explain=explain, show_instant=True)
+    render(outcome, as_json=as_json, explain=explain, show_instant=True,
+           line=report.diagnose_line(outcome))
 
 
 def main() -> None:

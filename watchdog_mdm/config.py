@@ -1,12 +1,45 @@
-"""Settings: the numbers that shape a run, their defaults, and how durations are written."""
+"""Configuration: built-in defaults, preference files, command-line flags.
+
+Mac admins configure tools with managed preferences: an MDM configuration profile for
+the domain ``com.github.mdm-watchdog`` lands in ``/Library/Managed Preferences``; a
+local ``/Library/Preferences`` plist is the fallback; flags win over both. Every key is
+declared once in :data:`KEYS` with its type, range and default, so a typo in a profile
+can never make the tool restart daemons every run: a bad value is reported, ignored,
+and the next source (in the end the default) applies.
+"""
 
 from __future__ import annotations
 
+import plistlib
 import re
-from dataclasses import dataclass
+import xml.parsers.expat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
-__all__ = ["DurationError", "Settings", "format_duration", "parse_duration"]
+from watchdog_mdm.system import System
+
+__all__ = [
+    "DOMAIN",
+    "KEYS",
+    "LOCAL_PREFERENCES",
+    "MANAGED_PREFERENCES",
+    "ConfigKey",
+    "Configuration",
+    "DurationError",
+    "Settings",
+    "format_duration",
+    "load_configuration",
+    "parse_duration",
+    "read_configuration",
+]
+
+DOMAIN = "com.github.mdm-watchdog"
+MANAGED_PREFERENCES = f"/Library/Managed Preferences/{DOMAIN}.plist"
+LOCAL_PREFERENCES = f"/Library/Preferences/{DOMAIN}.plist"
+COMMAND_LINE = "command line"
+DEFAULT = "default"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -39,14 +72,160 @@ def format_duration(value: timedelta) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What a run looks at and how long it may wait."""
+    """What a run looks at, what it may do, and how long it may wait."""
 
     window: timedelta = timedelta(minutes=90)
     history: timedelta = timedelta(hours=24)
+    cooldown: timedelta = timedelta(hours=24)
+    heal_mdm_client: bool = True
+    heal_software_update: bool = True
+    dry_run: bool = False
     log_timeout_seconds: float = 120.0
+    verify_seconds: float = 10.0
+    lock_wait_seconds: float = 10.0
     profiles_timeout_seconds: float = 30.0
+    command_timeout_seconds: float = 30.0
 
-    # A window shorter than a check-in interval would call every Mac stuck; longer than
-    # the history would leave the history nothing to add.
-    MIN_WINDOW = timedelta(minutes=5)
     MAX_HISTORY = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One preference key: its plist type, allowed range, and the setting it feeds."""
+
+    name: str
+    attribute: str
+    kind: type  # bool, int or float (an int is accepted where a float is)
+    default: bool | float
+    low: float | None = None
+    high: float | None = None
+    to_setting: Callable[[Any], Any] = lambda value: value
+    doc: str = ""
+
+    def check(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable, or None when it is."""
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"must be a boolean, not {value!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, not {value!r}"
+        if self.kind is int and not isinstance(value, int):
+            return f"must be a whole number, not {value!r}"
+        if self.low is not None and value < self.low:
+            return f"{value} is below the minimum of {self.low:g}"
+        if self.high is not None and value > self.high:
+            return f"{value} is above the maximum of {self.high:g}"
+        return None
+
+
+def _minutes(value: float) -> timedelta:
+    return timedelta(minutes=value)
+
+
+def _hours(value: float) -> timedelta:
+    return timedelta(hours=value)
+
+
+KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("LookbackMinutes", "window", int, 90, 15, 10080, _minutes,
+              "Minutes without a device-channel HTTP 200 before the MDM client is stuck."),
+    ConfigKey("HistoryHours", "history", int, 24, 1, 720, _hours,
+              "How far back the last MDM command may be to count for software updates."),
+    ConfigKey("KickstartCooldownHours", "cooldown", float, 24, 1, 720, _hours,
+              "Least time between two restarts of the same daemon."),
+    ConfigKey("HealMDMClient", "heal_mdm_client", bool, True,
+              doc="Whether -heal may restart mdmclient."),
+    ConfigKey("HealSoftwareUpdate", "heal_software_update", bool, True,
+              doc="Whether -heal may run the software-update remediation."),
+    ConfigKey("DryRun", "dry_run", bool, False,
+              doc="Make -heal say what it would do and do nothing."),
+    ConfigKey("LogShowTimeoutSeconds", "log_timeout_seconds", float, 120, 10, 1800, float,
+              "Time limit for each `log show`."),
+    ConfigKey("VerifySeconds", "verify_seconds", float, 10, 0, 120, float,
+              "How long to wait for a restarted daemon to be running again."),
+    ConfigKey("LockWaitSeconds", "lock_wait_seconds", float, 10, 0, 300, float,
+              "How long a run waits for another run to finish before giving up."),
+)
+KEYS_BY_NAME = {key.name: key for key in KEYS}
+
+
+@dataclass(frozen=True, slots=True)
+class Configuration:
+    """The effective settings, where each value came from, and what was wrong."""
+
+    settings: Settings
+    sources: Mapping[str, str] = field(default_factory=dict)  # key name -> source
+    warnings: tuple[str, ...] = ()
+
+    def value(self, key: ConfigKey) -> object:
+        setting = getattr(self.settings, key.attribute)
+        if isinstance(setting, timedelta):
+            unit = 60 if key.to_setting is _minutes else 3600
+            number = setting.total_seconds() / unit
+            return int(number) if key.kind is int or number.is_integer() else number
+        return setting
+
+
+def _read_plist(path: str, data: bytes | None, warnings: list[str]) -> dict[str, Any]:
+    if data is None:
+        return {}
+    try:
+        loaded = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, OverflowError, TypeError,
+            xml.parsers.expat.ExpatError) as exc:
+        warnings.append(f"{path}: not a readable property list ({exc}); ignored")
+        return {}
+    if not isinstance(loaded, dict):
+        warnings.append(f"{path}: not a dictionary of preferences; ignored")
+        return {}
+    for name in loaded:
+        if name not in KEYS_BY_NAME and not str(name).startswith("Payload"):
+            warnings.append(f"{path}: unknown key {name!r} ignored")
+    return loaded
+
+
+def load_configuration(
+    files: Mapping[str, bytes | None], flags: Mapping[str, object] | None = None
+) -> Configuration:
+    """Combine preference files (first wins; path -> content or None) and flags.
+
+    ``flags`` maps key names to values already checked by the command line.
+    """
+    warnings: list[str] = []
+    layers = [(path, _read_plist(path, data, warnings)) for path, data in files.items()]
+    layers.insert(0, (COMMAND_LINE, dict(flags or {})))
+    settings = Settings()
+    sources: dict[str, str] = {}
+    for key in KEYS:
+        sources[key.name] = DEFAULT
+        for source, values in layers:
+            if key.name not in values:
+                continue
+            value = values[key.name]
+            problem = key.check(value)
+            if problem is not None:
+                warnings.append(f"{source}: {key.name} {problem}; ignored")
+                continue
+            settings = replace(settings, **{key.attribute: key.to_setting(value)})
+            sources[key.name] = source
+            break
+    if settings.window > settings.history:
+        warnings.append("LookbackMinutes is longer than HistoryHours; using both defaults")
+        defaults = Settings()
+        settings = replace(settings, window=defaults.window, history=defaults.history)
+        sources["LookbackMinutes"] = sources["HistoryHours"] = DEFAULT
+    return Configuration(settings, sources, tuple(warnings))
+
+
+def read_configuration(system: System, flags: Mapping[str, object] | None = None
+                       ) -> Configuration:
+    """The configuration of this Mac: managed preferences, local preferences, flags."""
+    files: dict[str, bytes | None] = {}
+    unreadable: list[str] = []
+    for path in (MANAGED_PREFERENCES, LOCAL_PREFERENCES):
+        try:
+            files[path] = system.read_bytes(path)
+        except OSError as exc:
+            files[path] = None
+            unreadable.append(f"{path}: unreadable ({exc.strerror or exc}); ignored")
+    configuration = load_configuration(files, flags)
+    return replace(configuration, warnings=(*unreadable, *configuration.warnings))

@@ -14,15 +14,19 @@ from datetime import UTC, datetime, tzinfo
 
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
-from watchdog_mdm.enrollment import EnrollmentUnreadable, parse_profiles_status
+from watchdog_mdm.enrollment import (
+    EnrollmentUnreadable,
+    enrollment_from_log,
+    parse_profiles_status,
+)
 from watchdog_mdm.evidence import (
     Collector,
     Diagnosis,
     Enrollment,
     Observations,
-    enrollment_from_log,
     judge,
 )
+from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, Daemon, DaemonResult
 from watchdog_mdm.logs import LogReader
 from watchdog_mdm.state import Kickstarts, load_kickstarts
 from watchdog_mdm.system import CommandError, System
@@ -46,8 +50,7 @@ def _contains_any(field: str, texts: Iterable[str]) -> str:
 # cheap to print even over a day.
 HISTORY_PREDICATE = (
     f'(process == "{patterns.MDM_PROCESS}" AND ('
-    + _contains_any("eventMessage", ("HTTP request", "HTTP response",
-                                     "Processing server request"))
+    + _contains_any("eventMessage", patterns.HISTORY_MESSAGES)
     + f')) OR (process == "{patterns.SOFTWARE_UPDATE_PROCESS}" AND ('
     + _contains_any("eventMessage", patterns.DDM_UPDATE_ENFORCEMENT)
     + "))"
@@ -76,15 +79,27 @@ class LogStats:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One run's result: the diagnosis, how it was reached, and the restart record."""
+    """One run's result: the diagnosis, how it was reached, and what healing did."""
 
     diagnosis: Diagnosis
     log: LogStats
     judged_at_source: str
     queries: tuple[tuple[str, ...], ...] = ()
     kickstarts: Kickstarts = field(default_factory=Kickstarts)
-    mdm_client_restarted: bool = False
-    software_update_restarted: bool = False
+    healing: tuple[DaemonResult, ...] | None = None  # None: a run that does not heal
+    dry_run: bool = False
+    state_problem: str | None = None  # why the state could not be saved
+
+    def _restarted(self, daemon: Daemon) -> bool:
+        return any(r.restarted for r in self.healing or () if r.action.daemon == daemon)
+
+    @property
+    def mdm_client_restarted(self) -> bool:
+        return self._restarted(MDM_CLIENT)
+
+    @property
+    def software_update_restarted(self) -> bool:
+        return self._restarted(SOFTWARE_UPDATE)
 
 
 def _minutes(seconds: float) -> str:

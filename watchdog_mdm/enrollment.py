@@ -12,9 +12,9 @@ Real output (see ../shared/reference/profiles_status.txt)::
 
 from __future__ import annotations
 
-from watchdog_mdm.evidence import Enrollment
+from watchdog_mdm.evidence import Enrollment, Observations
 
-__all__ = ["EnrollmentUnreadable", "parse_profiles_status"]
+__all__ = ["EnrollmentUnreadable", "enrollment_from_log", "parse_profiles_status"]
 
 
 class EnrollmentUnreadable(ValueError):
@@ -44,3 +44,9 @@ def parse_profiles_status(text: str) -> Enrollment:
         mdm_enrollment=status,
         mdm_server=fields.get("mdm server") or None,
     )
+
+
+def enrollment_from_log(obs: Observations) -> Enrollment:
+    """For offline analysis: any device-channel exchange or request proves enrollment;
+    without one, enrollment is unknown (never "not enrolled": the log cannot say that)."""
+    return Enrollment(enrolled=True if obs.last_device_activity else None, source="log")

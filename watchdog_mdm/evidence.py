@@ -9,10 +9,11 @@ Both are pure: no clock, no files, no processes.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+import heapq
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from watchdog_mdm import patterns
 from watchdog_mdm.logs import LogEntry
@@ -24,6 +25,7 @@ __all__ = [
     "Enrollment",
     "Observations",
     "Sighting",
+    "is_software_update_command",
     "judge",
 ]
 
@@ -96,9 +98,17 @@ class Collector:
 
     def __init__(self, until: datetime | None = None) -> None:
         self.until = until
-        self._state = Observations()
-        self._identity: deque[Sighting] = deque(maxlen=IDENTITY_ERRORS_KEPT)
-        self._fields: dict[str, object] = {}
+        self.newest_entry: datetime | None = None
+        self.last_device_success: Sighting | None = None
+        self.last_device_failure: Sighting | None = None
+        self.last_user_success: Sighting | None = None
+        self.last_device_activity: Sighting | None = None
+        self.last_command: Command | None = None
+        self.last_update_progress: Sighting | None = None
+        self.last_ddm_enforcement: Sighting | None = None
+        self.relevant_entries = 0
+        # a min-heap by time: the newest few identity errors, whatever order they came in
+        self._identity: list[tuple[datetime, int, Sighting]] = []
 
     def add_all(self, entries: Iterable[LogEntry]) -> Collector:
         for entry in entries:
@@ -108,10 +118,8 @@ class Collector:
     def add(self, entry: LogEntry) -> None:
         if self.until is not None and entry.timestamp > self.until:
             return
-        fields = self._fields
-        newest = fields.get("newest_entry")
-        if not isinstance(newest, datetime) or entry.timestamp > newest:
-            fields["newest_entry"] = entry.timestamp
+        if self.newest_entry is None or entry.timestamp > self.newest_entry:
+            self.newest_entry = entry.timestamp
         if entry.process == patterns.MDM_PROCESS or entry.subsystem.startswith(
             patterns.MDM_SUBSYSTEM
         ):
@@ -119,76 +127,76 @@ class Collector:
         elif entry.process == patterns.SOFTWARE_UPDATE_PROCESS:
             self._add_software_update(entry)
 
-    def _keep_newest(self, name: str, sighting: Sighting) -> None:
-        current = self._fields.get(name)
-        self._fields[name] = _newer(current if isinstance(current, Sighting) else None, sighting)
-
-    def _count(self) -> None:
-        count = self._fields.get("relevant_entries", 0)
-        self._fields["relevant_entries"] = (count if isinstance(count, int) else 0) + 1
-
     def _add_mdm(self, entry: LogEntry) -> None:
         message = entry.message
         if any(text in message for text in patterns.IDENTITY_ERRORS):
-            self._count()
+            self.relevant_entries += 1
             self._add_identity_error(Sighting(entry.timestamp, _excerpt(message)))
         exchange = patterns.HTTP_EXCHANGE.search(message)
         request = None if exchange else patterns.SERVER_REQUEST.search(message)
         if exchange is None and request is None:
             return
-        self._count()
-        channel = patterns.CHANNEL.search(message)
-        if request is not None:
-            device = request["target"] == patterns.DEVICE_TARGET
-        else:
-            device = channel is not None and channel["agent"] == patterns.DEVICE_AGENT
+        self.relevant_entries += 1
         sighting = Sighting(entry.timestamp, _excerpt(message))
-        if exchange is not None:
-            received = exchange["direction"].startswith("Received")
-            success = received and exchange["code"] == patterns.SUCCESS_CODE
-            if device:
-                self._keep_newest("last_device_activity", sighting)
-                if success:
-                    self._keep_newest("last_device_success", sighting)
-                elif received:
-                    self._keep_newest("last_device_failure", sighting)
-            elif success:
-                self._keep_newest("last_user_success", sighting)
+        if request is not None:
+            channel = patterns.request_channel(request["target"])
+            if channel == patterns.DEVICE:
+                self.last_device_activity = _newer(self.last_device_activity, sighting)
+                self._add_command(Command(entry.timestamp, request["request_type"], None,
+                                          sighting.message))
+            return
+        assert exchange is not None
+        channel = patterns.exchange_channel(message)
+        received = exchange["direction"].startswith("Received")
+        success = received and exchange["code"] == patterns.SUCCESS_CODE
+        if channel == patterns.DEVICE:
+            self.last_device_activity = _newer(self.last_device_activity, sighting)
+            if success:
+                self.last_device_success = _newer(self.last_device_success, sighting)
+            elif received:
+                self.last_device_failure = _newer(self.last_device_failure, sighting)
             bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
-            if device and bracket is not None:
-                self._add_command(
-                    Command(entry.timestamp, bracket["request_type"], bracket["status"],
-                            sighting.message)
-                )
-        elif request is not None and device:
-            self._keep_newest("last_device_activity", sighting)
-            self._add_command(Command(entry.timestamp, request["request_type"], None,
-                                      sighting.message))
+            if bracket is not None:
+                self._add_command(Command(entry.timestamp, bracket["request_type"],
+                                          bracket["status"], sighting.message))
+        elif channel == patterns.USER and success:
+            self.last_user_success = _newer(self.last_user_success, sighting)
 
     def _add_command(self, command: Command) -> None:
-        current = self._fields.get("last_command")
-        if not isinstance(current, Command) or command.time >= current.time:
-            self._fields["last_command"] = command
+        if self.last_command is None or command.time >= self.last_command.time:
+            self.last_command = command
 
     def _add_identity_error(self, sighting: Sighting) -> None:
-        self._identity.append(sighting)
+        item = (sighting.time, len(self._identity), sighting)
+        if len(self._identity) < IDENTITY_ERRORS_KEPT:
+            heapq.heappush(self._identity, item)
+        elif sighting.time > self._identity[0][0]:
+            heapq.heapreplace(self._identity, item)
 
     def _add_software_update(self, entry: LogEntry) -> None:
-        progress = patterns.UPDATE_PROGRESS.search(entry.message)
-        if progress is not None:
-            self._count()
-            self._keep_newest("last_update_progress", Sighting(entry.timestamp,
-                                                                _excerpt(entry.message)))
+        sighting = Sighting(entry.timestamp, _excerpt(entry.message))
+        if patterns.UPDATE_PROGRESS.search(entry.message) is not None:
+            self.relevant_entries += 1
+            self.last_update_progress = _newer(self.last_update_progress, sighting)
         if any(text in entry.message for text in patterns.DDM_UPDATE_ENFORCEMENT):
-            self._count()
-            self._keep_newest("last_ddm_enforcement", Sighting(entry.timestamp,
-                                                               _excerpt(entry.message)))
+            self.relevant_entries += 1
+            self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, sighting)
 
     def observations(self) -> Observations:
         """The facts gathered so far."""
-        identity = tuple(sorted(self._identity, key=lambda s: s.time))
-        values = dict(self._fields)
-        return Observations(identity_errors=identity, **values)  # type: ignore[arg-type]
+        return Observations(
+            newest_entry=self.newest_entry,
+            last_device_success=self.last_device_success,
+            last_device_failure=self.last_device_failure,
+            last_user_success=self.last_user_success,
+            last_device_activity=self.last_device_activity,
+            last_command=self.last_command,
+            identity_errors=tuple(s for _, _, s in sorted(self._identity,
+                                                          key=lambda i: i[:2])),
+            last_update_progress=self.last_update_progress,
+            last_ddm_enforcement=self.last_ddm_enforcement,
+            relevant_entries=self.relevant_entries,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +212,7 @@ class Diagnosis:
     history: timedelta
     enrollment: Enrollment
     observations: Observations
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def window_start(self) -> datetime:
@@ -321,7 +329,7 @@ def judge(
         history=history,
         enrollment=enrollment,
         observations=obs,
-        reasons=reasons,
+        reasons=MappingProxyType(reasons),
     )
 
 
@@ -351,8 +359,3 @@ def _stuck_reason(obs: Observations, at: datetime, window_text: str) -> str:
     if user is not None and (success is None or user.time > success.time):
         text += f"; a user channel succeeded {_ago(at, user.time)}, which does not count"
     return text
-
-
-def enrollment_from_log(obs: Observations) -> Enrollment:
-    """For offline analysis: any device-channel exchange proves enrollment."""
-    return Enrollment(enrolled=True if obs.last_device_activity else None, source="log")

@@ -59,10 +59,16 @@ _SUBSYSTEM = re.compile(
 _COMPACT_TYPES = {"Df": "Default", "I": "Info", "In": "Info", "Db": "Debug", "E": "Error",
                   "Er": "Error", "F": "Fault", "Fa": "Fault"}
 
+_TRAILER = re.compile(r'\{\s*"count"\s*:\s*\d+\s*,\s*"finished"\s*:\s*\d+\s*\}')
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _STRUCTURAL = frozenset("{}[],")
 # A pretty-printed record has a few dozen lines; anything far longer is not one.
 _MAX_RECORD_LINES = 2000
+
+
+# The unified log began with macOS 10.12 (2016); anything far outside these years is a
+# damaged line, and would overflow date arithmetic near year 1 or 9999.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
 
 
 def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
@@ -74,6 +80,8 @@ def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
+        return None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=naive_tz)
@@ -108,50 +116,50 @@ class LogReader:
         self.lines_skipped = 0
         self.entries = 0
         self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
+        self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
+
+    def _decoded(self, lines: Iterable[bytes | str]) -> Iterator[tuple[str, str]]:
+        """Each line as text without its line ending, and stripped."""
+        first = True
+        for raw in lines:
+            if first:
+                first = False
+                if isinstance(raw, bytes) and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                    self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            line = line.rstrip("\r\n").lstrip("\ufeff")
+            self.lines_read += 1
+            yield line, line.strip()
 
     def read(self, lines: Iterable[bytes | str]) -> Iterator[LogEntry]:
         """Yield every entry that can be read from ``lines``; skip the rest."""
-        record: list[str] | None = None  # lines of a pretty-printed JSON record
-        depth = 0
-        for raw in lines:
-            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            line = line.rstrip("\r\n")
-            self.lines_read += 1
-            stripped = line.strip()
+        record: _PrettyRecord | None = None
+        for line, stripped in self._decoded(lines):
             if record is not None:
-                skeleton = _JSON_STRING.sub("", stripped)
-                closes = depth == 1 and skeleton[:1] == "}" and set(skeleton) <= _STRUCTURAL
-                if closes:
-                    record.append("}")
-                    entry = self._from_json_text("".join(record), len(record))
-                    record, depth = (["{"], 1) if "{" in skeleton[1:] else (None, 0)
+                status = record.feed(line, stripped)
+                if status is _MORE:
+                    continue
+                if status is _DONE:
+                    entry = self._from_json_text(record.text(), len(record.lines))
+                    record = _PrettyRecord() if record.another_follows else None
                     if entry is not None:
                         yield entry
                     continue
-                if not _continues_record(stripped) or len(record) > _MAX_RECORD_LINES:
-                    self.lines_skipped += len(record)  # a truncated record: drop it
-                    record, depth = None, 0
-                    # fall through: the line that broke the record is read on its own
-                else:
-                    depth += sum(skeleton.count(c) for c in "{[") - sum(
-                        skeleton.count(c) for c in "}]"
-                    )
-                    record.append(line)
-                    if depth <= 0:
-                        self.lines_skipped += len(record)
-                        record, depth = None, 0
+                self.lines_skipped += len(record.lines)  # a truncated record: drop it
+                record = None
+                if status is _DROPPED:
                     continue
-            if stripped in ("[{", "{", "},{", ",{"):
-                record, depth = ["{"], 1
-                continue
-            entry = self._from_line(stripped)
-            if entry is None:
-                if stripped:
+                # _BROKEN: the line that broke the record is read on its own
+            if stripped in _RECORD_STARTS:
+                record = _PrettyRecord()
+            elif not _TRAILER.fullmatch(stripped):  # ndjson's closing {"count":N,...}
+                entry = self._from_line(stripped)
+                if entry is not None:
+                    yield entry
+                elif stripped:
                     self.lines_skipped += 1
-                continue
-            yield entry
         if record is not None:
-            self.lines_skipped += len(record)
+            self.lines_skipped += len(record.lines)
 
     def _counted(self, entry: LogEntry) -> LogEntry:
         self.entries += 1
@@ -165,10 +173,7 @@ class LogReader:
 
     def _from_line(self, line: str) -> LogEntry | None:
         if line.startswith("{"):
-            record = _loads(line)
-            if record is not None and "finished" in record and "eventMessage" not in record:
-                return None  # the {"count":N,"finished":1} trailer of ndjson output
-            return self._from_record(record)
+            return self._from_record(_loads(line))
         if not line[:1].isdigit():
             return None
         for pattern in (_DEFAULT, _SYSLOG, _COMPACT):
@@ -226,6 +231,37 @@ class LogReader:
         )
 
 
+_MORE, _DONE, _BROKEN, _DROPPED = "more", "done", "broken", "dropped"
+_RECORD_STARTS = frozenset({"[{", "{", "},{", ",{"})
+
+
+class _PrettyRecord:
+    """The lines of one pretty-printed JSON record (``log show --style json``)."""
+
+    def __init__(self) -> None:
+        self.lines = ["{"]
+        self.depth = 1
+        self.another_follows = False
+
+    def feed(self, line: str, stripped: str) -> str:
+        """Take one more line: the record wants more, is done, or was cut short by
+        this line (_BROKEN: read the line on its own; _DROPPED: it was consumed)."""
+        skeleton = _JSON_STRING.sub("", stripped)
+        if self.depth == 1 and skeleton[:1] == "}" and set(skeleton) <= _STRUCTURAL:
+            self.lines.append("}")
+            self.another_follows = "{" in skeleton[1:]  # "},{"
+            return _DONE
+        if not _continues_record(stripped) or len(self.lines) > _MAX_RECORD_LINES:
+            return _BROKEN
+        self.depth += sum(skeleton.count(c) for c in "{[") - sum(
+            skeleton.count(c) for c in "}]")
+        self.lines.append(line)
+        return _MORE if self.depth > 0 else _DROPPED
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
 def _continues_record(stripped: str) -> bool:
     """Whether a line can be part of a pretty-printed record.
 
@@ -245,6 +281,6 @@ def _text(value: object) -> str:
 def _loads(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested garbage
         return None
     return value if isinstance(value, dict) else None

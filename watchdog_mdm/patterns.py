@@ -18,7 +18,19 @@ SOFTWARE_UPDATE_PROCESS = "softwareupdated"
 # uid 0 + MDMDaemon is the device channel, the daemon that gets kickstarted;
 # "[501:MDMAgent:...]" is a user's channel. Source: ../shared/reference/mdmclient_lines.txt.
 CHANNEL = re.compile(r"\[(?P<uid>\d+):(?P<agent>MDMDaemon|MDMAgent)\b")
-DEVICE_AGENT = "MDMDaemon"
+DEVICE_UID, DEVICE_AGENT = "0", "MDMDaemon"
+DEVICE, USER, UNKNOWN = "device", "user", "unknown"
+
+
+def exchange_channel(message: str) -> str:
+    """Which channel an HTTP exchange line belongs to; without a tag it is unknown,
+    and an unknown channel neither clears nor proves anything."""
+    match = CHANNEL.search(message)
+    if match is None:
+        return UNKNOWN
+    if match["uid"] == DEVICE_UID and match["agent"] == DEVICE_AGENT:
+        return DEVICE
+    return USER
 
 # ">>>>> Sending HTTP request (PUT) [Idle] >>>>>" /
 # "<<<<< Received HTTP response (200) [Acknowledged(ScheduleOSUpdate):<uuid>] <<<<<"
@@ -41,6 +53,15 @@ SERVER_REQUEST = re.compile(
     r"Processing server request: (?P<request_type>[A-Za-z][\w.]*)\s+for: (?P<target>\S+)"
 )
 DEVICE_TARGET = "<Device>"
+
+
+def request_channel(target: str) -> str:
+    return DEVICE if target == DEVICE_TARGET else USER
+
+
+# What the live history query keeps: the lines that name commands or prove an exchange.
+HISTORY_MESSAGES: tuple[str, ...] = ("HTTP request", "HTTP response",
+                                     "Processing server request")
 
 # The wording admins' Jamf extension attributes grep mdmclient's output for
 # (Jamf PI104712 / PI108400; see ../shared/reference/detection_notes.txt).

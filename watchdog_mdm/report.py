@@ -8,14 +8,24 @@ system-log line can never disagree.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from watchdog_mdm.config import format_duration
 from watchdog_mdm.diagnose import Outcome
 from watchdog_mdm.evidence import Command, Sighting, is_software_update_command
+from watchdog_mdm.heal import DaemonResult
 
-__all__ = ["SCHEMA_VERSION", "diagnose_line", "explain", "to_json", "verdict_keys"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "diagnose_line",
+    "explain",
+    "go_time",
+    "heal_line",
+    "to_document",
+    "to_json",
+    "verdict_keys",
+]
 
 SCHEMA_VERSION = 1
 
@@ -35,6 +45,41 @@ def _word(value: bool | None) -> str:
 def diagnose_line(outcome: Outcome) -> str:
     """``MDMEnrolled: true MDMIdentityError: false MDMClientStuck: ... `` as the original."""
     return " ".join(f"{key}: {_word(value)}" for key, value in verdict_keys(outcome).items())
+
+
+def go_time(value: datetime | None, local: tzinfo | None = None) -> str:
+    """A time as the original (Go's ``time.Time.String``) prints it.
+
+    ``2026-11-20 14:30:00.25 +0000 UTC``; trailing zeros of the fraction dropped; the
+    zone's abbreviation when it is the Mac's local zone, else the offset again, as Go
+    does for a time parsed with a foreign offset; the zero time for never.
+    """
+    if value is None:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    fraction = f"{value.microsecond:06d}".rstrip("0")
+    text = value.strftime("%Y-%m-%d %H:%M:%S") + (f".{fraction}" if fraction else "")
+    offset = value.strftime("%z")
+    if offset == "+0000":
+        return f"{text} +0000 UTC"
+    name = value.tzname()
+    if local is not None and local.utcoffset(value) == value.utcoffset():
+        name = local.tzname(value)
+    if not name or name.startswith("UTC"):
+        name = offset
+    return f"{text} {offset} {name}"
+
+
+def heal_line(outcome: Outcome, local: tzinfo | None = None) -> str:
+    """The original's `-heal` line: eight keys in its order."""
+    fields: list[tuple[str, str]] = [(k, _word(v)) for k, v in verdict_keys(outcome).items()]
+    fields += [
+        ("MDMClientRestarted", _word(outcome.mdm_client_restarted)),
+        ("SoftwareUpdateDaemonRestarted", _word(outcome.software_update_restarted)),
+        ("LastMDMKickstart", go_time(outcome.kickstarts.mdm_client, local)),
+        ("LastSoftwareUpdateDaemonKickstart", go_time(outcome.kickstarts.software_update,
+                                                      local)),
+    ]
+    return " ".join(f"{key}: {value}" for key, value in fields)
 
 
 def judged_line(outcome: Outcome) -> str:
@@ -102,8 +147,34 @@ def evidence(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def to_json(outcome: Outcome) -> str:
-    """The original's eight keys, then ours: schema version and evidence."""
+def _daemon_result(result: DaemonResult) -> dict[str, Any]:
+    return {
+        "daemon": result.action.daemon.name,
+        "decision": result.action.decision,
+        "reason": result.action.reason,
+        "planned_commands": [list(c) for c in result.action.commands],
+        "commands": [{"argv": list(c.argv), "returncode": c.returncode, "detail": c.detail}
+                     for c in result.commands],
+        "method": result.method,
+        "restarted": result.restarted,
+        "verified": result.verified,
+        "new_pid": result.new_pid,
+        "problem": result.problem,
+    }
+
+
+def healing(outcome: Outcome) -> dict[str, Any] | None:
+    if outcome.healing is None:
+        return None
+    return {
+        "dry_run": outcome.dry_run,
+        "state_problem": outcome.state_problem,
+        "daemons": [_daemon_result(r) for r in outcome.healing],
+    }
+
+
+def to_document(outcome: Outcome) -> dict[str, Any]:
+    """The original's eight keys, then ours: schema version, healing, evidence."""
     document: dict[str, Any] = dict(verdict_keys(outcome))
     document |= {
         "MDMClientRestarted": outcome.mdm_client_restarted,
@@ -111,9 +182,35 @@ def to_json(outcome: Outcome) -> str:
         "LastMDMKickstart": _time(outcome.kickstarts.mdm_client),
         "LastSoftwareUpdateDaemonKickstart": _time(outcome.kickstarts.software_update),
         "schema_version": SCHEMA_VERSION,
+        "heal": healing(outcome),
         "evidence": evidence(outcome),
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return document
+
+
+def to_json(outcome: Outcome) -> str:
+    return json.dumps(to_document(outcome), indent=2, ensure_ascii=False)
+
+
+def healing_lines(outcome: Outcome) -> list[str]:
+    """One line per daemon: what was done, or would be, or why not."""
+    lines = []
+    for result in outcome.healing or ():
+        name = result.action.daemon.name
+        if not result.action.restarts:
+            lines.append(f"{name}: not restarted ({result.action.decision}): "
+                         f"{result.action.reason}")
+        elif outcome.dry_run:
+            commands = "; ".join(" ".join(c) for c in result.action.commands)
+            lines.append(f"{name}: dry run, would run: {commands}")
+        elif result.restarted:
+            confirmed = ("a fresh process is running" + (f" (pid {result.new_pid})"
+                         if result.new_pid else "") if result.verified
+                         else "no fresh process seen yet")
+            lines.append(f"{name}: restarted by {result.method}; {confirmed}")
+        else:
+            lines.append(f"{name}: restart failed: {result.problem}")
+    return lines
 
 
 def explain(outcome: Outcome) -> str:
@@ -121,6 +218,8 @@ def explain(outcome: Outcome) -> str:
     d = outcome.diagnosis
     obs = d.observations
     lines = [judged_line(outcome), ""]
+    if outcome.healing is not None:
+        lines += [*healing_lines(outcome), ""]
     for key, value in verdict_keys(outcome).items():
         lines.append(f"{key}: {_word(value)}")
         lines.append(f"  because {d.reasons[key]}")

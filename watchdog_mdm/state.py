@@ -1,24 +1,46 @@
 """The state file shared with the original tool and the tools that read it.
 
-``/Library/Application Support/mdm-watchdog/state.json`` holds ``last_mdm_kickstart``
-and ``last_software_update_kickstart`` as RFC 3339 strings; Go's zero time
-(``0001-01-01T00:00:00Z``) means "never". MunkiReport's ``mdm_status`` module and
-Watchman's plugin read exactly these keys.
+``/Library/Application Support/mdm-watchdog/state.json`` keeps ``last_mdm_kickstart``
+and ``last_software_update_kickstart`` exactly as the original wrote them: RFC 3339 with
+microseconds and a ``+hh:mm`` offset, Go's zero time ``0001-01-01T00:00:00Z`` for
+"never". MunkiReport's ``mdm_status`` module and Watchman's plugin read these keys. Our
+own keys sit beside them: ``schema_version`` and ``last_run`` (the last run's times,
+exit status and full result), so inventory scripts never re-run checks or scrape logs.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from watchdog_mdm.system import System
 
-__all__ = ["STATE_PATH", "Kickstarts", "load_kickstarts", "parse_rfc3339"]
+__all__ = [
+    "LOCK_PATH",
+    "NEVER",
+    "STATE_PATH",
+    "Kickstarts",
+    "State",
+    "StateError",
+    "format_rfc3339",
+    "load_kickstarts",
+    "load_state",
+    "parse_rfc3339",
+    "save_state",
+]
 
 STATE_DIR = "/Library/Application Support/mdm-watchdog"
 STATE_PATH = f"{STATE_DIR}/state.json"
+LOCK_PATH = f"{STATE_DIR}/.lock"
 NEVER = "0001-01-01T00:00:00Z"
+SCHEMA_VERSION = 1
+KICKSTART_KEYS = ("last_mdm_kickstart", "last_software_update_kickstart")
+
+
+class StateError(Exception):
+    """The state could not be saved; the message is one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,29 +51,99 @@ class Kickstarts:
     software_update: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class State:
+    """Everything in state.json."""
+
+    kickstarts: Kickstarts = Kickstarts()
+    last_run: dict[str, Any] | None = None
+    # Keys written by someone else (the original, a newer version) are kept as they were.
+    other: dict[str, Any] = field(default_factory=dict)
+
+    def with_kickstarts(self, kickstarts: Kickstarts) -> State:
+        return replace(self, kickstarts=kickstarts)
+
+
 def parse_rfc3339(value: object) -> datetime | None:
-    """A stored time, or None for the zero time, a missing value or an unreadable one."""
-    if not isinstance(value, str) or value.startswith("0001-01-01"):
+    """A stored time, or None for the zero time. Raises ValueError for anything else."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    if value.startswith("0001-01-01"):
         return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without an offset: {value!r}")
+    return parsed
+
+
+def format_rfc3339(value: datetime | None) -> str:
+    """``2026-11-20T14:30:00.250000+00:00``, or the zero time for never."""
+    return NEVER if value is None else value.isoformat(timespec="microseconds")
+
+
+def _decode(data: bytes) -> State:
+    document = json.loads(data)
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    mdm, software = (parse_rfc3339(document.get(key, NEVER)) for key in KICKSTART_KEYS)
+    last_run = document.get("last_run")
+    other = {k: v for k, v in document.items()
+             if k not in (*KICKSTART_KEYS, "schema_version", "last_run")}
+    return State(Kickstarts(mdm, software), last_run if isinstance(last_run, dict) else None,
+                 other)
+
+
+def load_state(system: System, now: datetime) -> tuple[State, list[str]]:
+    """Read the state; an empty, corrupt or unreadable file is moved aside, not fatal.
+
+    Returns the state and warnings for the admin.
+    """
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+        data = system.read_bytes(STATE_PATH)
+    except OSError as exc:
+        data, problem = b"", f"unreadable ({exc.strerror or exc})"
+    else:
+        problem = "empty"
+    if data is None:
+        return State(), []
+    if data.strip():
+        try:
+            return _decode(data), []
+        except (ValueError, UnicodeDecodeError) as exc:
+            problem = f"corrupt ({exc})"
+    suffix = ".corrupt-" + now.strftime("%Y%m%dT%H%M%S")
+    try:
+        moved = system.move_aside(STATE_PATH, suffix)
+    except OSError as exc:
+        return State(), [f"{STATE_PATH} is {problem} and could not be moved aside "
+                         f"({exc.strerror or exc}); starting fresh"]
+    return State(), [f"{STATE_PATH} was {problem}; moved aside to {moved}; starting fresh"]
 
 
 def load_kickstarts(system: System) -> Kickstarts:
-    """Read the kickstart times; a missing or unreadable state file means "never"."""
-    data = system.read_bytes(STATE_PATH)
-    if data is None:
-        return Kickstarts()
+    """The kickstart times for reporting; anything unreadable reads as "never"."""
     try:
-        state = json.loads(data)
-    except ValueError:
+        data = system.read_bytes(STATE_PATH)
+        return _decode(data).kickstarts if data else Kickstarts()
+    except (OSError, ValueError, UnicodeDecodeError):
         return Kickstarts()
-    if not isinstance(state, dict):
-        return Kickstarts()
-    return Kickstarts(
-        mdm_client=parse_rfc3339(state.get("last_mdm_kickstart")),
-        software_update=parse_rfc3339(state.get("last_software_update_kickstart")),
-    )
+
+
+def encode_state(state: State) -> bytes:
+    document: dict[str, Any] = dict(state.other)
+    document |= {
+        "last_mdm_kickstart": format_rfc3339(state.kickstarts.mdm_client),
+        "last_software_update_kickstart": format_rfc3339(state.kickstarts.software_update),
+        "schema_version": SCHEMA_VERSION,
+    }
+    if state.last_run is not None:
+        document["last_run"] = state.last_run
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def save_state(system: System, state: State) -> None:
+    """Write the state atomically and durably, or raise :class:`StateError`."""
+    try:
+        system.write_file(STATE_PATH, encode_state(state))
+    except OSError as exc:
+        raise StateError(f"could not save {STATE_PATH}: {exc.strerror or exc}") from exc

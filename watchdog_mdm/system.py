@@ -10,19 +10,32 @@ can lay a whole fake Mac out in a folder: every absolute path is taken under ``r
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["CommandError", "CommandResult", "MacSystem", "System"]
+import psutil
+
+__all__ = [
+    "CommandError",
+    "CommandResult",
+    "LockBusy",
+    "MacSystem",
+    "ProcessInfo",
+    "System",
+]
 
 # Commands run with this environment and nothing inherited: a predictable PATH, and the
 # C locale so that `profiles` and `log` print their English, parseable wording.
@@ -38,11 +51,25 @@ class CommandError(Exception):
     """A command could not be run, failed, or ran out of time. The message is one line."""
 
 
+class LockBusy(Exception):
+    """Another run holds the lock."""
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     returncode: int
     stdout: bytes
     stderr: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """A running process whose executable is a given path."""
+
+    pid: int
+    uid: int  # real user id
+    euid: int
+    create_time: float
 
 
 class System(Protocol):
@@ -73,6 +100,34 @@ class System(Protocol):
 
     def log_to_system(self, message: str) -> None:
         """Write one line to the system log under the process name mdm-watchdog."""
+        ...
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Replace a file atomically and durably: root-owned, 0644, in a 0755 folder.
+
+        Never follows a symbolic link, neither the file's nor its folder's.
+        Raises OSError when it cannot.
+        """
+        ...
+
+    def move_aside(self, path: str, suffix: str) -> str:
+        """Rename ``path`` to ``path + suffix``; returns the new path. Raises OSError."""
+        ...
+
+    def exclusive_lock(self, path: str, wait_seconds: float) -> AbstractContextManager[None]:
+        """Hold an exclusive lock on ``path`` for the block; :class:`LockBusy` if it
+        stays taken for ``wait_seconds``."""
+        ...
+
+    def processes(self, executable: str) -> list[ProcessInfo]:
+        """The running processes whose executable is exactly ``executable``."""
+        ...
+
+    def send_signal(self, process: ProcessInfo, signum: int) -> None:
+        """Signal that very process (not a later one with its pid). Raises OSError."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
         ...
 
 
@@ -165,10 +220,102 @@ class MacSystem:
                 raise _failure(argv[0], returncode, errors.read(64 * 1024))
 
     def read_bytes(self, path: str) -> bytes | None:
+        # O_NOFOLLOW: a symlink planted where a file should be is an error, not a file.
         try:
-            return self.path(path).read_bytes()
+            fd = os.open(self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def _secure_folder(self, folder: Path) -> None:
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(folder, 0o755)
+            # mkdir's mode is filtered by the umask; the state folder must be 0755
+            os.chmod(folder, 0o755)  # noqa: S103 - world-readable by design, like the original
+            if os.geteuid() == 0:
+                os.chown(folder, 0, 0)
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            raise OSError(f"{folder} is not a folder (a symbolic link?); refusing to write in it")
+
+    def write_file(self, path: str, data: bytes) -> None:
+        target = self.path(path)
+        self._secure_folder(target.parent)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                         suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), 0o644)
+                if os.geteuid() == 0:
+                    os.fchown(handle.fileno(), 0, 0)
+                os.fsync(handle.fileno())
+            # rename replaces whatever is at target, a symlink included, never through it
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def move_aside(self, path: str, suffix: str) -> str:
+        os.replace(self.path(path), self.path(path + suffix))
+        return path + suffix
+
+    @contextlib.contextmanager
+    def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
+        target = self.path(path)
+        self._secure_folder(target.parent)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockBusy(path) from None
+                    time.sleep(0.1)
+            # The kernel drops the lock when the holder dies, so a stale lock file
+            # never blocks the next run.
+            yield
+        finally:
+            os.close(fd)
+
+    def processes(self, executable: str) -> list[ProcessInfo]:
+        wanted = os.path.realpath(self.path(executable))
+        found = []
+        for process in psutil.process_iter(["exe", "uids", "create_time"]):
+            info = process.info
+            if info.get("exe") != wanted or info.get("uids") is None:
+                continue
+            found.append(ProcessInfo(process.pid, info["uids"].real, info["uids"].effective,
+                                     info["create_time"]))
+        return found
+
+    def send_signal(self, process: ProcessInfo, signum: int) -> None:
+        try:
+            target = psutil.Process(process.pid)
+            if target.create_time() != process.create_time:
+                raise ProcessLookupError(f"process {process.pid} is gone")
+            target.send_signal(signum)
+        except psutil.NoSuchProcess as exc:
+            raise ProcessLookupError(f"process {process.pid} is gone") from exc
+        except psutil.AccessDenied as exc:
+            raise PermissionError(f"not permitted to signal process {process.pid}") from exc
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
     def log_to_system(self, message: str) -> None:
         # Goes to the unified log on macOS; where there is no syslog it does nothing.

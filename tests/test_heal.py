@@ -1,0 +1,390 @@
+"""`-heal`: plan, act, record — on the recording fake System, which also plays launchd."""
+
+from __future__ import annotations
+
+import json
+import plistlib
+import re
+import signal
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from tests.conftest import ENROLLED, NOT_ENROLLED, FakeSystem, Reply
+from tests.test_cli import LAST_ENTRY, NDJSON, TRAILER
+from tests.test_evidence import ENROLLED as ENROLLMENT
+from tests.test_evidence import WINDOW, diagnose, entries, run_lines
+from watchdog_mdm.cli import cli
+from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, Settings
+from watchdog_mdm.evidence import Collector, Sighting, judge
+from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, plan_heal
+from watchdog_mdm.state import STATE_PATH, Kickstarts
+
+LAUNCHCTL = "/bin/launchctl"
+KICK_MDM = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.mdmclient.daemon")
+KICK_SU = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.softwareupdated")
+SU_SEQUENCE = [("/usr/bin/dscacheutil", "-flushcache"),
+               ("/usr/bin/killall", "-HUP", "mDNSResponder"),
+               ("/usr/bin/pkill", "BrainService"), KICK_SU]
+SIP_REFUSAL = b"Could not kickstart service: 150: Operation not permitted while System Integrity Protection is engaged\n"  # noqa: E501 - verbatim, profiles_status.txt
+RFC3339_MICRO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d")
+
+
+# The same run with its update commands turned into another command: stuck, no update.
+NO_UPDATE = NDJSON.replace(b"ScheduleOSUpdate)", b"SecurityInfo)")
+
+
+def quiet(system: FakeSystem, history: bytes = NO_UPDATE) -> None:
+    """The next run finds an empty window and this history."""
+    system.replies["/usr/bin/log"] = [Reply(TRAILER), Reply(history)]
+    system.calls.clear()
+
+
+def mac(*, stuck: bool = True, updates: bool = True, enrolled: bytes = ENROLLED,
+        hours_quiet: float = 3) -> FakeSystem:
+    """A Mac whose log is the macOS 12 ScheduleOSUpdate run, judged some hours later."""
+    system = FakeSystem(clock=LAST_ENTRY + (timedelta(hours=hours_quiet) if stuck
+                                            else timedelta(minutes=10)))
+    system.reply("/usr/bin/profiles", Reply(enrolled))
+    if stuck:
+        quiet(system, NDJSON if updates else NO_UPDATE)
+    else:
+        system.reply("/usr/bin/log", Reply(NDJSON))
+    system.start(MDM_CLIENT.executable)
+    system.start(SOFTWARE_UPDATE.executable)
+    return system
+
+
+def heal(system: FakeSystem, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["-heal", *args], obj=system)
+
+
+def actions(system: FakeSystem) -> list[tuple[str, ...]]:
+    """Everything run except the evidence gathering."""
+    return [c for c in system.calls if c[0] not in ("/usr/bin/log", "/usr/bin/profiles")]
+
+
+def state(system: FakeSystem) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(system.files[STATE_PATH])
+    return document
+
+
+def prefs(system: FakeSystem, path: str, **values: object) -> None:
+    system.files[path] = plistlib.dumps(values)
+
+
+class TestPlan:
+    at = datetime.fromisoformat("2023-05-04T08:00:00+00:00")
+
+    def plan(self, kickstarts: Kickstarts | None = None,
+             settings: Settings | None = None) -> dict[str, str]:
+        d = diagnose(run_lines(), at=self.at, enrollment=ENROLLMENT)
+        assert d.updates_stuck
+        return {a.daemon.name: a.decision
+                for a in plan_heal(d, kickstarts or Kickstarts(), settings or Settings(),
+                                   self.at)}
+
+    def test_both_restart_when_updates_are_stuck(self) -> None:
+        assert self.plan() == {"mdmclient": "restart", "softwareupdated": "restart"}
+
+    def test_healthy_needs_nothing(self) -> None:
+        d = diagnose(run_lines(), at=self.at - timedelta(hours=2, minutes=40),
+                     enrollment=ENROLLMENT)
+        assert {a.decision for a in plan_heal(d, Kickstarts(), Settings(), self.at)} == {
+            "not needed"}
+
+    def test_cooldown_per_daemon(self) -> None:
+        recent = Kickstarts(mdm_client=self.at - timedelta(hours=23, minutes=59))
+        assert self.plan(recent) == {"mdmclient": "cooldown", "softwareupdated": "restart"}
+        exactly = Kickstarts(mdm_client=self.at - timedelta(hours=24))
+        assert self.plan(exactly)["mdmclient"] == "restart"
+
+    def test_configuration_can_switch_each_off(self) -> None:
+        settings = Settings(heal_mdm_client=False, heal_software_update=False)
+        assert set(self.plan(settings=settings).values()) == {"disabled"}
+
+    def test_future_kickstart_blocks_one_cooldown_from_now_only(self) -> None:
+        future = Kickstarts(mdm_client=self.at + timedelta(days=365))
+        assert self.plan(future)["mdmclient"] == "cooldown"
+
+    def test_identity_error_is_not_healed_by_a_restart(self) -> None:
+        obs = Collector().add_all(entries(run_lines())).observations()
+        identity = Sighting(self.at - timedelta(minutes=10), "Unable to create MDM identity")
+        obs = replace(obs, identity_errors=(identity,))
+        d = judge(obs, self.at, WINDOW, timedelta(hours=24), ENROLLMENT)
+        assert d.identity_error and d.client_stuck and d.updates_stuck
+        assert {a.decision for a in plan_heal(d, Kickstarts(), Settings(), self.at)} == {
+            "identity error"}
+
+
+class TestHeal:
+    def test_healthy_runs_nothing_and_records_the_run(self) -> None:
+        system = mac(stuck=False)
+        result = heal(system)
+        assert result.exit_code == 0, result.output
+        assert result.output == (
+            "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
+            "MDMSoftwareUpdatesStuck: false MDMClientRestarted: false "
+            "SoftwareUpdateDaemonRestarted: false "
+            "LastMDMKickstart: 0001-01-01 00:00:00 +0000 UTC "
+            "LastSoftwareUpdateDaemonKickstart: 0001-01-01 00:00:00 +0000 UTC\n")
+        assert actions(system) == []
+        saved = state(system)
+        assert saved["last_mdm_kickstart"] == "0001-01-01T00:00:00Z"
+        assert saved["last_software_update_kickstart"] == "0001-01-01T00:00:00Z"
+        assert saved["schema_version"] == 1
+        assert saved["last_run"]["result"]["MDMClientStuck"] is False
+        assert system.system_log == [result.output.strip()]
+
+    def test_stuck_client_is_kickstarted_once_per_cooldown(self) -> None:
+        system = mac(updates=False)
+        first = heal(system)
+        assert first.exit_code == 0, first.output
+        assert "MDMClientRestarted: true SoftwareUpdateDaemonRestarted: false" in first.output
+        assert actions(system) == [KICK_MDM]
+        stamp = state(system)["last_mdm_kickstart"]
+        assert RFC3339_MICRO.fullmatch(stamp)
+        assert datetime.fromisoformat(stamp) == system.clock
+
+        quiet(system)
+        again = heal(system)
+        assert actions(system) == []
+        assert "MDMClientRestarted: false" in again.output
+        assert f"LastMDMKickstart: {system.clock.strftime('%Y-%m-%d %H:%M:%S')}" in again.output
+
+        system.clock += timedelta(hours=24)
+        quiet(system)
+        heal(system)
+        assert actions(system) == [KICK_MDM]
+
+    def test_software_updates_stuck_runs_the_four_step_sequence(self) -> None:
+        system = mac()
+        result = heal(system, "--json")
+        assert actions(system) == [KICK_MDM, *SU_SEQUENCE]
+        doc = json.loads(result.output)
+        assert doc["MDMClientRestarted"] is True
+        assert doc["SoftwareUpdateDaemonRestarted"] is True
+        daemons = {d["daemon"]: d for d in doc["heal"]["daemons"]}
+        assert daemons["softwareupdated"]["method"] == "kickstart"
+        assert daemons["softwareupdated"]["verified"] is True
+        assert [c["argv"] for c in daemons["softwareupdated"]["commands"]] == [
+            list(c) for c in SU_SEQUENCE]
+
+    def test_not_enrolled_runs_nothing(self) -> None:
+        system = mac(enrolled=NOT_ENROLLED)
+        system.replies["/usr/bin/log"] = [Reply(TRAILER)]
+        heal(system)
+        assert actions(system) == []
+
+    def test_refused_kickstart_falls_back_to_signalling_the_root_daemon_only(self) -> None:
+        system = mac(updates=False)
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
+        (daemon,) = system.procs[MDM_CLIENT.executable]
+        agent = system.start(MDM_CLIENT.executable, uid=501)  # a user's `mdmclient agent`
+        decoy = system.start("/usr/local/bin/mdmclient")      # same name, other path
+        result = heal(system, "--json")
+        doc = json.loads(result.output)
+        assert doc["MDMClientRestarted"] is True
+        assert system.signals == [(daemon.pid, signal.SIGTERM)]
+        assert agent in system.procs[MDM_CLIENT.executable]
+        assert decoy in system.procs["/usr/local/bin/mdmclient"]
+        (mdm,) = [d for d in doc["heal"]["daemons"] if d["daemon"] == "mdmclient"]
+        assert mdm["method"] == "signal"
+        assert mdm["verified"] is True
+        assert mdm["commands"][0]["returncode"] == 150
+        assert "System Integrity Protection" in mdm["commands"][0]["detail"]
+
+    def test_a_daemon_that_ignores_sigterm_gets_sigkill(self) -> None:
+        system = mac(updates=False)
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
+        (daemon,) = system.procs[MDM_CLIENT.executable]
+        original = system.send_signal
+
+        def wedged(process: Any, signum: int) -> None:
+            system.signals.append((process.pid, signum))
+            if signum == signal.SIGKILL:
+                system.signals.pop()
+                original(process, signum)
+
+        system.send_signal = wedged  # type: ignore[method-assign]
+        heal(system)
+        assert (daemon.pid, signal.SIGTERM) in system.signals
+        assert (daemon.pid, signal.SIGKILL) in system.signals
+
+    def test_nothing_to_signal_is_reported_not_restarted(self) -> None:
+        system = mac(updates=False)
+        system.procs.clear()
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
+        doc = json.loads(heal(system, "--json").output)
+        assert doc["MDMClientRestarted"] is False
+        (mdm,) = [d for d in doc["heal"]["daemons"] if d["daemon"] == "mdmclient"]
+        assert "no root-owned /usr/libexec/mdmclient process" in mdm["problem"]
+        # the attempt still counts against the cooldown: no restart loop
+        assert state(system)["last_mdm_kickstart"] != "0001-01-01T00:00:00Z"
+
+    def test_signal_not_permitted(self) -> None:
+        system = mac(updates=False)
+        system.reply(LAUNCHCTL, Reply(b"", 1, b"Could not kickstart service: 1: "
+                                               b"Operation not permitted\n"))
+        system.signal_error = PermissionError(1, "Operation not permitted")
+        doc = json.loads(heal(system, "--json").output)
+        assert doc["MDMClientRestarted"] is False
+
+    def test_restart_confirmation_is_reported_separately(self) -> None:
+        system = mac(updates=False)
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
+        system.relaunch = False
+        result = heal(system, "--explain")
+        assert "MDMClientRestarted: true" in result.output
+        assert "mdmclient: restarted by signal; no fresh process seen yet" in result.output
+
+    def test_log_failing_runs_nothing_exit_3(self) -> None:
+        system = mac()
+        system.replies["/usr/bin/log"] = [Reply(b"", 70)]
+        result = heal(system)
+        assert result.exit_code == 3
+        assert "nothing was restarted" in result.output
+        assert actions(system) == []
+        assert "could not read the unified log" in state(system)["last_run"]["error"]
+
+    def test_unwritable_state_runs_nothing_exit_5(self) -> None:
+        system = mac()
+        system.unwritable = True
+        result = heal(system)
+        assert result.exit_code == 5
+        assert actions(system) == []
+        assert result.output.splitlines()[0].startswith("MDMEnrolled: true")
+        assert "could not save /Library/Application Support/mdm-watchdog/state.json" in (
+            result.output)
+        assert "mdmclient was not restarted" in result.output
+
+    def test_another_run_holding_the_lock_exits_4(self) -> None:
+        system = mac()
+        system.locked = True
+        result = heal(system)
+        assert result.exit_code == 4
+        assert "another mdm-watchdog run is in progress" in result.output
+        assert system.calls == []
+
+    def test_dry_run_changes_nothing(self) -> None:
+        system = mac()
+        result = heal(system, "--dry-run")
+        assert result.exit_code == 0
+        assert actions(system) == []
+        assert system.writes == []
+        assert ("mdmclient: dry run, would run: /bin/launchctl kickstart -k "
+                "system/com.apple.mdmclient.daemon") in result.output
+        assert "would run: /usr/bin/dscacheutil -flushcache; " in result.output
+
+    def test_dry_run_from_managed_preferences(self) -> None:
+        system = mac()
+        prefs(system, MANAGED_PREFERENCES, DryRun=True)
+        heal(system)
+        assert actions(system) == []
+        assert system.writes == []
+
+    def test_managed_preferences_change_window_and_cooldown(self) -> None:
+        system = mac(updates=False)
+        prefs(system, MANAGED_PREFERENCES, LookbackMinutes=30, KickstartCooldownHours=2)
+        prefs(system, LOCAL_PREFERENCES, KickstartCooldownHours=48)  # managed wins
+        heal(system)
+        assert system.calls_to("/usr/bin/log")[0][6] == "31m"
+        assert actions(system) == [KICK_MDM]
+        system.clock += timedelta(hours=2)
+        quiet(system)
+        heal(system)
+        assert actions(system) == [KICK_MDM]
+
+    def test_a_bad_preference_is_reported_and_its_default_used(self) -> None:
+        system = mac(updates=False)
+        prefs(system, MANAGED_PREFERENCES, KickstartCooldownHours=0)
+        result = heal(system)
+        assert ("warning: /Library/Managed Preferences/com.github.mdm-watchdog.plist: "
+                "KickstartCooldownHours 0 is below the minimum of 1; ignored") in result.output
+        system.clock += timedelta(hours=1)
+        quiet(system)
+        heal(system)
+        assert actions(system) == []  # still the 24h default
+
+    def test_corrupt_state_is_moved_aside_and_healing_goes_on(self) -> None:
+        system = mac(updates=False)
+        system.files[STATE_PATH] = b'{"last_mdm_kickstart": "yesterday'
+        result = heal(system)
+        assert "warning: /Library/Application Support/mdm-watchdog/state.json was corrupt" in (
+            result.output)
+        aside = [p for p in system.files if ".corrupt-" in p]
+        assert len(aside) == 1
+        assert system.files[aside[0]] == b'{"last_mdm_kickstart": "yesterday'
+        assert actions(system) == [KICK_MDM]
+
+    def test_empty_state_is_moved_aside(self) -> None:
+        system = mac(stuck=False)
+        system.files[STATE_PATH] = b""
+        assert "was empty" in heal(system).output
+
+    def test_original_state_is_read_and_foreign_keys_are_kept(self) -> None:
+        system = mac(updates=False)
+        system.files[STATE_PATH] = json.dumps({
+            "last_mdm_kickstart": (system.clock - timedelta(hours=1)).isoformat(),
+            "last_software_update_kickstart": "0001-01-01T00:00:00Z",
+            "addigy_extra": [1, 2]}).encode()
+        heal(system)
+        assert actions(system) == []
+        assert state(system)["addigy_extra"] == [1, 2]
+
+    def test_clock_moved_back_blocks_one_cooldown_then_heals(self) -> None:
+        system = mac(updates=False)
+        future = system.clock + timedelta(days=300)
+        system.files[STATE_PATH] = json.dumps({
+            "last_mdm_kickstart": future.isoformat(timespec="microseconds"),
+            "last_software_update_kickstart": "0001-01-01T00:00:00Z"}).encode()
+        result = heal(system, "--explain")
+        assert actions(system) == []
+        assert "the clock went back?" in result.output
+        assert datetime.fromisoformat(state(system)["last_mdm_kickstart"]) == system.clock
+        system.clock += timedelta(hours=24)
+        quiet(system)
+        heal(system)
+        assert actions(system) == [KICK_MDM]
+
+    def test_heal_line_prints_times_as_go_does(self) -> None:
+        system = mac(updates=False)
+        system.files[STATE_PATH] = json.dumps({
+            "last_mdm_kickstart": "2022-07-17T01:21:54.555443-04:00",
+            "last_software_update_kickstart": "2022-07-20T14:30:00.250000+00:00"}).encode()
+        output = heal(system).output  # not stuck on updates: neither time changes
+        assert "LastMDMKickstart: 2022-08-01 15:59:36.910717 -0400 -0400 " in output
+        assert output.endswith("LastSoftwareUpdateDaemonKickstart: "
+                               "2022-07-20 14:30:00.25 +0000 UTC\n")
+
+    def test_heal_and_diagnose_are_exclusive(self) -> None:
+        assert CliRunner().invoke(cli, ["-heal", "-diagnose"], obj=mac()).exit_code == 2
+        assert CliRunner().invoke(cli, ["-diagnose", "--dry-run"], obj=mac()).exit_code == 2
+
+    def test_diagnose_never_writes(self) -> None:
+        system = mac()
+        CliRunner().invoke(cli, ["-diagnose"], obj=system)
+        assert system.writes == []
+        assert actions(system) == []
+
+
+class TestConfigCommand:
+    def test_effective_configuration_with_sources(self) -> None:
+        system = FakeSystem()
+        prefs(system, MANAGED_PREFERENCES, LookbackMinutes=60)
+        prefs(system, LOCAL_PREFERENCES, HealSoftwareUpdate=False, LookbackMinutes=45)
+        out = CliRunner().invoke(cli, ["config"], obj=system).output.splitlines()
+        rows = {line.split()[0]: line.split(None, 2)[1:] for line in out}
+        assert rows["LookbackMinutes"] == ["60", MANAGED_PREFERENCES]
+        assert rows["HealSoftwareUpdate"] == ["false", LOCAL_PREFERENCES]
+        assert rows["KickstartCooldownHours"] == ["24", "default"]
+
+    def test_json_and_warnings(self) -> None:
+        system = FakeSystem()
+        system.files[MANAGED_PREFERENCES] = b"not a plist"
+        result = CliRunner().invoke(cli, ["config", "--json"], obj=system)
+        assert "not a readable property list" in result.output
+        doc = json.loads(result.output[result.output.index("{"):])
+        assert doc["VerifySeconds"] == {"value": 10, "source": "default"}

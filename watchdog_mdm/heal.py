@@ -1,0 +1,277 @@
+"""Healing: first a plan (pure), then carrying it out (through the System seam).
+
+The plan decides, for each daemon, whether to restart it and why not: not needed, not
+allowed by configuration, an identity error a restart cannot fix, or the cooldown. The
+carrying-out records each restart in the state *before* attempting it, so a crash can
+never allow a second restart inside the cooldown; then kickstarts the daemon, falls back
+to signalling its exact process where launchd refuses (macOS 14.4+), and confirms that a
+fresh process is running.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
+
+from watchdog_mdm.config import Settings
+from watchdog_mdm.evidence import Diagnosis
+from watchdog_mdm.state import Kickstarts
+from watchdog_mdm.system import CommandError, ProcessInfo, System
+
+__all__ = [
+    "MDM_CLIENT",
+    "SOFTWARE_UPDATE",
+    "Action",
+    "Daemon",
+    "DaemonResult",
+    "carry_out",
+    "plan_heal",
+]
+
+LAUNCHCTL = "/bin/launchctl"
+VERIFY_INTERVAL_SECONDS = 0.5
+TERM_GRACE_ATTEMPTS = 10  # polls of VERIFY_INTERVAL_SECONDS before SIGKILL
+
+
+@dataclass(frozen=True, slots=True)
+class Daemon:
+    """A system daemon mdm-watchdog may restart, and exactly how to find it."""
+
+    name: str
+    label: str
+    executable: str  # the one path whose root-owned process may be signalled
+    kickstarts_field: str
+
+    @property
+    def kickstart(self) -> tuple[str, ...]:
+        return (LAUNCHCTL, "kickstart", "-k", f"system/{self.label}")
+
+
+MDM_CLIENT = Daemon("mdmclient", "com.apple.mdmclient.daemon", "/usr/libexec/mdmclient",
+                    "mdm_client")
+# Path seen in `ps` output and Apple's entitlement listings for macOS 13-15.
+SOFTWARE_UPDATE = Daemon(
+    "softwareupdated", "com.apple.softwareupdated",
+    "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+    "software_update",
+)
+# What the original runs before restarting softwareupdated: flush the resolver caches
+# and stop the update "brain", which a wedged update often leaves behind.
+SOFTWARE_UPDATE_PREPARATION: tuple[tuple[str, ...], ...] = (
+    ("/usr/bin/dscacheutil", "-flushcache"),
+    ("/usr/bin/killall", "-HUP", "mDNSResponder"),
+    ("/usr/bin/pkill", "BrainService"),
+)
+
+RESTART = "restart"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What the plan says about one daemon."""
+
+    daemon: Daemon
+    decision: str  # "restart", "not needed", "disabled", "identity error", "cooldown"
+    reason: str
+    preparation: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def restarts(self) -> bool:
+        return self.decision == RESTART
+
+    @property
+    def commands(self) -> tuple[tuple[str, ...], ...]:
+        return (*self.preparation, self.daemon.kickstart) if self.restarts else ()
+
+
+def effective_kickstarts(kickstarts: Kickstarts, now: datetime) -> Kickstarts:
+    """Kickstart times with any in the future (the clock went back) pulled back to now.
+
+    Stored, this turns a future time into one full cooldown from now: never a block
+    that lasts until the clock catches up, never a second restart within a cooldown.
+    """
+    def clamp(value: datetime | None) -> datetime | None:
+        return now if value is not None and value > now else value
+
+    return Kickstarts(clamp(kickstarts.mdm_client), clamp(kickstarts.software_update))
+
+
+def _cooldown_reason(daemon: Daemon, last: datetime | None, stored: datetime | None,
+                     now: datetime, cooldown: timedelta) -> str | None:
+    if last is None or now - last >= cooldown:
+        return None
+    if stored is not None and stored > now:
+        return (f"{daemon.name} was last restarted at {stored.isoformat()}, after now (the "
+                f"clock went back?); counting that as now: next restart possible after "
+                f"{(now + cooldown).isoformat()}")
+    return (f"{daemon.name} was restarted at {last.isoformat()}; next restart possible "
+            f"after {(last + cooldown).isoformat()}")
+
+
+def plan_heal(d: Diagnosis, stored: Kickstarts, settings: Settings,
+              now: datetime) -> tuple[Action, ...]:
+    """One action per daemon: restart it, or why not."""
+    kickstarts = effective_kickstarts(stored, now)
+    wanted = (
+        (MDM_CLIENT, d.client_stuck, settings.heal_mdm_client, "HealMDMClient",
+         "MDMClientStuck", ()),
+        (SOFTWARE_UPDATE, d.updates_stuck, settings.heal_software_update,
+         "HealSoftwareUpdate", "MDMSoftwareUpdatesStuck", SOFTWARE_UPDATE_PREPARATION),
+    )
+    actions = []
+    for daemon, needed, allowed, switch, verdict, preparation in wanted:
+        last = getattr(kickstarts, daemon.kickstarts_field)
+        stored_last = getattr(stored, daemon.kickstarts_field)
+        cooling = _cooldown_reason(daemon, last, stored_last, now, settings.cooldown)
+        if not needed:
+            action = Action(daemon, "not needed", f"{verdict} is false")
+        elif d.identity_error:
+            action = Action(daemon, "identity error",
+                            "mdmclient cannot create its MDM identity; a restart cannot fix "
+                            "that: re-enroll the Mac")
+        elif not allowed:
+            action = Action(daemon, "disabled", f"{switch} is false in the configuration")
+        elif cooling is not None:
+            action = Action(daemon, "cooldown", cooling)
+        else:
+            action = Action(daemon, RESTART, f"{verdict}: {d.reasons[verdict]}", preparation)
+        actions.append(action)
+    return tuple(actions)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    argv: tuple[str, ...]
+    returncode: int | None  # None: it could not be run
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonResult:
+    """What happened to one daemon."""
+
+    action: Action
+    commands: tuple[CommandRun, ...] = ()
+    method: str | None = None  # "kickstart" or "signal"
+    restarted: bool = False
+    verified: bool | None = None  # None: not restarted, nothing to confirm
+    new_pid: int | None = None
+    problem: str | None = None
+
+
+def _run(system: System, argv: tuple[str, ...], timeout: float) -> CommandRun:
+    try:
+        result = system.run(argv, timeout=timeout)
+    except CommandError as exc:
+        return CommandRun(argv, None, str(exc))
+    detail = " ".join(result.stderr.decode("utf-8", "replace").split())[:300]
+    return CommandRun(argv, result.returncode, detail)
+
+
+def root_processes(system: System, daemon: Daemon) -> list[ProcessInfo]:
+    """The daemon's processes: its exact executable, run by root. A user's
+    ``mdmclient agent`` has the same executable but not root's uid, and is never
+    touched; a same-named program elsewhere has another path."""
+    return [p for p in system.processes(daemon.executable) if p.uid == 0 and p.euid == 0]
+
+
+def _poll(system: System, attempts: int, check: Callable[[], bool]) -> bool:
+    """Ask ``check`` until it says yes, a bounded number of times, sleeping through
+    the seam (so tests wait for nothing)."""
+    retrying = Retrying(
+        stop=stop_after_attempt(max(attempts, 1)),
+        wait=wait_fixed(VERIFY_INTERVAL_SECONDS),
+        retry=retry_if_result(lambda ok: ok is False),
+        sleep=system.sleep,
+        retry_error_callback=lambda _state: False,
+    )
+    return bool(retrying(check))
+
+
+def _signal_daemon(system: System, daemon: Daemon,
+                   targets: list[ProcessInfo]) -> tuple[bool, str | None]:
+    """SIGTERM the daemon's own processes so launchd starts a fresh one; SIGKILL the
+    ones a wedge keeps from exiting."""
+    if not targets:
+        return False, f"no root-owned {daemon.executable} process to signal"
+    delivered, problems = False, []
+    for process in targets:
+        try:
+            system.send_signal(process, signal.SIGTERM)
+            delivered = True
+        except OSError as exc:
+            problems.append(f"SIGTERM to {process.pid}: {exc.strerror or exc}")
+    pids = {p.pid for p in targets}
+
+    def gone() -> bool:
+        return not any(p.pid in pids for p in root_processes(system, daemon))
+
+    if delivered and not _poll(system, TERM_GRACE_ATTEMPTS, gone):
+        for process in root_processes(system, daemon):
+            if process.pid in pids:
+                try:
+                    system.send_signal(process, signal.SIGKILL)
+                except OSError as exc:
+                    problems.append(f"SIGKILL to {process.pid}: {exc.strerror or exc}")
+    return delivered, "; ".join(problems) or None
+
+
+def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
+    """Carry out one planned restart (its time already saved)."""
+    daemon = action.daemon
+    runs = [_run(system, argv, settings.command_timeout_seconds) for argv in action.preparation]
+    before = root_processes(system, daemon)
+    kickstart = _run(system, daemon.kickstart, settings.command_timeout_seconds)
+    runs.append(kickstart)
+    if kickstart.returncode == 0:
+        method, restarted, problem = "kickstart", True, None
+    else:
+        # macOS 14.4+: launchd refuses `kickstart -k` for critical daemons; Apple's
+        # advice is to kill the process instead, and launchd starts it again.
+        method = "signal"
+        restarted, problem = _signal_daemon(system, daemon, before)
+    result = DaemonResult(action, tuple(runs), method, restarted, problem=problem)
+    if not restarted:
+        return result
+    old = {p.pid for p in before}
+    fresh: list[ProcessInfo] = []
+
+    def running_again() -> bool:
+        fresh[:] = [p for p in root_processes(system, daemon) if p.pid not in old]
+        return bool(fresh)
+
+    attempts = int(settings.verify_seconds / VERIFY_INTERVAL_SECONDS) + 1
+    verified = _poll(system, attempts, running_again)
+    return replace(result, verified=verified, new_pid=fresh[0].pid if fresh else None)
+
+
+def carry_out(
+    system: System,
+    actions: tuple[Action, ...],
+    settings: Settings,
+    record: Callable[[Daemon], None],
+) -> tuple[tuple[DaemonResult, ...], str | None]:
+    """Restart what the plan says. ``record(daemon)`` must durably save the restart
+    time first; when it raises, that restart and all after it are not attempted.
+
+    Returns the results and, when saving failed, why.
+    """
+    results: list[DaemonResult] = []
+    for action in actions:
+        if not action.restarts:
+            results.append(DaemonResult(action))
+            continue
+        try:
+            record(action.daemon)
+        except Exception as exc:
+            problem = f"{exc}; {action.daemon.name} was not restarted"
+            results.append(DaemonResult(action, problem=problem))
+            results.extend(DaemonResult(a, problem="not attempted: the state could not "
+                                        "be saved") for a in actions[len(results):])
+            return tuple(results), problem
+        results.append(restart(system, action, settings))
+    return tuple(results), None
