@@ -220,6 +220,19 @@ class FakeSystem:
     def sleep(self, seconds: float) -> None:
         self.clock += timedelta(seconds=seconds)
 
+    def read_export(self, path: str) -> Iterator[bytes]:
+        # User-named exports are real files in the tests; "-" is CliRunner's input.
+        self.calls.append(("read_export", path))
+        if path == "-":
+            yield from sys.stdin.buffer
+            return
+        with Path(path).open("rb") as handle:
+            yield from handle
+
+    def export_files(self, folder: str) -> list[str]:
+        return sorted(str(p) for p in Path(folder).iterdir()
+                      if p.is_file() and not p.name.startswith("."))
+
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]
 

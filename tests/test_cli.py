@@ -13,6 +13,7 @@ from tests.conftest import ENROLLED, LOGS, NOT_ENROLLED, FakeSystem, Reply, refe
 from watchdog_mdm import __version__
 from watchdog_mdm.cli import cli
 from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
+from watchdog_mdm.system import MacSystem
 
 EDT = timezone(timedelta(hours=-4))
 # reconstructed_mdmclient.ndjson: real macOS 12 lines mapped onto ndjson keys.
@@ -170,7 +171,10 @@ class TestUsage:
     def test_usage_errors_exit_2(self, args: list[str]) -> None:
         result = invoke(healthy(), *args)
         assert result.exit_code == 2
-        assert "Traceback" not in result.output
+        if args:  # without arguments it prints the help
+            assert result.output.startswith("mdm-watchdog: error: ")
+            assert result.output.endswith(" (see mdm-watchdog -help)\n")
+            assert result.output.count("\n") == 1
 
     def test_version(self) -> None:
         for flag in ("-version", "--version"):
@@ -253,10 +257,32 @@ class TestAnalyze:
         assert json.loads(folder.output) == json.loads(files.output)
         assert json.loads(folder.output)["evidence"]["log"]["lines_read"] > 600
 
-    def test_an_empty_folder_has_no_entries(self, tmp_path: Path) -> None:
+    def test_an_empty_folder_is_a_usage_error(self, tmp_path: Path) -> None:
         result = invoke(FakeSystem(), "analyze", str(tmp_path))
-        assert result.exit_code == 0
-        assert "warning: no log entries" in result.output
+        assert result.exit_code == 2
+        assert result.output == f"mdm-watchdog: error: {tmp_path} holds no files to read\n"
+
+    def test_a_file_that_fails_while_read_exits_3(self, tmp_path: Path) -> None:
+        mem = Path("/proc/self/mem")  # opens, then every read fails with EIO
+        if not mem.exists():
+            pytest.skip("needs Linux's /proc/self/mem")
+        result = CliRunner().invoke(cli, ["analyze", str(mem)], obj=MacSystem(tmp_path))
+        assert result.exit_code == 3
+        assert result.output == ("mdm-watchdog: error: cannot read /proc/self/mem: "
+                                 "Input/output error\n")
+
+    def test_options_before_the_command_are_refused_not_ignored(self) -> None:
+        for option in (["--json"], ["--window", "4h"], ["--explain"]):
+            result = invoke(FakeSystem(), *option, "analyze", str(RUN / "mdmCommand.log"))
+            assert result.exit_code == 2
+            assert result.output.startswith("mdm-watchdog: error: options go after the "
+                                            "command: mdm-watchdog analyze --json")
+
+    def test_utf16_input_is_named(self, tmp_path: Path) -> None:
+        export = tmp_path / "powershell.txt"
+        export.write_bytes((RUN / "mdmCommand.log").read_text().encode("utf-16"))
+        result = invoke(FakeSystem(), "analyze", str(export))
+        assert "warning: the input is UTF-16" in result.output
 
     @pytest.mark.parametrize("args", [["/nonexistent/export.log"],
                                       [str(RUN / "mdmCommand.log"), "--at", "yesterday"],
@@ -266,7 +292,8 @@ class TestAnalyze:
     def test_bad_arguments_exit_2(self, args: list[str]) -> None:
         result = invoke(FakeSystem(), "analyze", *args)
         assert result.exit_code == 2
-        assert "Traceback" not in result.output
+        assert result.output.startswith("mdm-watchdog: error: ")
+        assert result.output.count("\n") == 1
 
     def test_diagnose_flag_with_a_command_is_refused(self) -> None:
         assert invoke(FakeSystem(), "-diagnose", "analyze", "-").exit_code == 2

@@ -100,10 +100,13 @@ def test_analyze_reads_stdin_and_files_on_any_computer() -> None:
                                    "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n")
 
 
-def test_usage_error_exits_2() -> None:
+def test_usage_error_is_one_line_and_exits_2() -> None:
     done = run_installed("-diagnose", "--window", "forever")
     assert done.returncode == 2
-    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert done.stderr == ("mdm-watchdog: error: Invalid value for '-window' / '--window': "
+                           "'forever' is not a duration (examples: 90m, 1h30m, 24h, 2d) "
+                           "(see mdm-watchdog -help)\n")
 
 
 def test_version() -> None:

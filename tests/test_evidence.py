@@ -8,6 +8,7 @@ and changes only the part the case is about, in plain sight.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -76,6 +77,16 @@ class TestMDMClientStuck:
         assert d.client_stuck is True
         assert "user channel succeeded" in d.reasons["MDMClientStuck"]
         assert d.observations.last_user_success is not None
+
+    def test_a_user_id_on_the_daemon_tag_is_not_the_device_channel(self) -> None:
+        odd = [x.replace("[0:MDMDaemon:", "[501:MDMDaemon:") for x in run_lines()]
+        assert diagnose(odd, at=LAST_200 + timedelta(minutes=5)).client_stuck is True
+
+    def test_a_200_without_a_channel_tag_proves_nothing(self) -> None:
+        untagged = [x.replace("[0:MDMDaemon:HTTPUtil:", "[HTTPUtil:") for x in run_lines()]
+        obs = observe(untagged)
+        assert obs.last_device_success is None
+        assert obs.last_user_success is None
 
     def test_user_channel_alone_does_not_prove_enrollment_offline(self) -> None:
         user = [x.replace("[0:MDMDaemon:", "[501:MDMAgent:") for x in run_lines()]
@@ -235,6 +246,17 @@ class TestJudgingAsOf:
         assert obs.last_device_success is not None
         assert obs.last_device_success.time == first_200
         assert obs.newest_entry == first_200
+
+    def test_newest_identity_errors_are_kept_in_any_order(self) -> None:
+        line = reference_line("mdmclient_lines.txt", "2023-09-06 16:05:19.137")
+        base = entries([line.split("Saved PRK")[0] + "Unable to create MDM identity"])[0]
+        week_old = [replace(base, timestamp=base.timestamp - timedelta(days=7, minutes=m))
+                    for m in range(8)]
+        at = base.timestamp + timedelta(minutes=10)
+        for order in ([base, *week_old], [*week_old, base]):
+            obs = Collector().add_all(order).observations()
+            assert obs.identity_errors[-1].time == base.timestamp
+            assert judge(obs, at, WINDOW, HISTORY, ENROLLED).identity_error is True
 
     def test_order_of_entries_does_not_matter(self) -> None:
         lines = run_lines() + reference_lines("mdmclient_lines.txt", "2023-09-23")

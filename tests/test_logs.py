@@ -227,6 +227,30 @@ class TestBadInput:
         (entry,) = read([good.replace(b"Received", b"Rec\xffeived")])
         assert entry.process == "mdmclient"
 
+    def test_byte_order_mark_and_crlf_line_endings(self) -> None:
+        good = reference_line("mdmclient_lines.txt", "2023-05-04 05:12:03.908")
+        (entry,) = read([b"\xef\xbb\xbf" + good.encode() + b"\r\n"])
+        assert entry.message.endswith("<<<<<")
+
+    def test_utf16_input_is_noticed(self) -> None:
+        text = "\n".join(reference_lines("mdmclient_lines.txt", " Df mdmclient[")[:3])
+        reader = LogReader()
+        assert list(reader.read(text.encode("utf-16").splitlines(keepends=True))) == []
+        assert reader.utf16_inputs == 1
+
+    def test_dates_outside_the_unified_logs_lifetime_are_skipped(self) -> None:
+        good = reference_line("mdmclient_lines.txt", "2022-08-01 12:33:07.171780-0400")
+        assert read([good.replace("2022-08-01", "0001-01-01")]) == []
+        assert read([good.replace("2022-08-01", "9999-12-31")]) == []
+
+    def test_absurdly_nested_json_is_skipped(self) -> None:
+        assert read(['{"a":' + "[" * 100_000 + "]" * 100_000 + "}"]) == []
+
+    def test_the_ndjson_trailer_is_not_counted_as_skipped(self) -> None:
+        reader = LogReader()
+        list(reader.read(['{"count":26,"finished":1}']))
+        assert reader.lines_skipped == 0
+
     def test_impossible_timestamp_is_skipped(self) -> None:
         good = reference_line("mdmclient_lines.txt", "2023-05-04 05:12:03.908")
         assert read([good.replace("2023-05-04", "2023-13-45")]) == []

@@ -176,7 +176,28 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit(0)
 
 
+class WatchdogGroup(click.Group):
+    """Click's group, with every error as one line: ``mdm-watchdog: error: …``."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> NoReturn:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                **extra)
+        except click.ClickException as exc:
+            hint = f" (see {PROG} -help)" if isinstance(exc, click.UsageError) else ""
+            message = " ".join(exc.format_message().split())
+            click.echo(f"{PROG}: error: {message}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(f"{PROG}: error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 @click.group(
+    cls=WatchdogGroup,
     invoke_without_command=True,
     help=HELP,
     context_settings={"help_option_names": ["-h", "-help", "--help"], "max_content_width": 90},
@@ -205,8 +226,10 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
         ctx.obj = MacSystem(system_root or "/")
     system: System = ctx.obj
     if ctx.invoked_subcommand is not None:
-        if diagnose or heal:
-            raise click.UsageError("-diagnose and -heal cannot be combined with a command")
+        if diagnose or heal or dry_run or as_json or explain or window is not None:
+            raise click.UsageError(
+                f"options go after the command: {PROG} {ctx.invoked_subcommand} --json …; "
+                "-diagnose and -heal are not commands to combine")
         return
     if diagnose == heal:
         if diagnose:
@@ -278,35 +301,37 @@ def _archive_hint(path: str) -> str:
             f"--predicate '{WINDOW_PREDICATE}' > export.ndjson, then analyze export.ndjson")
 
 
-def _open_sources(system: System, paths: tuple[str, ...]) -> Iterator[Any]:
+def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
+    """The inputs, with each folder of exports (not a .logarchive) replaced by its files."""
+    inputs: list[str] = []
+    for path in paths:
+        if path != "-" and Path(path).is_dir() and not path.rstrip("/").endswith(
+                ".logarchive"):
+            files = system.export_files(path)
+            if not files:
+                fail(f"{path} holds no files to read", EXIT_USAGE)
+            inputs += files
+        else:
+            inputs.append(path)
+    return inputs
+
+
+def _sources(system: System, paths: list[str]) -> Iterator[Iterator[bytes]]:
     """Each input in turn, opened only when it is read."""
     for path in paths:
-        if path == "-":
-            yield sys.stdin.buffer
-        elif Path(path).is_dir() and not path.rstrip("/").endswith(".logarchive"):
-            # A folder of exports, as support staff receive them: each file in turn.
-            yield from _open_sources(system, tuple(
-                str(p) for p in sorted(Path(path).iterdir())
-                if p.is_file() and not p.name.startswith(".")))
-        elif Path(path).is_dir():
-            if not system.has_command(LOG):
-                fail(_archive_hint(path), EXIT_EVIDENCE)
+        if path != "-" and Path(path).is_dir():
             yield system.stream(
                 [LOG, "show", "--archive", path, "--style", "ndjson", "--info",
                  "--predicate", WINDOW_PREDICATE],
                 timeout=Settings().log_timeout_seconds * 10,
             )
         else:
-            try:
-                with Path(path).open("rb") as handle:
-                    yield handle
-            except OSError as exc:
-                fail(f"cannot read {path}: {exc.strerror}", EXIT_EVIDENCE)
+            yield system.read_export(path)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="EXPORT...",
-                type=click.Path(exists=True, allow_dash=True))
+                type=click.Path(exists=True, allow_dash=True, readable=False))
 @click.option("--at", metavar="TIME", callback=_instant,
               help="Judge as of this ISO 8601 instant (default: the newest entry).")
 @click.option("--window", metavar="DURATION", callback=_duration,
@@ -331,11 +356,19 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
     settings = settings_with(window, history)
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=naive_tz)
+    inputs = _expand(system, paths)
+    for path in inputs:
+        if path.rstrip("/").endswith(".logarchive") and not system.has_command(LOG):
+            fail(_archive_hint(path), EXIT_EVIDENCE)
     try:
-        outcome = analyze_export(_open_sources(system, paths), settings=settings, at=at,
+        outcome = analyze_export(_sources(system, inputs), settings=settings, at=at,
                                  naive_tz=naive_tz, clock=system.now())
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
+    if outcome.log.utf16_inputs:
+        click.echo(f"{PROG}: warning: the input is UTF-16 (as Windows PowerShell writes "
+                   "redirected output); convert it to UTF-8 first, e.g. with "
+                   "iconv -f UTF-16 -t UTF-8", err=True)
     if outcome.log.entries_read == 0:
         click.echo(f"{PROG}: warning: no log entries could be read from the input "
                    f"({outcome.log.lines_skipped} lines skipped); is it `log show` output?",

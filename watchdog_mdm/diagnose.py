@@ -70,11 +70,12 @@ class LogStats:
     lines_skipped: int = 0
     naive_timestamps: int = 0
     naive_zone: str = "UTC"
+    utf16_inputs: int = 0
 
     @classmethod
     def of(cls, reader: LogReader) -> LogStats:
         return cls(reader.lines_read, reader.entries, reader.lines_skipped,
-                   reader.naive_timestamps, str(reader.naive_tz))
+                   reader.naive_timestamps, str(reader.naive_tz), reader.utf16_inputs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,9 @@ def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | No
         return None, str(exc)
     text = result.stdout.decode("utf-8", "replace")
     if result.returncode != 0:
-        return None, f"{PROFILES} exited with status {result.returncode}"
+        detail = " ".join(result.stderr.decode("utf-8", "replace").split())[:200]
+        return None, f"{PROFILES} exited with status {result.returncode}" + (
+            f": {detail}" if detail else "")
     try:
         return parse_profiles_status(text), ""
     except EnrollmentUnreadable as exc:
@@ -193,8 +196,14 @@ def analyze_export(
     """
     reader = LogReader(naive_tz=naive_tz)
     collector = Collector(until=at)
-    for source in sources:
-        collector.add_all(reader.read(source))
+    try:
+        for source in sources:
+            collector.add_all(reader.read(source))
+    except OSError as exc:
+        name = f"{exc.filename}: " if exc.filename else ""
+        raise EvidenceError(f"cannot read {name}{exc.strerror or exc}") from exc
+    except CommandError as exc:
+        raise EvidenceError(f"could not read the log archive: {exc}") from exc
     obs = collector.observations()
     if at is not None:
         judged_at, how = at, "--at"

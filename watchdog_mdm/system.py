@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import psutil
 
@@ -128,6 +128,15 @@ class System(Protocol):
         ...
 
     def sleep(self, seconds: float) -> None:
+        ...
+
+    def read_export(self, path: str) -> Iterator[bytes]:
+        """The lines of a file the user named (``-``: standard input), as given: user
+        paths are not taken under the system root. Raises OSError."""
+        ...
+
+    def export_files(self, folder: str) -> list[str]:
+        """The files of a folder the user named, sorted, hidden ones left out."""
         ...
 
 
@@ -317,6 +326,22 @@ class MacSystem:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def read_export(self, path: str) -> Iterator[bytes]:
+        if path == "-":
+            yield from _capped_lines(sys.stdin.buffer)
+            return
+        try:
+            with open(path, "rb") as handle:  # a user path: not re-rooted
+                yield from _capped_lines(handle)
+        except OSError as exc:
+            # name the file even when reading, not opening, failed
+            raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
+
+    def export_files(self, folder: str) -> list[str]:
+        return sorted(str(p) for p in Path(folder).iterdir()
+                      if p.is_file() and not p.name.startswith("."))
+
+
     def log_to_system(self, message: str) -> None:
         # Goes to the unified log on macOS; where there is no syslog it does nothing.
         import syslog  # noqa: PLC0415 - absent on some platforms; only needed here
@@ -332,3 +357,10 @@ class MacSystem:
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _capped_lines(handle: BinaryIO) -> Iterator[bytes]:
+    # A line longer than the cap arrives in pieces, each read (and skipped) on its own,
+    # so one enormous line cannot take enormous memory.
+    while line := handle.readline(MAX_LINE_BYTES):
+        yield line
