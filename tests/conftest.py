@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -241,21 +243,30 @@ ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM ser
 NOT_ENROLLED = b"Enrolled via DEP: No\nMDM enrollment: No\n"  # public Swift fixture, verbatim
 
 
-# A stand-in for a macOS command: records its argv (one file per call, NUL-separated),
+# A stand-in for a macOS command: records its argv (one file per call, NUL-separated)
+# and a line in a journal shared by all stand-ins (to check the order of commands),
 # prints the canned output for that call number (or the default), exits as told.
+# As launchctl, an accepted `kickstart -k system/LABEL` kills the daemon's process,
+# which the fake launchd then starts again: what the real one does.
 STAND_IN = r"""#!/bin/sh
-root=$(cd "$(dirname "$0")/../.." && pwd)
 name=$(basename "$0")
+root=$(cd "$(dirname "$0")" && while [ ! -d .fake ] && [ "$(pwd)" != / ]; do cd ..; done; pwd)
 state="$root/.fake/$name"
 mkdir -p "$state"
 n=$(( $(cat "$state/count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$state/count"
 for arg in "$@"; do printf '%s\0' "$arg"; done > "$state/args.$n"
+echo "$name $*" >> "$root/.fake/journal"
 [ -f "$state/sleep" ] && sleep "$(cat "$state/sleep")"
 out="$state/stdout.$n"; [ -f "$out" ] || out="$state/stdout"
 [ -f "$out" ] && cat "$out"
 [ -f "$state/stderr" ] && cat "$state/stderr" >&2
-exit "$(cat "$state/rc" 2>/dev/null || echo 0)"
+rc=$(cat "$state/rc" 2>/dev/null || echo 0)
+if [ "$name" = launchctl ] && [ "$rc" = 0 ] && [ "$1" = kickstart ]; then
+  label=${3#system/}
+  [ -f "$root/.fake/launchd/$label.pid" ] && kill "$(cat "$root/.fake/launchd/$label.pid")"
+fi
+exit "$rc"
 """
 
 
@@ -264,6 +275,14 @@ class FakeMac:
     """A Mac laid out under ``root`` for ``--system-root``."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        (self.root / ".fake").mkdir(exist_ok=True)
+
+    def journal(self) -> list[str]:
+        """Every stand-in command run, in order: "launchctl kickstart -k system/…"."""
+        path = self.root / ".fake" / "journal"
+        return path.read_text().splitlines() if path.exists() else []
 
     def install(self, path: str, stdout: bytes | Sequence[bytes] = b"", *, rc: int = 0,
                 stderr: bytes = b"", sleep: float | None = None) -> None:
@@ -302,6 +321,63 @@ def fake_mac(tmp_path: Path) -> FakeMac:
     root = tmp_path / "mac"
     root.mkdir()
     return FakeMac(root)
+
+
+SLEEP = "/bin/sleep" if Path("/bin/sleep").exists() else "/usr/bin/sleep"
+
+
+class FakeLaunchd:
+    """Keeps real daemon processes running in a fake Mac, as launchd would.
+
+    Each daemon is a copy of ``sleep`` at its real macOS path under the root, started as
+    root; when it dies (kickstart, signal), it is started again with a new pid.
+    """
+
+    def __init__(self, mac: FakeMac) -> None:
+        self.mac = mac
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.paths: dict[str, Path] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, daemon=True)
+        (mac.root / ".fake" / "launchd").mkdir(parents=True, exist_ok=True)
+
+    def add(self, label: str, executable: str) -> None:
+        path = self.mac.root / executable.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SLEEP, path)
+        self.paths[label] = path
+        self._spawn(label)
+
+    def _spawn(self, label: str) -> None:
+        process = subprocess.Popen([str(self.paths[label]), "3600"])
+        self.running[label] = process
+        (self.mac.root / ".fake" / "launchd" / f"{label}.pid").write_text(str(process.pid))
+
+    def pid(self, label: str) -> int:
+        return self.running[label].pid
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.02):
+            for label, process in list(self.running.items()):
+                if process.poll() is not None:
+                    self._spawn(label)
+
+    def __enter__(self) -> FakeLaunchd:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for process in self.running.values():
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def launchd(fake_mac: FakeMac) -> Iterator[FakeLaunchd]:
+    with FakeLaunchd(fake_mac) as supervisor:
+        yield supervisor
 
 
 def installed_command() -> str:

@@ -37,6 +37,7 @@ from watchdog_mdm.diagnose import (
     diagnose_live,
 )
 from watchdog_mdm.run import heal_run
+from watchdog_mdm.state import StateError
 from watchdog_mdm.system import LockBusy, MacSystem, System
 
 EXIT_INTERNAL = 1
@@ -262,6 +263,8 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool,
              EXIT_BUSY)
     except EvidenceError as exc:
         fail(f"{exc}; nothing was restarted", EXIT_EVIDENCE)
+    except StateError as exc:
+        fail(f"{exc}; nothing was restarted", EXIT_STATE)
     for message in warnings:
         warn(system, message)
     line = report.heal_line(outcome, system.now().tzinfo)

@@ -7,11 +7,12 @@ result for inventory scripts. `-diagnose` never comes here: it changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import datetime
 
 from watchdog_mdm import report
-from watchdog_mdm.config import Configuration
+from watchdog_mdm.config import Configuration, Settings
 from watchdog_mdm.diagnose import EvidenceError, Outcome, diagnose_live
 from watchdog_mdm.heal import Daemon, DaemonResult, carry_out, effective_kickstarts, plan_heal
 from watchdog_mdm.state import LOCK_PATH, State, StateError, load_state, save_state
@@ -35,42 +36,49 @@ def _last_run(started: datetime, finished: datetime, mode: str, *,
 def heal_run(system: System, configuration: Configuration) -> tuple[Outcome, list[str]]:
     """Diagnose and heal this Mac. Returns the outcome and warnings for the admin.
 
-    Raises LockBusy when another run holds the lock, and EvidenceError when the
-    evidence cannot be gathered (nothing is restarted then).
+    Raises LockBusy when another run holds the lock, StateError when the state folder
+    cannot even hold the lock, and EvidenceError when the evidence cannot be gathered;
+    nothing is restarted in any of these cases.
     """
-    settings = configuration.settings
-    with system.exclusive_lock(LOCK_PATH, settings.lock_wait_seconds):
-        started = system.now()
-        state, warnings = load_state(system, started)
+    with contextlib.ExitStack() as stack:
         try:
-            outcome = diagnose_live(system, settings)
-        except EvidenceError as exc:
-            if not settings.dry_run:
-                _save_quietly(system, replace(state, last_run=_last_run(
-                    started, system.now(), "heal", error=str(exc))), warnings)
-            raise
-        actions = plan_heal(outcome.diagnosis, state.kickstarts, settings, started)
-        if settings.dry_run:
-            plan = tuple(DaemonResult(a) for a in actions)
-            return replace(outcome, kickstarts=state.kickstarts, healing=plan,
-                           dry_run=True), warnings
-        kickstarts = effective_kickstarts(state.kickstarts, started)
+            stack.enter_context(system.exclusive_lock(
+                LOCK_PATH, configuration.settings.lock_wait_seconds))
+        except OSError as exc:
+            raise StateError(f"could not lock {LOCK_PATH}: {exc.strerror or exc}") from exc
+        return _locked_run(system, configuration.settings)
 
-        def record(daemon: Daemon) -> None:
-            nonlocal kickstarts
-            kickstarts = replace(kickstarts, **{daemon.kickstarts_field: system.now()})
-            save_state(system, state.with_kickstarts(kickstarts))
 
-        results, problem = carry_out(system, actions, settings, record)
-        outcome = replace(outcome, kickstarts=kickstarts, healing=results,
-                          state_problem=problem)
-        final = replace(state.with_kickstarts(kickstarts), last_run=_last_run(
-            started, system.now(), "heal", outcome=outcome))
-        try:
-            save_state(system, final)
-        except StateError as exc:
-            outcome = replace(outcome, state_problem=outcome.state_problem or str(exc))
-        return outcome, warnings
+def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]:
+    started = system.now()
+    state, warnings = load_state(system, started)
+    try:
+        outcome = diagnose_live(system, settings)
+    except EvidenceError as exc:
+        if not settings.dry_run:
+            _save_quietly(system, replace(state, last_run=_last_run(
+                started, system.now(), "heal", error=str(exc))), warnings)
+        raise
+    actions = plan_heal(outcome.diagnosis, state.kickstarts, settings, started)
+    if settings.dry_run:
+        return replace(outcome, kickstarts=state.kickstarts, dry_run=True,
+                       healing=tuple(DaemonResult(a) for a in actions)), warnings
+    kickstarts = effective_kickstarts(state.kickstarts, started)
+
+    def record(daemon: Daemon) -> None:
+        nonlocal kickstarts
+        kickstarts = replace(kickstarts, **{daemon.kickstarts_field: system.now()})
+        save_state(system, state.with_kickstarts(kickstarts))
+
+    results, problem = carry_out(system, actions, settings, record)
+    outcome = replace(outcome, kickstarts=kickstarts, healing=results, state_problem=problem)
+    final = replace(state.with_kickstarts(kickstarts), last_run=_last_run(
+        started, system.now(), "heal", outcome=outcome))
+    try:
+        save_state(system, final)
+    except StateError as exc:
+        outcome = replace(outcome, state_problem=outcome.state_problem or str(exc))
+    return outcome, warnings
 
 
 def _save_quietly(system: System, state: State, warnings: list[str]) -> None:
