@@ -8,9 +8,10 @@ import re
 from click.testing import CliRunner
 
 from tests.conftest import LOGS, REPO, run_installed
-from tests.test_cli import stuck
+from tests.test_heal import mac
 from watchdog_mdm import report
 from watchdog_mdm.cli import cli
+from watchdog_mdm.config import KEYS
 
 SAMPLES = REPO / "docs" / "samples" / "super-12.3-to-13.3.1-jamf"
 ORIGINAL = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
@@ -49,8 +50,22 @@ def test_the_readme_has_the_test_command_ci_runs() -> None:
 
 
 def test_usage_documents_every_json_key() -> None:
-    doc = json.loads(CliRunner().invoke(cli, ["-diagnose", "--json"], obj=stuck()).output)
+    doc = json.loads(CliRunner().invoke(cli, ["-heal", "--json"], obj=mac()).output)
     usage = (REPO / "docs" / "usage.md").read_text()
-    for key in [*doc, *doc["evidence"], *doc["evidence"]["log"]]:
+    keys = [*doc, *doc["evidence"], *doc["evidence"]["log"], *doc["heal"],
+            *doc["heal"]["daemons"][0], *doc["heal"]["daemons"][0]["commands"][0]]
+    for key in keys:
         assert f"`{key}`" in usage, key
     assert doc["schema_version"] == report.SCHEMA_VERSION
+
+
+def test_configuration_doc_lists_every_key_with_its_default_and_range() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text()
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(\w+)` \| (.*)$", text, re.MULTILINE)}
+    assert set(rows) == {key.name for key in KEYS}
+    for key in KEYS:
+        kind, default, bounds = (cell.strip() for cell in rows[key.name].split("|")[:3])
+        assert kind == {bool: "boolean", int: "integer", float: "real"}[key.kind]
+        assert default == (str(key.default).lower() if key.kind is bool else f"{key.default:g}")
+        expected = "" if key.low is None else f"{key.low:g}\N{EN DASH}{key.high:g}"
+        assert bounds == expected, key.name

@@ -140,6 +140,7 @@ def evidence(outcome: Outcome) -> dict[str, Any]:
             "lines_skipped": outcome.log.lines_skipped,
             "timestamps_without_offset": outcome.log.naive_timestamps,
             "zone_assumed_for_them": outcome.log.naive_zone,
+            "utf16_inputs": outcome.log.utf16_inputs,
             "relevant_entries": obs.relevant_entries,
             "newest_entry": _time(obs.newest_entry),
             "queries": [list(q) for q in outcome.queries],
