@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,7 +37,8 @@ from watchdog_mdm.diagnose import (
     diagnose_live,
 )
 from watchdog_mdm.run import heal_run
-from watchdog_mdm.state import StateError
+from watchdog_mdm.state import StateError, read_state_document
+from watchdog_mdm.status import FIELDS, field_value
 from watchdog_mdm.system import LockBusy, MacSystem, System
 
 EXIT_INTERNAL = 1
@@ -272,6 +273,42 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool,
     render(outcome, as_json=as_json, explain=explain, show_instant=False, line=line)
     if outcome.state_problem is not None:
         fail(outcome.state_problem, EXIT_STATE)
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--field", type=click.Choice(FIELDS), default=None,
+              help="Print only this value (for an extension attribute).")
+@click.pass_obj
+def status_command(system: System, as_json: bool, field: str | None) -> None:
+    """Print the last -heal result from state.json, checking nothing (for inventory).
+
+    The overall status is one of: Healthy, MDM client stuck, Software updates stuck,
+    Identity error, Not enrolled, Evidence unavailable, Never run, Not run since DATE.
+    Dates print as YYYY-MM-DD hh:mm:ss in local time (Jamf Pro's Date type).
+    """
+    now = system.now()
+    local = now.tzinfo or UTC
+    try:
+        state = read_state_document(system) or {}
+    except ValueError as exc:
+        if field == "overall" or not (as_json or field):
+            click.echo("State unreadable")
+        fail(str(exc), EXIT_STATE)
+    if field is not None:
+        click.echo(field_value(field, state, now, local))
+        return
+    values = {name: field_value(name, state, now, local) for name in FIELDS}
+    if as_json:
+        click.echo(json.dumps({"fields": values, "state": state}, indent=2,
+                              ensure_ascii=False))
+        return
+    click.echo(values["overall"])
+    result = (state.get("last_run") or {}).get("result")
+    if isinstance(result, dict):
+        click.echo(report.line_from_document(result, local))
+    for name in FIELDS[1:]:
+        click.echo(f"{name}: {values[name] or 'never'}")
 
 
 @cli.command("config")

@@ -15,6 +15,7 @@ from watchdog_mdm.config import format_duration
 from watchdog_mdm.diagnose import Outcome
 from watchdog_mdm.evidence import Command, Sighting, is_software_update_command
 from watchdog_mdm.heal import DaemonResult
+from watchdog_mdm.state import NEVER, parse_rfc3339
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -80,6 +81,21 @@ def heal_line(outcome: Outcome, local: tzinfo | None = None) -> str:
                                                       local)),
     ]
     return " ".join(f"{key}: {value}" for key, value in fields)
+
+
+def line_from_document(document: dict[str, Any], local: tzinfo | None = None) -> str:
+    """The -heal line again, from a stored JSON result (state.json's last_run)."""
+    fields = []
+    for key in (*VERDICT_KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted"):
+        value = document.get(key)
+        fields.append(f"{key}: {_word(value if isinstance(value, bool) else None)}")
+    for key in ("LastMDMKickstart", "LastSoftwareUpdateDaemonKickstart"):
+        try:
+            when = parse_rfc3339(document.get(key) or NEVER)
+        except ValueError:
+            when = None
+        fields.append(f"{key}: {go_time(when, local)}")
+    return " ".join(fields)
 
 
 def judged_line(outcome: Outcome) -> str:

@@ -120,6 +120,26 @@ def load_state(system: System, now: datetime) -> tuple[State, list[str]]:
     return State(), [f"{STATE_PATH} was {problem}; moved aside to {moved}; starting fresh"]
 
 
+def read_state_document(system: System) -> dict[str, Any] | None:
+    """state.json as stored, for reading only (inventory): None when missing.
+
+    Raises ValueError when it cannot be read as a JSON object; never changes anything.
+    """
+    try:
+        data = system.read_bytes(STATE_PATH)
+    except OSError as exc:
+        raise ValueError(f"{STATE_PATH} is unreadable ({exc.strerror or exc})") from exc
+    if data is None:
+        return None
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{STATE_PATH} is corrupt ({exc})") from exc
+    if not isinstance(document, dict):
+        raise ValueError(f"{STATE_PATH} is not a JSON object")
+    return document
+
+
 def load_kickstarts(system: System) -> Kickstarts:
     """The kickstart times for reporting; anything unreadable reads as "never"."""
     try:

@@ -1,0 +1,89 @@
+"""The stored result, summed up for inventory: Jamf Pro extension attributes and kin.
+
+Inventory runs often; it must never scan logs. `mdm-watchdog status` reads the last
+`-heal` result from state.json and turns it into one overall status string for smart
+groups, and dates in the form Jamf Pro's Date attributes take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from watchdog_mdm.state import parse_rfc3339
+
+__all__ = ["FIELDS", "STALE_AFTER", "field_value", "overall_status"]
+
+# Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
+# is not running, whatever its last result said.
+STALE_AFTER = timedelta(days=2)
+JAMF_DATE = "%Y-%m-%d %H:%M:%S"
+
+HEALTHY = "Healthy"
+NEVER_RUN = "Never run"
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return parse_rfc3339(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# Worst first: the first verdict that holds names the Mac's state.
+VERDICT_STATUSES: tuple[tuple[str, bool, str], ...] = (
+    ("MDMEnrolled", False, "Not enrolled"),
+    ("MDMIdentityError", True, "Identity error"),
+    ("MDMSoftwareUpdatesStuck", True, "Software updates stuck"),
+    ("MDMClientStuck", True, "MDM client stuck"),
+)
+
+
+def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo) -> str:
+    """One string per state of the Mac, worst first, for smart groups."""
+    started = _time((last_run or {}).get("started_at"))
+    if last_run is None or started is None:
+        return NEVER_RUN
+    if now - started > STALE_AFTER:
+        return f"Not run since {started.astimezone(local).strftime(JAMF_DATE)}"
+    result = last_run.get("result")
+    if not isinstance(result, dict):
+        return "Evidence unavailable"
+    for key, value, status in VERDICT_STATUSES:
+        if result.get(key) is value:
+            return status
+    return HEALTHY
+
+
+def _jamf_date(value: object, local: tzinfo) -> str:
+    parsed = _time(value)
+    return "" if parsed is None else parsed.astimezone(local).strftime(JAMF_DATE)
+
+
+def _last_checkin(last_run: dict[str, Any] | None) -> object:
+    result = (last_run or {}).get("result") or {}
+    exchange = (result.get("evidence") or {}).get("last_device_exchange") or {}
+    return exchange.get("time") if isinstance(exchange, dict) else None
+
+
+def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
+    last_run = state.get("last_run")
+    return last_run if isinstance(last_run, dict) else None
+
+
+_DATES: dict[str, Callable[[dict[str, Any]], object]] = {
+    "last-mdm-kickstart": lambda state: state.get("last_mdm_kickstart"),
+    "last-software-update-kickstart": lambda state: state.get("last_software_update_kickstart"),
+    "last-mdm-checkin": lambda state: _last_checkin(_last_run(state)),
+    "last-run": lambda state: (_last_run(state) or {}).get("started_at"),
+}
+FIELDS = ("overall", *_DATES)
+
+
+def field_value(field: str, state: dict[str, Any], now: datetime, local: tzinfo) -> str:
+    """One value for an extension attribute; dates as ``YYYY-MM-DD hh:mm:ss`` local time,
+    empty when there is none (Jamf Pro stores an empty Date as no value)."""
+    if field == "overall":
+        return overall_status(_last_run(state), now, local)
+    return _jamf_date(_DATES[field](state), local)
