@@ -139,6 +139,7 @@ class FakeSystem:
     locked: bool = False
     signal_error: OSError | None = None
     writes: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # commands and writes, in order
     _pids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
 
     def start(self, executable: str, uid: int = 0) -> ProcessInfo:
@@ -156,6 +157,7 @@ class FakeSystem:
 
     def _next(self, argv: Sequence[str]) -> Reply:
         self.calls.append(tuple(argv))
+        self.events.append(" ".join(argv))
         queue = self.replies.get(argv[0], [])
         reply = queue.pop(0) if len(queue) > 1 else (queue[0] if queue else Reply())
         if reply.error is not None:
@@ -191,6 +193,7 @@ class FakeSystem:
             raise PermissionError(13, "Read-only file system")
         self.files[path] = data
         self.writes.append(path)
+        self.events.append(f"write {path}")
 
     def move_aside(self, path: str, suffix: str) -> str:
         self.files[path + suffix] = self.files.pop(path)
@@ -258,6 +261,8 @@ echo "$n" > "$state/count"
 for arg in "$@"; do printf '%s\0' "$arg"; done > "$state/args.$n"
 echo "$name $*" >> "$root/.fake/journal"
 [ -f "$state/sleep" ] && sleep "$(cat "$state/sleep")"
+# a crash of the caller at this very step: kill -9 the program that ran us
+[ -f "$state/kill-caller" ] && kill -9 "$PPID"
 out="$state/stdout.$n"; [ -f "$out" ] || out="$state/stdout"
 [ -f "$out" ] && cat "$out"
 [ -f "$state/stderr" ] && cat "$state/stderr" >&2

@@ -19,7 +19,7 @@ from tests.test_evidence import WINDOW, diagnose, entries, run_lines
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, Settings
 from watchdog_mdm.evidence import Collector, Sighting, judge
-from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, plan_heal
+from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, effective_kickstarts, plan_heal
 from watchdog_mdm.state import STATE_PATH, Kickstarts
 
 LAUNCHCTL = "/bin/launchctl"
@@ -108,6 +108,10 @@ class TestPlan:
     def test_future_kickstart_blocks_one_cooldown_from_now_only(self) -> None:
         future = Kickstarts(mdm_client=self.at + timedelta(days=365))
         assert self.plan(future)["mdmclient"] == "cooldown"
+        d = diagnose(run_lines(), at=self.at, enrollment=ENROLLMENT)
+        (mdm, _) = plan_heal(d, future, Settings(), self.at)
+        assert f"after {(self.at + timedelta(hours=24)).isoformat()}" in mdm.reason
+        assert effective_kickstarts(future, self.at).mdm_client == self.at
 
     def test_identity_error_is_not_healed_by_a_restart(self) -> None:
         obs = Collector().add_all(entries(run_lines())).observations()
@@ -354,7 +358,7 @@ class TestHeal:
         system.files[STATE_PATH] = json.dumps({
             "last_mdm_kickstart": "2022-07-17T01:21:54.555443-04:00",
             "last_software_update_kickstart": "2022-07-20T14:30:00.250000+00:00"}).encode()
-        output = heal(system).output  # not stuck on updates: neither time changes
+        output = heal(system).output  # mdmclient is restarted now; softwareupdated is not
         assert "LastMDMKickstart: 2022-08-01 15:59:36.910717 -0400 -0400 " in output
         assert output.endswith("LastSoftwareUpdateDaemonKickstart: "
                                "2022-07-20 14:30:00.25 +0000 UTC\n")
@@ -362,6 +366,92 @@ class TestHeal:
     def test_heal_and_diagnose_are_exclusive(self) -> None:
         assert CliRunner().invoke(cli, ["-heal", "-diagnose"], obj=mac()).exit_code == 2
         assert CliRunner().invoke(cli, ["-diagnose", "--dry-run"], obj=mac()).exit_code == 2
+
+    def test_the_restart_time_is_saved_before_the_restart(self) -> None:
+        system = mac()
+        heal(system)
+        kick = " ".join(KICK_MDM)
+        first_save = system.events.index(f"write {STATE_PATH}")
+        assert first_save < system.events.index(kick)
+        second_save = system.events.index(f"write {STATE_PATH}", first_save + 1)
+        assert system.events.index(kick) < second_save < system.events.index(
+            "/usr/bin/dscacheutil -flushcache")
+
+    def test_identity_error_is_reported_and_nothing_run(self) -> None:
+        system = mac()
+        record = json.loads(next(x for x in NDJSON.splitlines()
+                                 if x.startswith(b"{") and b"mdmclient" in x))
+        record["eventMessage"] = "Unable to create MDM identity"
+        record["timestamp"] = (system.clock - timedelta(minutes=5)).strftime(
+            "%Y-%m-%d %H:%M:%S.%f%z")
+        quiet(system, NDJSON)
+        system.replies["/usr/bin/log"][0] = Reply(json.dumps(record).encode() + b"\n")
+        doc = json.loads(heal(system, "--json").output)
+        assert doc["MDMIdentityError"] is True and doc["MDMClientStuck"] is True
+        assert {d["decision"] for d in doc["heal"]["daemons"]} == {"identity error"}
+        assert actions(system) == []
+
+    def test_launchd_names_the_program_to_signal(self) -> None:
+        system = mac(updates=True)
+        system.procs.clear()
+        old_path = SOFTWARE_UPDATE.executables[1]
+        daemon = system.start(old_path)
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL),
+                     Reply(f"system/com.apple.mdmclient.daemon = {{\n\tprogram = "
+                           f"{MDM_CLIENT.executable}\n}}\n".encode()),
+                     Reply(b"", 150, SIP_REFUSAL),
+                     Reply(f"\tstate = running\n\tprogram = {old_path}\n\tpid = "
+                           f"{daemon.pid}\n".encode()))
+        doc = json.loads(heal(system, "--json").output)
+        assert (daemon.pid, signal.SIGTERM) in system.signals
+        assert doc["SoftwareUpdateDaemonRestarted"] is True
+
+    def test_a_program_path_of_another_name_is_not_trusted(self) -> None:
+        system = mac(updates=False)
+        shell = system.start("/bin/sh")
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL),
+                     Reply(b"\tprogram = /bin/sh\n"))
+        heal(system)
+        assert all(pid != shell.pid for pid, _ in system.signals)
+
+    def test_non_finite_preferences_are_refused(self) -> None:
+        system = mac(updates=False)
+        prefs(system, MANAGED_PREFERENCES, KickstartCooldownHours=float("nan"),
+              LogShowTimeoutSeconds=float("inf"))
+        result = heal(system)
+        assert result.exit_code == 0
+        assert "KickstartCooldownHours must be a finite number, not nan; ignored" in (
+            result.output)
+        assert "LogShowTimeoutSeconds must be a finite number, not inf" in result.output
+
+    def test_a_window_longer_than_the_history_is_a_usage_error(self) -> None:
+        result = CliRunner().invoke(cli, ["-diagnose", "--window", "2d"], obj=mac())
+        assert result.exit_code == 2
+        assert "--window cannot be longer than HistoryHours (24h)" in result.output
+
+    def test_dry_run_leaves_a_corrupt_state_where_it_is(self) -> None:
+        system = mac()
+        system.files[STATE_PATH] = b"{corrupt"
+        result = heal(system, "--dry-run")
+        assert system.files == {STATE_PATH: b"{corrupt"}
+        assert "a real run would move it aside" in result.output
+
+    def test_one_unreadable_time_counts_as_now_and_keeps_the_other(self) -> None:
+        system = mac()
+        recent = (system.clock - timedelta(hours=1)).isoformat(timespec="microseconds")
+        system.files[STATE_PATH] = json.dumps({
+            "last_mdm_kickstart": recent, "last_software_update_kickstart": "never"}).encode()
+        result = heal(system)
+        assert actions(system) == []
+        assert "last_software_update_kickstart 'never' is not a time" in result.output
+        assert state(system)["last_mdm_kickstart"] == recent
+
+    def test_deeply_nested_state_is_moved_aside(self) -> None:
+        system = mac(stuck=False)
+        system.files[STATE_PATH] = b"[" * 100_000 + b"]" * 100_000
+        result = heal(system)
+        assert result.exit_code == 0
+        assert "was corrupt" in result.output
 
     def test_diagnose_never_writes(self) -> None:
         system = mac()

@@ -256,3 +256,18 @@ def test_a_second_run_waits_then_exits_4(mac: FakeMac) -> None:
     assert done.stderr == ("mdm-watchdog: error: another mdm-watchdog run is in progress "
                            "(waited 0 s for it); try again later\n")
     assert remediation(mac) == []
+
+
+def test_killed_at_the_kickstart_the_cooldown_still_holds(mac: FakeMac) -> None:
+    stuck(mac, updates=False)
+    (mac.root / ".fake" / "launchctl" / "kill-caller").write_text("")
+    done = heal(mac)
+    assert done.returncode == -9  # SIGKILL, right while launchctl ran
+    saved = state(mac)
+    assert re.fullmatch(RFC3339_MICRO, saved["last_mdm_kickstart"])
+    (mac.root / ".fake" / "launchctl" / "kill-caller").unlink()
+    stuck(mac, updates=False)
+    again = heal(mac)
+    assert again.returncode == 0
+    assert "MDMClientRestarted: false" in again.stdout
+    assert remediation(mac) == [KICK_MDM]  # only the interrupted one

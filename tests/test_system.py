@@ -78,3 +78,48 @@ def test_a_fake_root_counts_as_a_mac_and_the_real_root_only_on_macos(tmp_path: P
 
     assert MacSystem(tmp_path).is_mac is True
     assert MacSystem("/").is_mac is (sys.platform == "darwin")
+
+
+STATE = "/Library/Application Support/mdm-watchdog/state.json"
+
+
+def test_write_replaces_a_planted_symlink_instead_of_following_it(fake_mac: FakeMac,
+                                                                    tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    link = fake_mac.root / STATE.lstrip("/")
+    link.parent.mkdir(parents=True)
+    link.parent.chmod(0o755)
+    link.symlink_to(victim)
+    MacSystem(fake_mac.root).write_file(STATE, b"{}")
+    assert victim.read_bytes() == b"precious"
+    assert not link.is_symlink()
+    assert link.read_bytes() == b"{}"
+    assert sorted(p.name for p in link.parent.iterdir()) == ["state.json"]  # no temp left
+
+
+def test_write_creates_the_folder_0755_and_the_file_0644(fake_mac: FakeMac) -> None:
+    MacSystem(fake_mac.root).write_file(STATE, b"{}")
+    path = fake_mac.root / STATE.lstrip("/")
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert path.parent.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_folder_others_can_write_is_refused(fake_mac: FakeMac) -> None:
+    folder = fake_mac.root / STATE.lstrip("/")
+    folder.parent.mkdir(parents=True)
+    folder.parent.chmod(0o777)
+    with pytest.raises(OSError, match=r"writable by others \(owner \d+, mode 777\)"):
+        MacSystem(fake_mac.root).write_file(STATE, b"{}")
+    assert list(folder.parent.iterdir()) == []
+
+
+def test_reading_a_planted_symlink_is_an_error_not_its_target(fake_mac: FakeMac,
+                                                             tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"secret")
+    link = fake_mac.root / STATE.lstrip("/")
+    link.parent.mkdir(parents=True)
+    link.symlink_to(secret)
+    with pytest.raises(OSError):
+        MacSystem(fake_mac.root).read_bytes(STATE)

@@ -22,6 +22,7 @@ from watchdog_mdm import __version__, report
 from watchdog_mdm.config import (
     KEYS,
     KEYS_BY_NAME,
+    ConfigConflict,
     Configuration,
     DurationError,
     Settings,
@@ -152,7 +153,10 @@ def _window_flag(window: timedelta | None) -> dict[str, object]:
 
 
 def configure(system: System, flags: dict[str, object]) -> Configuration:
-    configuration = read_configuration(system, flags)
+    try:
+        configuration = read_configuration(system, flags)
+    except ConfigConflict as exc:
+        raise click.UsageError(str(exc)) from exc
     for message in configuration.warnings:
         warn(system, message)
     return configuration

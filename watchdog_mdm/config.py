@@ -10,6 +10,7 @@ and the next source (in the end the default) applies.
 
 from __future__ import annotations
 
+import math
 import plistlib
 import re
 import xml.parsers.expat
@@ -47,6 +48,10 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
 class DurationError(ValueError):
     """A duration that cannot be read."""
+
+
+class ConfigConflict(ValueError):
+    """Command-line flags that contradict the configuration."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -108,8 +113,13 @@ class ConfigKey:
             return None if isinstance(value, bool) else f"must be a boolean, not {value!r}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"must be a number, not {value!r}"
+        return self._number_problem(value)
+
+    def _number_problem(self, value: float) -> str | None:
         if self.kind is int and not isinstance(value, int):
             return f"must be a whole number, not {value!r}"
+        if not math.isfinite(value):  # NaN would pass every comparison below
+            return f"must be a finite number, not {value!r}"
         if self.low is not None and value < self.low:
             return f"{value} is below the minimum of {self.low:g}"
         if self.high is not None and value > self.high:
@@ -209,6 +219,9 @@ def load_configuration(
             sources[key.name] = source
             break
     if settings.window > settings.history:
+        if sources["LookbackMinutes"] == COMMAND_LINE:
+            raise ConfigConflict("--window cannot be longer than HistoryHours "
+                                 f"({format_duration(settings.history)})")
         warnings.append("LookbackMinutes is longer than HistoryHours; using both defaults")
         defaults = Settings()
         settings = replace(settings, window=defaults.window, history=defaults.history)

@@ -10,6 +10,7 @@ fresh process is running.
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ __all__ = [
 
 LAUNCHCTL = "/bin/launchctl"
 VERIFY_INTERVAL_SECONDS = 0.5
-TERM_GRACE_ATTEMPTS = 10  # polls of VERIFY_INTERVAL_SECONDS before SIGKILL
+TERM_GRACE_SECONDS = 5.0  # after SIGTERM, before SIGKILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +44,35 @@ class Daemon:
 
     name: str
     label: str
-    executable: str  # the one path whose root-owned process may be signalled
+    # The only paths whose root-owned processes may be signalled; launchd's own answer
+    # (`launchctl print`) is tried first, and must end in the daemon's name.
+    executables: tuple[str, ...]
     kickstarts_field: str
 
     @property
     def kickstart(self) -> tuple[str, ...]:
         return (LAUNCHCTL, "kickstart", "-k", f"system/{self.label}")
 
+    @property
+    def executable(self) -> str:
+        return self.executables[0]
 
-MDM_CLIENT = Daemon("mdmclient", "com.apple.mdmclient.daemon", "/usr/libexec/mdmclient",
+
+MDM_CLIENT = Daemon("mdmclient", "com.apple.mdmclient.daemon", ("/usr/libexec/mdmclient",),
                     "mdm_client")
-# Path seen in `ps` output and Apple's entitlement listings for macOS 13-15.
 SOFTWARE_UPDATE = Daemon(
     "softwareupdated", "com.apple.softwareupdated",
-    "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+    (
+        # seen in `ps` output and Apple's entitlement listings, macOS 13-15
+        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+        # third-party path table (../shared/reference/log_show_formats.md), older macOS
+        "/System/Library/PrivateFrameworks/SoftwareUpdate.framework/Resources/softwareupdated",
+    ),
     "software_update",
 )
+# `launchctl print system/<label>` describes the service, with "program = <path>"
+# and "pid = <n>" lines (admins' scripts grep for exactly these).
+PROGRAM_LINE = re.compile(r"^\s*program = (?P<path>/.+?)\s*$", re.MULTILINE)
 # What the original runs before restarting softwareupdated: flush the resolver caches
 # and stop the update "brain", which a wedged update often leaves behind.
 SOFTWARE_UPDATE_PREPARATION: tuple[tuple[str, ...], ...] = (
@@ -172,11 +186,32 @@ def _run(system: System, argv: tuple[str, ...], timeout: float) -> CommandRun:
     return CommandRun(argv, result.returncode, detail)
 
 
-def root_processes(system: System, daemon: Daemon) -> list[ProcessInfo]:
-    """The daemon's processes: its exact executable, run by root. A user's
+def root_processes(system: System, paths: tuple[str, ...]) -> list[ProcessInfo]:
+    """The daemon's processes: one of its exact executables, run by root. A user's
     ``mdmclient agent`` has the same executable but not root's uid, and is never
     touched; a same-named program elsewhere has another path."""
-    return [p for p in system.processes(daemon.executable) if p.uid == 0 and p.euid == 0]
+    return [p for path in paths for p in system.processes(path) if p.uid == 0 and p.euid == 0]
+
+
+def program_paths(system: System, daemon: Daemon, timeout: float) -> tuple[tuple[str, ...],
+                                                                           CommandRun]:
+    """Where launchd says the daemon's program is, before the known paths."""
+    argv = (LAUNCHCTL, "print", f"system/{daemon.label}")
+    try:
+        result = system.run(argv, timeout=timeout)
+    except CommandError as exc:
+        return daemon.executables, CommandRun(argv, None, str(exc))
+    match = PROGRAM_LINE.search(result.stdout.decode("utf-8", "replace"))
+    reported = match["path"] if match and result.returncode == 0 else None
+    run = CommandRun(argv, result.returncode, reported or "")
+    if reported is None or not reported.endswith("/" + daemon.name):
+        return daemon.executables, run
+    return (reported, *(p for p in daemon.executables if p != reported)), run
+
+
+def _attempts(seconds: float) -> int:
+    """Polls every VERIFY_INTERVAL_SECONDS that span ``seconds``: one more than intervals."""
+    return int(seconds / VERIFY_INTERVAL_SECONDS) + 1
 
 
 def _poll(system: System, attempts: int, check: Callable[[], bool]) -> bool:
@@ -192,12 +227,12 @@ def _poll(system: System, attempts: int, check: Callable[[], bool]) -> bool:
     return bool(retrying(check))
 
 
-def _signal_daemon(system: System, daemon: Daemon,
+def _signal_daemon(system: System, paths: tuple[str, ...],
                    targets: list[ProcessInfo]) -> tuple[bool, str | None]:
     """SIGTERM the daemon's own processes so launchd starts a fresh one; SIGKILL the
     ones a wedge keeps from exiting."""
     if not targets:
-        return False, f"no root-owned {daemon.executable} process to signal"
+        return False, f"no root-owned {' or '.join(paths)} process to signal"
     delivered, problems = False, []
     for process in targets:
         try:
@@ -205,14 +240,15 @@ def _signal_daemon(system: System, daemon: Daemon,
             delivered = True
         except OSError as exc:
             problems.append(f"SIGTERM to {process.pid}: {exc.strerror or exc}")
-    pids = {p.pid for p in targets}
+    signalled = {(p.pid, p.create_time) for p in targets}
 
     def gone() -> bool:
-        return not any(p.pid in pids for p in root_processes(system, daemon))
+        return not any((p.pid, p.create_time) in signalled
+                       for p in root_processes(system, paths))
 
-    if delivered and not _poll(system, TERM_GRACE_ATTEMPTS, gone):
-        for process in root_processes(system, daemon):
-            if process.pid in pids:
+    if delivered and not _poll(system, _attempts(TERM_GRACE_SECONDS), gone):
+        for process in root_processes(system, paths):
+            if (process.pid, process.create_time) in signalled:
                 try:
                     system.send_signal(process, signal.SIGKILL)
                 except OSError as exc:
@@ -223,9 +259,11 @@ def _signal_daemon(system: System, daemon: Daemon,
 def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
     """Carry out one planned restart (its time already saved)."""
     daemon = action.daemon
-    runs = [_run(system, argv, settings.command_timeout_seconds) for argv in action.preparation]
-    before = root_processes(system, daemon)
-    kickstart = _run(system, daemon.kickstart, settings.command_timeout_seconds)
+    timeout = settings.command_timeout_seconds
+    runs = [_run(system, argv, timeout) for argv in action.preparation]
+    paths = daemon.executables
+    before = root_processes(system, paths)
+    kickstart = _run(system, daemon.kickstart, timeout)
     runs.append(kickstart)
     if kickstart.returncode == 0:
         method, restarted, problem = "kickstart", True, None
@@ -233,7 +271,10 @@ def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
         # macOS 14.4+: launchd refuses `kickstart -k` for critical daemons; Apple's
         # advice is to kill the process instead, and launchd starts it again.
         method = "signal"
-        restarted, problem = _signal_daemon(system, daemon, before)
+        paths, asked = program_paths(system, daemon, timeout)
+        runs.append(asked)
+        before = root_processes(system, paths)
+        restarted, problem = _signal_daemon(system, paths, before)
     result = DaemonResult(action, tuple(runs), method, restarted, problem=problem)
     if not restarted:
         return result
@@ -241,11 +282,10 @@ def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
     fresh: list[ProcessInfo] = []
 
     def running_again() -> bool:
-        fresh[:] = [p for p in root_processes(system, daemon) if p.pid not in old]
+        fresh[:] = [p for p in root_processes(system, paths) if p.pid not in old]
         return bool(fresh)
 
-    attempts = int(settings.verify_seconds / VERIFY_INTERVAL_SECONDS) + 1
-    verified = _poll(system, attempts, running_again)
+    verified = _poll(system, _attempts(settings.verify_seconds), running_again)
     return replace(result, verified=verified, new_pid=fresh[0].pid if fresh else None)
 
 

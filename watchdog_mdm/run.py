@@ -40,6 +40,9 @@ def heal_run(system: System, configuration: Configuration) -> tuple[Outcome, lis
     cannot even hold the lock, and EvidenceError when the evidence cannot be gathered;
     nothing is restarted in any of these cases.
     """
+    if configuration.settings.dry_run:
+        # A dry run writes nothing, not even the lock file or the state folder.
+        return _locked_run(system, configuration.settings)
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(system.exclusive_lock(
@@ -51,7 +54,7 @@ def heal_run(system: System, configuration: Configuration) -> tuple[Outcome, lis
 
 def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]:
     started = system.now()
-    state, warnings = load_state(system, started)
+    state, warnings = load_state(system, started, repair=not settings.dry_run)
     try:
         outcome = diagnose_live(system, settings)
     except EvidenceError as exc:

@@ -81,22 +81,41 @@ def format_rfc3339(value: datetime | None) -> str:
     return NEVER if value is None else value.isoformat(timespec="microseconds")
 
 
-def _decode(data: bytes) -> State:
-    document = json.loads(data)
+def _document(data: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from exc
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
-    mdm, software = (parse_rfc3339(document.get(key, NEVER)) for key in KICKSTART_KEYS)
+    return document
+
+
+def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
+    """The state in a JSON object. A kickstart time that cannot be read counts as now:
+    the daemon then waits one cooldown, rather than being restarted too soon."""
+    times: list[datetime | None] = []
+    problems: list[str] = []
+    for key in KICKSTART_KEYS:
+        try:
+            times.append(parse_rfc3339(document.get(key, NEVER)))
+        except ValueError:
+            times.append(now)
+            problems.append(f"{STATE_PATH}: {key} {document.get(key)!r} is not a time; "
+                            "counting it as now")
     last_run = document.get("last_run")
     other = {k: v for k, v in document.items()
              if k not in (*KICKSTART_KEYS, "schema_version", "last_run")}
-    return State(Kickstarts(mdm, software), last_run if isinstance(last_run, dict) else None,
-                 other)
+    state = State(Kickstarts(*times), last_run if isinstance(last_run, dict) else None, other)
+    return state, problems
 
 
-def load_state(system: System, now: datetime) -> tuple[State, list[str]]:
-    """Read the state; an empty, corrupt or unreadable file is moved aside, not fatal.
+def load_state(system: System, now: datetime, *, repair: bool = True
+               ) -> tuple[State, list[str]]:
+    """Read the state; an empty, corrupt or unreadable file is not fatal.
 
-    Returns the state and warnings for the admin.
+    With ``repair`` such a file is moved aside (the next save starts fresh); without it
+    (dry runs) nothing is touched. Returns the state and warnings for the admin.
     """
     try:
         data = system.read_bytes(STATE_PATH)
@@ -108,9 +127,11 @@ def load_state(system: System, now: datetime) -> tuple[State, list[str]]:
         return State(), []
     if data.strip():
         try:
-            return _decode(data), []
-        except (ValueError, UnicodeDecodeError) as exc:
+            return _decode(_document(data), now)
+        except ValueError as exc:
             problem = f"corrupt ({exc})"
+    if not repair:
+        return State(), [f"{STATE_PATH} is {problem}; a real run would move it aside"]
     suffix = ".corrupt-" + now.strftime("%Y%m%dT%H%M%S")
     try:
         moved = system.move_aside(STATE_PATH, suffix)
@@ -132,21 +153,28 @@ def read_state_document(system: System) -> dict[str, Any] | None:
     if data is None:
         return None
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return _document(data)
+    except ValueError as exc:
         raise ValueError(f"{STATE_PATH} is corrupt ({exc})") from exc
-    if not isinstance(document, dict):
-        raise ValueError(f"{STATE_PATH} is not a JSON object")
-    return document
 
 
 def load_kickstarts(system: System) -> Kickstarts:
     """The kickstart times for reporting; anything unreadable reads as "never"."""
     try:
         data = system.read_bytes(STATE_PATH)
-        return _decode(data).kickstarts if data else Kickstarts()
-    except (OSError, ValueError, UnicodeDecodeError):
+        if not data:
+            return Kickstarts()
+        document = _document(data)
+        return Kickstarts(*(_reported(document.get(key, NEVER)) for key in KICKSTART_KEYS))
+    except (OSError, ValueError):
         return Kickstarts()
+
+
+def _reported(value: object) -> datetime | None:
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        return None
 
 
 def encode_state(state: State) -> bytes:

@@ -250,6 +250,10 @@ class MacSystem:
             return
         if not stat.S_ISDIR(info.st_mode):
             raise OSError(f"{folder} is not a folder (a symbolic link?); refusing to write in it")
+        # Whoever can write in the folder can replace the state and reset the cooldown.
+        if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
+            raise OSError(f"{folder} is writable by others (owner {info.st_uid}, mode "
+                          f"{stat.S_IMODE(info.st_mode):o}); refusing to write in it")
 
     def write_file(self, path: str, data: bytes) -> None:
         target = self.path(path)
