@@ -11,6 +11,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -92,21 +93,18 @@ class TestMDMClientStuck:
         user = [x.replace("[0:MDMDaemon:", "[501:MDMAgent:") for x in run_lines()]
         assert enrollment_from_log(observe(user)).enrolled is None
 
-    def test_an_error_status_in_a_200_is_still_an_exchange(self) -> None:
+    @pytest.mark.parametrize("status", ["Error", "NotNow"])
+    def test_a_200_with_an_error_or_not_now_status_is_still_an_exchange(
+        self, status: str
+    ) -> None:
         line = device_line("Received HTTP response (200) [Acknowledged(ScheduleOSUpdate)")
-        error = line.replace("[Acknowledged(", "[Error(")
-        at = entries([error])[0].timestamp + timedelta(minutes=30)
-        d = diagnose([error], at=at)
+        answered = line.replace("[Acknowledged(", f"[{status}(")
+        at = entries([answered])[0].timestamp + timedelta(minutes=30)
+        d = diagnose([answered], at=at)
         assert d.client_stuck is False
         assert d.observations.last_command is not None
-        assert d.observations.last_command.status == "Error"
-
-    def test_not_now_counts_as_an_exchange_too(self) -> None:
-        line = device_line("Received HTTP response (200) [Acknowledged(ScheduleOSUpdate)")
-        not_now = line.replace("[Acknowledged(", "[NotNow(")
-        at = entries([not_now])[0].timestamp + timedelta(minutes=30)
-        assert diagnose([not_now], at=at).client_stuck is False
-        assert diagnose([not_now], at=at + WINDOW).client_stuck is True
+        assert d.observations.last_command.status == status
+        assert diagnose([answered], at=at + WINDOW).client_stuck is True
 
     def test_a_non_200_response_is_no_exchange(self) -> None:
         line = device_line("Received HTTP response (200) [Idle]")
