@@ -7,12 +7,12 @@ import plistlib
 import re
 import signal
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from click.testing import CliRunner, Result
 
-from tests.conftest import ENROLLED, NOT_ENROLLED, FakeSystem, Reply
+from tests.conftest import ENROLLED, NOT_ENROLLED, REPO, FakeSystem, Reply
 from tests.test_cli import LAST_ENTRY, NDJSON, TRAILER
 from tests.test_evidence import ENROLLED as ENROLLMENT
 from tests.test_evidence import WINDOW, diagnose, entries, run_lines
@@ -20,6 +20,7 @@ from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, Settings
 from watchdog_mdm.evidence import Collector, Sighting, judge
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, effective_kickstarts, plan_heal
+from watchdog_mdm.run import SCHEDULE, missed_runs
 from watchdog_mdm.state import STATE_PATH, Kickstarts
 
 LAUNCHCTL = "/bin/launchctl"
@@ -478,3 +479,25 @@ class TestConfigCommand:
         assert "not a readable property list" in result.output
         doc = json.loads(result.output[result.output.index("{"):])
         assert doc["VerifySeconds"] == {"value": 10, "source": "default"}
+
+
+class TestMissedRuns:
+    def test_gaps_in_the_95_minute_schedule_are_counted(self) -> None:
+        start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+        assert missed_runs(None, start) == 0
+        assert missed_runs(start, start + timedelta(minutes=95)) == 0
+        assert missed_runs(start, start + timedelta(minutes=130)) == 0
+        assert missed_runs(start, start + timedelta(minutes=143)) == 1
+        assert missed_runs(start, start + timedelta(hours=10)) == 5
+
+    def test_a_heal_run_after_a_night_asleep_says_so(self) -> None:
+        system = mac(stuck=False)
+        system.files[STATE_PATH] = json.dumps({"last_run": {
+            "started_at": (system.clock - timedelta(hours=10)).isoformat()}}).encode()
+        result = heal(system, "--explain")
+        assert "5 scheduled run(s) were missed since the last one" in result.output
+        assert state(system)["last_run"]["missed_runs"] == 5
+
+    def test_the_schedule_is_the_launch_daemons(self) -> None:
+        plist = plistlib.loads((REPO / "launchd" / "com.github.mdm-watchdog.plist").read_bytes())
+        assert plist["StartInterval"] == SCHEDULE.total_seconds()

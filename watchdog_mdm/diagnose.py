@@ -90,6 +90,8 @@ class Outcome:
     healing: tuple[DaemonResult, ...] | None = None  # None: a run that does not heal
     dry_run: bool = False
     state_problem: str | None = None  # why the state could not be saved
+    previous_run: datetime | None = None  # when the run before this one started
+    missed_runs: int = 0  # scheduled runs that did not happen since (the Mac slept)
 
     def _restarted(self, daemon: Daemon) -> bool:
         return any(r.restarted for r in self.healing or () if r.action.daemon == daemon)

@@ -186,6 +186,8 @@ def healing(outcome: Outcome) -> dict[str, Any] | None:
     return {
         "dry_run": outcome.dry_run,
         "state_problem": outcome.state_problem,
+        "previous_run": _time(outcome.previous_run),
+        "missed_runs": outcome.missed_runs,
         "daemons": [_daemon_result(r) for r in outcome.healing],
     }
 
@@ -212,6 +214,9 @@ def to_json(outcome: Outcome) -> str:
 def healing_lines(outcome: Outcome) -> list[str]:
     """One line per daemon: what was done, or would be, or why not."""
     lines = []
+    if outcome.missed_runs:
+        lines.append(f"{outcome.missed_runs} scheduled run(s) were missed since the last "
+                     f"one at {_time(outcome.previous_run)} (the Mac was asleep or off)")
     for result in outcome.healing or ():
         name = result.action.daemon.name
         if not result.action.restarts:

@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from watchdog_mdm import report
 from watchdog_mdm.config import Configuration, Settings
 from watchdog_mdm.diagnose import EvidenceError, Outcome, diagnose_live
 from watchdog_mdm.heal import Daemon, DaemonResult, carry_out, effective_kickstarts, plan_heal
-from watchdog_mdm.state import LOCK_PATH, State, StateError, load_state, save_state
+from watchdog_mdm.state import (
+    LOCK_PATH,
+    State,
+    StateError,
+    load_state,
+    parse_rfc3339,
+    save_state,
+)
 from watchdog_mdm.system import System
 
-__all__ = ["heal_run"]
+__all__ = ["SCHEDULE", "heal_run", "missed_runs"]
+
+# The LaunchDaemon's StartInterval (launchd/com.github.mdm-watchdog.plist): 95 minutes.
+SCHEDULE = timedelta(seconds=5700)
+
+
+def missed_runs(previous: datetime | None, now: datetime) -> int:
+    """Scheduled runs that did not happen between two runs.
+
+    launchd skips a StartInterval firing while the Mac sleeps or is off; a gap of more
+    than one and a half intervals means at least one run was missed.
+    """
+    if previous is None or now - previous < SCHEDULE * 1.5:
+        return 0
+    return int((now - previous) / SCHEDULE) - 1 or 1
 
 
 def _last_run(started: datetime, finished: datetime, mode: str, *,
@@ -28,6 +49,7 @@ def _last_run(started: datetime, finished: datetime, mode: str, *,
         "finished_at": finished.isoformat(timespec="microseconds"),
         "duration_seconds": round((finished - started).total_seconds(), 3),
         "mode": mode,
+        "missed_runs": 0 if outcome is None else outcome.missed_runs,
         "error": error,
         "result": None if outcome is None else report.to_document(outcome),
     }
@@ -62,6 +84,9 @@ def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]
             _save_quietly(system, replace(state, last_run=_last_run(
                 started, system.now(), "heal", error=str(exc))), warnings)
         raise
+    previous = _previous_start(state)
+    outcome = replace(outcome, previous_run=previous,
+                      missed_runs=missed_runs(previous, started))
     actions = plan_heal(outcome.diagnosis, state.kickstarts, settings, started)
     if settings.dry_run:
         return replace(outcome, kickstarts=state.kickstarts, dry_run=True,
@@ -82,6 +107,13 @@ def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]
     except StateError as exc:
         outcome = replace(outcome, state_problem=outcome.state_problem or str(exc))
     return outcome, warnings
+
+
+def _previous_start(state: State) -> datetime | None:
+    try:
+        return parse_rfc3339((state.last_run or {}).get("started_at"))
+    except ValueError:
+        return None
 
 
 def _save_quietly(system: System, state: State, warnings: list[str]) -> None:
