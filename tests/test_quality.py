@@ -14,7 +14,7 @@ def _run(*module_and_args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    done = _run("ruff", "check", "watchdog_mdm", "tests")
+    done = _run("ruff", "check", "watchdog_mdm", "tests", "pkg")
     assert done.returncode == 0, done.stdout + done.stderr
 
 

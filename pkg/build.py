@@ -1,0 +1,237 @@
+"""Build mdm-watchdog's installer package: ``python pkg/build.py``.
+
+1. The PyInstaller bundle from ``pkg/mdm-watchdog.spec`` (or ``--bundle DIR``).
+2. The payload, staged with exact modes, everything owned by root:wheel:
+     /Library/Application Support/mdm-watchdog/app/…            the bundle
+     /Library/Application Support/mdm-watchdog/uninstall.sh
+     /Library/LaunchDaemons/com.github.mdm-watchdog.plist
+     /private/etc/newsyslog.d/com.github.mdm-watchdog.conf
+     /usr/local/bin/mdm-watchdog -> …/app/mdm-watchdog           for people and scripts
+3. A component package and a product archive (the one to deploy with an MDM):
+   on macOS with Apple's pkgbuild/productbuild (signed with ``--sign``, notarized with
+   ``--notarize-profile``); elsewhere written by ``pkg/flatpkg.py``, byte for byte the
+   same for the same bundle and ``SOURCE_DATE_EPOCH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import flatpkg
+
+REPO = Path(__file__).resolve().parent.parent
+PKG = REPO / "pkg"
+APP_DIR = "Library/Application Support/mdm-watchdog"
+LABEL = "com.github.mdm-watchdog"
+LINK_TARGET = f"/{APP_DIR}/app/mdm-watchdog"
+FALLBACK_EPOCH = 1767225600  # 2026-01-01, when there is neither SOURCE_DATE_EPOCH nor git
+
+
+def fail(message: str) -> None:
+    sys.exit(f"build.py: error: {message}")
+
+
+def run(*argv: str) -> None:
+    print("+", " ".join(argv), flush=True)
+    if subprocess.run(argv, check=False).returncode != 0:
+        fail(f"{argv[0]} failed")
+
+
+def build_info() -> dict[str, object]:
+    info: dict[str, object] = json.loads((PKG / "build-info.json").read_text())
+    init = (REPO / "watchdog_mdm" / "__init__.py").read_text()
+    match = re.search(r'^__version__ = "([^"]+)"', init, re.MULTILINE)
+    __version__ = match[1] if match else "?"
+    if info["version"] != __version__:
+        fail(f"pkg/build-info.json says {info['version']}, the package {__version__}")
+    return info
+
+
+def source_date_epoch() -> int:
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    done = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%ct"],
+                          capture_output=True, text=True, check=False)
+    return int(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else (
+        FALLBACK_EPOCH)
+
+
+def build_bundle(work: Path) -> Path:
+    run(sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
+        "--distpath", str(work / "dist"), "--workpath", str(work / "build"),
+        str(PKG / "mdm-watchdog.spec"))
+    return work / "dist" / "app"
+
+
+def _copy_with_modes(source: Path, target: Path) -> None:
+    """Copy a tree; folders and executables 0755, everything else 0644, links kept."""
+    target.mkdir(mode=0o755)
+    target.chmod(0o755)
+    for item in sorted(source.iterdir()):
+        destination = target / item.name
+        if item.is_symlink():
+            destination.symlink_to(item.readlink())
+        elif item.is_dir():
+            _copy_with_modes(item, destination)
+        else:
+            shutil.copyfile(item, destination)
+            destination.chmod(0o755 if item.stat().st_mode & 0o111 else 0o644)
+
+
+def stage_payload(bundle: Path, root: Path) -> None:
+    for folder in (APP_DIR, "Library/LaunchDaemons", "private/etc/newsyslog.d", "usr/local/bin"):
+        path = root
+        for part in folder.split("/"):
+            path = path / part
+            path.mkdir(mode=0o755, exist_ok=True)
+            path.chmod(0o755)
+    _copy_with_modes(bundle, root / APP_DIR / "app")
+    files = {
+        f"{APP_DIR}/uninstall.sh": (PKG / "uninstall.sh", 0o755),
+        f"Library/LaunchDaemons/{LABEL}.plist": (REPO / "launchd" / f"{LABEL}.plist", 0o644),
+        f"private/etc/newsyslog.d/{LABEL}.conf":
+            (REPO / "launchd" / f"{LABEL}.newsyslog.conf", 0o644),
+    }
+    for relative, (source, mode) in files.items():
+        shutil.copyfile(source, root / relative)
+        (root / relative).chmod(mode)
+    (root / "usr/local/bin/mdm-watchdog").symlink_to(LINK_TARGET)
+
+
+def stage_scripts(root: Path) -> None:
+    root.mkdir(mode=0o755)
+    for name in ("preinstall", "postinstall"):
+        shutil.copyfile(PKG / "scripts" / name, root / name)
+        (root / name).chmod(0o755)
+
+
+def package_info(info: dict[str, object], entries: list[flatpkg.Entry]) -> bytes:
+    kbytes = sum(len(e.data) for e in entries if e.kind == flatpkg.FILE) // 1024
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<pkg-info overwrite-permissions="true" relocatable="false" identifier="{info['identifier']}" postinstall-action="none" version="{info['version']}" format-version="2" generator-version="mdm-watchdog-build" install-location="{info['install_location']}" auth="root">
+    <payload numberOfFiles="{len(entries)}" installKBytes="{kbytes}"/>
+    <bundle-version/>
+    <upgrade-bundle/>
+    <update-bundle/>
+    <atomic-update-bundle/>
+    <strict-identifier/>
+    <relocate/>
+    <scripts>
+        <preinstall file="./preinstall"/>
+        <postinstall file="./postinstall"/>
+    </scripts>
+</pkg-info>
+""".encode()
+
+
+def distribution(info: dict[str, object], component: str, kbytes: int) -> bytes:
+    # No <volume-check>: apple-flat-package, one of the readers the tests use, cannot
+    # parse it, and the bundle's own Python sets the lowest macOS anyway.
+    identifier, version = info["identifier"], info["version"]
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<installer-gui-script minSpecVersion="2">
+    <title>mdm-watchdog {version}</title>
+    <options customize="never" require-scripts="false" hostArchitectures="x86_64,arm64"/>
+    <domains enable_anywhere="false" enable_currentUserHome="false" enable_localSystem="true"/>
+    <choices-outline>
+        <line choice="default">
+            <line choice="{identifier}"/>
+        </line>
+    </choices-outline>
+    <choice id="default"/>
+    <choice id="{identifier}" visible="false">
+        <pkg-ref id="{identifier}"/>
+    </choice>
+    <pkg-ref id="{identifier}" version="{version}" onConclusion="none" installKBytes="{kbytes}">#{component}</pkg-ref>
+    <product id="{identifier}" version="{version}"/>
+</installer-gui-script>
+""".encode()
+
+
+def write_python(info: dict[str, object], payload: Path, scripts: Path, output: Path,
+                 epoch: int) -> list[Path]:
+    entries = flatpkg.entries_from_tree(payload)
+    members = (
+        flatpkg.Member("Bom", flatpkg.bom(entries, epoch)),
+        flatpkg.Member("PackageInfo", package_info(info, entries)),
+        flatpkg.Member("Payload", flatpkg.gzip_bytes(flatpkg.cpio_odc(entries, epoch))),
+        flatpkg.Member("Scripts", flatpkg.gzip_bytes(
+            flatpkg.cpio_odc(flatpkg.entries_from_tree(scripts), epoch))),
+    )
+    name = str(info["name"]).replace("${version}", str(info["version"]))
+    component = output / name.replace(".pkg", "-component.pkg")
+    component.write_bytes(flatpkg.xar(members, epoch))
+    kbytes = sum(len(e.data) for e in entries if e.kind == flatpkg.FILE) // 1024
+    product = output / name
+    product.write_bytes(flatpkg.xar((
+        flatpkg.Member("Distribution", distribution(info, "mdm-watchdog.pkg", kbytes)),
+        flatpkg.Member("mdm-watchdog.pkg", children=members, mode=0o755),
+    ), epoch))
+    return [product, component]
+
+
+def write_apple(info: dict[str, object], payload: Path, scripts: Path, output: Path,
+                sign: str | None, notarize_profile: str | None) -> list[Path]:
+    name = str(info["name"]).replace("${version}", str(info["version"]))
+    component = output / name.replace(".pkg", "-component.pkg")
+    product = output / name
+    run("/usr/bin/pkgbuild", "--root", str(payload), "--scripts", str(scripts),
+        "--identifier", str(info["identifier"]), "--version", str(info["version"]),
+        "--install-location", "/", "--ownership", "recommended", str(component))
+    run("/usr/bin/productbuild", "--package", str(component),
+        *(["--sign", sign] if sign else []), str(product))
+    if notarize_profile:
+        run("/usr/bin/xcrun", "notarytool", "submit", str(product), "--keychain-profile",
+            notarize_profile, "--wait")
+        run("/usr/bin/xcrun", "stapler", "staple", str(product))
+    return [product, component]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, help="use this PyInstaller bundle folder")
+    parser.add_argument("--output", type=Path, default=REPO / "dist")
+    parser.add_argument("--writer", choices=("auto", "apple", "python"), default="auto")
+    parser.add_argument("--sign", default=os.environ.get("MDM_WATCHDOG_INSTALLER_IDENTITY"),
+                        help='a "Developer ID Installer: …" identity (macOS)')
+    parser.add_argument("--notarize-profile", help="a notarytool keychain profile (macOS)")
+    args = parser.parse_args()
+
+    info = build_info()
+    writer = args.writer
+    if writer == "auto":
+        writer = "apple" if sys.platform == "darwin" and Path("/usr/bin/pkgbuild").exists() \
+            else "python"
+    if writer == "python" and (args.sign or args.notarize_profile):
+        fail("signing and notarizing need macOS's productbuild and notarytool")
+    args.output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mdm-watchdog-build-") as temporary:
+        work = Path(temporary)
+        bundle = args.bundle or build_bundle(work / "pyinstaller")
+        if not (bundle / "mdm-watchdog").is_file():
+            fail(f"{bundle} holds no mdm-watchdog executable")
+        payload, scripts = work / "payload", work / "scripts"
+        payload.mkdir(mode=0o755)
+        stage_payload(bundle, payload)
+        stage_scripts(scripts)
+        if writer == "apple":
+            built = write_apple(info, payload, scripts, args.output, args.sign,
+                                args.notarize_profile)
+        else:
+            built = write_python(info, payload, scripts, args.output, source_date_epoch())
+    for path in built:
+        print(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path}")
+
+
+if __name__ == "__main__":
+    main()
