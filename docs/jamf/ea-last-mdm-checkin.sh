@@ -1,0 +1,16 @@
+#!/bin/sh
+# Jamf Pro extension attribute "MDM Watchdog Last MDM Check-in"
+# Data type: Date. Input type: Script.
+# The last successful device-channel exchange with the MDM server that the last
+# run saw in the log (empty: none in the history it read).
+# It prints the value mdm-watchdog stored at its last run (state.json); it never scans
+# the unified log, so it costs nothing at inventory time. Dates are local time,
+# YYYY-MM-DD hh:mm:ss, as Jamf Pro's Date type wants.
+tool="${MDM_WATCHDOG:-/usr/local/bin/mdm-watchdog}"  # the tests point these two
+root="${MDM_WATCHDOG_ROOT:-}"                          # at a fake Mac
+if [ ! -x "$tool" ]; then
+  echo "<result></result>"
+  exit 0
+fi
+value=$("$tool" ${root:+--system-root "$root"} status --field last-mdm-checkin 2>/dev/null | head -n 1)
+echo "<result>$value</result>"

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Jamf Pro extension attribute "MDM Watchdog Status"
+# Data type: String. Input type: Script.
+# Overall state from the last run: Healthy, MDM client stuck, Software updates stuck,
+# Identity error, Not enrolled, Evidence unavailable, Never run, Not run since <date>,
+# State unreadable; Not installed when mdm-watchdog is missing.
+# It prints the value mdm-watchdog stored at its last run (state.json); it never scans
+# the unified log, so it costs nothing at inventory time. Dates are local time,
+# YYYY-MM-DD hh:mm:ss, as Jamf Pro's Date type wants.
+tool="${MDM_WATCHDOG:-/usr/local/bin/mdm-watchdog}"  # the tests point these two
+root="${MDM_WATCHDOG_ROOT:-}"                          # at a fake Mac
+if [ ! -x "$tool" ]; then
+  echo "<result>Not installed</result>"
+  exit 0
+fi
+value=$("$tool" ${root:+--system-root "$root"} status --field overall 2>/dev/null | head -n 1)
+echo "<result>$value</result>"

@@ -1,0 +1,127 @@
+"""What admins deploy beside the package: extension attributes, profiles, the schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import plistlib
+import subprocess
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.conftest import ENROLLED, REPO, FakeMac, installed_command, rebase, reference_lines
+from watchdog_mdm.config import DOMAIN, KEYS, load_configuration
+from watchdog_mdm.status import VERDICT_STATUSES
+
+JAMF = REPO / "docs" / "jamf"
+PROFILES = REPO / "docs" / "profiles"
+NDJSON = reference_lines("reconstructed_mdmclient.ndjson", "")
+TRAILER = b'{"count":0,"finished":1}\n'
+
+
+def export(hours_ago: float) -> bytes:
+    newest = datetime.now().astimezone() - timedelta(hours=hours_ago)
+    return ("\n".join(rebase(NDJSON, newest)) + "\n").encode()
+
+
+def extension_attribute(name: str, mac: FakeMac | None, tool: str | None = None) -> str:
+    env = {"PATH": os.environ["PATH"], "MDM_WATCHDOG": tool or installed_command()}
+    if mac is not None:
+        env["MDM_WATCHDOG_ROOT"] = str(mac.root)
+    done = subprocess.run(["/bin/sh", str(JAMF / f"ea-{name}.sh")], capture_output=True,
+                          text=True, check=False, env=env)
+    assert done.returncode == 0
+    assert done.stderr == ""
+    return done.stdout
+
+
+def heal(mac: FakeMac) -> None:
+    subprocess.run([installed_command(), "-heal", "--system-root", str(mac.root)],
+                   capture_output=True, check=True)
+
+
+@pytest.fixture
+def mac(fake_mac: FakeMac) -> FakeMac:
+    fake_mac.install("/usr/bin/profiles", ENROLLED)
+    fake_mac.install("/bin/launchctl")
+    fake_mac.write("/Library/Managed Preferences/com.github.mdm-watchdog.plist",
+                   plistlib.dumps({"VerifySeconds": 0}))
+    return fake_mac
+
+
+class TestExtensionAttributes:
+    def test_healthy_mac(self, mac: FakeMac) -> None:
+        mac.install("/usr/bin/log", export(0.1))
+        heal(mac)
+        assert extension_attribute("status", mac) == "<result>Healthy</result>\n"
+        assert extension_attribute("last-mdm-kickstart", mac) == "<result></result>\n"
+        checkin = extension_attribute("last-mdm-checkin", mac)
+        newest = datetime.now() - timedelta(hours=0.1)
+        stamp = datetime.strptime(checkin[len("<result>"):-len("</result>\n")],
+                                  "%Y-%m-%d %H:%M:%S")
+        assert abs(stamp - newest) < timedelta(minutes=1)
+
+    def test_stuck_mac_after_a_restart(self, mac: FakeMac) -> None:
+        mac.install("/usr/bin/log", [TRAILER, export(3)])
+        heal(mac)
+        assert extension_attribute("status", mac) == "<result>Software updates stuck</result>\n"
+        kick = extension_attribute("last-mdm-kickstart", mac)
+        assert kick.startswith(f"<result>{datetime.now():%Y-%m-%d }")
+        assert extension_attribute("last-software-update-kickstart", mac) == kick
+
+    def test_never_run(self, mac: FakeMac) -> None:
+        assert extension_attribute("status", mac) == "<result>Never run</result>\n"
+
+    def test_not_installed(self) -> None:
+        assert extension_attribute("status", None, "/nonexistent/mdm-watchdog") == (
+            "<result>Not installed</result>\n")
+        assert extension_attribute("last-mdm-checkin", None, "/nonexistent/mdm-watchdog") == (
+            "<result></result>\n")
+
+    def test_every_status_is_documented_for_smart_groups(self) -> None:
+        deployment = (REPO / "docs" / "deployment.md").read_text()
+        statuses = [s for _, _, s in VERDICT_STATUSES] + [
+            "Healthy", "Evidence unavailable", "Never run", "Not run since",
+            "State unreadable", "Not installed"]
+        for status in statuses:
+            assert f"`{status}" in deployment, status
+
+
+def test_jamf_schema_matches_the_configuration_keys() -> None:
+    schema = json.loads((JAMF / f"{DOMAIN}.json").read_text())
+    properties = schema["properties"]
+    assert list(properties) == [key.name for key in KEYS]
+    for key in KEYS:
+        prop = properties[key.name]
+        assert prop["type"] == {bool: "boolean", int: "integer", float: "number"}[key.kind]
+        assert prop["default"] == key.default
+        assert prop["description"] == key.doc
+        assert prop.get("minimum") == key.low
+        assert prop.get("maximum") == key.high
+
+
+def test_settings_profile_is_valid_for_the_domain() -> None:
+    profile = plistlib.loads((PROFILES / "mdm-watchdog-settings.mobileconfig").read_bytes())
+    assert profile["PayloadType"] == "Configuration"
+    (payload,) = profile["PayloadContent"]
+    assert payload["PayloadType"] == DOMAIN
+    settings = {k: v for k, v in payload.items() if not k.startswith("Payload")}
+    assert settings
+    configuration = load_configuration({"profile": plistlib.dumps(settings)})
+    assert configuration.warnings == ()
+    assert set(configuration.sources[k] for k in settings) == {"profile"}
+
+
+def test_managed_login_item_profile_names_the_daemon() -> None:
+    profile = plistlib.loads(
+        (PROFILES / "mdm-watchdog-managed-login-items.mobileconfig").read_bytes())
+    (payload,) = profile["PayloadContent"]
+    assert payload["PayloadType"] == "com.apple.servicemanagement"
+    daemon = plistlib.loads((REPO / "launchd" / f"{DOMAIN}.plist").read_bytes())
+    assert payload["Rules"] == [{"Comment": "mdm-watchdog LaunchDaemon", "RuleType": "Label",
+                                 "RuleValue": daemon["Label"]}]
+    uuids = [profile["PayloadUUID"], payload["PayloadUUID"]]
+    settings = plistlib.loads((PROFILES / "mdm-watchdog-settings.mobileconfig").read_bytes())
+    uuids += [settings["PayloadUUID"], settings["PayloadContent"][0]["PayloadUUID"]]
+    assert len(set(uuids)) == 4
