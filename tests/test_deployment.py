@@ -110,7 +110,7 @@ def test_settings_profile_is_valid_for_the_domain() -> None:
     assert settings
     configuration = load_configuration({"profile": plistlib.dumps(settings)})
     assert configuration.warnings == ()
-    assert set(configuration.sources[k] for k in settings) == {"profile"}
+    assert {configuration.sources[k] for k in settings} == {"profile"}
 
 
 def test_managed_login_item_profile_names_the_daemon() -> None:
