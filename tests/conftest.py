@@ -139,6 +139,7 @@ class FakeSystem:
     locked: bool = False
     signal_error: OSError | None = None
     writes: list[str] = field(default_factory=list)
+    untrusted: set[str] = field(default_factory=set)  # files others could have written
     events: list[str] = field(default_factory=list)  # commands and writes, in order
     _pids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
 
@@ -156,6 +157,8 @@ class FakeSystem:
         return self
 
     def _next(self, argv: Sequence[str]) -> Reply:
+        # The real seam refuses relative commands; every caller must give a full path.
+        assert argv[0].startswith("/"), f"command without an absolute path: {argv}"
         self.calls.append(tuple(argv))
         self.events.append(" ".join(argv))
         queue = self.replies.get(argv[0], [])
@@ -183,6 +186,11 @@ class FakeSystem:
             raise CommandError(f"{argv[0]} exited with status {reply.returncode}")
 
     def read_bytes(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def read_trusted(self, path: str) -> bytes | None:
+        if path in self.untrusted:
+            raise PermissionError(1, "not root's or writable by others (owner 501, mode 666)")
         return self.files.get(path)
 
     def log_to_system(self, message: str) -> None:

@@ -304,8 +304,8 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
         return
     values = {name: field_value(name, state, now, local) for name in FIELDS}
     if as_json:
-        click.echo(json.dumps({"fields": values, "state": state}, indent=2,
-                              ensure_ascii=False))
+        # ASCII escapes: the state file is data another program may have written
+        click.echo(json.dumps({"fields": values, "state": state}, indent=2))
         return
     click.echo(values["overall"])
     result = (state.get("last_run") or {}).get("result")

@@ -236,9 +236,9 @@ def read_configuration(system: System, flags: Mapping[str, object] | None = None
     unreadable: list[str] = []
     for path in (MANAGED_PREFERENCES, LOCAL_PREFERENCES):
         try:
-            files[path] = system.read_bytes(path)
+            files[path] = system.read_trusted(path)
         except OSError as exc:
             files[path] = None
-            unreadable.append(f"{path}: unreadable ({exc.strerror or exc}); ignored")
+            unreadable.append(f"{path}: {exc.strerror or exc}; ignored")
     configuration = load_configuration(files, flags)
     return replace(configuration, warnings=(*unreadable, *configuration.warnings))

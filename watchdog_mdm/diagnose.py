@@ -30,6 +30,7 @@ from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, Daemon, DaemonResult
 from watchdog_mdm.logs import LogReader
 from watchdog_mdm.state import Kickstarts, load_kickstarts
 from watchdog_mdm.system import CommandError, System
+from watchdog_mdm.text import one_line
 
 __all__ = ["EvidenceError", "LogStats", "Outcome", "analyze_export", "diagnose_live"]
 
@@ -130,7 +131,7 @@ def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | No
         return None, str(exc)
     text = result.stdout.decode("utf-8", "replace")
     if result.returncode != 0:
-        detail = " ".join(result.stderr.decode("utf-8", "replace").split())[:200]
+        detail = one_line(result.stderr.decode("utf-8", "replace"), 200)
         return None, f"{PROFILES} exited with status {result.returncode}" + (
             f": {detail}" if detail else "")
     try:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from watchdog_mdm import patterns
 from watchdog_mdm.logs import LogEntry
+from watchdog_mdm.text import one_line
 
 __all__ = [
     "Collector",
@@ -79,7 +80,7 @@ class Observations:
 
 
 def _excerpt(message: str) -> str:
-    message = " ".join(message.split())
+    message = one_line(message, len(message))
     if len(message) <= EXCERPT_CHARS:
         return message
     return message[: EXCERPT_CHARS - 1] + "…"

@@ -22,6 +22,7 @@ from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Diagnosis
 from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, ProcessInfo, System
+from watchdog_mdm.text import one_line, printable
 
 __all__ = [
     "MDM_CLIENT",
@@ -182,8 +183,8 @@ def _run(system: System, argv: tuple[str, ...], timeout: float) -> CommandRun:
         result = system.run(argv, timeout=timeout)
     except CommandError as exc:
         return CommandRun(argv, None, str(exc))
-    detail = " ".join(result.stderr.decode("utf-8", "replace").split())[:300]
-    return CommandRun(argv, result.returncode, detail)
+    return CommandRun(argv, result.returncode,
+                      one_line(result.stderr.decode("utf-8", "replace"), 300))
 
 
 def root_processes(system: System, paths: tuple[str, ...]) -> list[ProcessInfo]:
@@ -203,7 +204,7 @@ def program_paths(system: System, daemon: Daemon, timeout: float) -> tuple[tuple
         return daemon.executables, CommandRun(argv, None, str(exc))
     match = PROGRAM_LINE.search(result.stdout.decode("utf-8", "replace"))
     reported = match["path"] if match and result.returncode == 0 else None
-    run = CommandRun(argv, result.returncode, reported or "")
+    run = CommandRun(argv, result.returncode, printable(reported or ""))
     if reported is None or not reported.endswith("/" + daemon.name):
         return daemon.executables, run
     return (reported, *(p for p in daemon.executables if p != reported)), run

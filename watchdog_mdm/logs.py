@@ -62,8 +62,10 @@ _COMPACT_TYPES = {"Df": "Default", "I": "Info", "In": "Info", "Db": "Debug", "E"
 _TRAILER = re.compile(r'\{\s*"count"\s*:\s*\d+\s*,\s*"finished"\s*:\s*\d+\s*\}')
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _STRUCTURAL = frozenset("{}[],")
-# A pretty-printed record has a few dozen lines; anything far longer is not one.
+# A pretty-printed record has a few dozen lines and a few kilobytes; anything far larger
+# is not one, and must not grow in memory.
 _MAX_RECORD_LINES = 2000
+_MAX_RECORD_CHARS = 1 << 20
 
 
 # The unified log began with macOS 10.12 (2016); anything far outside these years is a
@@ -241,6 +243,7 @@ class _PrettyRecord:
     def __init__(self) -> None:
         self.lines = ["{"]
         self.depth = 1
+        self.chars = 1
         self.another_follows = False
 
     def feed(self, line: str, stripped: str) -> str:
@@ -251,7 +254,9 @@ class _PrettyRecord:
             self.lines.append("}")
             self.another_follows = "{" in skeleton[1:]  # "},{"
             return _DONE
-        if not _continues_record(stripped) or len(self.lines) > _MAX_RECORD_LINES:
+        self.chars += len(line)
+        too_big = len(self.lines) > _MAX_RECORD_LINES or self.chars > _MAX_RECORD_CHARS
+        if too_big or not _continues_record(stripped):
             return _BROKEN
         self.depth += sum(skeleton.count(c) for c in "{[") - sum(
             skeleton.count(c) for c in "}]")

@@ -28,6 +28,8 @@ from typing import BinaryIO, Protocol
 
 import psutil
 
+from watchdog_mdm.text import one_line
+
 __all__ = [
     "CommandError",
     "CommandResult",
@@ -98,6 +100,11 @@ class System(Protocol):
         """A file's content, or None when there is no such file."""
         ...
 
+    def read_trusted(self, path: str) -> bytes | None:
+        """Like read_bytes, for a file that steers what runs as root (preferences):
+        PermissionError unless it is root's and nobody else can write it."""
+        ...
+
     def log_to_system(self, message: str) -> None:
         """Write one line to the system log under the process name mdm-watchdog."""
         ...
@@ -141,8 +148,7 @@ class System(Protocol):
 
 
 def _one_line(data: bytes) -> str:
-    text = " ".join(data.decode("utf-8", "replace").split())
-    return text[:STDERR_CHARS]
+    return one_line(data.decode("utf-8", "replace"), STDERR_CHARS)
 
 
 def _failure(name: str, returncode: int, stderr: bytes) -> CommandError:
@@ -235,6 +241,20 @@ class MacSystem:
         except (FileNotFoundError, NotADirectoryError):
             return None
         with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def read_trusted(self, path: str) -> bytes | None:
+        try:
+            fd = os.open(self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            # Running unprivileged (a developer, the tests), one's own files are trusted.
+            if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
+                raise PermissionError(
+                    f"not root's or writable by others (owner {info.st_uid}, mode "
+                    f"{stat.S_IMODE(info.st_mode):o})")
             return handle.read()
 
     def _secure_folder(self, folder: Path) -> None:
