@@ -136,6 +136,7 @@ class FakeSystem:
     signals: list[tuple[int, int]] = field(default_factory=list)
     relaunch: bool = True
     unwritable: bool = False
+    write_error: OSError | None = None
     locked: bool = False
     signal_error: OSError | None = None
     writes: list[str] = field(default_factory=list)
@@ -197,6 +198,8 @@ class FakeSystem:
         self.system_log.append(message)
 
     def write_file(self, path: str, data: bytes) -> None:
+        if self.write_error is not None:
+            raise self.write_error
         if self.unwritable:
             raise PermissionError(13, "Read-only file system")
         self.files[path] = data
@@ -269,8 +272,12 @@ echo "$n" > "$state/count"
 for arg in "$@"; do printf '%s\0' "$arg"; done > "$state/args.$n"
 echo "$name $*" >> "$root/.fake/journal"
 [ -f "$state/sleep" ] && sleep "$(cat "$state/sleep")"
-# a crash of the caller at this very step: kill -9 the program that ran us
-[ -f "$state/kill-caller" ] && kill -9 "$PPID"
+# a crash of the caller at this very step: "SIGNAL CALL" kills the program that ran us
+# with SIGNAL during call number CALL of this command (or every call without one)
+if [ -f "$state/kill-caller" ]; then
+  read -r sig at < "$state/kill-caller"
+  if [ -z "$at" ] || [ "$at" = "$n" ]; then kill "-$sig" "$PPID"; sleep 1; fi
+fi
 out="$state/stdout.$n"; [ -f "$out" ] || out="$state/stdout"
 [ -f "$out" ] && cat "$out"
 [ -f "$state/stderr" ] && cat "$state/stderr" >&2

@@ -260,7 +260,7 @@ def test_a_second_run_waits_then_exits_4(mac: FakeMac) -> None:
 
 def test_killed_at_the_kickstart_the_cooldown_still_holds(mac: FakeMac) -> None:
     stuck(mac, updates=False)
-    (mac.root / ".fake" / "launchctl" / "kill-caller").write_text("")
+    (mac.root / ".fake" / "launchctl" / "kill-caller").write_text("KILL\n")
     done = heal(mac)
     assert done.returncode == -9  # SIGKILL, right while launchctl ran
     saved = state(mac)

@@ -36,6 +36,8 @@ def parse_profiles_status(text: str) -> Enrollment:
     status = fields.get("mdm enrollment")
     if status is None:
         raise EnrollmentUnreadable("profiles printed no 'MDM enrollment:' line")
+    if not status.lower().startswith(("yes", "no")):
+        raise EnrollmentUnreadable(f"profiles printed 'MDM enrollment: {status[:40]}'")
     dep = fields.get("enrolled via dep")
     return Enrollment(
         enrolled=status.lower().startswith("yes"),
