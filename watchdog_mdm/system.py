@@ -234,21 +234,26 @@ class MacSystem:
                 errors.seek(0)
                 raise _failure(argv[0], returncode, errors.read(64 * 1024))
 
-    def read_bytes(self, path: str) -> bytes | None:
+    def _open_no_follow(self, path: str) -> BinaryIO | None:
         # O_NOFOLLOW: a symlink planted where a file should be is an error, not a file.
         try:
             fd = os.open(self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        with os.fdopen(fd, "rb") as handle:
+        return os.fdopen(fd, "rb")
+
+    def read_bytes(self, path: str) -> bytes | None:
+        handle = self._open_no_follow(path)
+        if handle is None:
+            return None
+        with handle:
             return handle.read()
 
     def read_trusted(self, path: str) -> bytes | None:
-        try:
-            fd = os.open(self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except (FileNotFoundError, NotADirectoryError):
+        handle = self._open_no_follow(path)
+        if handle is None:
             return None
-        with os.fdopen(fd, "rb") as handle:
+        with handle:
             info = os.fstat(handle.fileno())
             # Running unprivileged (a developer, the tests), one's own files are trusted.
             if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
