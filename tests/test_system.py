@@ -123,3 +123,32 @@ def test_reading_a_planted_symlink_is_an_error_not_its_target(fake_mac: FakeMac,
     link.symlink_to(secret)
     with pytest.raises(OSError):
         MacSystem(fake_mac.root).read_bytes(STATE)
+
+
+def _write_together(root: Path, writers: int) -> list[BaseException]:
+    import threading
+
+    barrier = threading.Barrier(writers)
+    failures: list[BaseException] = []
+    system = MacSystem(root)
+
+    def write() -> None:
+        barrier.wait()
+        try:
+            system.write_file(STATE, b"{}")
+        except OSError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def test_runs_creating_the_state_folder_at_the_same_moment_all_succeed(tmp_path: Path) -> None:
+    for attempt in range(30):
+        root = tmp_path / f"mac{attempt}"
+        root.mkdir()
+        assert _write_together(root, 8) == []

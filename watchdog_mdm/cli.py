@@ -415,8 +415,7 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
                    "iconv -f UTF-16 -t UTF-8", err=True)
     if outcome.log.entries_read == 0:
         click.echo(f"{PROG}: warning: no log entries could be read from the input "
-                   f"({outcome.log.lines_skipped} lines skipped); is it `log show` output?",
-                   err=True)
+                   f"({outcome.log.bytes_read} bytes); is it `log show` output?", err=True)
     render(outcome, as_json=as_json, explain=explain, show_instant=True,
            line=report.diagnose_line(outcome))
 

@@ -11,9 +11,7 @@ and the next source (in the end the default) applies.
 from __future__ import annotations
 
 import math
-import plistlib
 import re
-import xml.parsers.expat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -178,6 +176,9 @@ class Configuration:
 def _read_plist(path: str, data: bytes | None, warnings: list[str]) -> dict[str, Any]:
     if data is None:
         return {}
+    import plistlib  # noqa: PLC0415 - only when there is a file: keeps start-up fast
+    import xml.parsers.expat  # noqa: PLC0415
+
     try:
         loaded = plistlib.loads(data)
     except (plistlib.InvalidFileException, ValueError, OverflowError, TypeError,

@@ -64,18 +64,19 @@ class EvidenceError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LogStats:
-    """How much log was read, and how much of it could not be."""
+    """How much log was searched and read, and how much of it could not be."""
 
-    lines_read: int = 0
-    entries_read: int = 0
-    lines_skipped: int = 0
+    bytes_read: int = 0
+    candidate_lines: int = 0  # lines (or JSON records) holding a marker
+    entries_read: int = 0  # entries parsed: the candidates, and each block's last
+    lines_skipped: int = 0  # candidates that could not be read
     naive_timestamps: int = 0
     naive_zone: str = "UTC"
     utf16_inputs: int = 0
 
     @classmethod
     def of(cls, reader: LogReader) -> LogStats:
-        return cls(reader.lines_read, reader.entries, reader.lines_skipped,
+        return cls(reader.bytes_read, reader.candidates, reader.entries, reader.lines_skipped,
                    reader.naive_timestamps, str(reader.naive_tz), reader.utf16_inputs)
 
 
@@ -152,8 +153,8 @@ def _needs_history(obs: Observations, enrollment: Enrollment | None, start: date
 def _stream_into(system: System, query: tuple[str, ...], reader: LogReader,
                  collector: Collector, settings: Settings) -> None:
     try:
-        collector.add_all(reader.read(system.stream(query,
-                                                    timeout=settings.log_timeout_seconds)))
+        collector.add_all(reader.scan(system.stream(query, timeout=settings.log_timeout_seconds),
+                                      patterns.RELEVANT_MARKERS))
     except CommandError as exc:
         raise EvidenceError(f"could not read the unified log: {exc}") from exc
 
@@ -201,7 +202,7 @@ def analyze_export(
     collector = Collector(until=at)
     try:
         for source in sources:
-            collector.add_all(reader.read(source))
+            collector.add_all(reader.scan(source, patterns.RELEVANT_MARKERS))
     except OSError as exc:
         name = f"{exc.filename}: " if exc.filename else ""
         raise EvidenceError(f"cannot read {name}{exc.strerror or exc}") from exc

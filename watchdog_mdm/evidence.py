@@ -39,7 +39,12 @@ class Sighting:
     """A log line that matters: when it was written, and what it said."""
 
     time: datetime
-    message: str
+    text: str  # as logged: untrusted; show .message
+
+    @property
+    def message(self) -> str:
+        """The text, safe to show and cut to an excerpt (made only when shown)."""
+        return _excerpt(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,11 @@ class Command:
     time: datetime
     request_type: str
     status: str | None  # Acknowledged, NotNow, Error...; None for "Processing server request"
-    message: str
+    text: str
+
+    @property
+    def message(self) -> str:
+        return _excerpt(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,19 +141,19 @@ class Collector:
         message = entry.message
         if any(text in message for text in patterns.IDENTITY_ERRORS):
             self.relevant_entries += 1
-            self._add_identity_error(Sighting(entry.timestamp, _excerpt(message)))
+            self._add_identity_error(Sighting(entry.timestamp, message))
         exchange = patterns.HTTP_EXCHANGE.search(message)
         request = None if exchange else patterns.SERVER_REQUEST.search(message)
         if exchange is None and request is None:
             return
         self.relevant_entries += 1
-        sighting = Sighting(entry.timestamp, _excerpt(message))
+        sighting = Sighting(entry.timestamp, message)
         if request is not None:
             channel = patterns.request_channel(request["target"])
             if channel == patterns.DEVICE:
                 self.last_device_activity = _newer(self.last_device_activity, sighting)
                 self._add_command(Command(entry.timestamp, request["request_type"], None,
-                                          sighting.message))
+                                          message))
             return
         assert exchange is not None
         channel = patterns.exchange_channel(message)
@@ -159,7 +168,7 @@ class Collector:
             bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
             if bracket is not None:
                 self._add_command(Command(entry.timestamp, bracket["request_type"],
-                                          bracket["status"], sighting.message))
+                                          bracket["status"], message))
         elif channel == patterns.USER and success:
             self.last_user_success = _newer(self.last_user_success, sighting)
 
@@ -175,7 +184,7 @@ class Collector:
             heapq.heapreplace(self._identity, item)
 
     def _add_software_update(self, entry: LogEntry) -> None:
-        sighting = Sighting(entry.timestamp, _excerpt(entry.message))
+        sighting = Sighting(entry.timestamp, entry.message)
         if patterns.UPDATE_PROGRESS.search(entry.message) is not None:
             self.relevant_entries += 1
             self.last_update_progress = _newer(self.last_update_progress, sighting)

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
-
 from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Diagnosis
 from watchdog_mdm.state import Kickstarts
@@ -218,6 +216,14 @@ def _attempts(seconds: float) -> int:
 def _poll(system: System, attempts: int, check: Callable[[], bool]) -> bool:
     """Ask ``check`` until it says yes, a bounded number of times, sleeping through
     the seam (so tests wait for nothing)."""
+    # tenacity is imported here: only a restart needs it, and start-up stays fast
+    from tenacity import (  # noqa: PLC0415
+        Retrying,
+        retry_if_result,
+        stop_after_attempt,
+        wait_fixed,
+    )
+
     retrying = Retrying(
         stop=stop_after_attempt(max(attempts, 1)),
         wait=wait_fixed(VERIFY_INTERVAL_SECONDS),

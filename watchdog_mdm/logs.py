@@ -4,13 +4,18 @@
 files also collect headers, footers, other tools' lines and truncated records. The reader
 turns whatever it can read into :class:`LogEntry` values and counts the rest, never
 raising on bad input and never holding more than one record in memory.
+
+Two ways to read: :meth:`LogReader.read` parses every line; :meth:`LogReader.scan`, what
+the checks use, looks for a few marker bytes in large chunks and decodes and parses only
+the lines that contain one (and the last entry of each chunk, for the newest time), so
+a day of log costs little more than a search through its bytes.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -119,6 +124,9 @@ class LogReader:
         self.entries = 0
         self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
         self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
+        self._text_styles = [_DEFAULT, _SYSLOG, _COMPACT]  # the last one matched first
+        self.bytes_read = 0  # scan(): how much was searched
+        self.candidates = 0  # scan(): lines or records that held a marker
 
     def _decoded(self, lines: Iterable[bytes | str]) -> Iterator[tuple[str, str]]:
         """Each line as text without its line ending, and stripped."""
@@ -163,6 +171,80 @@ class LogReader:
         if record is not None:
             self.lines_skipped += len(record.lines)
 
+    def scan(self, chunks: Iterable[bytes], markers: Sequence[bytes]) -> Iterator[LogEntry]:
+        """The entries whose line (or JSON record) holds one of ``markers``, and the last
+        entry of each chunk. Chunks may cut lines anywhere; nothing else is decoded.
+        """
+        carry = b""
+        pretty: bool | None = None
+        for raw in chunks:
+            self.bytes_read += len(raw)
+            chunk = raw
+            if pretty is None:
+                chunk = self._first_chunk(raw)
+                pretty = _looks_pretty(chunk)
+            data = carry + chunk if carry else chunk
+            cut = _complete_end(data, pretty)
+            block, carry = data[:cut], data[cut:]
+            if len(carry) > _MAX_RECORD_CHARS:
+                # One enormous line or record: its start is dropped here, and what is
+                # left of it is read (and skipped) as a line of its own.
+                self.lines_skipped += 1
+                carry = b""
+            if block:
+                yield from self._scan_block(block, markers, bool(pretty))
+        if carry:
+            yield from self._scan_block(carry, markers, bool(pretty))
+
+    def _first_chunk(self, chunk: bytes) -> bytes:
+        if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
+        return chunk.removeprefix(b"\xef\xbb\xbf")
+
+    def _scan_block(self, block: bytes, markers: Sequence[bytes],
+                    pretty: bool) -> Iterator[LogEntry]:
+        unit = _record_bounds if pretty else _line_bounds
+        found: dict[int, int] = {}  # start -> end of each line or record with a marker
+        for marker in markers:
+            at = block.find(marker)
+            while at != -1:
+                start, end = unit(block, at)
+                found[start] = end
+                at = block.find(marker, max(end, at + 1))
+        for start in sorted(found):
+            self.candidates += 1
+            entry = self._parse_unit(block[start:found[start]], pretty)
+            if entry is None:
+                self.lines_skipped += 1
+            else:
+                yield entry
+        last = self._last_entry(block, pretty, found)
+        if last is not None:
+            yield last
+
+    def _parse_unit(self, raw: bytes, pretty: bool) -> LogEntry | None:
+        text = raw.decode("utf-8", "replace")
+        if pretty:
+            return self._from_record(_loads(text))
+        return self._from_line(text.strip())
+
+    def _last_entry(self, block: bytes, pretty: bool,
+                    found: dict[int, int]) -> LogEntry | None:
+        """The last readable entry of a block: logs are in time order, so this is the
+        block's newest (a line already read for its marker is not read twice)."""
+        end = len(block)
+        for _ in range(_LAST_ENTRY_TRIES):
+            if end <= 0:
+                return None
+            start, unit_end = (_record_bounds if pretty else _line_bounds)(block, end - 1)
+            if start in found:
+                return None
+            entry = self._parse_unit(block[start:unit_end], pretty)
+            if entry is not None:
+                return entry
+            end = start - 1 if start > 0 else 0
+        return None
+
     def _counted(self, entry: LogEntry) -> LogEntry:
         self.entries += 1
         return entry
@@ -178,9 +260,12 @@ class LogReader:
             return self._from_record(_loads(line))
         if not line[:1].isdigit():
             return None
-        for pattern in (_DEFAULT, _SYSLOG, _COMPACT):
+        for pattern in self._text_styles:
             match = pattern.fullmatch(line)
             if match:
+                if pattern is not self._text_styles[0]:  # an export keeps to one style
+                    self._text_styles = [pattern, *(p for p in self._text_styles
+                                                    if p is not pattern)]
                 return self._from_match(match)
         return None
 
@@ -265,6 +350,56 @@ class _PrettyRecord:
 
     def text(self) -> str:
         return "".join(self.lines)
+
+
+_LAST_ENTRY_TRIES = 32
+
+
+def _looks_pretty(chunk: bytes) -> bool:
+    """Whether output is `log show --style json`: pretty records, "[{" first."""
+    head = chunk[:65536].lstrip(b"\xef\xbb\xbf")
+    for line in head.splitlines()[:4]:
+        if line.strip() in (b"[{", b"{", b"[") and b'" : ' in head:
+            return True
+    return False
+
+
+def _complete_end(data: bytes, pretty: bool) -> int:
+    """Where the complete lines (or, in pretty JSON, records) of ``data`` end."""
+    if not pretty:
+        return data.rfind(b"\n") + 1
+    # Cut right after a record's closing brace: a "},{" line then leaves ",{" to open
+    # the next record in the next block.
+    close = data.rfind(b"\n}")
+    return close + 2 if close != -1 else 0
+
+
+def _line_bounds(block: bytes, at: int) -> tuple[int, int]:
+    start = block.rfind(b"\n", 0, at) + 1
+    end = block.find(b"\n", at)
+    return start, end if end != -1 else len(block)
+
+
+_RECORD_OPENERS = (b"{", b"[{", b"},{", b",{")
+
+
+def _record_bounds(block: bytes, at: int) -> tuple[int, int]:
+    """The pretty JSON record around ``at``: from its opening "{" line (written "[{",
+    "{" or "},{") to its closing "}" line, both at the start of a line."""
+    search = at
+    start = 0
+    while search > 0:
+        brace = block.rfind(b"{\n", 0, search)
+        if brace == -1:
+            break
+        line_start = block.rfind(b"\n", 0, brace) + 1
+        if block[line_start:brace + 1].strip() in _RECORD_OPENERS:
+            start = brace  # keep the "{" itself: the record's text starts here
+            break
+        search = line_start
+    close = block.find(b"\n}", at)
+    end = close + 2 if close != -1 else len(block)
+    return start, end
 
 
 def _continues_record(stripped: str) -> bool:

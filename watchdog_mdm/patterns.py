@@ -85,3 +85,14 @@ UPDATE_PROGRESS = re.compile(
     r"[Rr]eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
     r"(?: stalled:(?P<stalled>\w+))?"
 )
+
+# The raw bytes that every line the checks read contains. Lines with none of them are
+# never decoded or parsed, which is what makes reading a day of log fast; a new wording
+# above needs its marker here (tests/test_scan.py checks that each pattern has one).
+RELEVANT_MARKERS: tuple[bytes, ...] = (
+    b"HTTP re",  # Sending HTTP request / Received HTTP response
+    b"server request",  # Processing server request
+    b"eported progress",  # (Scan) reported progress / Reported progress
+    *(text.encode() for text in IDENTITY_ERRORS),
+    *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
+)

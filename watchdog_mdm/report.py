@@ -151,7 +151,8 @@ def evidence(outcome: Outcome) -> dict[str, Any]:
         "last_software_update_progress": _sighting(obs.last_update_progress),
         "last_ddm_update_enforcement": _sighting(obs.last_ddm_enforcement),
         "log": {
-            "lines_read": outcome.log.lines_read,
+            "bytes_read": outcome.log.bytes_read,
+            "candidate_lines": outcome.log.candidate_lines,
             "entries_read": outcome.log.entries_read,
             "lines_skipped": outcome.log.lines_skipped,
             "timestamps_without_offset": outcome.log.naive_timestamps,
@@ -262,8 +263,9 @@ def explain(outcome: Outcome) -> str:
     for sighting in obs.identity_errors:
         lines.append(f"Identity error: {_time(sighting.time)}  {sighting.message}")
     lines.append(
-        f"Log read: {outcome.log.lines_read} lines, {outcome.log.entries_read} entries, "
-        f"{obs.relevant_entries} relevant, {outcome.log.lines_skipped} lines skipped."
+        f"Log read: {outcome.log.bytes_read} bytes searched, {outcome.log.candidate_lines} "
+        f"lines with a marker, {outcome.log.entries_read} entries parsed, "
+        f"{obs.relevant_entries} relevant, {outcome.log.lines_skipped} unreadable."
     )
     if outcome.log.naive_timestamps:
         lines.append(

@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-import psutil
-
 from watchdog_mdm.text import one_line
 
 __all__ = [
@@ -138,8 +136,8 @@ class System(Protocol):
         ...
 
     def read_export(self, path: str) -> Iterator[bytes]:
-        """The lines of a file the user named (``-``: standard input), as given: user
-        paths are not taken under the system root. Raises OSError."""
+        """A file the user named (``-``: standard input) in chunks that may cut lines;
+        user paths are not taken under the system root. Raises OSError."""
         ...
 
     def export_files(self, folder: str) -> list[str]:
@@ -267,7 +265,11 @@ class MacSystem:
             info = os.lstat(folder)
         except FileNotFoundError:
             folder.parent.mkdir(parents=True, exist_ok=True)
-            os.mkdir(folder, 0o755)
+            try:
+                os.mkdir(folder, 0o755)
+            except FileExistsError:  # another run made it a moment ago: check theirs
+                self._secure_folder(folder)
+                return
             # mkdir's mode is filtered by the umask; the state folder must be 0755
             os.chmod(folder, 0o755)  # noqa: S103 - world-readable by design, like the original
             if os.geteuid() == 0:
@@ -331,6 +333,8 @@ class MacSystem:
             os.close(fd)
 
     def processes(self, executable: str) -> list[ProcessInfo]:
+        import psutil  # noqa: PLC0415 - only healing needs it; keeps start-up fast
+
         wanted = os.path.realpath(self.path(executable))
         found = []
         for process in psutil.process_iter(["exe", "uids", "create_time"]):
@@ -342,6 +346,8 @@ class MacSystem:
         return found
 
     def send_signal(self, process: ProcessInfo, signum: int) -> None:
+        import psutil  # noqa: PLC0415 - only healing needs it; keeps start-up fast
+
         try:
             target = psutil.Process(process.pid)
             if target.create_time() != process.create_time:
@@ -357,11 +363,11 @@ class MacSystem:
 
     def read_export(self, path: str) -> Iterator[bytes]:
         if path == "-":
-            yield from _capped_lines(sys.stdin.buffer)
+            yield from _chunks(sys.stdin.buffer)
             return
         try:
             with open(path, "rb") as handle:  # a user path: not re-rooted
-                yield from _capped_lines(handle)
+                yield from _chunks(handle)
         except OSError as exc:
             # name the file even when reading, not opening, failed
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
@@ -388,8 +394,11 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _capped_lines(handle: BinaryIO) -> Iterator[bytes]:
-    # A line longer than the cap arrives in pieces, each read (and skipped) on its own,
-    # so one enormous line cannot take enormous memory.
-    while line := handle.readline(MAX_LINE_BYTES):
-        yield line
+EXPORT_CHUNK_BYTES = 4 << 20
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    # Fixed-size chunks, cut anywhere: the reader joins lines across them and bounds
+    # what it carries, so one enormous line cannot take enormous memory.
+    while chunk := handle.read(EXPORT_CHUNK_BYTES):
+        yield chunk

@@ -1,0 +1,261 @@
+"""Benchmark: mdm-watchdog analyze against grep and a naive parser, on one machine, in one run.
+
+    python tests/perf/bench.py [--size-mb 200] [--styles ndjson,compact,...]
+                               [--bundle DIR] [--json FILE]
+
+For each `log show` style it writes a synthetic export of the given size (a realistic
+mix: mostly chatter from mdmclient and other processes, about 3 % HTTP exchanges, some
+commands and softwareupdated progress; line shapes taken from the real lines in
+../shared/reference), then times, on that same file:
+
+- `mdm-watchdog analyze FILE --json` (wall time, peak memory);
+- the floor: `grep -F -c 'Received HTTP response (200)' FILE`;
+- for ndjson, a naive reference: `json.loads` on every line;
+
+and reports MB/s and the ratios, plus the start-up time of `mdm-watchdog -version` (and of
+the PyInstaller bundle with --bundle). Numbers are medians of --repeat runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parent.parent.parent
+
+# (process, image path, subsystem, category, message); real wordings from the reference.
+EXCHANGES = [
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
+     "[0:MDMDaemon:HTTPUtil:<0x2fdb>] >>>>> Sending HTTP request (PUT) [Idle] >>>>>"),
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
+     "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
+     "[501:MDMAgent:HTTPUtil:<0x3a11>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
+]
+COMMANDS = [
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
+     "[0:MDMDaemon:HTTPUtil:<0x6626>] <<<<< Received HTTP response (200) "
+     "[Acknowledged(ScheduleOSUpdate):cea75749-f3be-48f9-9b34-87828a32a04f] <<<<<"),
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "MDMDaemon",
+     "[*] [0:MDMDaemon:<0x4d0d>] Processing server request: DeclarativeManagement for: "
+     "<Device> (3fb48527-9aaa-492d-94fc-efd999d812a3) PowerNap: no"),
+]
+PROGRESS = [
+    ("softwareupdated",
+     "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+     "com.apple.SoftwareUpdateMacController", "SU",
+     "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO "
+     "portionComplete:0.001000 estimatedTimeRemaining:-1.000000"),
+]
+CHATTER = [
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "FVEscrow",
+     "[0:MDMDaemon:FVEscrow:<0x5b0>] Saved PRK escrow file: YES  Length: 460"),
+    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "ManagedApps",
+     "StartInstall using UUID: 1B3C5D7E-9F11-4A2B-8C3D-5E7F9A1B2C3D for MDM 'Example.MDM'"),
+    ("trustd", "/usr/libexec/trustd", "com.apple.securityd", "ocsp",
+     "ocsp responder: (null) did not include status of requested cert"),
+    ("coreaudiod", "/usr/sbin/coreaudiod", "com.apple.bluetooth", "BTAudio",
+     "Volume update from PID = 8484 Control ID = 262 Scalar volume 0.488189 -> 0.427210 "
+     "Element = 0"),
+    ("WindowServer",
+     "/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
+     "com.apple.Multitouch", "Plugin",
+     "[TP] Dispatching digitizer event with 2 children, _eventMask=0x2 _childEventMask=0x2 "
+     "Cancel=0 Touching=0 inRange=1"),
+    ("apsd", "/System/Library/PrivateFrameworks/ApplePushService.framework/apsd",
+     "com.apple.apsd", "courier",
+     "<APSCourierConnectionManager: 0x1036e3710; production>: Connected to courier "
+     "18-courier.push.apple.com (17.57.144.12)"),
+]
+
+
+def choose(rng: random.Random) -> tuple[str, str, str, str, str]:
+    roll = rng.random()
+    if roll < 0.03:
+        return rng.choice(EXCHANGES)
+    if roll < 0.035:
+        return rng.choice(COMMANDS)
+    if roll < 0.045:
+        return PROGRESS[0]
+    return rng.choice(CHATTER)
+
+
+def _pid(process: str) -> int:
+    return 100 + sum(map(ord, process)) % 9000
+
+
+def render(style: str, when: datetime, record: tuple[str, str, str, str, str]) -> str:
+    process, image, subsystem, category, message = record
+    pid = _pid(process)
+    micro = when.strftime("%Y-%m-%d %H:%M:%S.%f%z")
+    if style == "default":
+        return (f"{micro} 0x{pid * 7:<8x} Default     0x0                  {pid:<6} 0    "
+                f"{process}: [{subsystem}:{category}] {message}\n")
+    if style == "compact":
+        milli = when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return f"{milli} Df {process}[{pid}:{pid * 7:x}] [{subsystem}:{category}] {message}\n"
+    if style == "syslog":
+        return f"{micro}  localhost {process}[{pid}]: [{subsystem}:{category}] {message}\n"
+    record_json = {
+        "timezoneName": "", "messageType": "Default", "eventType": "logEvent", "source": None,
+        "formatString": "%{public}s", "userID": 0, "activityIdentifier": 0,
+        "subsystem": subsystem, "category": category, "threadID": pid * 7,
+        "senderImageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0",
+        "backtrace": {"frames": [{"imageOffset": 1764,
+                                  "imageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0"}]},
+        "bootUUID": "", "processImagePath": image, "senderImagePath": image,
+        "timestamp": micro, "machTimestamp": 23247436516259, "eventMessage": message,
+        "processImageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0", "traceID": 13353070231556,
+        "processID": pid, "senderProgramCounter": 1764, "parentActivityIdentifier": 0,
+    }
+    if style == "ndjson":
+        return json.dumps(record_json, separators=(",", ":")).replace("/", "\\/") + "\n"
+    pretty = json.dumps(record_json, indent=2, separators=(",", " : ")).replace("/", "\\/")
+    return pretty[1:-1].strip("\n") + "\n"  # the body; write() adds the brackets
+
+
+def write_export(style: str, path: Path, size: int, seed: int = 7) -> int:
+    """Write about ``size`` bytes of ``style`` output; returns the byte count."""
+    rng = random.Random(seed)
+    when = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    written = 0
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        if style == "json":
+            out.write("[{\n")
+        first = True
+        while written < size:
+            chunk: list[str] = []
+            for _ in range(2000):
+                when += timedelta(milliseconds=rng.randint(1, 40))
+                line = render(style, when, choose(rng))
+                if style == "json":
+                    line = ("" if first else "},{\n") + line
+                    first = False
+                chunk.append(line)
+            text = "".join(chunk)
+            out.write(text)
+            written += len(text)
+        if style == "json":
+            out.write("}]\n")
+    return path.stat().st_size
+
+
+PROBE = textwrap.dedent("""
+    import json, resource, subprocess, sys, time
+    start = time.perf_counter()
+    done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps([elapsed, peak, done.returncode]))
+""")
+
+
+def timed(*argv: str) -> tuple[float, int]:
+    """Wall seconds and peak resident KiB of one run of ``argv``."""
+    out = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True,
+                         text=True, check=True).stdout
+    elapsed, peak, code = json.loads(out)
+    if code not in (0, 1):  # grep -c exits 1 when it counts nothing
+        raise SystemExit(f"{argv[0]} exited {code}")
+    return elapsed, peak
+
+
+NAIVE = textwrap.dedent("""
+    import json, sys
+    count = 0
+    with open(sys.argv[1], "rb") as handle:
+        for line in handle:
+            try:
+                json.loads(line)
+            except ValueError:
+                pass
+            count += 1
+    print(count)
+""")
+
+
+def median(runs: int, measure: Callable[[], tuple[float, int]]) -> tuple[float, int]:
+    results = [measure() for _ in range(runs)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+def command() -> str:
+    return str(Path(sys.executable).parent / "mdm-watchdog")
+
+
+def startup(binary: str, runs: int = 15) -> float:
+    return statistics.median(timed(binary, "-version")[0] for _ in range(runs))
+
+
+def styles_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, object]]:
+    for style in args.styles.split(","):
+        path = folder / f"export.{style}"
+        size = write_export(style, path, args.size_mb * 1_000_000)
+        megabytes = size / 1_000_000
+        analyze, analyze_peak = median(args.repeat, partial(
+            timed, command(), "analyze", str(path), "--json"))
+        grep, _ = median(args.repeat, partial(
+            timed, "grep", "-F", "-c", "Received HTTP response (200)", str(path)))
+        row: dict[str, object] = {
+            "style": style, "megabytes": round(megabytes, 1),
+            "analyze_seconds": round(analyze, 3), "analyze_mb_per_s": round(megabytes / analyze),
+            "analyze_peak_mb": round(analyze_peak / 1024, 1),
+            "grep_seconds": round(grep, 3), "analyze_over_grep": round(analyze / grep, 2),
+        }
+        if style == "ndjson":
+            naive, _ = median(args.repeat, partial(timed, sys.executable, "-c", NAIVE,
+                                                   str(path)))
+            row |= {"naive_seconds": round(naive, 3),
+                    "naive_over_analyze": round(naive / analyze, 2)}
+        path.unlink()
+        yield row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--styles", default="ndjson,default,compact,syslog,json")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bundle", type=Path, help="a built PyInstaller bundle folder")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="mdm-watchdog-bench-",
+                                     dir=os.environ.get("BENCH_TMP")) as temporary:
+        rows = list(styles_table(args, Path(temporary)))
+    figures: dict[str, object] = {
+        "size_mb": args.size_mb, "cpus": os.cpu_count(), "styles": rows,
+        "version_startup_ms": round(startup(command()) * 1000, 1),
+        "python_startup_ms": round(statistics.median(
+            timed(sys.executable, "-c", "pass")[0] for _ in range(15)) * 1000, 1),
+    }
+    if args.bundle:
+        figures["bundle_startup_ms"] = round(startup(str(args.bundle / "mdm-watchdog")) * 1000, 1)
+    print(f"{'style':8} {'MB':>7} {'analyze s':>10} {'MB/s':>6} {'peak MB':>8} "
+          f"{'grep s':>7} {'x grep':>7} {'naive/analyze':>14}")
+    for row in rows:
+        print(f"{row['style']:8} {row['megabytes']:>7} {row['analyze_seconds']:>10} "
+              f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
+              f"{row['grep_seconds']:>7} {row['analyze_over_grep']:>7} "
+              f"{row.get('naive_over_analyze', ''):>14}")
+    for key in ("version_startup_ms", "python_startup_ms", "bundle_startup_ms"):
+        if key in figures:
+            print(f"{key}: {figures[key]}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
