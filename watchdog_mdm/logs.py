@@ -393,7 +393,8 @@ def _record_bounds(block: bytes, at: int) -> tuple[int, int]:
         if brace == -1:
             break
         line_start = block.rfind(b"\n", 0, brace) + 1
-        if block[line_start:brace + 1].strip() in _RECORD_OPENERS:
+        # at the start of the line: an indented "{" opens a nested object
+        if block[line_start:brace + 1] in _RECORD_OPENERS:
             start = brace  # keep the "{" itself: the record's text starts here
             break
         search = line_start

@@ -1,0 +1,118 @@
+"""The fast reader: scanning chunks for marker bytes finds exactly what reading every line
+finds, wherever the chunks cut the lines, in every style."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import LOGS, reference_lines
+from tests.perf.bench import render, write_export
+from watchdog_mdm import patterns
+from watchdog_mdm.evidence import Collector, Observations
+from watchdog_mdm.logs import LogReader
+
+MARKERS = patterns.RELEVANT_MARKERS
+
+REAL = [
+    *reference_lines("mdmclient_lines.txt", "mdmclient"),
+    *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
+    *reference_lines("softwareupdated_lines.txt", "eported progress")[:40],
+    *(LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
+]
+
+
+def by_reading(lines: list[bytes]) -> Observations:
+    return Collector().add_all(LogReader().read(lines)).observations()
+
+
+def by_scanning(chunks: list[bytes]) -> Observations:
+    return Collector().add_all(LogReader().scan(chunks, MARKERS)).observations()
+
+
+def cut(data: bytes, points: list[int]) -> list[bytes]:
+    edges = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
+
+
+def test_every_line_a_pattern_reads_holds_a_marker() -> None:
+    matched = 0
+    for line in REAL:
+        message = line
+        wanted = (patterns.HTTP_EXCHANGE.search(message) or patterns.SERVER_REQUEST.search(
+            message) or patterns.UPDATE_PROGRESS.search(message) or any(
+            t in message for t in (*patterns.IDENTITY_ERRORS, *patterns.DDM_UPDATE_ENFORCEMENT)))
+        if wanted:
+            matched += 1
+            assert any(m.decode() in line for m in MARKERS), line
+    assert matched > 50
+    for text in (*patterns.IDENTITY_ERRORS, *patterns.DDM_UPDATE_ENFORCEMENT):
+        assert any(m.decode() in text for m in MARKERS), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(REAL), min_size=1, max_size=40),
+       st.lists(st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t),
+                max_size=10),
+       st.lists(st.integers(0, 100_000), max_size=12),
+       st.randoms(use_true_random=False))
+def test_scanning_finds_what_reading_finds(lines: list[str], garbage: list[str],
+                                           points: list[int], random: object) -> None:
+    mixed = lines + garbage
+    random.shuffle(mixed)  # type: ignore[attr-defined]
+    data = ("\n".join(mixed) + "\n").encode()
+    read = by_reading(data.splitlines(keepends=True))
+    scanned = by_scanning(cut(data, points))
+    # Only the newest time may differ: a scan takes it from the last entry of each
+    # chunk, which is the newest in a real (chronological) export, not in a shuffle.
+    assert replace(scanned, newest_entry=None) == replace(read, newest_entry=None)
+
+
+def test_the_newest_entry_of_a_chronological_export_is_found() -> None:
+    data = (LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
+            / "mdmWorkflow.log").read_bytes()
+    read = by_reading(data.splitlines(keepends=True))
+    for size in (1, 97, 4096, len(data)):
+        chunks = [data[i:i + size] for i in range(0, len(data), size)]
+        assert by_scanning(chunks).newest_entry == read.newest_entry
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.lists(st.integers(0, 10**7), max_size=8))
+def test_pretty_json_records_are_found_across_any_chunking(seed: int, points: list[int],
+                                                          ) -> None:
+    import random
+
+    rng = random.Random(seed)
+    from tests.perf.bench import CHATTER, COMMANDS, EXCHANGES
+
+    when = datetime(2026, 11, 25, tzinfo=UTC)
+    bodies = []
+    for _ in range(30):
+        when += timedelta(seconds=rng.randint(1, 60))
+        bodies.append(render("json", when, rng.choice([*EXCHANGES, *COMMANDS, *CHATTER])))
+    text = "[{\n" + "},{\n".join(bodies) + "}]\n"
+    lines = text.encode().splitlines(keepends=True)
+    read = by_reading(lines)
+    scanned = by_scanning(cut(text.encode(), points))
+    assert scanned == read
+
+
+def test_synthetic_exports_of_every_style_agree(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    results = {}
+    for style in ("ndjson", "default", "compact", "syslog", "json"):
+        path = folder / f"export.{style}"
+        write_export(style, path, 300_000)
+        data = path.read_bytes()
+        read = by_reading(data.splitlines(keepends=True))
+        scanned = by_scanning([data[i:i + 65536] for i in range(0, len(data), 65536)])
+        assert scanned == read, style
+        results[style] = scanned
+    assert len({r.last_command for r in results.values()}) == 1  # same story in every style
