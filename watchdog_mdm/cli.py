@@ -360,7 +360,7 @@ def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
     return inputs
 
 
-def _sources(system: System, paths: list[str]) -> Iterator[Iterator[bytes]]:
+def _sources(system: System, paths: list[str]) -> Iterator[Iterator[bytes | bytearray]]:
     """Each input in turn, opened only when it is read."""
     for path in paths:
         if path != "-" and Path(path).is_dir():

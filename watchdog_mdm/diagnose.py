@@ -186,7 +186,7 @@ def diagnose_live(system: System, settings: Settings) -> Outcome:
 
 
 def analyze_export(
-    sources: Iterable[Iterable[bytes]],
+    sources: Iterable[Iterable[bytes | bytearray]],
     *,
     settings: Settings,
     at: datetime | None,

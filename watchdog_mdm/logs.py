@@ -18,9 +18,18 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = ["LogEntry", "LogReader", "parse_timestamp"]
+
+
+class Buffer(Protocol):
+    """What scan() searches: bytes, or a read-only memory map of a file."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: slice, /) -> bytes | bytearray: ...
+    def find(self, sub: bytes, start: int = ..., end: int = ..., /) -> int: ...
+    def rfind(self, sub: bytes, start: int = ..., end: int = ..., /) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,46 +180,63 @@ class LogReader:
         if record is not None:
             self.lines_skipped += len(record.lines)
 
-    def scan(self, chunks: Iterable[bytes], markers: Sequence[bytes]) -> Iterator[LogEntry]:
+    def scan(self, chunks: Iterable[Buffer], markers: Sequence[bytes]) -> Iterator[LogEntry]:
         """The entries whose line (or JSON record) holds one of ``markers``, and the last
-        entry of each chunk. Chunks may cut lines anywhere; nothing else is decoded.
+        entry of each chunk. Chunks may cut lines anywhere and are searched in place
+        (a memory map works as well as bytes); nothing else is decoded or copied.
         """
         carry = b""
         pretty: bool | None = None
-        for raw in chunks:
-            self.bytes_read += len(raw)
-            chunk = raw
+        for chunk in _first_at_least(chunks, _STYLE_SAMPLE):
+            size = len(chunk)
+            self.bytes_read += size
+            low = 0
             if pretty is None:
-                chunk = self._first_chunk(raw)
-                pretty = _looks_pretty(chunk)
-            data = carry + chunk if carry else chunk
-            cut = _complete_end(data, pretty)
-            block, carry = data[:cut], data[cut:]
-            if len(carry) > _MAX_RECORD_CHARS:
-                # One enormous line or record: its start is dropped here, and what is
-                # left of it is read (and skipped) as a line of its own.
-                self.lines_skipped += 1
+                low = self._first_chunk(chunk)
+                pretty = _looks_pretty(chunk[low:low + _STYLE_SAMPLE])
+            cut = _complete_end(chunk, pretty, low, size)
+            if carry:
+                if cut <= low:  # still inside one long line or record
+                    carry = self._grow(carry, chunk[low:])
+                    continue
+                # the carried start, completed by this chunk's first line or record
+                first = _first_end(chunk, pretty, low, size)
+                head = carry + chunk[low:first]
                 carry = b""
-            if block:
-                yield from self._scan_block(block, markers, bool(pretty))
+                yield from self._scan_block(head, markers, pretty, 0, len(head))
+                low = first
+            if low < cut:
+                yield from self._scan_block(chunk, markers, pretty, low, cut)
+            if cut < size:
+                carry = self._grow(b"", chunk[max(cut, low):])
         if carry:
-            yield from self._scan_block(carry, markers, bool(pretty))
+            yield from self._scan_block(carry, markers, bool(pretty), 0, len(carry))
 
-    def _first_chunk(self, chunk: bytes) -> bytes:
+    def _grow(self, carry: bytes, more: bytes | bytearray) -> bytes:
+        """A partial line or record, kept only up to a bound: one enormous line is
+        dropped (counted as skipped), and what follows it is read on its own."""
+        grown = carry + more
+        if len(grown) > _MAX_RECORD_CHARS:
+            self.lines_skipped += 1
+            return b""
+        return grown
+
+    def _first_chunk(self, chunk: Buffer) -> int:
+        """Where an input's content starts (after a UTF-8 byte-order mark)."""
         if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
             self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
-        return chunk.removeprefix(b"\xef\xbb\xbf")
+        return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
-    def _scan_block(self, block: bytes, markers: Sequence[bytes],
-                    pretty: bool) -> Iterator[LogEntry]:
+    def _scan_block(self, block: Buffer, markers: Sequence[bytes], pretty: bool,
+                    low: int, high: int) -> Iterator[LogEntry]:
         unit = _record_bounds if pretty else _line_bounds
         found: dict[int, int] = {}  # start -> end of each line or record with a marker
         for marker in markers:
-            at = block.find(marker)
+            at = block.find(marker, low, high)
             while at != -1:
-                start, end = unit(block, at)
+                start, end = unit(block, at, low, high)
                 found[start] = end
-                at = block.find(marker, max(end, at + 1))
+                at = block.find(marker, max(end, at + 1), high)
         for start in sorted(found):
             self.candidates += 1
             entry = self._parse_unit(block[start:found[start]], pretty)
@@ -218,31 +244,32 @@ class LogReader:
                 self.lines_skipped += 1
             else:
                 yield entry
-        last = self._last_entry(block, pretty, found)
+        last = self._last_entry(block, pretty, found, low, high)
         if last is not None:
             yield last
 
-    def _parse_unit(self, raw: bytes, pretty: bool) -> LogEntry | None:
+    def _parse_unit(self, raw: bytes | bytearray, pretty: bool) -> LogEntry | None:
         text = raw.decode("utf-8", "replace")
         if pretty:
             return self._from_record(_loads(text))
         return self._from_line(text.strip())
 
-    def _last_entry(self, block: bytes, pretty: bool,
-                    found: dict[int, int]) -> LogEntry | None:
+    def _last_entry(self, block: Buffer, pretty: bool, found: dict[int, int],
+                    low: int, high: int) -> LogEntry | None:
         """The last readable entry of a block: logs are in time order, so this is the
         block's newest (a line already read for its marker is not read twice)."""
-        end = len(block)
+        unit = _record_bounds if pretty else _line_bounds
+        end = high
         for _ in range(_LAST_ENTRY_TRIES):
-            if end <= 0:
+            if end <= low:
                 return None
-            start, unit_end = (_record_bounds if pretty else _line_bounds)(block, end - 1)
+            start, unit_end = unit(block, end - 1, low, high)
             if start in found:
                 return None
             entry = self._parse_unit(block[start:unit_end], pretty)
             if entry is not None:
                 return entry
-            end = start - 1 if start > 0 else 0
+            end = start - 1 if start > low else low
         return None
 
     def _counted(self, entry: LogEntry) -> LogEntry:
@@ -355,51 +382,79 @@ class _PrettyRecord:
 _LAST_ENTRY_TRIES = 32
 
 
-def _looks_pretty(chunk: bytes) -> bool:
+_STYLE_SAMPLE = 65536
+
+
+def _first_at_least(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
+    """The chunks, the first ones joined until there is enough to tell the style."""
+    head = b""
+    iterator = iter(chunks)
+    for chunk in iterator:
+        if not head and len(chunk) >= size:
+            yield chunk
+            break
+        head += chunk[:]
+        if len(head) >= size:
+            yield head
+            break
+    else:
+        if head:
+            yield head
+        return
+    yield from iterator
+
+
+def _looks_pretty(head: bytes | bytearray) -> bool:
     """Whether output is `log show --style json`: pretty records, "[{" first."""
-    head = chunk[:65536].lstrip(b"\xef\xbb\xbf")
     for line in head.splitlines()[:4]:
         if line.strip() in (b"[{", b"{", b"[") and b'" : ' in head:
             return True
     return False
 
 
-def _complete_end(data: bytes, pretty: bool) -> int:
-    """Where the complete lines (or, in pretty JSON, records) of ``data`` end."""
+def _complete_end(data: Buffer, pretty: bool, low: int, high: int) -> int:
+    """Where the complete lines (or, in pretty JSON, records) in data[low:high] end."""
     if not pretty:
-        return data.rfind(b"\n") + 1
+        return data.rfind(b"\n", low, high) + 1 or low
     # Cut right after a record's closing brace: a "},{" line then leaves ",{" to open
     # the next record in the next block.
-    close = data.rfind(b"\n}")
-    return close + 2 if close != -1 else 0
+    close = data.rfind(b"\n}", low, high)
+    return close + 2 if close != -1 else low
 
 
-def _line_bounds(block: bytes, at: int) -> tuple[int, int]:
-    start = block.rfind(b"\n", 0, at) + 1
-    end = block.find(b"\n", at)
-    return start, end if end != -1 else len(block)
+def _first_end(data: Buffer, pretty: bool, low: int, high: int) -> int:
+    """Where the first complete line (or record) in data[low:high] ends."""
+    if not pretty:
+        return data.find(b"\n", low, high) + 1
+    return data.find(b"\n}", low, high) + 2
+
+
+def _line_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, int]:
+    start = block.rfind(b"\n", low, at) + 1 or low
+    end = block.find(b"\n", at, high)
+    return start, end if end != -1 else high
 
 
 _RECORD_OPENERS = (b"{", b"[{", b"},{", b",{")
 
 
-def _record_bounds(block: bytes, at: int) -> tuple[int, int]:
+def _record_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, int]:
     """The pretty JSON record around ``at``: from its opening "{" line (written "[{",
     "{" or "},{") to its closing "}" line, both at the start of a line."""
     search = at
-    start = 0
-    while search > 0:
-        brace = block.rfind(b"{\n", 0, search)
+    start = low
+    while search > low:
+        brace = block.rfind(b"{\n", low, search)
         if brace == -1:
             break
-        line_start = block.rfind(b"\n", 0, brace) + 1
+        line_start = block.rfind(b"\n", low, brace) + 1 or low
         # at the start of the line: an indented "{" opens a nested object
         if block[line_start:brace + 1] in _RECORD_OPENERS:
             start = brace  # keep the "{" itself: the record's text starts here
             break
         search = line_start
-    close = block.find(b"\n}", at)
-    end = close + 2 if close != -1 else len(block)
+    close = block.find(b"\n}", at, high)
+    end = close + 2 if close != -1 else high
     return start, end
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import signal
 import stat
@@ -24,7 +25,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from watchdog_mdm.text import one_line
 
@@ -135,7 +136,7 @@ class System(Protocol):
     def sleep(self, seconds: float) -> None:
         ...
 
-    def read_export(self, path: str) -> Iterator[bytes]:
+    def read_export(self, path: str) -> Iterator[bytes | bytearray]:
         """A file the user named (``-``: standard input) in chunks that may cut lines;
         user paths are not taken under the system root. Raises OSError."""
         ...
@@ -361,9 +362,9 @@ class MacSystem:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def read_export(self, path: str) -> Iterator[bytes]:
+    def read_export(self, path: str) -> Iterator[bytes | bytearray]:
         if path == "-":
-            yield from _chunks(sys.stdin.buffer)
+            yield from _chunks(cast(io.BufferedIOBase, sys.stdin.buffer))
             return
         try:
             with open(path, "rb") as handle:  # a user path: not re-rooted
@@ -397,8 +398,13 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 EXPORT_CHUNK_BYTES = 4 << 20
 
 
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    # Fixed-size chunks, cut anywhere: the reader joins lines across them and bounds
-    # what it carries, so one enormous line cannot take enormous memory.
-    while chunk := handle.read(EXPORT_CHUNK_BYTES):
-        yield chunk
+def _chunks(handle: io.BufferedIOBase) -> Iterator[bytes | bytearray]:
+    """Fixed-size chunks, cut anywhere: the reader joins lines across them and bounds
+    what it carries, so one enormous line cannot take enormous memory.
+
+    One buffer is filled again and again (the reader is done with a chunk before it asks
+    for the next), which saves allocating and faulting in fresh memory for every chunk.
+    """
+    buffer = bytearray(EXPORT_CHUNK_BYTES)
+    while count := handle.readinto(buffer):
+        yield buffer if count == len(buffer) else bytes(buffer[:count])
