@@ -89,10 +89,13 @@ UPDATE_PROGRESS = re.compile(
 # The raw bytes that every line the checks read contains. Lines with none of them are
 # never decoded or parsed, which is what makes reading a day of log fast; a new wording
 # above needs its marker here (tests/test_scan.py checks that each pattern has one).
+# Whole wordings, not fragments: a longer marker is searched faster (CPython's search
+# skips ahead by its length), and six whole ones cost less than five short ones.
 RELEVANT_MARKERS: tuple[bytes, ...] = (
-    b"HTTP re",  # Sending HTTP request / Received HTTP response
-    b"server request",  # Processing server request
-    b"eported progress",  # (Scan) reported progress / Reported progress
+    b"Received HTTP response",
+    b"Sending HTTP request",
+    b"Processing server request",
+    b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
 )
