@@ -6,7 +6,8 @@
      /Library/Application Support/mdm-watchdog/uninstall.sh
      /Library/LaunchDaemons/com.github.mdm-watchdog.plist
      /private/etc/newsyslog.d/com.github.mdm-watchdog.conf
-     /usr/local/bin/mdm-watchdog -> …/app/mdm-watchdog           for people and scripts
+   (postinstall adds /usr/local/bin/mdm-watchdog -> …/app/mdm-watchdog: /usr/local is
+   not in the payload, so Installer never changes its owner or mode)
 3. A component package and a product archive (the one to deploy with an MDM):
    on macOS with Apple's pkgbuild/productbuild (signed with ``--sign``, notarized with
    ``--notarize-profile``); elsewhere written by ``pkg/flatpkg.py``, byte for byte the
@@ -33,7 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 PKG = REPO / "pkg"
 APP_DIR = "Library/Application Support/mdm-watchdog"
 LABEL = "com.github.mdm-watchdog"
-LINK_TARGET = f"/{APP_DIR}/app/mdm-watchdog"
+# Mach-O magic numbers: a universal ("fat") file, and its slices' CPU types.
+FAT_MAGIC = 0xCAFEBABE
+CPU_X86_64, CPU_ARM64 = 0x01000007, 0x0100000C
 FALLBACK_EPOCH = 1767225600  # 2026-01-01, when there is neither SOURCE_DATE_EPOCH nor git
 
 
@@ -55,6 +58,17 @@ def build_info() -> dict[str, object]:
     if info["version"] != __version__:
         fail(f"pkg/build-info.json says {info['version']}, the package {__version__}")
     return info
+
+
+def is_universal_macos(executable: Path) -> bool:
+    """Whether ``executable`` is a universal Mach-O with arm64 and x86_64 slices."""
+    with executable.open("rb") as handle:
+        header = handle.read(4096)
+    if len(header) < 8 or int.from_bytes(header[:4], "big") != FAT_MAGIC:
+        return False
+    count = int.from_bytes(header[4:8], "big")
+    cpus = {int.from_bytes(header[8 + 20 * n:12 + 20 * n], "big") for n in range(count)}
+    return {CPU_X86_64, CPU_ARM64} <= cpus
 
 
 def source_date_epoch() -> int:
@@ -89,7 +103,7 @@ def _copy_with_modes(source: Path, target: Path) -> None:
 
 
 def stage_payload(bundle: Path, root: Path) -> None:
-    for folder in (APP_DIR, "Library/LaunchDaemons", "private/etc/newsyslog.d", "usr/local/bin"):
+    for folder in (APP_DIR, "Library/LaunchDaemons", "private/etc/newsyslog.d"):
         path = root
         for part in folder.split("/"):
             path = path / part
@@ -105,7 +119,6 @@ def stage_payload(bundle: Path, root: Path) -> None:
     for relative, (source, mode) in files.items():
         shutil.copyfile(source, root / relative)
         (root / relative).chmod(mode)
-    (root / "usr/local/bin/mdm-watchdog").symlink_to(LINK_TARGET)
 
 
 def stage_scripts(root: Path) -> None:
@@ -205,6 +218,8 @@ def main() -> None:
     parser.add_argument("--sign", default=os.environ.get("MDM_WATCHDOG_INSTALLER_IDENTITY"),
                         help='a "Developer ID Installer: …" identity (macOS)')
     parser.add_argument("--notarize-profile", help="a notarytool keychain profile (macOS)")
+    parser.add_argument("--allow-foreign-bundle", action="store_true",
+                        help="package a bundle that is not universal macOS (testing only)")
     args = parser.parse_args()
 
     info = build_info()
@@ -220,6 +235,10 @@ def main() -> None:
         bundle = args.bundle or build_bundle(work / "pyinstaller")
         if not (bundle / "mdm-watchdog").is_file():
             fail(f"{bundle} holds no mdm-watchdog executable")
+        if not args.allow_foreign_bundle and not is_universal_macos(bundle / "mdm-watchdog"):
+            fail(f"{bundle}/mdm-watchdog is not a universal (arm64 and x86_64) macOS "
+                 "executable: build the bundle on a Mac with a universal2 Python, or pass "
+                 "--allow-foreign-bundle to test the packaging with it")
         payload, scripts = work / "payload", work / "scripts"
         payload.mkdir(mode=0o755)
         stage_payload(bundle, payload)

@@ -50,7 +50,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def build(bundle: Path, output: Path) -> dict[str, Path]:
     done = subprocess.run(
         [sys.executable, str(REPO / "pkg" / "build.py"), "--bundle", str(bundle),
-         "--output", str(output)],
+         "--output", str(output), "--allow-foreign-bundle"],
         capture_output=True, text=True, check=False,
         env=os.environ | {"SOURCE_DATE_EPOCH": EPOCH})
     assert done.returncode == 0, done.stderr
@@ -93,8 +93,7 @@ def archive_members(data: bytes) -> dict[str, Member]:
 def expected_payload(bundle: Path) -> dict[str, tuple[int, bytes | str | None]]:
     """Every payload path with its mode and content (or link target)."""
     expected: dict[str, tuple[int, bytes | str | None]] = {".": (0o040755, None)}
-    folders = [APP, f"{APP}/app", "Library/LaunchDaemons", "private/etc/newsyslog.d",
-               "usr/local/bin"]
+    folders = [APP, f"{APP}/app", "Library/LaunchDaemons", "private/etc/newsyslog.d"]
     for folder in folders:
         parts = folder.split("/")
         for n in range(1, len(parts) + 1):
@@ -111,7 +110,6 @@ def expected_payload(bundle: Path) -> dict[str, tuple[int, bytes | str | None]]:
         0o100644, (REPO / f"launchd/{LABEL}.plist").read_bytes())
     expected[f"./private/etc/newsyslog.d/{LABEL}.conf"] = (
         0o100644, (REPO / f"launchd/{LABEL}.newsyslog.conf").read_bytes())
-    expected["./usr/local/bin/mdm-watchdog"] = (0o120755, BINARY)
     return expected
 
 
@@ -249,7 +247,8 @@ def posix_cksum(data: bytes) -> int:
 
 @pytest.fixture
 def installed(packages: dict[str, Path], fake_mac: FakeMac) -> Iterator[FakeMac]:
-    """The fake Mac with the payload extracted under its root, as Installer would."""
+    """The fake Mac with the payload extracted under its root, as Installer would, and
+    the command link postinstall makes."""
     payload = flat_package.pkg_extract_member(packages["product"], "mdm-watchdog.pkg/Payload")
     for name, member in archive_members(payload).items():
         target = fake_mac.root / name
@@ -262,6 +261,9 @@ def installed(packages: dict[str, Path], fake_mac: FakeMac) -> Iterator[FakeMac]
             target.chmod(member.mode & 0o777)
     for tool in ("/bin/launchctl", "/usr/sbin/pkgutil"):
         fake_mac.install(tool)
+    link = fake_mac.root / "usr/local/bin/mdm-watchdog"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(BINARY)
     yield fake_mac
 
 
@@ -284,10 +286,29 @@ class TestInstalled:
                                                                     installed: FakeMac) -> None:
         plist = installed.root / f"Library/LaunchDaemons/{LABEL}.plist"
         plist.chmod(0o666)
+        (installed.root / "usr/local/bin/mdm-watchdog").unlink()
+        (installed.root / "usr/local/bin").rmdir()
         done = run_script(REPO / "pkg/scripts/postinstall", installed, "pkg", "/", "/")
         assert done.returncode == 0, done.stderr
         assert plist.stat().st_mode & 0o777 == 0o644
-        assert installed.calls("launchctl") == [["bootstrap", "system", str(plist)]]
+        assert installed.calls("launchctl") == [["enable", f"system/{LABEL}"],
+                                                ["bootstrap", "system", str(plist)]]
+        link = installed.root / "usr/local/bin/mdm-watchdog"
+        assert str(link.readlink()) == BINARY
+
+    def test_the_payload_leaves_usr_local_alone(self, packages: dict[str, Path]) -> None:
+        payload = archive_members(flat_package.pkg_extract_member(
+            packages["product"], "mdm-watchdog.pkg/Payload"))
+        assert not [name for name in payload if name.startswith("./usr")]
+
+    def test_only_a_universal_macos_bundle_is_packaged_by_default(self, bundle: Path,
+                                                                 tmp_path: Path) -> None:
+        done = subprocess.run([sys.executable, str(REPO / "pkg" / "build.py"), "--bundle",
+                               str(bundle), "--output", str(tmp_path)],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode != 0
+        assert "is not a universal (arm64 and x86_64) macOS executable" in done.stderr
+        assert list(tmp_path.iterdir()) == []
 
     def test_scripts_do_nothing_for_another_volume(self, installed: FakeMac) -> None:
         for name in ("preinstall", "postinstall"):

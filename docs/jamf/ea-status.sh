@@ -7,7 +7,9 @@
 # It prints the value mdm-watchdog stored at its last run (state.json); it never scans
 # the unified log, so it costs nothing at inventory time. Dates are local time,
 # YYYY-MM-DD hh:mm:ss, as Jamf Pro's Date type wants.
-tool="${MDM_WATCHDOG:-/usr/local/bin/mdm-watchdog}"  # the tests point these two
+# The program itself, never /usr/local/bin/mdm-watchdog: extension attributes run as
+# root, and /usr/local/bin is writable by the Homebrew user on Intel Macs.
+tool="${MDM_WATCHDOG:-/Library/Application Support/mdm-watchdog/app/mdm-watchdog}"  # the tests point these two
 root="${MDM_WATCHDOG_ROOT:-}"                          # at a fake Mac
 if [ ! -x "$tool" ]; then
   echo "<result>Not installed</result>"
