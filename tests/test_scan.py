@@ -116,3 +116,35 @@ def test_synthetic_exports_of_every_style_agree(tmp_path: object) -> None:
         assert scanned == read, style
         results[style] = scanned
     assert len({r.last_command for r in results.values()}) == 1  # same story in every style
+
+
+def _pretty(newline: bytes) -> bytes:
+    from tests.perf.bench import COMMANDS, EXCHANGES
+
+    when = datetime(2026, 11, 25, tzinfo=UTC)
+    bodies = [render("json", when + timedelta(seconds=n), record)
+              for n, record in enumerate([*EXCHANGES, *COMMANDS])]
+    text = "[{\n" + "},{\n".join(bodies) + "}]\n"
+    return text.encode().replace(b"\n", newline)
+
+
+def test_pretty_json_with_crlf_line_ends() -> None:
+    data = _pretty(b"\r\n")
+    read = by_reading(data.splitlines(keepends=True))
+    assert read.last_command is not None
+    assert by_scanning([data]) == read
+
+
+def test_pretty_json_after_several_preamble_lines() -> None:
+    preamble = b"".join(b"note %d: captured by a script\n" % n for n in range(6))
+    data = preamble + b'Filtering the log data using "process == \\"mdmclient\\""\n' + _pretty(
+        b"\n")
+    read = by_reading(data.splitlines(keepends=True))
+    assert read.last_device_success is not None
+    assert by_scanning([data]) == read
+
+
+def test_two_exports_joined_with_cat_keep_the_second_ones_first_line() -> None:
+    line = next(x for x in REAL if "Received HTTP response (200)" in x and x[:1] == "2")
+    data = b"\xef\xbb\xbf" + line.encode() + b"\n" + b"\xef\xbb\xbf" + line.encode() + b"\n"
+    assert by_scanning([data]).relevant_entries == 2

@@ -30,12 +30,12 @@ def test_environment_is_not_inherited(fake_mac: FakeMac, monkeypatch: pytest.Mon
         assert f"{key}={value}" in out
 
 
-def test_stream_yields_lines_and_reports_failure_after_them(fake_mac: FakeMac) -> None:
+def test_stream_yields_the_output_and_reports_failure_after_it(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/log", b"one\ntwo\n", rc=64, stderr=b"log: Invalid predicate\n")
-    lines: list[bytes] = []
+    blocks: list[bytes] = []
     with pytest.raises(CommandError, match=r"exited with status 64: log: Invalid predicate"):
-        lines.extend(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=10))
-    assert lines == [b"one\n", b"two\n"]
+        blocks.extend(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=10))
+    assert b"".join(blocks) == b"one\ntwo\n"
 
 
 def test_stream_is_stopped_at_its_time_limit(fake_mac: FakeMac) -> None:
@@ -152,3 +152,20 @@ def test_runs_creating_the_state_folder_at_the_same_moment_all_succeed(tmp_path:
         root = tmp_path / f"mac{attempt}"
         root.mkdir()
         assert _write_together(root, 8) == []
+
+
+def test_a_live_stream_comes_in_blocks_so_lines_without_markers_are_never_parsed(
+    fake_mac: FakeMac,
+) -> None:
+    from tests.conftest import reference_lines
+    from watchdog_mdm.logs import LogReader
+    from watchdog_mdm.patterns import RELEVANT_MARKERS
+
+    chatter = [x for x in reference_lines("ndjson_examples.ndjson", "") if x[:1] == "{"]
+    output = ("\n".join(chatter * 2000) + "\n").encode()  # 6,000 lines, none relevant
+    fake_mac.install("/usr/bin/log", output)
+    reader = LogReader()
+    list(reader.scan(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=30),
+                     RELEVANT_MARKERS))
+    assert reader.candidates == 0
+    assert reader.entries < 600  # the last entry of each block, not one per line (6,000)

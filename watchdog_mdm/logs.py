@@ -249,7 +249,8 @@ class LogReader:
             yield last
 
     def _parse_unit(self, raw: bytes | bytearray, pretty: bool) -> LogEntry | None:
-        text = raw.decode("utf-8", "replace")
+        # lstrip: two exports joined with `cat` leave the second one's byte-order mark
+        text = raw.decode("utf-8", "replace").lstrip("\ufeff")
         if pretty:
             return self._from_record(_loads(text))
         return self._from_line(text.strip())
@@ -405,11 +406,17 @@ def _first_at_least(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
 
 
 def _looks_pretty(head: bytes | bytearray) -> bool:
-    """Whether output is `log show --style json`: pretty records, "[{" first."""
-    for line in head.splitlines()[:4]:
-        if line.strip() in (b"[{", b"{", b"[") and b'" : ' in head:
+    """Whether output is `log show --style json`: a line "[{" (or "[", "{"), possibly after
+    a few lines of preamble ("Filtering the log data using ..."), then '"key" : value'."""
+    lines: list[bytes] = bytes(head).splitlines()[:_PREAMBLE_LINES]
+    for number, line in enumerate(lines[:-1]):
+        if line.strip() in (b"[{", b"{", b"[") and lines[number + 1].lstrip()[:1] in (
+                b'"', b"{"):
             return True
     return False
+
+
+_PREAMBLE_LINES = 32
 
 
 def _complete_end(data: Buffer, pretty: bool, low: int, high: int) -> int:
@@ -444,7 +451,8 @@ def _record_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, in
     search = at
     start = low
     while search > low:
-        brace = block.rfind(b"{\n", low, search)
+        # "{" then LF, or CR LF: a CRLF export is still a log export
+        brace = max(block.rfind(b"{\n", low, search), block.rfind(b"{\r\n", low, search))
         if brace == -1:
             break
         line_start = block.rfind(b"\n", low, brace) + 1 or low

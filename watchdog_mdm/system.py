@@ -42,9 +42,7 @@ __all__ = [
 # C locale so that `profiles` and `log` print their English, parseable wording.
 COMMAND_ENV = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C", "LC_ALL": "C"}
 STDERR_CHARS = 300
-# Lines longer than this are cut: no log line the checks need is anywhere near it, and
-# it bounds the memory a garbage input can take.
-MAX_LINE_BYTES = 1 << 20
+STREAM_BLOCK_BYTES = 1 << 20
 SYSLOG_IDENT = "mdm-watchdog"
 
 
@@ -89,7 +87,7 @@ class System(Protocol):
         ...
 
     def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
-        """Run a command and yield its output line by line.
+        """Run a command and yield its output as it comes, in blocks that may cut lines.
 
         Raises :class:`CommandError` (after the last line) when it fails or times out.
         """
@@ -217,8 +215,11 @@ class MacSystem:
             timer.start()
             try:
                 assert process.stdout is not None
-                while line := process.stdout.readline(MAX_LINE_BYTES):
-                    yield line
+                output = cast(io.BufferedReader, process.stdout)
+                # Blocks of whatever has arrived, not lines: the reader joins lines
+                # across blocks, and a block costs it one search, not one per line.
+                while block := output.read1(STREAM_BLOCK_BYTES):
+                    yield block
                 returncode = process.wait()
             finally:
                 timer.cancel()
