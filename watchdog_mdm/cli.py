@@ -58,6 +58,7 @@ Usage:
   {PROG} -diagnose [--json | --explain] [--window 90m]
   {PROG} -heal [--dry-run] [--json | --explain]
   {PROG} analyze EXPORT... [--at TIME] [--json | --explain]
+  {PROG} status [--json | --field FIELD]
   {PROG} config [--json]
 \b
 Output keys (-diagnose prints the first four on one line, -heal all eight):
