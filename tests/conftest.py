@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -24,9 +25,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from watchdog_mdm.logs import LogReader
 from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
+
+# CI runs each property test on the same derived examples every time, so a landing never
+# hangs on a draw; local runs explore new examples on every run, to find new bugs.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"

@@ -297,3 +297,10 @@ def test_garbage_between_real_lines_never_hides_them(
 def test_timestamps_round_trip_in_log_show_format(value: datetime) -> None:
     text = value.strftime("%Y-%m-%d %H:%M:%S.%f%z")
     assert parse_timestamp(text) == value
+
+
+def test_a_line_that_closes_one_record_and_opens_the_next_is_counted_once() -> None:
+    # found by test_never_raises_on_arbitrary_bytes: [b"{", b"}{"] counted 3 skipped lines
+    reader = LogReader()
+    assert list(reader.read([b"{", b"}{"])) == []
+    assert reader.lines_skipped == 2

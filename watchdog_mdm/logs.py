@@ -159,12 +159,12 @@ class LogReader:
                 if status is _MORE:
                     continue
                 if status is _DONE:
-                    entry = self._from_json_text(record.text(), len(record.lines))
-                    record = _PrettyRecord() if record.another_follows else None
+                    entry = self._from_json_text(record.text(), record.source_lines)
+                    record = _PrettyRecord(False) if record.another_follows else None
                     if entry is not None:
                         yield entry
                     continue
-                self.lines_skipped += len(record.lines)  # a truncated record: drop it
+                self.lines_skipped += record.source_lines  # a truncated record: drop it
                 record = None
                 if status is _DROPPED:
                     continue
@@ -178,7 +178,7 @@ class LogReader:
                 elif stripped:
                     self.lines_skipped += 1
         if record is not None:
-            self.lines_skipped += len(record.lines)
+            self.lines_skipped += record.source_lines
 
     def scan(self, chunks: Iterable[Buffer], markers: Sequence[bytes]) -> Iterator[LogEntry]:
         """The entries whose line (or JSON record) holds one of ``markers``, and the last
@@ -353,11 +353,14 @@ _RECORD_STARTS = frozenset({"[{", "{", "},{", ",{"})
 class _PrettyRecord:
     """The lines of one pretty-printed JSON record (``log show --style json``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, opened_by_its_own_line: bool = True) -> None:
         self.lines = ["{"]
         self.depth = 1
         self.chars = 1
         self.another_follows = False
+        # Input lines it took, for the skipped count; a record opened on the closing
+        # line of the one before ("},{") has not taken that line: it was counted there.
+        self.source_lines = 1 if opened_by_its_own_line else 0
 
     def feed(self, line: str, stripped: str) -> str:
         """Take one more line: the record wants more, is done, or was cut short by
@@ -365,6 +368,7 @@ class _PrettyRecord:
         skeleton = _JSON_STRING.sub("", stripped)
         if self.depth == 1 and skeleton[:1] == "}" and set(skeleton) <= _STRUCTURAL:
             self.lines.append("}")
+            self.source_lines += 1
             self.another_follows = "{" in skeleton[1:]  # "},{"
             return _DONE
         self.chars += len(line)
@@ -374,6 +378,7 @@ class _PrettyRecord:
         self.depth += sum(skeleton.count(c) for c in "{[") - sum(
             skeleton.count(c) for c in "}]")
         self.lines.append(line)
+        self.source_lines += 1
         return _MORE if self.depth > 0 else _DROPPED
 
     def text(self) -> str:
