@@ -195,6 +195,7 @@ class FakeSystem:
             raise CommandError(f"{argv[0]} exited with status {reply.returncode}")
 
     def read_bytes(self, path: str) -> bytes | None:
+        self.events.append(f"read {path}")
         return self.files.get(path)
 
     def read_trusted(self, path: str) -> bytes | None:
@@ -253,7 +254,9 @@ class FakeSystem:
         with Path(path).open("rb") as handle:
             yield from handle
 
-    def export_files(self, folder: str) -> list[str]:
+    def export_files(self, folder: str) -> list[str] | None:
+        if folder == "-" or not Path(folder).is_dir():
+            return None
         return sorted(str(p) for p in Path(folder).iterdir()
                       if p.is_file() and not p.name.startswith("."))
 

@@ -368,6 +368,11 @@ class TestHeal:
         assert CliRunner().invoke(cli, ["-heal", "-diagnose"], obj=mac()).exit_code == 2
         assert CliRunner().invoke(cli, ["-diagnose", "--dry-run"], obj=mac()).exit_code == 2
 
+    def test_a_heal_run_reads_the_state_once(self) -> None:
+        system = mac()
+        heal(system)
+        assert system.events.count(f"read {STATE_PATH}") == 1
+
     def test_the_restart_time_is_saved_before_the_restart(self) -> None:
         system = mac()
         heal(system)

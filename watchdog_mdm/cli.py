@@ -38,7 +38,7 @@ from watchdog_mdm.diagnose import (
     diagnose_live,
 )
 from watchdog_mdm.run import heal_run
-from watchdog_mdm.state import StateError, read_state_document
+from watchdog_mdm.state import StateError, load_kickstarts, read_state_document
 from watchdog_mdm.status import FIELDS, field_value
 from watchdog_mdm.system import LockBusy, MacSystem, System
 
@@ -251,7 +251,7 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
         run_heal(system, configuration, as_json=as_json, explain=explain)
         return
     try:
-        outcome = diagnose_live(system, configuration.settings)
+        outcome = diagnose_live(system, configuration.settings, load_kickstarts(system))
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     line = report.diagnose_line(outcome)
@@ -346,25 +346,28 @@ def _archive_hint(path: str) -> str:
             f"--predicate '{WINDOW_PREDICATE}' > export.ndjson, then analyze export.ndjson")
 
 
+def _is_archive(path: str) -> bool:
+    return path.rstrip("/").endswith(".logarchive")
+
+
 def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
     """The inputs, with each folder of exports (not a .logarchive) replaced by its files."""
     inputs: list[str] = []
     for path in paths:
-        if path != "-" and Path(path).is_dir() and not path.rstrip("/").endswith(
-                ".logarchive"):
-            files = system.export_files(path)
-            if not files:
-                fail(f"{path} holds no files to read", EXIT_USAGE)
-            inputs += files
-        else:
+        files = None if _is_archive(path) else system.export_files(path)
+        if files is None:
             inputs.append(path)
+        elif not files:
+            fail(f"{path} holds no files to read", EXIT_USAGE)
+        else:
+            inputs += files
     return inputs
 
 
 def _sources(system: System, paths: list[str]) -> Iterator[Iterator[bytes | bytearray]]:
     """Each input in turn, opened only when it is read."""
     for path in paths:
-        if path != "-" and Path(path).is_dir():
+        if _is_archive(path):
             yield system.stream(
                 [LOG, "show", "--archive", path, "--style", "ndjson", "--info",
                  "--predicate", WINDOW_PREDICATE],
@@ -403,7 +406,7 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
         at = at.replace(tzinfo=naive_tz)
     inputs = _expand(system, paths)
     for path in inputs:
-        if path.rstrip("/").endswith(".logarchive") and not system.has_command(LOG):
+        if _is_archive(path) and not system.has_command(LOG):
             fail(_archive_hint(path), EXIT_EVIDENCE)
     try:
         outcome = analyze_export(_sources(system, inputs), settings=settings, at=at,

@@ -28,7 +28,7 @@ from watchdog_mdm.evidence import (
 )
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, Daemon, DaemonResult
 from watchdog_mdm.logs import LogReader
-from watchdog_mdm.state import Kickstarts, load_kickstarts
+from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
 
@@ -51,7 +51,7 @@ def _contains_any(field: str, texts: Iterable[str]) -> str:
 # cheap to print even over a day.
 HISTORY_PREDICATE = (
     f'(process == "{patterns.MDM_PROCESS}" AND ('
-    + _contains_any("eventMessage", patterns.HISTORY_MESSAGES)
+    + _contains_any("eventMessage", patterns.EXCHANGE_AND_COMMAND_WORDINGS)
     + f')) OR (process == "{patterns.SOFTWARE_UPDATE_PROCESS}" AND ('
     + _contains_any("eventMessage", patterns.DDM_UPDATE_ENFORCEMENT)
     + "))"
@@ -159,8 +159,8 @@ def _stream_into(system: System, query: tuple[str, ...], reader: LogReader,
         raise EvidenceError(f"could not read the unified log: {exc}") from exc
 
 
-def diagnose_live(system: System, settings: Settings) -> Outcome:
-    """Diagnose this Mac as of now."""
+def diagnose_live(system: System, settings: Settings, kickstarts: Kickstarts) -> Outcome:
+    """Diagnose this Mac as of now; ``kickstarts`` (from the state) are reported as is."""
     at = system.now()
     enrollment, enrollment_problem = read_enrollment(system, settings)
     reader = LogReader(naive_tz=at.tzinfo or UTC)
@@ -181,7 +181,7 @@ def diagnose_live(system: System, settings: Settings) -> Outcome:
         log=LogStats.of(reader),
         judged_at_source="clock",
         queries=tuple(queries),
-        kickstarts=load_kickstarts(system),
+        kickstarts=kickstarts,
     )
 
 

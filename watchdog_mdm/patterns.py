@@ -59,9 +59,10 @@ def request_channel(target: str) -> str:
     return DEVICE if target == DEVICE_TARGET else USER
 
 
-# What the live history query keeps: the lines that name commands or prove an exchange.
-HISTORY_MESSAGES: tuple[str, ...] = ("HTTP request", "HTTP response",
-                                     "Processing server request")
+# The lines that name commands or prove an exchange, as the regexes above read them:
+# what the live history query keeps, and most of what the reader searches for.
+EXCHANGE_AND_COMMAND_WORDINGS: tuple[str, ...] = (
+    "Received HTTP response", "Sending HTTP request", "Processing server request")
 
 # The wording admins' Jamf extension attributes grep mdmclient's output for
 # (Jamf PI104712 / PI108400; see ../shared/reference/detection_notes.txt).
@@ -92,9 +93,7 @@ UPDATE_PROGRESS = re.compile(
 # Whole wordings, not fragments: a longer marker is searched faster (CPython's search
 # skips ahead by its length), and six whole ones cost less than five short ones.
 RELEVANT_MARKERS: tuple[bytes, ...] = (
-    b"Received HTTP response",
-    b"Sending HTTP request",
-    b"Processing server request",
+    *(text.encode() for text in EXCHANGE_AND_COMMAND_WORDINGS),
     b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),

@@ -78,7 +78,7 @@ def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]
     started = system.now()
     state, warnings = load_state(system, started, repair=not settings.dry_run)
     try:
-        outcome = diagnose_live(system, settings)
+        outcome = diagnose_live(system, settings, state.kickstarts)
     except EvidenceError as exc:
         if not settings.dry_run:
             _save_quietly(system, replace(state, last_run=_last_run(
@@ -89,7 +89,7 @@ def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]
                       missed_runs=missed_runs(previous, started))
     actions = plan_heal(outcome.diagnosis, state.kickstarts, settings, started)
     if settings.dry_run:
-        return replace(outcome, kickstarts=state.kickstarts, dry_run=True,
+        return replace(outcome, dry_run=True,
                        healing=tuple(DaemonResult(a) for a in actions)), warnings
     kickstarts = effective_kickstarts(state.kickstarts, started)
 

@@ -139,8 +139,9 @@ class System(Protocol):
         user paths are not taken under the system root. Raises OSError."""
         ...
 
-    def export_files(self, folder: str) -> list[str]:
-        """The files of a folder the user named, sorted, hidden ones left out."""
+    def export_files(self, folder: str) -> list[str] | None:
+        """The files of a folder the user named, sorted, hidden ones left out; None when
+        it is not a folder."""
         ...
 
 
@@ -374,7 +375,9 @@ class MacSystem:
             # name the file even when reading, not opening, failed
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
 
-    def export_files(self, folder: str) -> list[str]:
+    def export_files(self, folder: str) -> list[str] | None:
+        if folder == "-" or not Path(folder).is_dir():
+            return None
         return sorted(str(p) for p in Path(folder).iterdir()
                       if p.is_file() and not p.name.startswith("."))
 
