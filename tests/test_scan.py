@@ -30,8 +30,9 @@ def by_reading(lines: list[bytes]) -> Observations:
     return Collector().add_all(LogReader().read(lines)).observations()
 
 
-def by_scanning(chunks: list[bytes]) -> Observations:
-    return Collector().add_all(LogReader().scan(chunks, MARKERS)).observations()
+def by_scanning(chunks: list[bytes], *, one_pass: bool = True) -> Observations:
+    reader = LogReader()
+    return Collector().add_all(reader.scan(chunks, MARKERS, one_pass=one_pass)).observations()
 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
@@ -70,6 +71,7 @@ def test_scanning_finds_what_reading_finds(lines: list[str], garbage: list[str],
     # Only the newest time may differ: a scan takes it from the last entry of each
     # chunk, which is the newest in a real (chronological) export, not in a shuffle.
     assert replace(scanned, newest_entry=None) == replace(read, newest_entry=None)
+    assert by_scanning(cut(data, points), one_pass=False) == scanned
 
 
 def test_the_newest_entry_of_a_chronological_export_is_found() -> None:
@@ -100,6 +102,7 @@ def test_pretty_json_records_are_found_across_any_chunking(seed: int, points: li
     read = by_reading(lines)
     scanned = by_scanning(cut(text.encode(), points))
     assert scanned == read
+    assert by_scanning(cut(text.encode(), points), one_pass=False) == read
 
 
 def test_synthetic_exports_of_every_style_agree(tmp_path: object) -> None:
@@ -148,3 +151,40 @@ def test_two_exports_joined_with_cat_keep_the_second_ones_first_line() -> None:
     line = next(x for x in REAL if "Received HTTP response (200)" in x and x[:1] == "2")
     data = b"\xef\xbb\xbf" + line.encode() + b"\n" + b"\xef\xbb\xbf" + line.encode() + b"\n"
     assert by_scanning([data]).relevant_entries == 2
+
+
+class CountingBytes(bytes):
+    """Bytes that count how many bytes find() and rfind() looked at: from where each
+    search began to where it found its match, or all of its range."""
+
+    searched = 0
+
+    def find(self, sub: bytes, start: int | None = None, end: int | None = None,  # type: ignore[override]
+             /) -> int:
+        low, high, _ = slice(start, end).indices(len(self))
+        at = super().find(sub, low, high)
+        CountingBytes.searched += (at + len(sub) if at != -1 else high) - low
+        return at
+
+    def rfind(self, sub: bytes, start: int | None = None, end: int | None = None,  # type: ignore[override]
+              /) -> int:
+        low, high, _ = slice(start, end).indices(len(self))
+        at = super().rfind(sub, low, high)
+        CountingBytes.searched += high - (at if at != -1 else low)
+        return at
+
+
+def test_finding_record_bounds_costs_about_one_read_of_the_block() -> None:
+    """Each pretty JSON record holding a marker is bounded by searching back for its
+    opening line. That search must stop at the record before (and must not look for a
+    CRLF ending all the way back in an LF export): a day's export once took 30 s."""
+    from tests.perf.bench import COMMANDS, EXCHANGES
+
+    when = datetime(2026, 11, 25, tzinfo=UTC)
+    bodies = [render("json", when + timedelta(seconds=n), EXCHANGES[n % len(EXCHANGES)]
+                     if n % 2 else COMMANDS[n % len(COMMANDS)]) for n in range(2000)]
+    data = ("[{\n" + "},{\n".join(bodies) + "}]\n").encode()
+    CountingBytes.searched = 0
+    scanned = by_scanning([CountingBytes(data)])
+    assert scanned.relevant_entries == 2000
+    assert CountingBytes.searched < 12 * len(data)  # quadratic was ~1000 x

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
+from .markers import MarkerSearch, marker_search
+
 __all__ = ["LogEntry", "LogReader", "parse_timestamp"]
 
 
@@ -180,11 +182,14 @@ class LogReader:
         if record is not None:
             self.lines_skipped += record.source_lines
 
-    def scan(self, chunks: Iterable[Buffer], markers: Sequence[bytes]) -> Iterator[LogEntry]:
+    def scan(self, chunks: Iterable[Buffer], markers: Sequence[bytes], *,
+             one_pass: bool = True) -> Iterator[LogEntry]:
         """The entries whose line (or JSON record) holds one of ``markers``, and the last
         entry of each chunk. Chunks may cut lines anywhere and are searched in place
         (a memory map works as well as bytes); nothing else is decoded or copied.
+        ``one_pass=False`` uses the standard library's search (see markers.py).
         """
+        search = marker_search(tuple(markers), one_pass=one_pass)
         carry = b""
         pretty: bool | None = None
         for chunk in _first_at_least(chunks, _STYLE_SAMPLE):
@@ -203,14 +208,14 @@ class LogReader:
                 first = _first_end(chunk, pretty, low, size)
                 head = carry + chunk[low:first]
                 carry = b""
-                yield from self._scan_block(head, markers, pretty, 0, len(head))
+                yield from self._scan_block(head, search, pretty, 0, len(head))
                 low = first
             if low < cut:
-                yield from self._scan_block(chunk, markers, pretty, low, cut)
+                yield from self._scan_block(chunk, search, pretty, low, cut)
             if cut < size:
                 carry = self._grow(b"", chunk[max(cut, low):])
         if carry:
-            yield from self._scan_block(carry, markers, bool(pretty), 0, len(carry))
+            yield from self._scan_block(carry, search, bool(pretty), 0, len(carry))
 
     def _grow(self, carry: bytes, more: bytes | bytearray) -> bytes:
         """A partial line or record, kept only up to a bound: one enormous line is
@@ -227,19 +232,21 @@ class LogReader:
             self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
         return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
-    def _scan_block(self, block: Buffer, markers: Sequence[bytes], pretty: bool,
+    def _scan_block(self, block: Buffer, search: MarkerSearch, pretty: bool,
                     low: int, high: int) -> Iterator[LogEntry]:
         unit = _record_bounds if pretty else _line_bounds
         found: dict[int, int] = {}  # start -> end of each line or record with a marker
-        for marker in markers:
-            at = block.find(marker, low, high)
-            while at != -1:
-                start, end = unit(block, at, low, high)
-                found[start] = end
-                at = block.find(marker, max(end, at + 1), high)
-        for start in sorted(found):
+        end = low
+        for at in search.starts(block, low, high):
+            if at < end:
+                continue  # another marker in a line or record already found
+            # Units never overlap, so the one holding `at` starts at or after the end of
+            # the one before: searching back no further keeps a block's cost linear.
+            start, end = unit(block, at, end, high)
+            found[start] = end
+        for start, stop in found.items():
             self.candidates += 1
-            entry = self._parse_unit(block[start:found[start]], pretty)
+            entry = self._parse_unit(block[start:stop], pretty)
             if entry is None:
                 self.lines_skipped += 1
             else:
@@ -456,8 +463,7 @@ def _record_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, in
     search = at
     start = low
     while search > low:
-        # "{" then LF, or CR LF: a CRLF export is still a log export
-        brace = max(block.rfind(b"{\n", low, search), block.rfind(b"{\r\n", low, search))
+        brace = _last_brace_ending_a_line(block, low, search)
         if brace == -1:
             break
         line_start = block.rfind(b"\n", low, brace) + 1 or low
@@ -469,6 +475,20 @@ def _record_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, in
     close = block.find(b"\n}", at, high)
     end = close + 2 if close != -1 else high
     return start, end
+
+
+def _last_brace_ending_a_line(block: Buffer, low: int, high: int) -> int:
+    """The last "{" followed by LF or CR LF (a CRLF export is still a log export) in
+    block[low:high], or -1. Searched in windows growing back from ``high``, so finding
+    one costs about its distance, not the block's length (a CRLF search in an LF file
+    would otherwise read back to ``low`` every time)."""
+    window = 4096
+    while True:
+        floor = max(low, high - window)
+        brace = max(block.rfind(b"{\n", floor, high), block.rfind(b"{\r\n", floor, high))
+        if brace != -1 or floor == low:
+            return brace
+        window *= 8
 
 
 def _continues_record(stripped: str) -> bool:
