@@ -169,3 +169,34 @@ def test_a_live_stream_comes_in_blocks_so_lines_without_markers_are_never_parsed
                      RELEVANT_MARKERS))
     assert reader.candidates == 0
     assert reader.entries < 600  # the last entry of each block, not one per line (6,000)
+
+
+def test_an_export_file_is_searched_in_place_a_window_at_a_time(tmp_path: Path) -> None:
+    """Regular files are memory-mapped in windows (flat memory, no copying); a line cut by
+    a window's edge is read whole, and a line far too long to be a log line is skipped."""
+    import mmap
+
+    from tests.conftest import reference_lines
+    from watchdog_mdm.evidence import Collector
+    from watchdog_mdm.logs import LogReader
+    from watchdog_mdm.patterns import RELEVANT_MARKERS
+    from watchdog_mdm.system import MAPPED_WINDOW_BYTES
+
+    line = next(x for x in reference_lines("mdmclient_lines.txt", "mdmclient")
+                if "Received HTTP response (200)" in x and x[:1] == "2").encode() + b"\n"
+    filler = b"x" * (MAPPED_WINDOW_BYTES - len(line) // 2) + b"\n"  # puts a line on the edge
+    huge = b"Received HTTP response (200) " * 40_000 + b"\n"  # 1.2 MB, one "line"
+    data = line + filler[len(line):] + line + huge + line * 3
+    path = tmp_path / "export.log"
+    path.write_bytes(data)
+
+    chunks = list(MacSystem("/").read_export(str(path)))
+    assert [type(c) for c in chunks] == [mmap.mmap, mmap.mmap]
+    reader = LogReader()
+    scanned = Collector().add_all(reader.scan(MacSystem("/").read_export(str(path)),
+                                              RELEVANT_MARKERS)).observations()
+    assert scanned.relevant_entries == 5  # both sides of the edge, and the last three
+    assert (reader.candidates, reader.lines_skipped) == (6, 1)  # the huge line, skipped
+
+    (tmp_path / "empty.log").write_bytes(b"")
+    assert list(MacSystem("/").read_export(str(tmp_path / "empty.log"))) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, NoReturn
@@ -37,6 +37,7 @@ from watchdog_mdm.diagnose import (
     analyze_export,
     diagnose_live,
 )
+from watchdog_mdm.logs import Buffer
 from watchdog_mdm.run import heal_run
 from watchdog_mdm.state import StateError, load_kickstarts, read_state_document
 from watchdog_mdm.status import FIELDS, field_value
@@ -364,7 +365,7 @@ def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
     return inputs
 
 
-def _sources(system: System, paths: list[str]) -> Iterator[Iterator[bytes | bytearray]]:
+def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
     """Each input in turn, opened only when it is read."""
     for path in paths:
         if _is_archive(path):

@@ -27,7 +27,7 @@ from watchdog_mdm.evidence import (
     judge,
 )
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, Daemon, DaemonResult
-from watchdog_mdm.logs import LogReader
+from watchdog_mdm.logs import Buffer, LogReader
 from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
@@ -186,7 +186,7 @@ def diagnose_live(system: System, settings: Settings, kickstarts: Kickstarts) ->
 
 
 def analyze_export(
-    sources: Iterable[Iterable[bytes | bytearray]],
+    sources: Iterable[Iterable[Buffer]],
     *,
     settings: Settings,
     at: datetime | None,

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from .markers import MarkerSearch, marker_search
 
-__all__ = ["LogEntry", "LogReader", "parse_timestamp"]
+__all__ = ["Buffer", "LogEntry", "LogReader", "parse_timestamp"]
 
 
 class Buffer(Protocol):
@@ -210,8 +210,7 @@ class LogReader:
                 carry = b""
                 yield from self._scan_block(head, search, pretty, 0, len(head))
                 low = first
-            if low < cut:
-                yield from self._scan_block(chunk, search, pretty, low, cut)
+            yield from self._scan_blocks(chunk, search, pretty, low, cut)
             if cut < size:
                 carry = self._grow(b"", chunk[max(cut, low):])
         if carry:
@@ -232,6 +231,20 @@ class LogReader:
             self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
         return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
+    def _scan_blocks(self, chunk: Buffer, search: MarkerSearch, pretty: bool,
+                     low: int, cut: int) -> Iterator[LogEntry]:
+        """chunk[low:cut], complete lines or records, in blocks of about _BLOCK bytes: a
+        whole memory-mapped file is searched piece by piece, so what one search finds
+        stays small, and the newest entry of each block is read."""
+        while low < cut:
+            high = cut
+            if cut - low > _BLOCK:
+                high = _complete_end(chunk, pretty, low, low + _BLOCK)
+                if high <= low:  # one line longer than a block: the block ends with it
+                    high = _first_end(chunk, pretty, low, cut)
+            yield from self._scan_block(chunk, search, pretty, low, high)
+            low = high
+
     def _scan_block(self, block: Buffer, search: MarkerSearch, pretty: bool,
                     low: int, high: int) -> Iterator[LogEntry]:
         unit = _record_bounds if pretty else _line_bounds
@@ -246,7 +259,7 @@ class LogReader:
             found[start] = end
         for start, stop in found.items():
             self.candidates += 1
-            entry = self._parse_unit(block[start:stop], pretty)
+            entry = self._parse_unit(block, start, stop, pretty)
             if entry is None:
                 self.lines_skipped += 1
             else:
@@ -255,9 +268,12 @@ class LogReader:
         if last is not None:
             yield last
 
-    def _parse_unit(self, raw: bytes | bytearray, pretty: bool) -> LogEntry | None:
+    def _parse_unit(self, block: Buffer, start: int, stop: int,
+                    pretty: bool) -> LogEntry | None:
+        if stop - start > _MAX_RECORD_CHARS:  # not a log line: never copied or decoded
+            return None
         # lstrip: two exports joined with `cat` leave the second one's byte-order mark
-        text = raw.decode("utf-8", "replace").lstrip("\ufeff")
+        text = block[start:stop].decode("utf-8", "replace").lstrip("\ufeff")
         if pretty:
             return self._from_record(_loads(text))
         return self._from_line(text.strip())
@@ -274,7 +290,7 @@ class LogReader:
             start, unit_end = unit(block, end - 1, low, high)
             if start in found:
                 return None
-            entry = self._parse_unit(block[start:unit_end], pretty)
+            entry = self._parse_unit(block, start, unit_end, pretty)
             if entry is not None:
                 return entry
             end = start - 1 if start > low else low
@@ -396,6 +412,9 @@ _LAST_ENTRY_TRIES = 32
 
 
 _STYLE_SAMPLE = 65536
+# What one marker search covers: large enough that per-block work is negligible, small
+# enough that the positions found in a block of nothing but markers stay a few MB.
+_BLOCK = 4 << 20
 
 
 def _first_at_least(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
