@@ -8,7 +8,6 @@ and changes only the part the case is about, in plain sight.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -248,7 +247,7 @@ class TestJudgingAsOf:
     def test_newest_identity_errors_are_kept_in_any_order(self) -> None:
         line = reference_line("mdmclient_lines.txt", "2023-09-06 16:05:19.137")
         base = entries([line.split("Saved PRK")[0] + "Unable to create MDM identity"])[0]
-        week_old = [replace(base, timestamp=base.timestamp - timedelta(days=7, minutes=m))
+        week_old = [base._replace(timestamp=base.timestamp - timedelta(days=7, minutes=m))
                     for m in range(8)]
         at = base.timestamp + timedelta(minutes=10)
         for order in ([base, *week_old], [*week_old, base]):

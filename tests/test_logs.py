@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -304,3 +305,52 @@ def test_a_line_that_closes_one_record_and_opens_the_next_is_counted_once() -> N
     reader = LogReader()
     assert list(reader.read([b"{", b"}{"])) == []
     assert reader.lines_skipped == 2
+
+
+# The endings of real text-style lines (all after the timestamp), and timestamps of
+# every shape a style or a damaged line may carry.
+_TEXT_LINES = [x for x in REAL_LINES if x[:1].isdigit()] + [
+    x for x in reference_lines("mdmclient_lines.txt", "") if x[:1].isdigit()][:60]
+ENDINGS = sorted({line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1:]
+                  for line in _TEXT_LINES})
+TIMESTAMPS = ["2026-11-25 00:00:00.692000+0000", "2026-11-25 00:00:00.692", "2026-11-25 "
+              "00:00:00", "2026-11-25T00:00:00Z", "2026-11-25 00:00:00.1234567891-04:00",
+              "2026-11-25 00:00:00-0400", "2026-13-25 00:00:00.692+0000", "2026-11-25 "
+              "00:00:00.692 +0000", "9999-11-25 00:00:00.000000+0000"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(TIMESTAMPS), st.sampled_from(ENDINGS)),
+                min_size=1, max_size=25))
+def test_a_reader_that_remembers_line_endings_reads_as_a_fresh_one(
+        lines: list[tuple[str, str]]) -> None:
+    """The reader matches each distinct line ending against the styles once; whatever
+    timestamps come with it, it must read every line as a reader that never saw one."""
+    texts = [ts + ending for ts, ending in lines]
+    remembering = LogReader()
+    entries = list(remembering.read(texts))
+    fresh = [LogReader() for _ in texts]
+    assert entries == [e for reader, text in zip(fresh, texts, strict=True)
+                       for e in reader.read([text])]
+    assert remembering.naive_timestamps == sum(r.naive_timestamps for r in fresh)
+    assert len(ENDINGS) > 40
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=5, minutes=30)),
+                                  timezone(timedelta(hours=-4)), timezone(timedelta(
+                                      hours=1), "CET"), timezone(timedelta(seconds=-3725)),
+                                  ZoneInfo("Europe/Berlin"), ZoneInfo("UTC")])
+def test_timestamps_without_an_offset_are_read_in_the_zone_given(zone: tzinfo) -> None:
+    naive_read = 0
+    for ts in TIMESTAMPS:
+        for ending in ENDINGS:
+            reader = LogReader(naive_tz=zone)
+            entries = list(reader.read([ts + ending]))
+            expected = parse_timestamp(ts, zone)
+            if entries and expected is not None:
+                (entry,) = entries
+                assert entry.timestamp == expected
+                assert entry.timestamp.utcoffset() == expected.utcoffset()
+                assert entry.timestamp.tzname() == expected.tzname()
+                naive_read += reader.naive_timestamps
+    assert naive_read >= 10

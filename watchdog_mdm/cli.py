@@ -111,6 +111,8 @@ def _instant(_ctx: click.Context, _param: click.Parameter,
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
     text = value.strip()
+    if text.upper() in ("UTC", "Z"):
+        return UTC  # the same instants as ZoneInfo("UTC"), and read faster (logs.py)
     try:
         offset = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").utcoffset()
     except ValueError:

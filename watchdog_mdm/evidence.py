@@ -13,7 +13,9 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
+from typing import NamedTuple
 
 from watchdog_mdm import patterns
 from watchdog_mdm.logs import LogEntry
@@ -95,8 +97,61 @@ def _excerpt(message: str) -> str:
     return message[: EXCERPT_CHARS - 1] + "…"
 
 
-def _newer(current: Sighting | None, candidate: Sighting) -> Sighting:
-    return candidate if current is None or candidate.time >= current.time else current
+class MdmReading(NamedTuple):
+    """What one mdmclient message says, as the rules in :mod:`patterns` read it."""
+
+    identity_error: bool
+    kind: str | None  # EXCHANGE, REQUEST, or None: neither
+    channel: str  # patterns.DEVICE, USER or UNKNOWN
+    received: bool = False
+    success: bool = False
+    request_type: str | None = None  # the command handled, if the line names one
+    status: str | None = None  # Acknowledged, NotNow, Error...; None while processing
+
+
+EXCHANGE, REQUEST = "exchange", "request"
+
+
+# Memoized: mdmclient repeats the same few lines all day (every exchange of a process
+# is "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
+# so each distinct message is read by the regexes once. Bounded, so memory stays flat.
+@lru_cache(maxsize=4096)
+def read_mdm_message(message: str) -> MdmReading:
+    identity_error = any(text in message for text in patterns.IDENTITY_ERRORS)
+    exchange = patterns.HTTP_EXCHANGE.search(message)
+    if exchange is not None:
+        received = exchange["direction"].startswith("Received")
+        bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
+        return MdmReading(
+            identity_error, EXCHANGE, patterns.exchange_channel(message), received,
+            received and exchange["code"] == patterns.SUCCESS_CODE,
+            bracket["request_type"] if bracket else None, bracket["status"] if bracket else None)
+    request = patterns.SERVER_REQUEST.search(message)
+    if request is not None:
+        return MdmReading(identity_error, REQUEST, patterns.request_channel(request["target"]),
+                          request_type=request["request_type"])
+    return MdmReading(identity_error, None, patterns.UNKNOWN)
+
+
+@lru_cache(maxsize=4096)
+def read_update_message(message: str) -> tuple[bool, bool]:
+    """Whether a softwareupdated message reports progress, and DDM update enforcement."""
+    return (patterns.UPDATE_PROGRESS.search(message) is not None,
+            any(text in message for text in patterns.DDM_UPDATE_ENFORCEMENT))
+
+
+# (time, text) of a sighting, and (time, request type, status, text) of a command, as
+# the collector keeps them: made into frozen results only once, by observations().
+_Seen = tuple[datetime, str]
+_Handled = tuple[datetime, str, str | None, str]
+
+
+def _newer(current: _Seen | None, time: datetime, text: str) -> _Seen:
+    return (time, text) if current is None or time >= current[0] else current
+
+
+def _sighting(seen: _Seen | None) -> Sighting | None:
+    return None if seen is None else Sighting(*seen)
 
 
 class Collector:
@@ -109,16 +164,16 @@ class Collector:
     def __init__(self, until: datetime | None = None) -> None:
         self.until = until
         self.newest_entry: datetime | None = None
-        self.last_device_success: Sighting | None = None
-        self.last_device_failure: Sighting | None = None
-        self.last_user_success: Sighting | None = None
-        self.last_device_activity: Sighting | None = None
-        self.last_command: Command | None = None
-        self.last_update_progress: Sighting | None = None
-        self.last_ddm_enforcement: Sighting | None = None
+        self.last_device_success: _Seen | None = None
+        self.last_device_failure: _Seen | None = None
+        self.last_user_success: _Seen | None = None
+        self.last_device_activity: _Seen | None = None
+        self.last_command: _Handled | None = None
+        self.last_update_progress: _Seen | None = None
+        self.last_ddm_enforcement: _Seen | None = None
         self.relevant_entries = 0
         # a min-heap by time: the newest few identity errors, whatever order they came in
-        self._identity: list[tuple[datetime, int, Sighting]] = []
+        self._identity: list[tuple[datetime, int, str]] = []
 
     def add_all(self, entries: Iterable[LogEntry]) -> Collector:
         for entry in entries:
@@ -126,85 +181,70 @@ class Collector:
         return self
 
     def add(self, entry: LogEntry) -> None:
-        if self.until is not None and entry.timestamp > self.until:
+        time = entry.timestamp
+        if self.until is not None and time > self.until:
             return
-        if self.newest_entry is None or entry.timestamp > self.newest_entry:
-            self.newest_entry = entry.timestamp
+        if self.newest_entry is None or time > self.newest_entry:
+            self.newest_entry = time
         if entry.process == patterns.MDM_PROCESS or entry.subsystem.startswith(
             patterns.MDM_SUBSYSTEM
         ):
-            self._add_mdm(entry)
+            self._add_mdm(time, entry.message)
         elif entry.process == patterns.SOFTWARE_UPDATE_PROCESS:
-            self._add_software_update(entry)
+            self._add_software_update(time, entry.message)
 
-    def _add_mdm(self, entry: LogEntry) -> None:
-        message = entry.message
-        if any(text in message for text in patterns.IDENTITY_ERRORS):
+    def _add_mdm(self, time: datetime, message: str) -> None:
+        reading = read_mdm_message(message)
+        if reading.identity_error:
             self.relevant_entries += 1
-            self._add_identity_error(Sighting(entry.timestamp, message))
-        exchange = patterns.HTTP_EXCHANGE.search(message)
-        request = None if exchange else patterns.SERVER_REQUEST.search(message)
-        if exchange is None and request is None:
+            self._add_identity_error(time, message)
+        if reading.kind is None:
             return
         self.relevant_entries += 1
-        sighting = Sighting(entry.timestamp, message)
-        if request is not None:
-            channel = patterns.request_channel(request["target"])
-            if channel == patterns.DEVICE:
-                self.last_device_activity = _newer(self.last_device_activity, sighting)
-                self._add_command(Command(entry.timestamp, request["request_type"], None,
-                                          message))
-            return
-        assert exchange is not None
-        channel = patterns.exchange_channel(message)
-        received = exchange["direction"].startswith("Received")
-        success = received and exchange["code"] == patterns.SUCCESS_CODE
-        if channel == patterns.DEVICE:
-            self.last_device_activity = _newer(self.last_device_activity, sighting)
-            if success:
-                self.last_device_success = _newer(self.last_device_success, sighting)
-            elif received:
-                self.last_device_failure = _newer(self.last_device_failure, sighting)
-            bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
-            if bracket is not None:
-                self._add_command(Command(entry.timestamp, bracket["request_type"],
-                                          bracket["status"], message))
-        elif channel == patterns.USER and success:
-            self.last_user_success = _newer(self.last_user_success, sighting)
+        if reading.channel == patterns.DEVICE:
+            self.last_device_activity = _newer(self.last_device_activity, time, message)
+            if reading.success:
+                self.last_device_success = _newer(self.last_device_success, time, message)
+            elif reading.received:
+                self.last_device_failure = _newer(self.last_device_failure, time, message)
+            if reading.request_type is not None:
+                self._add_command((time, reading.request_type, reading.status, message))
+        elif reading.channel == patterns.USER and reading.success:
+            self.last_user_success = _newer(self.last_user_success, time, message)
 
-    def _add_command(self, command: Command) -> None:
-        if self.last_command is None or command.time >= self.last_command.time:
+    def _add_command(self, command: _Handled) -> None:
+        if self.last_command is None or command[0] >= self.last_command[0]:
             self.last_command = command
 
-    def _add_identity_error(self, sighting: Sighting) -> None:
-        item = (sighting.time, len(self._identity), sighting)
+    def _add_identity_error(self, time: datetime, message: str) -> None:
+        item = (time, len(self._identity), message)
         if len(self._identity) < IDENTITY_ERRORS_KEPT:
             heapq.heappush(self._identity, item)
-        elif sighting.time > self._identity[0][0]:
+        elif time > self._identity[0][0]:
             heapq.heapreplace(self._identity, item)
 
-    def _add_software_update(self, entry: LogEntry) -> None:
-        sighting = Sighting(entry.timestamp, entry.message)
-        if patterns.UPDATE_PROGRESS.search(entry.message) is not None:
+    def _add_software_update(self, time: datetime, message: str) -> None:
+        progress, enforcement = read_update_message(message)
+        if progress:
             self.relevant_entries += 1
-            self.last_update_progress = _newer(self.last_update_progress, sighting)
-        if any(text in entry.message for text in patterns.DDM_UPDATE_ENFORCEMENT):
+            self.last_update_progress = _newer(self.last_update_progress, time, message)
+        if enforcement:
             self.relevant_entries += 1
-            self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, sighting)
+            self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, time, message)
 
     def observations(self) -> Observations:
         """The facts gathered so far."""
         return Observations(
             newest_entry=self.newest_entry,
-            last_device_success=self.last_device_success,
-            last_device_failure=self.last_device_failure,
-            last_user_success=self.last_user_success,
-            last_device_activity=self.last_device_activity,
-            last_command=self.last_command,
-            identity_errors=tuple(s for _, _, s in sorted(self._identity,
-                                                          key=lambda i: i[:2])),
-            last_update_progress=self.last_update_progress,
-            last_ddm_enforcement=self.last_ddm_enforcement,
+            last_device_success=_sighting(self.last_device_success),
+            last_device_failure=_sighting(self.last_device_failure),
+            last_user_success=_sighting(self.last_user_success),
+            last_device_activity=_sighting(self.last_device_activity),
+            last_command=None if self.last_command is None else Command(*self.last_command),
+            identity_errors=tuple(Sighting(time, text) for time, _, text in sorted(
+                self._identity, key=lambda i: i[:2])),
+            last_update_progress=_sighting(self.last_update_progress),
+            last_ddm_enforcement=_sighting(self.last_ddm_enforcement),
             relevant_entries=self.relevant_entries,
         )
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, NamedTuple, Protocol
 
 from .markers import MarkerSearch, marker_search
 
@@ -34,9 +33,12 @@ class Buffer(Protocol):
     def rfind(self, sub: bytes, start: int = ..., end: int = ..., /) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One unified-log event, reduced to what the checks need."""
+class LogEntry(NamedTuple):
+    """One unified-log event, reduced to what the checks need.
+
+    Immutable like the frozen dataclasses elsewhere; a NamedTuple because one is built
+    for every line that may matter, and costs half as much to build (1.6 against 3.2 us).
+    """
 
     timestamp: datetime
     process: str
@@ -106,6 +108,21 @@ def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
     return value
 
 
+def fixed_offset_suffix(zone: tzinfo) -> str:
+    """The ISO offset ("+05:30") of a fixed, unnamed zone such as UTC; "" for zones with
+    rules or names. Appended to a timestamp without one, it lets fromisoformat build the
+    aware time at once: datetime.replace(tzinfo=...) costs seven times the parse."""
+    if not isinstance(zone, timezone):
+        return ""
+    offset = zone.utcoffset(None)
+    if zone.tzname(None) != timezone(offset).tzname(None):
+        return ""  # a named zone (timezone(..., "CET")): keep the name
+    sign, rest = ("-", -offset) if offset < timedelta(0) else ("+", offset)
+    minutes, seconds = divmod(int(rest.total_seconds()), 60)
+    text = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return text + (f":{seconds:02d}" if seconds else "")
+
+
 def pattern_has_no_offset(ts: str) -> bool:
     """Whether a timestamp leaves its UTC offset unsaid (compact style)."""
     return _OFFSET_AT_END.search(ts) is None
@@ -122,6 +139,30 @@ def _split_rest(rest: str) -> tuple[str, str, str]:
     return "", "", rest
 
 
+# A text-style line's timestamp, as every style begins: where the rest of the line starts.
+_TIMESTAMP_PREFIX = re.compile(rf"{_TS}(?P<offset>{_OFFSET})?")
+_SEEN_RESTS = 4096  # distinct line endings remembered; then forgotten, to stay bounded
+
+# process, message, subsystem, category, message_type, pid: a LogEntry but its time
+_Fields = tuple[str, str, str, str, str, int]
+
+
+class _Parsed(NamedTuple):
+    fields: _Fields
+    timestamp_end: int  # where the style's timestamp (and offset) ended in the line
+
+
+def _parsed(match: re.Match[str]) -> _Parsed:
+    subsystem, category, message = _split_rest(match["rest"])
+    message_type = match.groupdict().get("type") or ""
+    offset_group = "offset" if "offset" in match.re.groupindex else "ts"
+    return _Parsed(
+        (match["process"].strip(), message, subsystem, category,
+         _COMPACT_TYPES.get(message_type, message_type), int(match["pid"])),
+        max(match.end("ts"), match.end(offset_group)),
+    )
+
+
 class LogReader:
     """Turns lines of ``log show`` output into entries, whatever the style.
 
@@ -136,6 +177,8 @@ class LogReader:
         self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
         self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
         self._text_styles = [_DEFAULT, _SYSLOG, _COMPACT]  # the last one matched first
+        self._seen_rests: dict[tuple[bool, str], _Fields] = {}
+        self._naive_offset = fixed_offset_suffix(naive_tz)
         self.bytes_read = 0  # scan(): how much was searched
         self.candidates = 0  # scan(): lines or records that held a marker
 
@@ -309,38 +352,45 @@ class LogReader:
     def _from_line(self, line: str) -> LogEntry | None:
         if line.startswith("{"):
             return self._from_record(_loads(line))
-        if not line[:1].isdigit():
+        prefix = _TIMESTAMP_PREFIX.match(line)
+        if prefix is None:
             return None
+        # Everything after the timestamp repeats all day ("Df mdmclient[1057:1ce7]
+        # [com.apple.ManagedClient:HTTPUtil] [0:MDMDaemon:...] <<<<< Received HTTP
+        # response (200) [Idle] <<<<<"), so it is matched against the styles once.
+        split = prefix.end()
+        key = (prefix["offset"] is not None, line[split:])
+        fields = self._seen_rests.get(key)
+        if fields is not None:
+            return self._entry(line[:split], key[0], fields)
+        parsed = self._from_styles(line)
+        if parsed is None:
+            return None
+        if parsed.timestamp_end == split:  # the rest alone decided the match: remember it
+            if len(self._seen_rests) >= _SEEN_RESTS:
+                self._seen_rests.clear()
+            self._seen_rests[key] = parsed.fields
+        ts = line[:parsed.timestamp_end]
+        return self._entry(ts, not pattern_has_no_offset(ts), parsed.fields)
+
+    def _from_styles(self, line: str) -> _Parsed | None:
         for pattern in self._text_styles:
             match = pattern.fullmatch(line)
             if match:
                 if pattern is not self._text_styles[0]:  # an export keeps to one style
                     self._text_styles = [pattern, *(p for p in self._text_styles
                                                     if p is not pattern)]
-                return self._from_match(match)
+                return _parsed(match)
         return None
 
-    def _from_match(self, match: re.Match[str]) -> LogEntry | None:
-        groups = match.groupdict()
-        ts = groups["ts"] + (groups.get("offset") or "")
-        timestamp = parse_timestamp(ts, self.naive_tz)
+    def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
+        timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset,
+                                    self.naive_tz)
         if timestamp is None:
             return None
-        if pattern_has_no_offset(ts):
+        if not has_offset:
             self.naive_timestamps += 1
-        subsystem, category, message = _split_rest(groups["rest"])
-        message_type = groups.get("type") or ""
-        return self._counted(
-            LogEntry(
-                timestamp=timestamp,
-                process=groups["process"].strip(),
-                message=message,
-                subsystem=subsystem,
-                category=category,
-                message_type=_COMPACT_TYPES.get(message_type, message_type),
-                pid=int(groups["pid"]),
-            )
-        )
+        return self._counted(LogEntry(timestamp, *fields))
 
     def _from_record(self, record: dict[str, Any] | None) -> LogEntry | None:
         if record is None:
