@@ -4,11 +4,43 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LOGS
+
+HEAVY = ("psutil", "tenacity", "plistlib", "ahocorasick_rs")
+LIBRARY = ("watchdog_mdm.state", "watchdog_mdm.system", "watchdog_mdm.diagnose",
+           "watchdog_mdm.report", "watchdog_mdm.run", "watchdog_mdm.heal", "json")
+
+
+def imported_by(*argv: str) -> set[str]:
+    """The modules of interest loaded by running the command line with ``argv``."""
+    probe = ("import sys\nfrom watchdog_mdm.cli import cli\n"
+             "try:\n    cli.main(sys.argv[1:], prog_name='mdm-watchdog')\n"
+             "except SystemExit:\n    pass\n"
+             f"print(' '.join(m for m in {HEAVY + LIBRARY!r} if m in sys.modules), "
+             "file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True,
+                          text=True, check=True)
+    return set(done.stderr.splitlines()[-1].split())
 
 
 def test_the_command_line_imports_no_healing_or_plist_machinery() -> None:
-    probe = ("import sys, watchdog_mdm.cli; "
-             "print(sorted(m for m in ('psutil', 'tenacity', 'plistlib') if m in sys.modules))")
+    probe = f"import sys, watchdog_mdm.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [["-version"], ["--version"], ["-help"], ["-h"]])
+def test_version_and_help_load_nothing_but_the_command_line(argv: list[str]) -> None:
+    assert imported_by(*argv) == set()
+
+
+def test_analyze_loads_what_reading_needs_and_no_healing_machinery() -> None:
+    export = Path(LOGS / "super-ad1495a" / "mdm.log")
+    loaded = imported_by("analyze", str(export))
+    assert {"watchdog_mdm.diagnose", "watchdog_mdm.report", "ahocorasick_rs"} <= loaded
+    assert not loaded & {"psutil", "tenacity", "plistlib", "watchdog_mdm.run"}

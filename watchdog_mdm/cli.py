@@ -8,40 +8,23 @@ lock; 5 the state could not be saved, so nothing (more) was restarted.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from pathlib import Path
-from typing import Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from watchdog_mdm import __version__, report
-from watchdog_mdm.config import (
-    KEYS,
-    KEYS_BY_NAME,
-    ConfigConflict,
-    Configuration,
-    DurationError,
-    Settings,
-    parse_duration,
-    read_configuration,
-)
-from watchdog_mdm.diagnose import (
-    LOG,
-    WINDOW_PREDICATE,
-    EvidenceError,
-    Outcome,
-    analyze_export,
-    diagnose_live,
-)
-from watchdog_mdm.logs import Buffer
-from watchdog_mdm.run import heal_run
-from watchdog_mdm.state import StateError, load_kickstarts, read_state_document
-from watchdog_mdm.status import FIELDS, field_value
-from watchdog_mdm.system import LockBusy, MacSystem, System
+from watchdog_mdm import __version__
+from watchdog_mdm.status import FIELDS
+
+# Each command imports the library it needs when it runs, so that -version, -help and
+# analyze do not load healing, state, psutil or tenacity (docs/performance.md).
+if TYPE_CHECKING:
+    from watchdog_mdm.config import Configuration, Settings
+    from watchdog_mdm.diagnose import Outcome
+    from watchdog_mdm.logs import Buffer
+    from watchdog_mdm.system import System
 
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
@@ -87,6 +70,8 @@ Exit status: 0 the checks ran (whatever they found), 1 internal error,
 
 def _duration(_ctx: click.Context, _param: click.Parameter,
               value: str | None) -> timedelta | None:
+    from watchdog_mdm.config import DurationError, Settings, parse_duration
+
     if value is None:
         return None
     try:
@@ -110,6 +95,8 @@ def _instant(_ctx: click.Context, _param: click.Parameter,
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     text = value.strip()
     if text.upper() in ("UTC", "Z"):
         return UTC  # the same instants as ZoneInfo("UTC"), and read faster (logs.py)
@@ -137,6 +124,8 @@ def warn(system: System, message: str) -> None:
 
 
 def settings_with(window: timedelta | None, history: timedelta | None = None) -> Settings:
+    from watchdog_mdm.config import Settings
+
     defaults = Settings()
     settings = Settings(window=window or defaults.window, history=history or defaults.history)
     if settings.window > settings.history:
@@ -148,6 +137,8 @@ def _window_flag(window: timedelta | None) -> dict[str, object]:
     """--window as the LookbackMinutes preference it overrides, range-checked alike."""
     if window is None:
         return {}
+    from watchdog_mdm.config import KEYS_BY_NAME
+
     minutes = window.total_seconds() / 60
     key = KEYS_BY_NAME["LookbackMinutes"]
     problem = key.check(int(minutes)) if minutes.is_integer() else "must be whole minutes"
@@ -157,6 +148,8 @@ def _window_flag(window: timedelta | None) -> dict[str, object]:
 
 
 def configure(system: System, flags: dict[str, object]) -> Configuration:
+    from watchdog_mdm.config import ConfigConflict, read_configuration
+
     try:
         configuration = read_configuration(system, flags)
     except ConfigConflict as exc:
@@ -168,6 +161,8 @@ def configure(system: System, flags: dict[str, object]) -> Configuration:
 
 def render(outcome: Outcome, *, as_json: bool, explain: bool, show_instant: bool,
            line: str) -> None:
+    from watchdog_mdm import report
+
     if as_json:
         click.echo(report.to_json(outcome))
         return
@@ -224,14 +219,16 @@ class WatchdogGroup(click.Group):
               help="After the result line, say why each verdict was reached.")
 @click.option("-window", "--window", metavar="DURATION", callback=_duration,
               help="Look-back for 'stuck' (default 90m, from 15m).")
-@click.option("-system-root", "--system-root", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-system-root", "--system-root", type=click.Path(file_okay=False),
               default=None, help="Take every macOS path under DIR (for testing).")
 @click.option("-version", "--version", is_flag=True, is_eager=True, expose_value=False,
               callback=_print_version, help="Print the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: bool,
-        explain: bool, window: timedelta | None, system_root: Path | None) -> None:
+        explain: bool, window: timedelta | None, system_root: str | None) -> None:
     # Tests pass a fake System as the context object; otherwise it is this Mac.
+    from watchdog_mdm.system import MacSystem
+
     if ctx.obj is None:
         ctx.obj = MacSystem(system_root or "/")
     system: System = ctx.obj
@@ -248,6 +245,10 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
         ctx.exit(EXIT_USAGE)
     if dry_run and not heal:
         raise click.UsageError("--dry-run goes with -heal")
+    from watchdog_mdm import report
+    from watchdog_mdm.diagnose import EvidenceError, diagnose_live
+    from watchdog_mdm.state import load_kickstarts
+
     flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
     configuration = configure(system, flags)
     if heal:
@@ -264,6 +265,12 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
 
 def run_heal(system: System, configuration: Configuration, *, as_json: bool,
              explain: bool) -> None:
+    from watchdog_mdm import report
+    from watchdog_mdm.diagnose import EvidenceError
+    from watchdog_mdm.run import heal_run
+    from watchdog_mdm.state import StateError
+    from watchdog_mdm.system import LockBusy
+
     try:
         outcome, warnings = heal_run(system, configuration)
     except LockBusy:
@@ -295,6 +302,10 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
     Identity error, Not enrolled, Evidence unavailable, Never run, Not run since DATE.
     Dates print as YYYY-MM-DD hh:mm:ss in local time (Jamf Pro's Date type).
     """
+    from watchdog_mdm import report
+    from watchdog_mdm.state import read_state_document
+    from watchdog_mdm.status import field_value
+
     now = system.now()
     local = now.tzinfo or UTC
     try:
@@ -309,6 +320,8 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
     values = {name: field_value(name, state, now, local) for name in FIELDS}
     if as_json:
         # ASCII escapes: the state file is data another program may have written
+        import json
+
         click.echo(json.dumps({"fields": values, "state": state}, indent=2))
         return
     click.echo(values["overall"])
@@ -329,10 +342,14 @@ def config_command(system: System, as_json: bool) -> None:
     com.github.mdm-watchdog.plist (a configuration profile), /Library/Preferences/
     com.github.mdm-watchdog.plist, built-in defaults.
     """
+    from watchdog_mdm.config import KEYS
+
     configuration = configure(system, {})
     rows = [(key.name, configuration.value(key), configuration.sources[key.name])
             for key in KEYS]
     if as_json:
+        import json
+
         click.echo(json.dumps({name: {"value": value, "source": source}
                                for name, value, source in rows}, indent=2))
         return
@@ -344,6 +361,8 @@ def config_command(system: System, as_json: bool) -> None:
 
 
 def _archive_hint(path: str) -> str:
+    from watchdog_mdm.diagnose import WINDOW_PREDICATE
+
     return (f"cannot read {path} here: a .logarchive is read by macOS's log command. "
             f"On a Mac, export it with: log show --archive '{path}' --style ndjson --info "
             f"--predicate '{WINDOW_PREDICATE}' > export.ndjson, then analyze export.ndjson")
@@ -369,6 +388,9 @@ def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
 
 def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
     """Each input in turn, opened only when it is read."""
+    from watchdog_mdm.config import Settings
+    from watchdog_mdm.diagnose import LOG, WINDOW_PREDICATE
+
     for path in paths:
         if _is_archive(path):
             yield system.stream(
@@ -404,6 +426,9 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
     For support staff on any computer: MDMEnrolled comes from the log itself (any
     device-channel MDM exchange proves it) and is unknown without one.
     """
+    from watchdog_mdm import report
+    from watchdog_mdm.diagnose import LOG, EvidenceError, analyze_export
+
     settings = settings_with(window, history)
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=naive_tz)

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watchdog_mdm.system import System
+if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
+    from watchdog_mdm.system import System
 
 __all__ = [
     "DOMAIN",

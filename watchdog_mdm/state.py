@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watchdog_mdm.system import System
+if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
+    from watchdog_mdm.system import System
 
 __all__ = [
     "LOCK_PATH",

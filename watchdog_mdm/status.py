@@ -11,8 +11,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from watchdog_mdm.state import parse_rfc3339
-
 __all__ = ["FIELDS", "STALE_AFTER", "field_value", "overall_status"]
 
 # Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
@@ -25,6 +23,9 @@ NEVER_RUN = "Never run"
 
 
 def _time(value: object) -> datetime | None:
+    # here, not at the top: the command line needs FIELDS to start, not state.json's code
+    from watchdog_mdm.state import parse_rfc3339  # noqa: PLC0415
+
     try:
         return parse_rfc3339(value) if value is not None else None
     except ValueError:
