@@ -123,6 +123,11 @@ class TestBundle:
                               text=True, check=False)
         assert done.stdout == f"{__version__}\n"
 
+    def test_the_bundle_carries_the_one_pass_marker_search(self, bundle: Path) -> None:
+        # imported inside a function (markers.py); without it the bundle would still
+        # work, on the slower fallback, so its presence is checked here
+        assert list((bundle / "_internal" / "ahocorasick_rs").glob("ahocorasick_rs*.so"))
+
     def test_diagnose_and_heal_on_the_fake_mac(self, bundle: Path, fake_mac: FakeMac) -> None:
         fake_mac.install("/usr/bin/profiles", ENROLLED)
         fake_mac.install("/usr/bin/log", b'{"count":0,"finished":1}\n')

@@ -12,8 +12,11 @@ commands and softwareupdated progress; line shapes taken from the real lines in
 - the floor: `grep -F -c 'Received HTTP response (200)' FILE`;
 - for ndjson, a naive reference: `json.loads` on every line;
 
-and reports MB/s and the ratios, plus the start-up time of `mdm-watchdog -version` (and of
-the PyInstaller bundle with --bundle). Numbers are medians of --repeat runs.
+and reports MB/s and the ratios, plus the start-up time of `mdm-watchdog -version`
+(beside that of `import click` and of Python itself), of `analyze` on a one-line file,
+and of the PyInstaller bundle with --bundle. Numbers are medians of --repeat runs.
+Run it with the Python of a virtual environment made by `pip install .`: an editable
+install slows every start of that Python down.
 """
 
 from __future__ import annotations
@@ -195,8 +198,20 @@ def command() -> str:
     return str(Path(sys.executable).parent / "mdm-watchdog")
 
 
-def startup(binary: str, runs: int = 15) -> float:
-    return statistics.median(timed(binary, "-version")[0] for _ in range(runs))
+def startup(binary: str, *argv: str, runs: int = 15) -> float:
+    return statistics.median(timed(binary, *(argv or ("-version",)))[0] for _ in range(runs))
+
+
+def editable_install() -> bool:
+    """Whether mdm-watchdog is installed editable (pip install -e): its import hook then
+    runs at every start of this Python, so start-up figures would not be a user's."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        text = distribution("mdm-watchdog").read_text("direct_url.json") or "{}"
+    except PackageNotFoundError:
+        return False
+    return bool(json.loads(text).get("dir_info", {}).get("editable"))
 
 
 def styles_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, object]]:
@@ -232,14 +247,21 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
+    if editable_install():
+        print("warning: mdm-watchdog is installed editable; for a user's start-up, run this "
+              "with the Python of a venv made by 'pip install .'", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="mdm-watchdog-bench-",
                                      dir=os.environ.get("BENCH_TMP")) as temporary:
         rows = list(styles_table(args, Path(temporary)))
+        one_line = Path(temporary) / "one-line.ndjson"
+        one_line.write_text(render("ndjson", datetime(2026, 11, 25, tzinfo=UTC), EXCHANGES[1]))
+        analyze_startup = startup(command(), "analyze", str(one_line))
     figures: dict[str, object] = {
         "size_mb": args.size_mb, "cpus": os.cpu_count(), "styles": rows,
         "version_startup_ms": round(startup(command()) * 1000, 1),
-        "python_startup_ms": round(statistics.median(
-            timed(sys.executable, "-c", "pass")[0] for _ in range(15)) * 1000, 1),
+        "click_import_ms": round(startup(sys.executable, "-c", "import click") * 1000, 1),
+        "analyze_startup_ms": round(analyze_startup * 1000, 1),
+        "python_startup_ms": round(startup(sys.executable, "-c", "pass") * 1000, 1),
     }
     if args.bundle:
         figures["bundle_startup_ms"] = round(startup(str(args.bundle / "mdm-watchdog")) * 1000, 1)
@@ -250,7 +272,8 @@ def main() -> None:
               f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
               f"{row['grep_seconds']:>7} {row['analyze_over_grep']:>7} "
               f"{row.get('naive_over_analyze', ''):>14}")
-    for key in ("version_startup_ms", "python_startup_ms", "bundle_startup_ms"):
+    for key in ("version_startup_ms", "click_import_ms", "analyze_startup_ms",
+                "python_startup_ms", "bundle_startup_ms"):
         if key in figures:
             print(f"{key}: {figures[key]}")
     if args.json:
