@@ -396,7 +396,8 @@ class LogReader:
         if record is None:
             return None
         ts = record.get("timestamp")
-        message = record.get("eventMessage", record.get("composedMessage"))
+        message = (record["eventMessage"] if "eventMessage" in record
+                   else record.get("composedMessage"))
         if not isinstance(ts, str) or not isinstance(message, str):
             return None
         timestamp = parse_timestamp(ts, self.naive_tz)
@@ -406,17 +407,12 @@ class LogReader:
         path = record.get("processImagePath")
         process = path.rsplit("/", 1)[-1] if isinstance(path, str) else record.get("process")
         pid = record.get("processID")
-        return self._counted(
-            LogEntry(
-                timestamp=timestamp,
-                process=process if isinstance(process, str) else "",
-                message=message,
-                subsystem=_text(record.get("subsystem")),
-                category=_text(record.get("category")),
-                message_type=_text(record.get("messageType")),
-                pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-            )
-        )
+        # positional: this runs for every candidate record, and keywords cost more
+        return self._counted(LogEntry(
+            timestamp, process if isinstance(process, str) else "", message,
+            _text(record.get("subsystem")), _text(record.get("category")),
+            _text(record.get("messageType")),
+            pid if isinstance(pid, int) and not isinstance(pid, bool) else None))
 
 
 _MORE, _DONE, _BROKEN, _DROPPED = "more", "done", "broken", "dropped"
