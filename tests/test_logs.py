@@ -311,8 +311,14 @@ def test_a_line_that_closes_one_record_and_opens_the_next_is_counted_once() -> N
 # every shape a style or a damaged line may carry.
 _TEXT_LINES = [x for x in REAL_LINES if x[:1].isdigit()] + [
     x for x in reference_lines("mdmclient_lines.txt", "") if x[:1].isdigit()][:60]
-ENDINGS = sorted({line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1:]
-                  for line in _TEXT_LINES})
+ENDINGS = [
+    *sorted({line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1:]
+             for line in _TEXT_LINES}),
+    # default and syslog style can both read this one (found in review)
+    " 0x1 Default 0x0 12 0 proc: foo[12]: Received HTTP response (200)",
+    # longer than what the reader remembers
+    " Df mdmclient[1057:1ce7] [0:MDMDaemon:HTTPUtil:<0x2fdb>] " + "x" * 600,
+]
 TIMESTAMPS = ["2026-11-25 00:00:00.692000+0000", "2026-11-25 00:00:00.692", "2026-11-25 "
               "00:00:00", "2026-11-25T00:00:00Z", "2026-11-25 00:00:00.1234567891-04:00",
               "2026-11-25 00:00:00-0400", "2026-13-25 00:00:00.692+0000", "2026-11-25 "
@@ -322,18 +328,25 @@ TIMESTAMPS = ["2026-11-25 00:00:00.692000+0000", "2026-11-25 00:00:00.692", "202
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(TIMESTAMPS), st.sampled_from(ENDINGS)),
                 min_size=1, max_size=25))
-def test_a_reader_that_remembers_line_endings_reads_as_a_fresh_one(
+def test_a_reader_that_remembers_line_endings_reads_as_one_that_does_not(
         lines: list[tuple[str, str]]) -> None:
     """The reader matches each distinct line ending against the styles once; whatever
-    timestamps come with it, it must read every line as a reader that never saw one."""
+    timestamps come with it, in whatever mix of styles, it must read every line as a
+    reader that matches every line."""
     texts = [ts + ending for ts, ending in lines]
-    remembering = LogReader()
-    entries = list(remembering.read(texts))
-    fresh = [LogReader() for _ in texts]
-    assert entries == [e for reader, text in zip(fresh, texts, strict=True)
-                       for e in reader.read([text])]
-    assert remembering.naive_timestamps == sum(r.naive_timestamps for r in fresh)
+    remembering, matching = LogReader(), LogReader(remember_lines=False)
+    assert list(remembering.read(texts)) == list(matching.read(texts))
+    assert remembering.naive_timestamps == matching.naive_timestamps
     assert len(ENDINGS) > 40
+
+
+def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
+    ambiguous = "2026-11-25 10:00:00.000000+0000" + ENDINGS[-2]
+    from tests.perf.bench import EXCHANGES, render
+
+    syslog = render("syslog", datetime(2026, 11, 25, 10, 1, tzinfo=UTC), EXCHANGES[1]).strip()
+    entries = list(LogReader().read([ambiguous, syslog, ambiguous]))
+    assert [e.process for e in entries][::2] == ["proc", "Default 0x0 12 0 proc: foo"]
 
 
 @pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=5, minutes=30)),

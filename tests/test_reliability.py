@@ -629,3 +629,19 @@ def test_security_lint_rules_are_on() -> None:
     config = (REPO / "pyproject.toml").read_text()
     selected = re.search(r"^select = \[(.*)\]$", config, re.MULTILINE)
     assert selected is not None and '"S"' in selected[1]  # flake8-bandit, run by test_quality
+
+
+def test_many_long_different_lines_holding_markers_keep_memory_bounded(tmp_path: Path) -> None:
+    """Lines and messages are remembered (read once however often they repeat) only when
+    short, and only so many: 120 different lines of 0.9 MB, each with a marker, once
+    took 600 MB (found in review)."""
+    export = tmp_path / "long-lines.log"
+    head = STYLES["compact"][3]  # a real compact line, made long and different below
+    assert "Sending HTTP request" in head
+    with export.open("wb") as out:
+        for n in range(120):
+            out.write(f"{head} {n:06d} ".encode() + b"x" * 900_000 + b"\n")
+    peak, done = _peak_rss_kib(installed_command(), "analyze", str(export), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["evidence"]["log"]["relevant_entries"] == 120
+    assert peak < PEAK_LIMIT_MB * 1024, f"peak {peak} KiB"

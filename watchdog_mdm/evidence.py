@@ -114,9 +114,26 @@ EXCHANGE, REQUEST = "exchange", "request"
 
 # Memoized: mdmclient repeats the same few lines all day (every exchange of a process
 # is "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
-# so each distinct message is read by the regexes once. Bounded, so memory stays flat.
-@lru_cache(maxsize=4096)
+# so each distinct message is read by the regexes once. Only short messages (real ones
+# are 60-250 characters), and only so many: a few MB at worst, whatever the input.
+MEMO_ENTRIES, MEMO_CHARS = 1024, 512
+
+
 def read_mdm_message(message: str) -> MdmReading:
+    """What an mdmclient message says (memoized when short)."""
+    if len(message) <= MEMO_CHARS:
+        return _read_mdm_message_memo(message)
+    return _read_mdm_message(message)
+
+
+def read_update_message(message: str) -> tuple[bool, bool]:
+    """Whether a softwareupdated message reports progress, and DDM update enforcement."""
+    if len(message) <= MEMO_CHARS:
+        return _read_update_message_memo(message)
+    return _read_update_message(message)
+
+
+def _read_mdm_message(message: str) -> MdmReading:
     identity_error = any(text in message for text in patterns.IDENTITY_ERRORS)
     exchange = patterns.HTTP_EXCHANGE.search(message)
     if exchange is not None:
@@ -133,11 +150,13 @@ def read_mdm_message(message: str) -> MdmReading:
     return MdmReading(identity_error, None, patterns.UNKNOWN)
 
 
-@lru_cache(maxsize=4096)
-def read_update_message(message: str) -> tuple[bool, bool]:
-    """Whether a softwareupdated message reports progress, and DDM update enforcement."""
+def _read_update_message(message: str) -> tuple[bool, bool]:
     return (patterns.UPDATE_PROGRESS.search(message) is not None,
             any(text in message for text in patterns.DDM_UPDATE_ENFORCEMENT))
+
+
+_read_mdm_message_memo = lru_cache(maxsize=MEMO_ENTRIES)(_read_mdm_message)
+_read_update_message_memo = lru_cache(maxsize=MEMO_ENTRIES)(_read_update_message)
 
 
 # (time, text) of a sighting, and (time, request type, status, text) of a command, as

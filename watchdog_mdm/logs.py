@@ -141,15 +141,22 @@ def _split_rest(rest: str) -> tuple[str, str, str]:
 
 # A text-style line's timestamp, as every style begins: where the rest of the line starts.
 _TIMESTAMP_PREFIX = re.compile(rf"{_TS}(?P<offset>{_OFFSET})?")
-_SEEN_RESTS = 4096  # distinct line endings remembered; then forgotten, to stay bounded
+# Line endings remembered: at most this many, each at most this long (real ones are
+# 100-300 characters), then all forgotten: a few MB at worst, whatever the input.
+_SEEN_RESTS = 1024
+_REMEMBERED_CHARS = 512
 
 # process, message, subsystem, category, message_type, pid: a LogEntry but its time
 _Fields = tuple[str, str, str, str, str, int]
 
 
+_SeenKey = tuple[bool, tuple[re.Pattern[str], ...], str]
+
+
 class _Parsed(NamedTuple):
     fields: _Fields
     timestamp_end: int  # where the style's timestamp (and offset) ended in the line
+    style: re.Pattern[str]
 
 
 def _parsed(match: re.Match[str]) -> _Parsed:
@@ -160,6 +167,7 @@ def _parsed(match: re.Match[str]) -> _Parsed:
         (match["process"].strip(), message, subsystem, category,
          _COMPACT_TYPES.get(message_type, message_type), int(match["pid"])),
         max(match.end("ts"), match.end(offset_group)),
+        match.re,
     )
 
 
@@ -169,15 +177,18 @@ class LogReader:
     One reader may read several inputs in turn; its counters add up across them.
     """
 
-    def __init__(self, naive_tz: tzinfo = UTC) -> None:
+    def __init__(self, naive_tz: tzinfo = UTC, *, remember_lines: bool = True) -> None:
         self.naive_tz = naive_tz
         self.lines_read = 0
         self.lines_skipped = 0
         self.entries = 0
         self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
         self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
-        self._text_styles = [_DEFAULT, _SYSLOG, _COMPACT]  # the last one matched first
-        self._seen_rests: dict[tuple[bool, str], _Fields] = {}
+        # the last one matched first
+        self._text_styles: tuple[re.Pattern[str], ...] = (_DEFAULT, _SYSLOG, _COMPACT)
+        # (offset given?, style order, line ending) -> what the styles made of it
+        self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
+        self._remember_lines = remember_lines  # False: as before remembering (for tests)
         self._naive_offset = fixed_offset_suffix(naive_tz)
         self.bytes_read = 0  # scan(): how much was searched
         self.candidates = 0  # scan(): lines or records that held a marker
@@ -290,16 +301,8 @@ class LogReader:
 
     def _scan_block(self, block: Buffer, search: MarkerSearch, pretty: bool,
                     low: int, high: int) -> Iterator[LogEntry]:
-        unit = _record_bounds if pretty else _line_bounds
-        found: dict[int, int] = {}  # start -> end of each line or record with a marker
-        end = low
-        for at in search.starts(block, low, high):
-            if at < end:
-                continue  # another marker in a line or record already found
-            # Units never overlap, so the one holding `at` starts at or after the end of
-            # the one before: searching back no further keeps a block's cost linear.
-            start, end = unit(block, at, end, high)
-            found[start] = end
+        hits = search.starts(block, low, high)
+        found = (_records_holding if pretty else _lines_holding)(block, hits, low, high)
         for start, stop in found.items():
             self.candidates += 1
             entry = self._parse_unit(block, start, stop, pretty)
@@ -359,17 +362,23 @@ class LogReader:
         # [com.apple.ManagedClient:HTTPUtil] [0:MDMDaemon:...] <<<<< Received HTTP
         # response (200) [Idle] <<<<<"), so it is matched against the styles once.
         split = prefix.end()
-        key = (prefix["offset"] is not None, line[split:])
-        fields = self._seen_rests.get(key)
-        if fields is not None:
-            return self._entry(line[:split], key[0], fields)
+        rest = line[split:]
+        # The style order is in the key: a line two styles could read is read by the one
+        # matched last, as it would be without remembering.
+        key = (prefix["offset"] is not None, self._text_styles, rest)
+        seen = self._seen_rests.get(key)
+        if seen is not None:
+            self._put_first(seen[1])
+            return self._entry(line[:split], key[0], seen[0])
         parsed = self._from_styles(line)
         if parsed is None:
             return None
-        if parsed.timestamp_end == split:  # the rest alone decided the match: remember it
+        # remembered only if the rest alone decided the match, and if it is not too long
+        if (parsed.timestamp_end == split and len(rest) <= _REMEMBERED_CHARS
+                and self._remember_lines):
             if len(self._seen_rests) >= _SEEN_RESTS:
                 self._seen_rests.clear()
-            self._seen_rests[key] = parsed.fields
+            self._seen_rests[key] = (parsed.fields, parsed.style)
         ts = line[:parsed.timestamp_end]
         return self._entry(ts, not pattern_has_no_offset(ts), parsed.fields)
 
@@ -377,11 +386,13 @@ class LogReader:
         for pattern in self._text_styles:
             match = pattern.fullmatch(line)
             if match:
-                if pattern is not self._text_styles[0]:  # an export keeps to one style
-                    self._text_styles = [pattern, *(p for p in self._text_styles
-                                                    if p is not pattern)]
+                self._put_first(pattern)
                 return _parsed(match)
         return None
+
+    def _put_first(self, style: re.Pattern[str]) -> None:
+        if style is not self._text_styles[0]:  # an export keeps to one style
+            self._text_styles = (style, *(p for p in self._text_styles if p is not style))
 
     def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
         timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset,
@@ -513,6 +524,42 @@ def _first_end(data: Buffer, pretty: bool, low: int, high: int) -> int:
     return data.find(b"\n}", low, high) + 2
 
 
+def _lines_holding(block: Buffer, hits: list[int], low: int, high: int) -> dict[int, int]:
+    """Start -> end of each line in block[low:high] holding one of the ascending ``hits``.
+    Lines never overlap, so the one holding a hit starts at or after the end of the one
+    before: searching back no further keeps a block's cost linear."""
+    found: dict[int, int] = {}
+    end = low
+    for at in hits:
+        if at >= end:  # else: another marker in a line already found
+            start, end = _line_bounds(block, at, end, high)
+            found[start] = end
+    return found
+
+
+def _records_holding(block: Buffer, hits: list[int], low: int, high: int) -> dict[int, int]:
+    """Start -> end of each pretty JSON record in block[low:high] holding one of the
+    ascending ``hits``. A hit inside the record found last belongs to it, unless a record
+    opens between the two hits: then the one found last was cut short (an export cut off,
+    then another joined to it) and the new one is read too. Each search back stops at
+    the hit or record before, so a block's cost stays linear."""
+    found: dict[int, int] = {}
+    end = previous = low
+    for at in hits:
+        if at < end:
+            start = _record_opening(block, previous, at)
+            previous = at
+            if start == -1:
+                continue  # another marker in the record already found
+        else:
+            start = _record_opening(block, end, at)
+            start = end if start == -1 else start
+            previous = at
+        end = _record_end(block, at, high)
+        found[start] = end
+    return found
+
+
 def _line_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, int]:
     start = block.rfind(b"\n", low, at) + 1 or low
     end = block.find(b"\n", at, high)
@@ -525,21 +572,29 @@ _RECORD_OPENERS = (b"{", b"[{", b"},{", b",{")
 def _record_bounds(block: Buffer, at: int, low: int, high: int) -> tuple[int, int]:
     """The pretty JSON record around ``at``: from its opening "{" line (written "[{",
     "{" or "},{") to its closing "}" line, both at the start of a line."""
+    start = _record_opening(block, low, at)
+    return (low if start == -1 else start), _record_end(block, at, high)
+
+
+def _record_opening(block: Buffer, low: int, at: int) -> int:
+    """Where the last record opening in block[low:at] puts its "{" (the record's text
+    starts there), or -1 if none does."""
     search = at
-    start = low
     while search > low:
         brace = _last_brace_ending_a_line(block, low, search)
         if brace == -1:
-            break
+            return -1
         line_start = block.rfind(b"\n", low, brace) + 1 or low
         # at the start of the line: an indented "{" opens a nested object
         if block[line_start:brace + 1] in _RECORD_OPENERS:
-            start = brace  # keep the "{" itself: the record's text starts here
-            break
+            return brace
         search = line_start
+    return -1
+
+
+def _record_end(block: Buffer, at: int, high: int) -> int:
     close = block.find(b"\n}", at, high)
-    end = close + 2 if close != -1 else high
-    return start, end
+    return close + 2 if close != -1 else high
 
 
 def _last_brace_ending_a_line(block: Buffer, low: int, high: int) -> int:
