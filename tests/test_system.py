@@ -200,3 +200,38 @@ def test_an_export_file_is_searched_in_place_a_window_at_a_time(tmp_path: Path) 
 
     (tmp_path / "empty.log").write_bytes(b"")
     assert list(MacSystem("/").read_export(str(tmp_path / "empty.log"))) == []
+
+
+def test_an_export_that_changes_while_it_is_read_is_read_as_it_is_then(tmp_path: Path) -> None:
+    """Cut short between two windows: what is left is read, no error; appended to: the
+    new lines are read too (as reading the file in chunks would)."""
+    import mmap
+
+    from watchdog_mdm.system import MAPPED_WINDOW_BYTES
+
+    path = tmp_path / "export.log"
+    path.write_bytes(b"x" * (MAPPED_WINDOW_BYTES + 10))
+    chunks = MacSystem("/").read_export(str(path))
+    assert isinstance(next(chunks), mmap.mmap)
+    with path.open("r+b") as handle:
+        handle.truncate(100)
+    assert list(chunks) == []
+
+    path.write_bytes(b"x" * (MAPPED_WINDOW_BYTES + 10))
+    chunks = MacSystem("/").read_export(str(path))
+    first = next(chunks)
+    assert len(first) == MAPPED_WINDOW_BYTES
+    with path.open("ab") as handle:
+        handle.write(b"appended\n")
+    assert b"".join(bytes(c[:]) for c in chunks) == b"x" * 10 + b"appended\n"
+
+
+@pytest.mark.parametrize("special", ["/sys/kernel/mm/transparent_hugepage/enabled",
+                                     "/proc/version"])
+def test_files_the_kernel_will_not_map_are_read(special: str) -> None:
+    """/sys reports a size but refuses to be mapped; /proc reports size 0 but has text."""
+    if not Path(special).exists():
+        pytest.skip(f"{special} is not on this system")
+    expected = Path(special).read_bytes()
+    assert expected
+    assert b"".join(bytes(c[:]) for c in MacSystem("/").read_export(special)) == expected

@@ -371,8 +371,7 @@ class MacSystem:
             return
         try:
             with open(path, "rb") as handle:  # a user path: not re-rooted
-                windows = _mapped_windows(handle)
-                yield from _chunks(handle) if windows is None else windows
+                yield from _mapped_windows(handle)
         except OSError as exc:
             # name the file even when reading, not opening, failed
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
@@ -407,30 +406,37 @@ EXPORT_CHUNK_BYTES = 4 << 20
 MAPPED_WINDOW_BYTES = 16 << 20  # a multiple of every page size (4 KiB Intel, 16 KiB arm64)
 
 
-def _mapped_windows(handle: BinaryIO) -> Iterator[mmap.mmap] | None:
-    """A regular file as successive read-only memory maps, or None when it is not one
-    (a pipe, a device) or is empty.
+def _mapped_windows(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mmap.mmap]:
+    """A regular file as successive read-only memory maps; anything else (a pipe, a
+    device, a file the kernel will not map) read in chunks, as is what is left when a
+    window cannot be mapped (the file was cut short meanwhile) or was appended meanwhile.
 
     Searched in place, a mapped file costs one pass over memory; read() into a buffer
     costs three (the kernel reads the page cache, writes the buffer, the search reads it
     again): 60 against 180 ms per 200 MB here. Mapping a window at a time, each unmapped
     when the next is asked for, keeps resident memory flat however large the file. As
-    with ripgrep, which maps files too, a file cut short by another program while it is
-    read ends the process with SIGBUS; exports are not written while analysed.
+    with ripgrep, which maps files too, a file cut short by another program while a
+    window of it is being read ends the process with SIGBUS; exports are not written
+    while analysed.
     """
-    info = os.fstat(handle.fileno())
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-        return None
-    return _windows(handle.fileno(), info.st_size)
-
-
-def _windows(descriptor: int, size: int) -> Iterator[mmap.mmap]:
-    for offset in range(0, size, MAPPED_WINDOW_BYTES):
-        length = min(MAPPED_WINDOW_BYTES, size - offset)
-        with mmap.mmap(descriptor, length, access=mmap.ACCESS_READ, offset=offset) as window:
-            if hasattr(window, "madvise"):
-                window.madvise(mmap.MADV_SEQUENTIAL)
-            yield window
+    descriptor = handle.fileno()
+    info = os.fstat(descriptor)
+    # not at 0: a shared descriptor (/dev/stdin on macOS) partly read already
+    offset = os.lseek(descriptor, 0, os.SEEK_CUR)
+    if stat.S_ISREG(info.st_mode) and offset == 0:
+        while offset < info.st_size:
+            length = min(MAPPED_WINDOW_BYTES, info.st_size - offset)
+            try:
+                window = mmap.mmap(descriptor, length, access=mmap.ACCESS_READ, offset=offset)
+            except (OSError, ValueError):  # ValueError: the file is shorter now
+                break
+            with window:
+                if hasattr(window, "madvise"):
+                    window.madvise(mmap.MADV_SEQUENTIAL)
+                yield window
+            offset += length
+        handle.seek(offset)
+    yield from _chunks(handle)
 
 
 def _chunks(handle: io.BufferedIOBase) -> Iterator[bytes | bytearray]:
