@@ -85,3 +85,14 @@ def test_unreadable_state_is_reported_not_repaired() -> None:
     assert result.exit_code == 5
     assert result.output.splitlines()[0] == "State unreadable"
     assert system.files[STATE_PATH] == b"{broken"
+
+
+@pytest.mark.parametrize("last_run", ['"yesterday"', "[1, 2]", "7", '{"result": "ok"}',
+                                      '{"result": {"evidence": [1]}}',
+                                      '{"result": {"evidence": {"last_device_exchange": 3}}}'])
+def test_a_state_file_of_another_shape_prints_what_it_can(last_run: str) -> None:
+    system = FakeSystem()
+    system.files[STATE_PATH] = f'{{"last_run": {last_run}}}'.encode()
+    result = CliRunner().invoke(cli, ["status"], obj=system)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "Never run"

@@ -325,7 +325,8 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
         click.echo(json.dumps({"fields": values, "state": state}, indent=2))
         return
     click.echo(values["overall"])
-    result = (state.get("last_run") or {}).get("result")
+    last_run = state.get("last_run")
+    result = last_run.get("result") if isinstance(last_run, dict) else None
     if isinstance(result, dict):
         click.echo(report.line_from_document(result, local))
     for name in FIELDS[1:]:

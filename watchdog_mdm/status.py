@@ -63,9 +63,14 @@ def _jamf_date(value: object, local: tzinfo) -> str:
 
 
 def _last_checkin(last_run: dict[str, Any] | None) -> object:
-    result = (last_run or {}).get("result") or {}
-    exchange = (result.get("evidence") or {}).get("last_device_exchange") or {}
-    return exchange.get("time") if isinstance(exchange, dict) else None
+    # state.json is data another program may have written: any level may be any shape
+    result = _dict((last_run or {}).get("result"))
+    exchange = _dict(_dict(result.get("evidence")).get("last_device_exchange"))
+    return exchange.get("time")
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
