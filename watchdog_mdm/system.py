@@ -435,6 +435,11 @@ def _mapped_windows(handle: io.BufferedReader) -> Iterator[bytes | bytearray | m
                     window.madvise(mmap.MADV_SEQUENTIAL)
                 yield window
             offset += length
+        else:
+            # read whole, as nearly always: no read buffer needed (a size of 0 may be a
+            # /proc file, whose text has no size)
+            if info.st_size > 0 and os.fstat(descriptor).st_size <= offset:
+                return
         handle.seek(offset)
     yield from _chunks(handle)
 
