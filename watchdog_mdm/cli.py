@@ -230,7 +230,7 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
     from watchdog_mdm.system import MacSystem
 
     if ctx.obj is None:
-        ctx.obj = MacSystem(system_root or "/")
+        ctx.obj = MacSystem("/" if system_root is None else system_root)
     system: System = ctx.obj
     if ctx.invoked_subcommand is not None:
         if diagnose or heal or dry_run or as_json or explain or window is not None:
