@@ -352,6 +352,7 @@ def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
 @pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=5, minutes=30)),
                                   timezone(timedelta(hours=-4)), timezone(timedelta(
                                       hours=1), "CET"), timezone(timedelta(seconds=-3725)),
+                                  timezone(timedelta(microseconds=1)),
                                   ZoneInfo("Europe/Berlin"), ZoneInfo("UTC")])
 def test_timestamps_without_an_offset_are_read_in_the_zone_given(zone: tzinfo) -> None:
     naive_read = 0

@@ -304,7 +304,7 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
     """
     from watchdog_mdm import report
     from watchdog_mdm.state import read_state_document
-    from watchdog_mdm.status import field_value
+    from watchdog_mdm.status import field_value, last_result
 
     now = system.now()
     local = now.tzinfo or UTC
@@ -325,9 +325,8 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
         click.echo(json.dumps({"fields": values, "state": state}, indent=2))
         return
     click.echo(values["overall"])
-    last_run = state.get("last_run")
-    result = last_run.get("result") if isinstance(last_run, dict) else None
-    if isinstance(result, dict):
+    result = last_result(state)
+    if result is not None:
         click.echo(report.line_from_document(result, local))
     for name in FIELDS[1:]:
         click.echo(f"{name}: {values[name] or 'never'}")

@@ -10,12 +10,12 @@ Both are pure: no clock, no files, no processes.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, wraps
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from watchdog_mdm import patterns
 from watchdog_mdm.logs import LogEntry
@@ -101,7 +101,7 @@ class MdmReading(NamedTuple):
     """What one mdmclient message says, as the rules in :mod:`patterns` read it."""
 
     identity_error: bool
-    kind: str | None  # EXCHANGE, REQUEST, or None: neither
+    exchange_or_request: bool  # an HTTP exchange or a server request: neither, no more
     channel: str  # patterns.DEVICE, USER or UNKNOWN
     received: bool = False
     success: bool = False
@@ -109,54 +109,48 @@ class MdmReading(NamedTuple):
     status: str | None = None  # Acknowledged, NotNow, Error...; None while processing
 
 
-EXCHANGE, REQUEST = "exchange", "request"
-
-
 # Memoized: mdmclient repeats the same few lines all day (every exchange of a process
 # is "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
 # so each distinct message is read by the regexes once. Only short messages (real ones
 # are 60-250 characters), and only so many: a few MB at worst, whatever the input.
 MEMO_ENTRIES, MEMO_CHARS = 1024, 512
+_Reading = TypeVar("_Reading")
 
 
+def _memoized_when_short(read: Callable[[str], _Reading]) -> Callable[[str], _Reading]:
+    memo = lru_cache(maxsize=MEMO_ENTRIES)(read)
+
+    @wraps(read)
+    def reading(message: str) -> _Reading:
+        return memo(message) if len(message) <= MEMO_CHARS else read(message)
+
+    return reading
+
+
+@_memoized_when_short
 def read_mdm_message(message: str) -> MdmReading:
-    """What an mdmclient message says (memoized when short)."""
-    if len(message) <= MEMO_CHARS:
-        return _read_mdm_message_memo(message)
-    return _read_mdm_message(message)
-
-
-def read_update_message(message: str) -> tuple[bool, bool]:
-    """Whether a softwareupdated message reports progress, and DDM update enforcement."""
-    if len(message) <= MEMO_CHARS:
-        return _read_update_message_memo(message)
-    return _read_update_message(message)
-
-
-def _read_mdm_message(message: str) -> MdmReading:
+    """What an mdmclient message says."""
     identity_error = any(text in message for text in patterns.IDENTITY_ERRORS)
     exchange = patterns.HTTP_EXCHANGE.search(message)
     if exchange is not None:
         received = exchange["direction"].startswith("Received")
         bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
         return MdmReading(
-            identity_error, EXCHANGE, patterns.exchange_channel(message), received,
+            identity_error, True, patterns.exchange_channel(message), received,
             received and exchange["code"] == patterns.SUCCESS_CODE,
             bracket["request_type"] if bracket else None, bracket["status"] if bracket else None)
     request = patterns.SERVER_REQUEST.search(message)
     if request is not None:
-        return MdmReading(identity_error, REQUEST, patterns.request_channel(request["target"]),
+        return MdmReading(identity_error, True, patterns.request_channel(request["target"]),
                           request_type=request["request_type"])
-    return MdmReading(identity_error, None, patterns.UNKNOWN)
+    return MdmReading(identity_error, False, patterns.UNKNOWN)
 
 
-def _read_update_message(message: str) -> tuple[bool, bool]:
+@_memoized_when_short
+def read_update_message(message: str) -> tuple[bool, bool]:
+    """Whether a softwareupdated message reports progress, and DDM update enforcement."""
     return (patterns.UPDATE_PROGRESS.search(message) is not None,
             any(text in message for text in patterns.DDM_UPDATE_ENFORCEMENT))
-
-
-_read_mdm_message_memo = lru_cache(maxsize=MEMO_ENTRIES)(_read_mdm_message)
-_read_update_message_memo = lru_cache(maxsize=MEMO_ENTRIES)(_read_update_message)
 
 
 # (time, text) of a sighting, and (time, request type, status, text) of a command, as
@@ -217,7 +211,7 @@ class Collector:
         if reading.identity_error:
             self.relevant_entries += 1
             self._add_identity_error(time, message)
-        if reading.kind is None:
+        if not reading.exchange_or_request:
             return
         self.relevant_entries += 1
         if reading.channel == patterns.DEVICE:

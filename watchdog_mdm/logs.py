@@ -115,8 +115,8 @@ def fixed_offset_suffix(zone: tzinfo) -> str:
     if not isinstance(zone, timezone):
         return ""
     offset = zone.utcoffset(None)
-    if zone.tzname(None) != timezone(offset).tzname(None):
-        return ""  # a named zone (timezone(..., "CET")): keep the name
+    if zone.tzname(None) != timezone(offset).tzname(None) or offset.microseconds:
+        return ""  # a named zone (timezone(..., "CET")) keeps its name; ISO has no microseconds
     sign, rest = ("-", -offset) if offset < timedelta(0) else ("+", offset)
     minutes, seconds = divmod(int(rest.total_seconds()), 60)
     text = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
@@ -546,15 +546,13 @@ def _records_holding(block: Buffer, hits: list[int], low: int, high: int) -> dic
     found: dict[int, int] = {}
     end = previous = low
     for at in hits:
-        if at < end:
-            start = _record_opening(block, previous, at)
-            previous = at
-            if start == -1:
+        inside = at < end
+        start = _record_opening(block, previous if inside else end, at)
+        previous = at
+        if start == -1:
+            if inside:
                 continue  # another marker in the record already found
-        else:
-            start = _record_opening(block, end, at)
-            start = end if start == -1 else start
-            previous = at
+            start = end
         end = _record_end(block, at, high)
         found[start] = end
     return found

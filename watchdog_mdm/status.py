@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["FIELDS", "STALE_AFTER", "field_value", "overall_status"]
+__all__ = ["FIELDS", "STALE_AFTER", "field_value", "last_result", "overall_status"]
 
 # Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
 # is not running, whatever its last result said.
@@ -62,11 +62,16 @@ def _jamf_date(value: object, local: tzinfo) -> str:
     return "" if parsed is None else parsed.astimezone(local).strftime(JAMF_DATE)
 
 
-def _last_checkin(last_run: dict[str, Any] | None) -> object:
+def last_result(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored result of the last -heal run, if it has the shape of one."""
+    result = (_last_run(state) or {}).get("result")
+    return result if isinstance(result, dict) else None
+
+
+def _last_checkin(state: dict[str, Any]) -> object:
     # state.json is data another program may have written: any level may be any shape
-    result = _dict((last_run or {}).get("result"))
-    exchange = _dict(_dict(result.get("evidence")).get("last_device_exchange"))
-    return exchange.get("time")
+    evidence = _dict((last_result(state) or {}).get("evidence"))
+    return _dict(evidence.get("last_device_exchange")).get("time")
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
 _DATES: dict[str, Callable[[dict[str, Any]], object]] = {
     "last-mdm-kickstart": lambda state: state.get("last_mdm_kickstart"),
     "last-software-update-kickstart": lambda state: state.get("last_software_update_kickstart"),
-    "last-mdm-checkin": lambda state: _last_checkin(_last_run(state)),
+    "last-mdm-checkin": _last_checkin,
     "last-run": lambda state: (_last_run(state) or {}).get("started_at"),
 }
 FIELDS = ("overall", *_DATES)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -371,7 +371,7 @@ class MacSystem:
             return
         try:
             with open(path, "rb") as handle:  # a user path: not re-rooted
-                yield from _mapped_windows(handle)
+                yield from _export_chunks(handle)
         except OSError as exc:
             # name the file even when reading, not opening, failed
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
@@ -401,12 +401,10 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 EXPORT_CHUNK_BYTES = 4 << 20
-
-
 MAPPED_WINDOW_BYTES = 16 << 20  # a multiple of every page size (4 KiB Intel, 16 KiB arm64)
 
 
-def _mapped_windows(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mmap.mmap]:
+def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mmap.mmap]:
     """A regular file as successive read-only memory maps; anything else (a pipe, a
     device, a file the kernel will not map) read in chunks, as is what is left when a
     window cannot be mapped (the file was cut short meanwhile) or was appended meanwhile.
@@ -422,26 +420,32 @@ def _mapped_windows(handle: io.BufferedReader) -> Iterator[bytes | bytearray | m
     descriptor = handle.fileno()
     info = os.fstat(descriptor)
     # not at 0: a shared descriptor (/dev/stdin on macOS) partly read already
-    offset = os.lseek(descriptor, 0, os.SEEK_CUR)
-    if stat.S_ISREG(info.st_mode) and offset == 0:
-        while offset < info.st_size:
-            length = min(MAPPED_WINDOW_BYTES, info.st_size - offset)
-            try:
-                window = mmap.mmap(descriptor, length, access=mmap.ACCESS_READ, offset=offset)
-            except (OSError, ValueError):  # ValueError: the file is shorter now
-                break
-            with window:
-                if hasattr(window, "madvise"):
-                    window.madvise(mmap.MADV_SEQUENTIAL)
-                yield window
-            offset += length
-        else:
-            # read whole, as nearly always: no read buffer needed (a size of 0 may be a
-            # /proc file, whose text has no size)
-            if info.st_size > 0 and os.fstat(descriptor).st_size <= offset:
-                return
-        handle.seek(offset)
+    if stat.S_ISREG(info.st_mode) and os.lseek(descriptor, 0, os.SEEK_CUR) == 0:
+        mapped = yield from _windows(descriptor, info.st_size)
+        # all of it, and nothing since (a /proc file says 0 bytes but has text): done,
+        # without a read buffer
+        if 0 < mapped == os.fstat(descriptor).st_size:
+            return
+        handle.seek(mapped)
     yield from _chunks(handle)
+
+
+def _windows(descriptor: int, size: int) -> Generator[mmap.mmap, None, int]:
+    """The first ``size`` bytes, mapped a window at a time, until one cannot be (the
+    file is shorter now, or not mappable); returns how many bytes were."""
+    offset = 0
+    while offset < size:
+        length = min(MAPPED_WINDOW_BYTES, size - offset)
+        try:
+            window = mmap.mmap(descriptor, length, access=mmap.ACCESS_READ, offset=offset)
+        except (OSError, ValueError):  # ValueError: the file is shorter now
+            break
+        with window:
+            if hasattr(window, "madvise"):
+                window.madvise(mmap.MADV_SEQUENTIAL)
+            yield window
+        offset += length
+    return offset
 
 
 def _chunks(handle: io.BufferedIOBase) -> Iterator[bytes | bytearray]:
