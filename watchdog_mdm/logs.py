@@ -150,7 +150,13 @@ _REMEMBERED_CHARS = 512
 _Fields = tuple[str, str, str, str, str, int]
 
 
-_SeenKey = tuple[bool, tuple[re.Pattern[str], ...], str]
+# (offset given?, style order as the styles' pattern texts, line ending): a compiled
+# pattern hashes its whole compiled code each time, nearly a microsecond a line.
+_SeenKey = tuple[bool, tuple[str, ...], str]
+
+
+def _order_of(styles: tuple[re.Pattern[str], ...]) -> tuple[str, ...]:
+    return tuple(style.pattern for style in styles)
 
 
 class _Parsed(NamedTuple):
@@ -186,6 +192,7 @@ class LogReader:
         self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
         # the last one matched first
         self._text_styles: tuple[re.Pattern[str], ...] = (_DEFAULT, _SYSLOG, _COMPACT)
+        self._style_order = _order_of(self._text_styles)
         # (offset given?, style order, line ending) -> what the styles made of it
         self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
         self._remember_lines = remember_lines  # False: as before remembering (for tests)
@@ -365,7 +372,7 @@ class LogReader:
         rest = line[split:]
         # The style order is in the key: a line two styles could read is read by the one
         # matched last, as it would be without remembering.
-        key = (prefix["offset"] is not None, self._text_styles, rest)
+        key = (prefix["offset"] is not None, self._style_order, rest)
         seen = self._seen_rests.get(key)
         if seen is not None:
             self._put_first(seen[1])
@@ -393,6 +400,7 @@ class LogReader:
     def _put_first(self, style: re.Pattern[str]) -> None:
         if style is not self._text_styles[0]:  # an export keeps to one style
             self._text_styles = (style, *(p for p in self._text_styles if p is not style))
+            self._style_order = _order_of(self._text_styles)
 
     def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
         timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset,
