@@ -187,7 +187,8 @@ def test_finding_record_bounds_costs_about_one_read_of_the_block() -> None:
     CountingBytes.searched = 0
     scanned = by_scanning([CountingBytes(data)])
     assert scanned.relevant_entries == 2000
-    assert CountingBytes.searched < 12 * len(data)  # quadratic was ~1000 x
+    # quadratic was ~1000 x; looking for CRLF braces across every LF window, 2.4 x
+    assert CountingBytes.searched < 2 * len(data)
 
 
 def test_a_cut_off_json_export_joined_to_another_loses_none_of_the_others_records() -> None:

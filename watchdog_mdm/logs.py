@@ -611,7 +611,10 @@ def _last_brace_ending_a_line(block: Buffer, low: int, high: int) -> int:
     window = 4096
     while True:
         floor = max(low, high - window)
-        brace = max(block.rfind(b"{\n", floor, high), block.rfind(b"{\r\n", floor, high))
+        brace = block.rfind(b"{\n", floor, high)
+        # CRLF only after the last LF brace: in an LF export it is never there, and a
+        # search of the whole window for it, three times a record, was most of the cost
+        brace = max(brace, block.rfind(b"{\r\n", max(brace, floor), high))
         if brace != -1 or floor == low:
             return brace
         window *= 8
