@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
@@ -26,11 +27,13 @@ from watchdog_mdm.evidence import (
     Observations,
     judge,
 )
-from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, Daemon, DaemonResult
 from watchdog_mdm.logs import Buffer, LogReader
 from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
+
+if TYPE_CHECKING:  # healing's results are only carried here: analyze never loads heal
+    from watchdog_mdm.heal import DaemonResult
 
 __all__ = ["EvidenceError", "LogStats", "Outcome", "analyze_export", "diagnose_live"]
 
@@ -95,16 +98,16 @@ class Outcome:
     previous_run: datetime | None = None  # when the run before this one started
     missed_runs: int = 0  # scheduled runs that did not happen since (the Mac slept)
 
-    def _restarted(self, daemon: Daemon) -> bool:
-        return any(r.restarted for r in self.healing or () if r.action.daemon == daemon)
+    def _restarted(self, daemon_name: str) -> bool:
+        return any(r.restarted for r in self.healing or () if r.action.daemon.name == daemon_name)
 
     @property
     def mdm_client_restarted(self) -> bool:
-        return self._restarted(MDM_CLIENT)
+        return self._restarted(patterns.MDM_PROCESS)
 
     @property
     def software_update_restarted(self) -> bool:
-        return self._restarted(SOFTWARE_UPDATE)
+        return self._restarted(patterns.SOFTWARE_UPDATE_PROCESS)
 
 
 def _minutes(seconds: float) -> str:

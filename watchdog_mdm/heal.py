@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Diagnosis
 from watchdog_mdm.state import Kickstarts
@@ -57,10 +58,11 @@ class Daemon:
         return self.executables[0]
 
 
-MDM_CLIENT = Daemon("mdmclient", "com.apple.mdmclient.daemon", ("/usr/libexec/mdmclient",),
-                    "mdm_client")
+# Named as the log names their processes: an outcome finds its restarts by that name.
+MDM_CLIENT = Daemon(patterns.MDM_PROCESS, "com.apple.mdmclient.daemon",
+                    ("/usr/libexec/mdmclient",), "mdm_client")
 SOFTWARE_UPDATE = Daemon(
-    "softwareupdated", "com.apple.softwareupdated",
+    patterns.SOFTWARE_UPDATE_PROCESS, "com.apple.softwareupdated",
     (
         # seen in `ps` output and Apple's entitlement listings, macOS 13-15
         "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchdog_mdm.config import format_duration
 from watchdog_mdm.diagnose import Outcome
 from watchdog_mdm.evidence import Command, Sighting, is_software_update_command
-from watchdog_mdm.heal import DaemonResult
 from watchdog_mdm.state import NEVER, parse_rfc3339
+
+if TYPE_CHECKING:
+    from watchdog_mdm.heal import DaemonResult
 
 __all__ = [
     "SCHEMA_VERSION",

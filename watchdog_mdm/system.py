@@ -16,19 +16,22 @@ import mmap
 import os
 import signal
 import stat
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from watchdog_mdm.text import one_line
+
+if TYPE_CHECKING:
+    import subprocess
+
+# subprocess and tempfile (with shutil and random) are imported by the methods that run
+# commands or write files: a third of `analyze`'s start-up, and it runs none.
 
 __all__ = [
     "CommandError",
@@ -159,14 +162,16 @@ def _failure(name: str, returncode: int, stderr: bytes) -> CommandError:
 class MacSystem:
     """The real thing: this machine, optionally re-rooted under ``root``."""
 
-    def __init__(self, root: Path | str = "/") -> None:
-        self.root = Path(root)
+    # Paths are strings joined by os.path: pathlib (with urllib.parse) would be a
+    # twentieth of every start-up, for a few joins.
+    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
+        self.root = os.fspath(root)
         # A fake Mac under --system-root is a Mac as far as this tool is concerned.
-        self.is_mac = sys.platform == "darwin" or self.root != Path("/")
+        self.is_mac = sys.platform == "darwin" or os.path.normpath(self.root) != "/"
 
-    def path(self, path: str) -> Path:
+    def path(self, path: str) -> str:
         """Where an absolute macOS path lives on this machine."""
-        return self.root / path.lstrip("/")
+        return os.path.join(self.root, path.lstrip("/"))
 
     def now(self) -> datetime:
         return datetime.now(UTC).astimezone()
@@ -180,9 +185,11 @@ class MacSystem:
         executable = self.path(argv[0])
         if not os.access(executable, os.X_OK):
             raise CommandError(f"{argv[0]} is missing or not executable")
-        return [str(executable), *argv[1:]]
+        return [executable, *argv[1:]]
 
     def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
+        import subprocess  # noqa: PLC0415
+
         args = self._argv(argv)
         try:
             done = subprocess.run(
@@ -196,6 +203,9 @@ class MacSystem:
         return CommandResult(done.returncode, done.stdout, done.stderr)
 
     def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
+        import subprocess  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
         args = self._argv(argv)
         # stderr goes to a file: a pipe nobody reads could fill up and hang the command.
         with tempfile.TemporaryFile() as errors:
@@ -264,11 +274,11 @@ class MacSystem:
                     f"{stat.S_IMODE(info.st_mode):o})")
             return handle.read()
 
-    def _secure_folder(self, folder: Path) -> None:
+    def _secure_folder(self, folder: str) -> None:
         try:
             info = os.lstat(folder)
         except FileNotFoundError:
-            folder.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(folder) or ".", exist_ok=True)
             try:
                 os.mkdir(folder, 0o755)
             except FileExistsError:  # another run made it a moment ago: check theirs
@@ -287,10 +297,12 @@ class MacSystem:
                           f"{stat.S_IMODE(info.st_mode):o}); refusing to write in it")
 
     def write_file(self, path: str, data: bytes) -> None:
+        import tempfile  # noqa: PLC0415
+
         target = self.path(path)
-        self._secure_folder(target.parent)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".tmp")
+        parent, name = os.path.split(target)
+        self._secure_folder(parent)
+        fd, temporary = tempfile.mkstemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -305,7 +317,7 @@ class MacSystem:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        folder = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(folder)
         finally:
@@ -318,7 +330,7 @@ class MacSystem:
     @contextlib.contextmanager
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
         target = self.path(path)
-        self._secure_folder(target.parent)
+        self._secure_folder(os.path.dirname(target))
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             deadline = time.monotonic() + wait_seconds
@@ -377,10 +389,11 @@ class MacSystem:
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
 
     def export_files(self, folder: str) -> list[str] | None:
-        if folder == "-" or not Path(folder).is_dir():
+        if folder == "-" or not os.path.isdir(folder):
             return None
-        return sorted(str(p) for p in Path(folder).iterdir()
-                      if p.is_file() and not p.name.startswith("."))
+        with os.scandir(folder) as found:
+            return sorted(os.path.join(folder, f.name) for f in found
+                          if f.is_file() and not f.name.startswith("."))
 
 
     def log_to_system(self, message: str) -> None:
