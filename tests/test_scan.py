@@ -208,3 +208,18 @@ def test_a_cut_off_json_export_joined_to_another_loses_none_of_the_others_record
     assert read.last_device_success.time == when + timedelta(minutes=5)
     for one_pass in (True, False):
         assert by_scanning([data], one_pass=one_pass) == read
+
+
+def test_lines_that_only_began_like_pretty_json_are_read_on_their_own() -> None:
+    """Text after lines that look like the start of `--style json` ("{", then a line
+    that opens another object) is read line by line, as reading reads the lines that
+    break a record; also when the would-be record runs on for over a megabyte (found
+    by the property test above: the scan had taken it all for one broken record)."""
+    line = next(x for x in REAL if "Received HTTP response (200)" in x and x[:1] == "2")
+    chatter = line.replace("Received HTTP response", "Received a reply") + "\n"
+    for filler in (0, (1 << 20) // len(chatter) + 1):
+        data = ("{\n{\n" + chatter * filler + line + "\n").encode()
+        read = by_reading(data.splitlines(keepends=True))
+        assert read.last_device_success is not None
+        for points in ([], [3, 1000, 700_000]):
+            assert by_scanning(cut(data, points)) == read, (filler, points)

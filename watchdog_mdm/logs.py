@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, NamedTuple, Protocol
 
@@ -263,7 +263,7 @@ class LogReader:
             cut = _complete_end(chunk, pretty, low, size)
             if carry:
                 if cut <= low:  # still inside one long line or record
-                    carry = self._grow(carry, chunk[low:])
+                    carry = yield from self._grow(carry, chunk[low:], search, pretty)
                     continue
                 # the carried start, completed by this chunk's first line or record
                 first = _first_end(chunk, pretty, low, size)
@@ -273,14 +273,21 @@ class LogReader:
                 low = first
             yield from self._scan_blocks(chunk, search, pretty, low, cut)
             if cut < size:
-                carry = self._grow(b"", chunk[max(cut, low):])
+                carry = yield from self._grow(b"", chunk[max(cut, low):], search, pretty)
         if carry:
             yield from self._scan_block(carry, search, bool(pretty), 0, len(carry))
 
-    def _grow(self, carry: bytes, more: bytes | bytearray) -> bytes:
-        """A partial line or record, kept only up to a bound: one enormous line is
-        dropped (counted as skipped), and what follows it is read on its own."""
+    def _grow(self, carry: bytes, more: bytes | bytearray, search: MarkerSearch,
+              pretty: bool) -> Generator[LogEntry, None, bytes]:
+        """A partial line or record, kept only up to a bound. A pretty "record" past it
+        is none: its complete lines are read on their own (as read() reads the lines
+        that break a record). One enormous line is dropped (counted as skipped), and
+        what follows it is read on its own."""
         grown = carry + more
+        if len(grown) > _MAX_RECORD_CHARS and pretty:
+            lines_end = grown.rfind(b"\n") + 1
+            yield from self._scan_block(grown, search, False, 0, lines_end)
+            grown = grown[lines_end:]
         if len(grown) > _MAX_RECORD_CHARS:
             self.lines_skipped += 1
             return b""
@@ -313,10 +320,15 @@ class LogReader:
         for start, stop in found.items():
             self.candidates += 1
             entry = self._parse_unit(block, start, stop, pretty)
-            if entry is None:
-                self.lines_skipped += 1
-            else:
+            if entry is not None:
                 yield entry
+                continue
+            self.lines_skipped += 1
+            if pretty:
+                # Not a record after all (cut short, or lines that only began like
+                # JSON): its lines are read on their own, as read() reads the lines
+                # that break a record.
+                yield from self._scan_block(block, search, False, start, stop)
         last = self._last_entry(block, pretty, found, low, high)
         if last is not None:
             yield last
