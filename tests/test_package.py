@@ -128,6 +128,10 @@ class TestBundle:
         # work, on the slower fallback, so its presence is checked here
         assert list((bundle / "_internal" / "ahocorasick_rs").glob("ahocorasick_rs*.so"))
 
+    def test_the_bundle_carries_the_fast_json_parser(self, bundle: Path) -> None:
+        # likewise imported inside a function (json_records.py), with a slower fallback
+        assert list((bundle / "_internal" / "orjson").glob("orjson*.so"))
+
     def test_diagnose_and_heal_on_the_fake_mac(self, bundle: Path, fake_mac: FakeMac) -> None:
         fake_mac.install("/usr/bin/profiles", ENROLLED)
         fake_mac.install("/usr/bin/log", b'{"count":0,"finished":1}\n')

@@ -13,12 +13,12 @@ a day of log costs little more than a search through its bytes.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, NamedTuple, Protocol
 
+from .json_records import record_parser
 from .markers import MarkerSearch, marker_search
 
 __all__ = ["Buffer", "LogEntry", "LogReader", "parse_timestamp"]
@@ -183,7 +183,8 @@ class LogReader:
     One reader may read several inputs in turn; its counters add up across them.
     """
 
-    def __init__(self, naive_tz: tzinfo = UTC, *, remember_lines: bool = True) -> None:
+    def __init__(self, naive_tz: tzinfo = UTC, *, remember_lines: bool = True,
+                 fast_json: bool = True) -> None:
         self.naive_tz = naive_tz
         self.lines_read = 0
         self.lines_skipped = 0
@@ -196,6 +197,7 @@ class LogReader:
         # (offset given?, style order, line ending) -> what the styles made of it
         self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
         self._remember_lines = remember_lines  # False: as before remembering (for tests)
+        self._loads = record_parser(fast=fast_json)  # False: the standard library's
         self._naive_offset = fixed_offset_suffix(naive_tz)
         self.bytes_read = 0  # scan(): how much was searched
         self.candidates = 0  # scan(): lines or records that held a marker
@@ -340,7 +342,7 @@ class LogReader:
         # lstrip: two exports joined with `cat` leave the second one's byte-order mark
         text = block[start:stop].decode("utf-8", "replace").lstrip("\ufeff")
         if pretty:
-            return self._from_record(_loads(text))
+            return self._from_record(self._loads(text))
         return self._from_line(text.strip())
 
     def _last_entry(self, block: Buffer, pretty: bool, found: dict[int, int],
@@ -366,14 +368,14 @@ class LogReader:
         return entry
 
     def _from_json_text(self, text: str, lines: int) -> LogEntry | None:
-        entry = self._from_record(_loads(text))
+        entry = self._from_record(self._loads(text))
         if entry is None:
             self.lines_skipped += lines
         return entry
 
     def _from_line(self, line: str) -> LogEntry | None:
         if line.startswith("{"):
-            return self._from_record(_loads(line))
+            return self._from_record(self._loads(line))
         prefix = _TIMESTAMP_PREFIX.match(line)
         if prefix is None:
             return None
@@ -443,7 +445,7 @@ class LogReader:
             timestamp, process if isinstance(process, str) else "", message,
             _text(record.get("subsystem")), _text(record.get("category")),
             _text(record.get("messageType")),
-            pid if isinstance(pid, int) and not isinstance(pid, bool) else None))
+            pid if type(pid) is int and 0 <= pid <= _PID_MAX else None))
 
 
 _MORE, _DONE, _BROKEN, _DROPPED = "more", "done", "broken", "dropped"
@@ -644,13 +646,11 @@ def _continues_record(stripped: str) -> bool:
     return stripped[:1] in ('"', "{", "}", "[", "]", ",")
 
 
+# pid_t is 32 bits: anything else in processID is damage (and orjson would read a
+# number past 64 bits as a float where the standard parser keeps an int).
+_PID_MAX = 2**31 - 1
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
-
-def _loads(text: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested garbage
-        return None
-    return value if isinstance(value, dict) else None
