@@ -1,7 +1,7 @@
 """Benchmark: mdm-watchdog analyze against grep and a naive parser, on one machine, in one run.
 
     python tests/perf/bench.py [--size-mb 200] [--styles ndjson,compact,...]
-                               [--bundle DIR] [--json FILE]
+                               [--repeat 5] [--bundle DIR] [--json FILE]
 
 For each `log show` style it writes a synthetic export of the given size (a realistic
 mix: mostly chatter from mdmclient and other processes, about 3 % HTTP exchanges, some
@@ -12,9 +12,9 @@ commands and softwareupdated progress; line shapes taken from the real lines in
 - the floor: `grep -F -c 'Received HTTP response (200)' FILE`;
 - for ndjson, a naive reference: `json.loads` on every line;
 
-and reports MB/s and the ratios, plus the start-up time of `mdm-watchdog -version`
-(beside that of `import click` and of Python itself), of `analyze` on a one-line file,
-and of the PyInstaller bundle with --bundle.
+and reports MB/s and the ratios, plus the start-up time of `mdm-watchdog -version` and
+`-help` (beside that of `import click` and of Python itself), of `analyze` on a one-line
+file, and of the PyInstaller bundle with --bundle.
 
 The commands compared are run in turn, --repeat rounds of analyze, grep (and naive),
 so that a slow spell of a shared machine falls on all of them alike. Each figure is
@@ -299,6 +299,7 @@ def main() -> None:
         one_line.write_text(render("ndjson", datetime(2026, 11, 25, tzinfo=UTC), EXCHANGES[1]))
         starting = {
             "version_startup": [command(), "-version"],
+            "help_startup": [command(), "-help"],
             "analyze_startup": [command(), "analyze", str(one_line)],
             "click_import": [sys.executable, "-c", "import click"],
             "python_startup": [sys.executable, "-c", "pass"],
