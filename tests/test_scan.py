@@ -223,3 +223,36 @@ def test_lines_that_only_began_like_pretty_json_are_read_on_their_own() -> None:
         assert read.last_device_success is not None
         for points in ([], [3, 1000, 700_000]):
             assert by_scanning(cut(data, points)) == read, (filler, points)
+
+
+def test_lines_between_would_be_records_are_read_once() -> None:
+    """Stray "[{" lines among text lines (cut-off pretty exports joined to a compact one)
+    make would-be records that overlap; each text line must still be read once, not once
+    per record around it (found in review: 51,001 entries for 2,001 lines)."""
+    head = ('[{\n  "timestamp" : "2024-05-01 10:00:00.000000-0700",\n'
+            '  "eventMessage" : "chatter"\n}\n')
+    lines = []
+    for n in range(400):
+        if n % 40 == 0:
+            lines.append("[{\n")
+        message = ("Unable to create MDM identity" if n % 7 == 0
+                   else "Sending HTTP request (PUT) [Idle]")
+        lines.append(f"2024-05-01 10:{n // 60:02d}:{n % 60:02d}.000 Df mdmclient[12:ab] "
+                     f"[com.apple.ManagedClient:HTTPUtil] {message}\n")
+    data = (head + "".join(lines)).encode()
+    read = by_reading(data.splitlines(keepends=True))
+    assert read.relevant_entries == 400
+    assert by_scanning([data]) == read
+    assert by_scanning(cut(data, [5000, 20_000])) == read
+
+
+def test_record_openers_that_never_close_cost_a_few_reads_of_the_block() -> None:
+    """Thousands of "{" lines and no closing "}" line: each hit once searched forward to
+    the end of the block, and each would-be record was re-read to the end (quadratic:
+    13 s for 1.5 MB before, and 250 s once re-reading came in)."""
+    record = (b'{\n  "timestamp" : "2024-05-01 10:00:00.000000-0700",\n'
+              b'  "eventMessage" : "Sending HTTP request x",\n')
+    data = b"[" + record * 2000 + b"}\n"
+    CountingBytes.searched = 0
+    assert by_scanning([CountingBytes(data)]) == by_reading(data.splitlines(keepends=True))
+    assert CountingBytes.searched < 4 * len(data)  # 3.4 reads, at 2,000 or 8,000 records

@@ -50,12 +50,13 @@ class LogEntry(NamedTuple):
     pid: int | None = None
 
 
-# ASCII digits: re's \d also takes other scripts' digits, which fromisoformat refuses
-# anyway, and costs twice as much to match (the prefix below is matched on every line).
 # Built straight from a tuple of all seven fields: LogEntry(...) would run the generated
 # __new__, a Python function, once per candidate line, for a third of the cost.
 _new_entry: Callable[[tuple[object, ...]], LogEntry] = partial(tuple.__new__, LogEntry)
 
+# ASCII digits: re's \d also takes other scripts' digits, which `log show` never writes
+# (and fromisoformat refuses, but in fraction digits past the sixth, which it skips),
+# and costs twice as much to match (the prefix below is matched on every line).
 _TS = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
 _OFFSET = r"[+-][0-9]{2}:?[0-9]{2}|Z"
 
@@ -570,10 +571,13 @@ def _records_holding(block: Buffer, hits: list[int], low: int, high: int) -> dic
     """Start -> end of each pretty JSON record in block[low:high] holding one of the
     ascending ``hits``. A hit inside the record found last belongs to it, unless a record
     opens between the two hits: then the one found last was cut short (an export cut off,
-    then another joined to it) and the new one is read too. Each search back stops at
-    the hit or record before, so a block's cost stays linear."""
+    then another joined to it), ends where the new one opens, and the new one is read
+    too. The ranges never overlap, and each search stops at the hit or record before or
+    at the close already found, so a block's cost stays linear."""
     found: dict[int, int] = {}
     end = previous = low
+    last_start = -1
+    close: int | None = None  # the first "\n}" at or after the last hit; -1: none
     for at in hits:
         inside = at < end
         start = _record_opening(block, previous if inside else end, at)
@@ -582,8 +586,13 @@ def _records_holding(block: Buffer, hits: list[int], low: int, high: int) -> dic
             if inside:
                 continue  # another marker in the record already found
             start = end
-        end = _record_end(block, at, high)
+        elif inside:
+            found[last_start] = start  # cut short where this one opens
+        if close is None or -1 < close < at:
+            close = block.find(b"\n}", at, high)
+        end = close + 2 if close != -1 else high
         found[start] = end
+        last_start = start
     return found
 
 
