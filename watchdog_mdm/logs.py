@@ -559,10 +559,7 @@ def _lines_holding(block: Buffer, hits: list[int], low: int, high: int) -> dict[
     end = low
     for at in hits:
         if at >= end:  # else: another marker in a line already found
-            start = block.rfind(b"\n", end, at) + 1 or end
-            end = block.find(b"\n", at, high)
-            if end == -1:
-                end = high
+            start, end = _line_bounds(block, at, end, high)
             found[start] = end
     return found
 
@@ -577,7 +574,7 @@ def _records_holding(block: Buffer, hits: list[int], low: int, high: int) -> dic
     found: dict[int, int] = {}
     end = previous = low
     last_start = -1
-    close: int | None = None  # the first "\n}" at or after the last hit; -1: none
+    record_end: int | None = None  # where the record around the last hit ends
     for at in hits:
         inside = at < end
         start = _record_opening(block, previous if inside else end, at)
@@ -588,10 +585,9 @@ def _records_holding(block: Buffer, hits: list[int], low: int, high: int) -> dic
             start = end
         elif inside:
             found[last_start] = start  # cut short where this one opens
-        if close is None or -1 < close < at:
-            close = block.find(b"\n}", at, high)
-        end = close + 2 if close != -1 else high
-        found[start] = end
+        if record_end is None or record_end - 2 < at:  # else: the same close is next
+            record_end = _record_end(block, at, high)
+        found[start] = end = record_end
         last_start = start
     return found
 
