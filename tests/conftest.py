@@ -37,15 +37,15 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE = REPO.parent / "shared" / "reference"
-LOGS = REFERENCE / "logs"
+FIXTURES = REPO / "tests" / "fixtures"
+LOGS = FIXTURES / "logs"
 
 
 def reference(name: str) -> Path:
-    """A file of ../shared/reference; its absence fails the test instead of skipping it."""
-    path = REFERENCE / name
+    """A real fixture under tests/fixtures; its absence fails the test instead of skipping it."""
+    path = FIXTURES / name
     if not path.exists():
-        pytest.fail(f"reference material missing: {path} (shared/ must sit beside the repo)")
+        pytest.fail(f"test fixture missing: {path} (see tests/fixtures/SOURCES.md)")
     return path
 
 

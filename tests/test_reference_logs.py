@@ -1,7 +1,7 @@
 """`mdm-watchdog analyze` on every real super example log and run folder.
 
 These are whole logs from public MDM-driven macOS update runs (see
-../shared/reference/logs/SOURCE.md): mdmCommand.log (mdmclient HTTP exchanges, compact),
+tests/fixtures/logs/SOURCE.md): mdmCommand.log (mdmclient HTTP exchanges, compact),
 mdmWorkflow.log (softwareupdated progress), mdm.log/update.log (default style), and
 super's own logs, which hold no unified-log entries at all.
 """

@@ -1,6 +1,6 @@
 """Reading ``profiles status -type enrollment``: is this Mac enrolled in an MDM?
 
-Real output (see ../shared/reference/profiles_status.txt)::
+Real output (see tests/fixtures/profiles_status.txt)::
 
     Enrolled via DEP: Yes
     MDM enrollment: Yes (User Approved)

@@ -66,7 +66,7 @@ SOFTWARE_UPDATE = Daemon(
     (
         # seen in `ps` output and Apple's entitlement listings, macOS 13-15
         "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
-        # third-party path table (../shared/reference/log_show_formats.md), older macOS
+        # third-party path table (tests/fixtures/log_show_formats.md), older macOS
         "/System/Library/PrivateFrameworks/SoftwareUpdate.framework/Resources/softwareupdated",
     ),
     "software_update",

@@ -16,7 +16,7 @@ SOFTWARE_UPDATE_PROCESS = "softwareupdated"
 
 # "[0:MDMDaemon:HTTPUtil:<0x2fdb>]" (macOS 12-26) or "[0:MDMDaemon:<0x4d0d>]" (macOS 15):
 # uid 0 + MDMDaemon is the device channel, the daemon that gets kickstarted;
-# "[501:MDMAgent:...]" is a user's channel. Source: ../shared/reference/mdmclient_lines.txt.
+# "[501:MDMAgent:...]" is a user's channel. Source: tests/fixtures/mdmclient_lines.txt.
 CHANNEL = re.compile(r"\[(?P<uid>\d+):(?P<agent>MDMDaemon|MDMAgent)\b")
 DEVICE_UID, DEVICE_AGENT = "0", "MDMDaemon"
 DEVICE, USER, UNKNOWN = "device", "user", "unknown"
@@ -65,7 +65,7 @@ EXCHANGE_AND_COMMAND_WORDINGS: tuple[str, ...] = (
     "Received HTTP response", "Sending HTTP request", "Processing server request")
 
 # The wording admins' Jamf extension attributes grep mdmclient's output for
-# (Jamf PI104712 / PI108400; see ../shared/reference/detection_notes.txt).
+# (Jamf PI104712 / PI108400; see tests/fixtures/detection_notes.txt).
 IDENTITY_ERRORS: tuple[str, ...] = ("Unable to create MDM identity",)
 
 # MDM commands of Apple's software-update protocol. A stuck client whose last command

@@ -6,7 +6,7 @@
 For each `log show` style it writes a synthetic export of the given size (a realistic
 mix: mostly chatter from mdmclient and other processes, about 3 % HTTP exchanges, some
 commands and softwareupdated progress; line shapes taken from the real lines in
-../shared/reference), then times, on that same file:
+tests/fixtures), then times, on that same file:
 
 - `mdm-watchdog analyze FILE --json` (wall time, peak memory);
 - the floor: `grep -F -c 'Received HTTP response (200)' FILE`;
