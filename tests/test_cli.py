@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import ENROLLED, LOGS, NOT_ENROLLED, FakeSystem, Reply, reference_lines
+from tests.support import (
+    LAST_ENTRY,
+    LOGS,
+    NOT_ENROLLED,
+    TRAILER,
+    FakeSystem,
+    Reply,
+    fake_system,
+    reconstructed_export,
+)
 from watchdog_mdm import __version__
 from watchdog_mdm.cli import cli
 from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
 from watchdog_mdm.system import MacSystem
 
-EDT = timezone(timedelta(hours=-4))
-# reconstructed_mdmclient.ndjson: real macOS 12 lines mapped onto ndjson keys.
-NDJSON = "\n".join(reference_lines("reconstructed_mdmclient.ndjson", "")).encode() + b"\n"
-LAST_ENTRY = datetime(2022, 8, 1, 12, 59, 36, 910717, tzinfo=EDT)
-TRAILER = b'{"count":0,"finished":1}\n'
 KEYS = ["MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck"]
 EIGHT = [*KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted", "LastMDMKickstart",
          "LastSoftwareUpdateDaemonKickstart"]
@@ -29,21 +33,9 @@ def invoke(system: FakeSystem, *args: str, stdin: bytes | None = None) -> Result
     return CliRunner().invoke(cli, list(args), obj=system, input=stdin)
 
 
-def healthy() -> FakeSystem:
-    system = FakeSystem(clock=LAST_ENTRY + timedelta(minutes=10))
-    return system.reply("/usr/bin/profiles", Reply(ENROLLED)).reply("/usr/bin/log", Reply(NDJSON))
-
-
-def stuck() -> FakeSystem:
-    # The window is empty; the day before holds the ScheduleOSUpdate run.
-    system = FakeSystem(clock=LAST_ENTRY + timedelta(hours=3))
-    system.reply("/usr/bin/profiles", Reply(ENROLLED))
-    return system.reply("/usr/bin/log", Reply(TRAILER), Reply(NDJSON))
-
-
 class TestDiagnose:
     def test_prints_the_original_line_and_logs_it(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         result = invoke(system, "-diagnose")
         assert result.exit_code == 0, result.output
         line = ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
@@ -52,10 +44,11 @@ class TestDiagnose:
         assert system.system_log == [line]
 
     def test_gnu_spelling(self) -> None:
-        assert invoke(healthy(), "--diagnose").output == invoke(healthy(), "-diagnose").output
+        assert invoke(fake_system(stuck=False), "--diagnose").output == invoke(
+            fake_system(stuck=False), "-diagnose").output
 
     def test_healthy_mac_costs_one_narrow_log_query(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         invoke(system, "-diagnose")
         assert system.calls_to("/usr/bin/profiles") == [
             ("/usr/bin/profiles", "status", "-type", "enrollment")]
@@ -67,7 +60,7 @@ class TestDiagnose:
         assert 'process == "softwareupdated"' in WINDOW_PREDICATE
 
     def test_stuck_mac_reaches_back_over_the_history_for_the_last_command(self) -> None:
-        system = stuck()
+        system = fake_system()
         result = invoke(system, "-diagnose")
         assert result.output == ("MDMEnrolled: true MDMIdentityError: false "
                                  "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n")
@@ -76,14 +69,14 @@ class TestDiagnose:
                            "--predicate", HISTORY_PREDICATE)
 
     def test_window_flag_changes_the_look_back(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.clock = LAST_ENTRY + timedelta(minutes=40)
         result = invoke(system, "-diagnose", "-window", "30m")
         assert "MDMClientStuck: true" in result.output
         assert system.calls_to("/usr/bin/log")[0][6] == "31m"
 
     def test_go_style_equals_value(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         invoke(system, "-diagnose", "-window=2h")
         assert system.calls_to("/usr/bin/log")[0][6] == "121m"
 
@@ -96,7 +89,7 @@ class TestDiagnose:
         assert len(system.calls_to("/usr/bin/log")) == 1
 
     def test_json_has_the_eight_keys_first_then_evidence(self) -> None:
-        system = stuck()
+        system = fake_system()
         system.files["/Library/Application Support/mdm-watchdog/state.json"] = json.dumps({
             "last_mdm_kickstart": "2023-08-17T01:21:54.555443-04:00",
             "last_software_update_kickstart": "0001-01-01T00:00:00Z"}).encode()
@@ -119,7 +112,7 @@ class TestDiagnose:
         assert len(ev["log"]["queries"]) == 2
 
     def test_explain_follows_the_result_line(self) -> None:
-        result = invoke(stuck(), "-diagnose", "--explain")
+        result = invoke(fake_system(), "-diagnose", "--explain")
         first, *rest = result.output.splitlines()
         assert first.startswith("MDMEnrolled: true")
         text = "\n".join(rest)
@@ -129,7 +122,7 @@ class TestDiagnose:
 
 class TestEvidenceFailures:
     def test_log_failing_exits_3_with_one_line(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.replies["/usr/bin/log"] = [Reply(b"", returncode=64)]
         result = invoke(system, "-diagnose")
         assert result.exit_code == 3
@@ -138,7 +131,7 @@ class TestEvidenceFailures:
         assert system.system_log == []
 
     def test_log_missing_exits_3(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.replies["/usr/bin/log"] = [Reply(error="/usr/bin/log is missing or not executable")]
         result = invoke(system, "-diagnose")
         assert result.exit_code == 3
@@ -146,7 +139,7 @@ class TestEvidenceFailures:
         assert result.exception is None or isinstance(result.exception, SystemExit)
 
     def test_profiles_failing_falls_back_to_the_log(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.replies["/usr/bin/profiles"] = [Reply(b"", returncode=1)]
         result = invoke(system, "-diagnose", "--json")
         doc = json.loads(result.output)
@@ -169,7 +162,7 @@ class TestUsage:
                                       ["-diagnose", "--bogus"],
                                       []])
     def test_usage_errors_exit_2(self, args: list[str]) -> None:
-        result = invoke(healthy(), *args)
+        result = invoke(fake_system(stuck=False), *args)
         assert result.exit_code == 2
         if args:  # without arguments it prints the help
             assert result.output.startswith("mdm-watchdog: error: ")
@@ -178,11 +171,11 @@ class TestUsage:
 
     def test_version(self) -> None:
         for flag in ("-version", "--version"):
-            assert invoke(healthy(), flag).output == f"{__version__}\n"
+            assert invoke(fake_system(stuck=False), flag).output == f"{__version__}\n"
 
     @pytest.mark.parametrize("flag", ["-h", "-help", "--help"])
     def test_help_explains_every_output_key(self, flag: str) -> None:
-        result = invoke(healthy(), flag)
+        result = invoke(fake_system(stuck=False), flag)
         assert result.exit_code == 0
         for key in [*KEYS, "MDMClientRestarted", "LastSoftwareUpdateDaemonKickstart"]:
             assert key in result.output
@@ -244,7 +237,7 @@ class TestAnalyze:
     def test_logarchive_is_read_through_log_show(self, tmp_path: Path) -> None:
         archive = tmp_path / "system_logs.logarchive"
         archive.mkdir()
-        system = FakeSystem().reply("/usr/bin/log", Reply(NDJSON))
+        system = FakeSystem().reply("/usr/bin/log", Reply(reconstructed_export()))
         result = invoke(system, "analyze", str(archive), "--json")
         assert json.loads(result.output)["MDMEnrolled"] is True
         (call,) = system.calls_to("/usr/bin/log")

@@ -25,7 +25,7 @@ import libarchive
 import pyapplebom
 import pytest
 
-from tests.conftest import ENROLLED, REPO, FakeMac
+from tests.support import ENROLLED, REPO, FakeMac
 from watchdog_mdm import __version__
 from watchdog_mdm.heal import MDM_CLIENT
 
