@@ -18,6 +18,7 @@ missing file fails the tests that need it, each with the same clear message.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import plistlib
@@ -114,6 +115,18 @@ JAMF_RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
 def run_lines() -> list[str]:
     """The lines of that run's mdmCommand.log."""
     return (JAMF_RUN / "mdmCommand.log").read_text().splitlines()
+
+
+@functools.cache
+def real_lines() -> list[str]:
+    """Real lines of every style, mdmclient's and softwareupdated's, for tests that mix
+    and cut them: fixture lines, the reconstructed ndjson, a whole default-style log."""
+    return [
+        *reference_lines("mdmclient_lines.txt", "mdmclient"),
+        *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
+        *reference_lines("softwareupdated_lines.txt", "eported progress")[:40],
+        *(LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
+    ]
 
 
 RECONSTRUCTED = "reconstructed_mdmclient.ndjson"

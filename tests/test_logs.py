@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import LOGS, compact_mdm_logs, reference, reference_line, reference_lines
+from tests.support import (
+    LOGS,
+    compact_mdm_logs,
+    real_lines,
+    reference,
+    reference_line,
+    reference_lines,
+)
 from watchdog_mdm.logs import LogEntry, LogReader, parse_timestamp
 
 
@@ -258,13 +265,6 @@ class TestBadInput:
         assert read([good.replace("2023-05-04", "2023-13-45")]) == []
 
 
-@functools.cache
-def real_lines() -> list[str]:
-    return [
-        *reference_lines("mdmclient_lines.txt", "mdmclient", "HTTP"),
-        *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
-        *reference_lines("softwareupdated_lines.txt", "Reported progress")[:20],
-    ]
 
 
 @settings(max_examples=150, deadline=None)

@@ -3,7 +3,6 @@ finds, wherever the chunks cut the lines, in every style."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,21 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.perf.bench import render, write_export
-from tests.support import LOGS, reference_lines
+from tests.support import LOGS, real_lines
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
 from watchdog_mdm.logs import LogReader
 
 MARKERS = patterns.RELEVANT_MARKERS
 
-@functools.cache
-def real_lines() -> list[str]:
-    return [
-        *reference_lines("mdmclient_lines.txt", "mdmclient"),
-        *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
-        *reference_lines("softwareupdated_lines.txt", "eported progress")[:40],
-        *(LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
-    ]
 
 
 def by_reading(lines: list[bytes]) -> Observations:
