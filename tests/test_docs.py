@@ -35,10 +35,10 @@ def test_the_readme_try_it_command_prints_what_the_readme_shows() -> None:
     after_command = readme().split(command, 1)[1].split("```", 1)[1]
     match = re.search(r"```\n(.*?)```", after_command, re.DOTALL)
     assert match is not None
-    shown = match[1]
-    for line in shown.splitlines():
-        if line != "...":
-            assert line in done.stdout.splitlines()
+    shown = [line for line in match[1].splitlines() if line != "..."]
+    assert shown
+    for line in shown:
+        assert line in done.stdout.splitlines()
 
 
 def test_the_readme_has_the_test_command_ci_runs() -> None:
