@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.support import (
+    JAMF_RUN,
     LAST_ENTRY,
-    LOGS,
     NOT_ENROLLED,
     TRAILER,
     FakeSystem,
@@ -181,12 +181,9 @@ class TestUsage:
             assert key in result.output
 
 
-RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
-
-
 class TestAnalyze:
     def test_defaults_to_the_newest_entry_and_says_so(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmCommand.log"))
+        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log"))
         assert result.exit_code == 0
         assert result.output.splitlines() == [
             "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
@@ -196,8 +193,8 @@ class TestAnalyze:
         ]
 
     def test_several_exports_at_a_later_instant_in_the_macs_zone(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmCommand.log"),
-                        str(RUN / "mdmWorkflow.log"), "--at", "2023-05-04 09:00",
+        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log"),
+                        str(JAMF_RUN / "mdmWorkflow.log"), "--at", "2023-05-04 09:00",
                         "--tz", "-04:00", "--json")
         doc = json.loads(result.output)
         assert doc["MDMClientStuck"] is True and doc["MDMSoftwareUpdatesStuck"] is True
@@ -209,18 +206,18 @@ class TestAnalyze:
         assert ev["enrollment"]["source"] == "log"
 
     def test_reads_standard_input(self) -> None:
-        data = (RUN / "mdmCommand.log").read_bytes()
+        data = (JAMF_RUN / "mdmCommand.log").read_bytes()
         assert invoke(FakeSystem(), "analyze", "-", stdin=data).output == invoke(
-            FakeSystem(), "analyze", str(RUN / "mdmCommand.log")).output
+            FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log")).output
 
     def test_enrollment_unknown_without_device_traffic(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmWorkflow.log"), "--json")
+        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmWorkflow.log"), "--json")
         assert json.loads(result.output)["MDMEnrolled"] is None
-        text = invoke(FakeSystem(), "analyze", str(RUN / "mdmWorkflow.log")).output
+        text = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmWorkflow.log")).output
         assert text.startswith("MDMEnrolled: unknown ")
 
     def test_input_without_log_entries_warns(self) -> None:
-        result = CliRunner().invoke(cli, ["analyze", str(RUN / "super.log")], obj=FakeSystem())
+        result = CliRunner().invoke(cli, ["analyze", str(JAMF_RUN / "super.log")], obj=FakeSystem())
         assert result.exit_code == 0
         assert "warning: no log entries could be read" in result.output
         assert "the clock: no readable entry" in result.output
@@ -245,10 +242,11 @@ class TestAnalyze:
         assert "--style" in call and "ndjson" in call
 
     def test_a_folder_is_read_file_by_file(self) -> None:
-        folder = invoke(FakeSystem(), "analyze", str(RUN), "--json")
-        files = invoke(FakeSystem(), "analyze", *sorted(str(p) for p in RUN.iterdir()), "--json")
+        folder = invoke(FakeSystem(), "analyze", str(JAMF_RUN), "--json")
+        files = invoke(FakeSystem(), "analyze", *sorted(str(p) for p in JAMF_RUN.iterdir()),
+                       "--json")
         assert json.loads(folder.output) == json.loads(files.output)
-        total = sum(p.stat().st_size for p in RUN.iterdir())
+        total = sum(p.stat().st_size for p in JAMF_RUN.iterdir())
         assert json.loads(folder.output)["evidence"]["log"]["bytes_read"] == total
 
     def test_an_empty_folder_is_a_usage_error(self, tmp_path: Path) -> None:
@@ -267,21 +265,21 @@ class TestAnalyze:
 
     def test_options_before_the_command_are_refused_not_ignored(self) -> None:
         for option in (["--json"], ["--window", "4h"], ["--explain"]):
-            result = invoke(FakeSystem(), *option, "analyze", str(RUN / "mdmCommand.log"))
+            result = invoke(FakeSystem(), *option, "analyze", str(JAMF_RUN / "mdmCommand.log"))
             assert result.exit_code == 2
             assert result.output.startswith("mdm-watchdog: error: options go after the "
                                             "command: mdm-watchdog analyze --json")
 
     def test_utf16_input_is_named(self, tmp_path: Path) -> None:
         export = tmp_path / "powershell.txt"
-        export.write_bytes((RUN / "mdmCommand.log").read_text().encode("utf-16"))
+        export.write_bytes((JAMF_RUN / "mdmCommand.log").read_text().encode("utf-16"))
         result = invoke(FakeSystem(), "analyze", str(export))
         assert "warning: the input is UTF-16" in result.output
 
     @pytest.mark.parametrize("args", [["/nonexistent/export.log"],
-                                      [str(RUN / "mdmCommand.log"), "--at", "yesterday"],
-                                      [str(RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
-                                      [str(RUN / "mdmCommand.log"), "--window", "3d",
+                                      [str(JAMF_RUN / "mdmCommand.log"), "--at", "yesterday"],
+                                      [str(JAMF_RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
+                                      [str(JAMF_RUN / "mdmCommand.log"), "--window", "3d",
                                        "--history", "1d"]])
     def test_bad_arguments_exit_2(self, args: list[str]) -> None:
         result = invoke(FakeSystem(), "analyze", *args)
