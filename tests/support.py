@@ -153,6 +153,22 @@ def reconstructed_export(*, updates: bool = True) -> bytes:
     return ("\n".join(reconstructed_lines(updates=updates)) + "\n").encode()
 
 
+def reconstructed_record(*needles: str) -> dict[str, Any]:
+    """The first mdmclient record of the reconstructed run whose message holds every
+    needle."""
+    records = (json.loads(x) for x in reconstructed_lines()
+               if x.startswith("{") and "mdmclient" in x)
+    return next(r for r in records if all(n in r["eventMessage"] for n in needles))
+
+
+def ndjson_line(record: dict[str, Any], when: datetime, message: str | None = None) -> bytes:
+    """A real ndjson record moved to ``when``, its message changed in plain sight."""
+    changed = dict(record, timestamp=when.strftime("%Y-%m-%d %H:%M:%S.%f%z"))
+    if message is not None:
+        changed["eventMessage"] = message
+    return json.dumps(changed).encode() + b"\n"
+
+
 # ------------------------------------------------------------------ verdicts
 
 WINDOW = timedelta(minutes=90)

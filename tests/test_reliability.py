@@ -42,8 +42,10 @@ from tests.support import (
     heal,
     installed_command,
     kicks,
+    ndjson_line,
     prefs,
     quiet,
+    reconstructed_record,
     reference,
     reference_lines,
     remediation,
@@ -369,24 +371,6 @@ def test_a_lock_left_by_a_dead_run_does_not_block(stuck_mac: FakeMac) -> None:
 
 # ------------------------------------------------------------------ time
 
-@functools.cache
-def _records() -> tuple[dict[str, Any], dict[str, Any]]:
-    """A real 200 [Idle] exchange and a real acknowledged ScheduleOSUpdate."""
-    records = [json.loads(x) for x in style_examples()["ndjson"]
-               if x.startswith("{") and "mdmclient" in x]
-    return (next(r for r in records if "Received HTTP response (200) [Idle]" in
-                 r["eventMessage"]),
-            next(r for r in records if "(200) [Acknowledged(ScheduleOSUpdate)" in
-                 r["eventMessage"]))
-
-
-def _line(record: dict[str, Any], when: datetime, message: str | None = None) -> bytes:
-    changed = dict(record, timestamp=when.strftime("%Y-%m-%d %H:%M:%S.%f%z"))
-    if message is not None:
-        changed["eventMessage"] = message
-    return json.dumps(changed).encode() + b"\n"
-
-
 SCHEDULE = timedelta(minutes=95)
 COOLDOWN = timedelta(hours=24)
 SIMULATED_DAYS = 30
@@ -417,7 +401,8 @@ class Simulation:
         system.start(
             "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated")
         configuration = load_configuration({})
-        idle_200, update_ack = _records()
+        idle_200 = reconstructed_record("Received HTTP response (200) [Idle]")
+        update_ack = reconstructed_record("(200) [Acknowledged(ScheduleOSUpdate)")
         while true < end:
             asleep = rng.random() < 0.1
             true += SCHEDULE * (rng.randint(2, 16) if asleep else 1)
@@ -435,8 +420,8 @@ class Simulation:
             updates = rng.random() < 0.5
             command = None if updates else update_ack["eventMessage"].replace(
                 "ScheduleOSUpdate)", "SecurityInfo)")
-            window = TRAILER if stuck else _line(idle_200, now - timedelta(minutes=5))
-            history = _line(update_ack, now - timedelta(hours=3), command)
+            window = TRAILER if stuck else ndjson_line(idle_200, now - timedelta(minutes=5))
+            history = ndjson_line(update_ack, now - timedelta(hours=3), command)
             system.replies = {"/usr/bin/profiles": [Reply(ENROLLED)],
                               "/usr/bin/log": [Reply(window), Reply(history)]}
             system.calls.clear()
