@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from watchdog_mdm import __version__
-from watchdog_mdm.status import FIELDS
+from watchdog_mdm.status import FIELDS, OVERALL
 
 # Each command imports the library it needs when it runs, so that -version, -help and
 # analyze do not load healing, state, psutil or tenacity (docs/performance.md).
@@ -311,7 +311,7 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
     try:
         state = read_state_document(system) or {}
     except ValueError as exc:
-        if field == "overall" or not (as_json or field):
+        if field == OVERALL or not (as_json or field):
             click.echo("State unreadable")
         fail(str(exc), EXIT_STATE)
     if field is not None:
@@ -324,7 +324,7 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
 
         click.echo(json.dumps({"fields": values, "state": state}, indent=2))
         return
-    click.echo(values["overall"])
+    click.echo(values[OVERALL])
     result = last_result(state)
     if result is not None:
         click.echo(report.line_from_document(result, local))

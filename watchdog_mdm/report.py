@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from watchdog_mdm.config import format_duration
 from watchdog_mdm.diagnose import Outcome
 from watchdog_mdm.evidence import Command, Sighting, is_software_update_command
+from watchdog_mdm.keys import HealKey, Verdict
 from watchdog_mdm.state import NEVER, parse_rfc3339
 
 if TYPE_CHECKING:
@@ -32,13 +33,10 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-VERDICT_KEYS = ("MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck")
-
-
-def verdict_keys(outcome: Outcome) -> dict[str, bool | None]:
+def verdict_keys(outcome: Outcome) -> dict[Verdict, bool | None]:
     d = outcome.diagnosis
-    return dict(zip(VERDICT_KEYS, (d.enrolled, d.identity_error, d.client_stuck,
-                                   d.updates_stuck), strict=True))
+    return dict(zip(Verdict, (d.enrolled, d.identity_error, d.client_stuck, d.updates_stuck),
+                    strict=True))
 
 
 def _word(value: bool | None) -> str:
@@ -76,11 +74,11 @@ def heal_line(outcome: Outcome, local: tzinfo | None = None) -> str:
     """The original's `-heal` line: eight keys in its order."""
     fields: list[tuple[str, str]] = [(k, _word(v)) for k, v in verdict_keys(outcome).items()]
     fields += [
-        ("MDMClientRestarted", _word(outcome.mdm_client_restarted)),
-        ("SoftwareUpdateDaemonRestarted", _word(outcome.software_update_restarted)),
-        ("LastMDMKickstart", go_time(outcome.kickstarts.mdm_client, local)),
-        ("LastSoftwareUpdateDaemonKickstart", go_time(outcome.kickstarts.software_update,
-                                                      local)),
+        (HealKey.MDM_CLIENT_RESTARTED, _word(outcome.mdm_client_restarted)),
+        (HealKey.SOFTWARE_UPDATE_RESTARTED, _word(outcome.software_update_restarted)),
+        (HealKey.LAST_MDM_KICKSTART, go_time(outcome.kickstarts.mdm_client, local)),
+        (HealKey.LAST_SOFTWARE_UPDATE_KICKSTART, go_time(outcome.kickstarts.software_update,
+                                                         local)),
     ]
     return " ".join(f"{key}: {value}" for key, value in fields)
 
@@ -88,10 +86,10 @@ def heal_line(outcome: Outcome, local: tzinfo | None = None) -> str:
 def line_from_document(document: dict[str, Any], local: tzinfo | None = None) -> str:
     """The -heal line again, from a stored JSON result (state.json's last_run)."""
     fields = []
-    for key in (*VERDICT_KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted"):
+    for key in (*Verdict, HealKey.MDM_CLIENT_RESTARTED, HealKey.SOFTWARE_UPDATE_RESTARTED):
         value = document.get(key)
         fields.append(f"{key}: {_word(value if isinstance(value, bool) else None)}")
-    for key in ("LastMDMKickstart", "LastSoftwareUpdateDaemonKickstart"):
+    for key in (HealKey.LAST_MDM_KICKSTART, HealKey.LAST_SOFTWARE_UPDATE_KICKSTART):
         try:
             when = parse_rfc3339(document.get(key) or NEVER)
         except ValueError:
@@ -197,12 +195,12 @@ def healing(outcome: Outcome) -> dict[str, Any] | None:
 
 def to_document(outcome: Outcome) -> dict[str, Any]:
     """The original's eight keys, then ours: schema version, healing, evidence."""
-    document: dict[str, Any] = dict(verdict_keys(outcome))
+    document: dict[str, Any] = dict(verdict_keys(outcome).items())
     document |= {
-        "MDMClientRestarted": outcome.mdm_client_restarted,
-        "SoftwareUpdateDaemonRestarted": outcome.software_update_restarted,
-        "LastMDMKickstart": _time(outcome.kickstarts.mdm_client),
-        "LastSoftwareUpdateDaemonKickstart": _time(outcome.kickstarts.software_update),
+        HealKey.MDM_CLIENT_RESTARTED: outcome.mdm_client_restarted,
+        HealKey.SOFTWARE_UPDATE_RESTARTED: outcome.software_update_restarted,
+        HealKey.LAST_MDM_KICKSTART: _time(outcome.kickstarts.mdm_client),
+        HealKey.LAST_SOFTWARE_UPDATE_KICKSTART: _time(outcome.kickstarts.software_update),
         "schema_version": SCHEMA_VERSION,
         "heal": healing(outcome),
         "evidence": evidence(outcome),

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["FIELDS", "STALE_AFTER", "field_value", "last_result", "overall_status"]
+from watchdog_mdm.keys import Verdict
+
+__all__ = ["FIELDS", "OVERALL", "STALE_AFTER", "field_value", "last_result", "overall_status"]
 
 # Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
 # is not running, whatever its last result said.
@@ -20,6 +22,7 @@ JAMF_DATE = "%Y-%m-%d %H:%M:%S"
 
 HEALTHY = "Healthy"
 NEVER_RUN = "Never run"
+OVERALL = "overall"  # the field holding the overall status; the others are dates
 
 
 def _time(value: object) -> datetime | None:
@@ -33,11 +36,11 @@ def _time(value: object) -> datetime | None:
 
 
 # Worst first: the first verdict that holds names the Mac's state.
-VERDICT_STATUSES: tuple[tuple[str, bool, str], ...] = (
-    ("MDMEnrolled", False, "Not enrolled"),
-    ("MDMIdentityError", True, "Identity error"),
-    ("MDMSoftwareUpdatesStuck", True, "Software updates stuck"),
-    ("MDMClientStuck", True, "MDM client stuck"),
+VERDICT_STATUSES: tuple[tuple[Verdict, bool, str], ...] = (
+    (Verdict.ENROLLED, False, "Not enrolled"),
+    (Verdict.IDENTITY_ERROR, True, "Identity error"),
+    (Verdict.UPDATES_STUCK, True, "Software updates stuck"),
+    (Verdict.CLIENT_STUCK, True, "MDM client stuck"),
 )
 
 
@@ -89,12 +92,12 @@ _DATES: dict[str, Callable[[dict[str, Any]], object]] = {
     "last-mdm-checkin": _last_checkin,
     "last-run": lambda state: (_last_run(state) or {}).get("started_at"),
 }
-FIELDS = ("overall", *_DATES)
+FIELDS = (OVERALL, *_DATES)
 
 
 def field_value(field: str, state: dict[str, Any], now: datetime, local: tzinfo) -> str:
     """One value for an extension attribute; dates as ``YYYY-MM-DD hh:mm:ss`` local time,
     empty when there is none (Jamf Pro stores an empty Date as no value)."""
-    if field == "overall":
+    if field == OVERALL:
         return overall_status(_last_run(state), now, local)
     return _jamf_date(_DATES[field](state), local)
