@@ -60,7 +60,7 @@ class Daemon:
         return self.executables[0]
 
 
-# Named as the log names their processes: an outcome finds its restarts by that name.
+# Named as the log names their processes (what the plan and the output call them).
 MDM_CLIENT = Daemon(patterns.MDM_PROCESS, "com.apple.mdmclient.daemon",
                     ("/usr/libexec/mdmclient",), "mdm_client")
 SOFTWARE_UPDATE = Daemon(
