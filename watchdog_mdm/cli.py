@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from watchdog_mdm.state import Kickstarts
     from watchdog_mdm.system import System
 
+__all__ = ["cli", "main"]
+
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_EVIDENCE = 3

@@ -28,6 +28,7 @@ __all__ = [
     "Command",
     "Diagnosis",
     "Enrollment",
+    "EnrollmentSource",
     "Observations",
     "Sighting",
     "is_software_update_command",

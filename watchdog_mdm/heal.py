@@ -29,9 +29,13 @@ __all__ = [
     "MDM_CLIENT",
     "SOFTWARE_UPDATE",
     "Action",
+    "CommandRun",
     "Daemon",
     "DaemonResult",
+    "Decision",
+    "Method",
     "carry_out",
+    "effective_kickstarts",
     "plan_heal",
 ]
 

@@ -4,8 +4,8 @@
 and ``last_software_update_kickstart`` exactly as the original wrote them: RFC 3339 with
 microseconds and a ``+hh:mm`` offset, Go's zero time ``0001-01-01T00:00:00Z`` for
 "never". MunkiReport's ``mdm_status`` module and Watchman's plugin read these keys. Our
-own keys sit beside them: ``schema_version`` and ``last_run`` (the last run's times,
-exit status and full result), so inventory scripts never re-run checks or scrape logs.
+own keys sit beside them: ``schema_version`` and ``last_run`` (the last `-heal` run's
+times, error and full result), so inventory scripts never re-run checks or scrape logs.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ __all__ = [
     "Kickstarts",
     "State",
     "StateError",
-    "format_rfc3339",
     "load_kickstarts",
     "load_state",
     "parse_rfc3339",
+    "read_state_document",
     "save_state",
 ]
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from watchdog_mdm.keys import Verdict
 
-__all__ = ["FIELDS", "OVERALL", "STALE_AFTER", "field_value", "last_result", "overall_status"]
+__all__ = [
+    "FIELDS",
+    "OVERALL",
+    "VERDICT_STATUSES",
+    "field_value",
+    "last_result",
+    "overall_status",
+]
 
 # Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
 # is not running, whatever its last result said.
