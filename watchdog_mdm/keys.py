@@ -1,4 +1,4 @@
-"""The original's output keys: the four verdicts, and the four more that `-heal` prints.
+"""The keys others read: the original's output keys, and those of ``state.json``.
 
 Scripts, MunkiReport and Watchman read these names from the result line, the JSON and
 ``state.json``, so each is spelled once, here. Each member is its key (a ``str``), so
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["HealKey", "Verdict"]
+__all__ = ["HealKey", "RunKey", "StateKey", "Verdict"]
 
 
 class Verdict(StrEnum):
@@ -29,3 +29,24 @@ class HealKey(StrEnum):
     SOFTWARE_UPDATE_RESTARTED = "SoftwareUpdateDaemonRestarted"
     LAST_MDM_KICKSTART = "LastMDMKickstart"
     LAST_SOFTWARE_UPDATE_KICKSTART = "LastSoftwareUpdateDaemonKickstart"
+
+
+class StateKey(StrEnum):
+    """The keys of ``state.json``: the original's two kickstart times, then ours."""
+
+    LAST_MDM_KICKSTART = "last_mdm_kickstart"
+    LAST_SOFTWARE_UPDATE_KICKSTART = "last_software_update_kickstart"
+    SCHEMA_VERSION = "schema_version"
+    LAST_RUN = "last_run"
+
+
+class RunKey(StrEnum):
+    """The keys of ``state.json``'s ``last_run``: the last `-heal` run, for inventory."""
+
+    STARTED_AT = "started_at"
+    FINISHED_AT = "finished_at"
+    DURATION_SECONDS = "duration_seconds"
+    MODE = "mode"
+    MISSED_RUNS = "missed_runs"
+    ERROR = "error"
+    RESULT = "result"  # the run's JSON document, as `-heal --json` prints it

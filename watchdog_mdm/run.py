@@ -24,6 +24,7 @@ from watchdog_mdm.heal import (
     effective_kickstarts,
     plan_heal,
 )
+from watchdog_mdm.keys import RunKey
 from watchdog_mdm.state import (
     LOCK_PATH,
     Kickstarts,
@@ -81,13 +82,13 @@ def missed_runs(previous: datetime | None, now: datetime) -> int:
 def _last_run(started: datetime, finished: datetime, *, run: HealRun | None = None,
               error: str | None = None) -> dict[str, object]:
     return {
-        "started_at": started.isoformat(timespec="microseconds"),
-        "finished_at": finished.isoformat(timespec="microseconds"),
-        "duration_seconds": round((finished - started).total_seconds(), 3),
-        "mode": HEAL_MODE,
-        "missed_runs": 0 if run is None else run.missed_runs,
-        "error": error,
-        "result": None if run is None else report.heal_document(run),
+        RunKey.STARTED_AT: started.isoformat(timespec="microseconds"),
+        RunKey.FINISHED_AT: finished.isoformat(timespec="microseconds"),
+        RunKey.DURATION_SECONDS: round((finished - started).total_seconds(), 3),
+        RunKey.MODE: HEAL_MODE,
+        RunKey.MISSED_RUNS: 0 if run is None else run.missed_runs,
+        RunKey.ERROR: error,
+        RunKey.RESULT: None if run is None else report.heal_document(run),
     }
 
 
@@ -147,7 +148,7 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
 
 def _previous_start(state: State) -> datetime | None:
     try:
-        return parse_rfc3339((state.last_run or {}).get("started_at"))
+        return parse_rfc3339((state.last_run or {}).get(RunKey.STARTED_AT))
     except ValueError:
         return None
 

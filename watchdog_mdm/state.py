@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from watchdog_mdm.keys import StateKey
+
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
     from watchdog_mdm.system import System
 
@@ -37,7 +39,7 @@ STATE_PATH = f"{STATE_DIR}/state.json"
 LOCK_PATH = f"{STATE_DIR}/.lock"
 NEVER = "0001-01-01T00:00:00Z"
 SCHEMA_VERSION = 1
-KICKSTART_KEYS = ("last_mdm_kickstart", "last_software_update_kickstart")
+KICKSTART_KEYS = (StateKey.LAST_MDM_KICKSTART, StateKey.LAST_SOFTWARE_UPDATE_KICKSTART)
 
 
 class StateError(Exception):
@@ -104,9 +106,8 @@ def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
             times.append(now)
             problems.append(f"{STATE_PATH}: {key} {document.get(key)!r} is not a time; "
                             "counting it as now")
-    last_run = document.get("last_run")
-    other = {k: v for k, v in document.items()
-             if k not in (*KICKSTART_KEYS, "schema_version", "last_run")}
+    last_run = document.get(StateKey.LAST_RUN)
+    other = {k: v for k, v in document.items() if k not in tuple(StateKey)}
     state = State(Kickstarts(*times), last_run if isinstance(last_run, dict) else None, other)
     return state, problems
 
@@ -181,12 +182,13 @@ def _reported(value: object) -> datetime | None:
 def encode_state(state: State) -> bytes:
     document: dict[str, Any] = dict(state.other)
     document |= {
-        "last_mdm_kickstart": format_rfc3339(state.kickstarts.mdm_client),
-        "last_software_update_kickstart": format_rfc3339(state.kickstarts.software_update),
-        "schema_version": SCHEMA_VERSION,
+        StateKey.LAST_MDM_KICKSTART: format_rfc3339(state.kickstarts.mdm_client),
+        StateKey.LAST_SOFTWARE_UPDATE_KICKSTART: format_rfc3339(
+            state.kickstarts.software_update),
+        StateKey.SCHEMA_VERSION: SCHEMA_VERSION,
     }
     if state.last_run is not None:
-        document["last_run"] = state.last_run
+        document[StateKey.LAST_RUN] = state.last_run
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from watchdog_mdm.keys import Verdict
+from watchdog_mdm.keys import RunKey, StateKey, Verdict
 
 __all__ = [
     "FIELDS",
@@ -53,12 +53,12 @@ VERDICT_STATUSES: tuple[tuple[Verdict, bool, str], ...] = (
 
 def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo) -> str:
     """One string per state of the Mac, worst first, for smart groups."""
-    started = _time((last_run or {}).get("started_at"))
+    started = _time((last_run or {}).get(RunKey.STARTED_AT))
     if last_run is None or started is None:
         return NEVER_RUN
     if now - started > STALE_AFTER:
         return f"Not run since {started.astimezone(local).strftime(JAMF_DATE)}"
-    result = last_run.get("result")
+    result = last_run.get(RunKey.RESULT)
     if not isinstance(result, dict):
         return "Evidence unavailable"
     for key, value, status in VERDICT_STATUSES:
@@ -74,7 +74,7 @@ def _jamf_date(value: object, local: tzinfo) -> str:
 
 def last_result(state: dict[str, Any]) -> dict[str, Any] | None:
     """The stored result of the last -heal run, if it has the shape of one."""
-    result = (_last_run(state) or {}).get("result")
+    result = (_last_run(state) or {}).get(RunKey.RESULT)
     return result if isinstance(result, dict) else None
 
 
@@ -89,15 +89,16 @@ def _dict(value: object) -> dict[str, Any]:
 
 
 def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
-    last_run = state.get("last_run")
+    last_run = state.get(StateKey.LAST_RUN)
     return last_run if isinstance(last_run, dict) else None
 
 
 _DATES: dict[str, Callable[[dict[str, Any]], object]] = {
-    "last-mdm-kickstart": lambda state: state.get("last_mdm_kickstart"),
-    "last-software-update-kickstart": lambda state: state.get("last_software_update_kickstart"),
+    "last-mdm-kickstart": lambda state: state.get(StateKey.LAST_MDM_KICKSTART),
+    "last-software-update-kickstart":
+        lambda state: state.get(StateKey.LAST_SOFTWARE_UPDATE_KICKSTART),
     "last-mdm-checkin": _last_checkin,
-    "last-run": lambda state: (_last_run(state) or {}).get("started_at"),
+    "last-run": lambda state: (_last_run(state) or {}).get(RunKey.STARTED_AT),
 }
 FIELDS = (OVERALL, *_DATES)
 
