@@ -335,63 +335,16 @@ def judge(
     """
     start = at - window
     window_text = _window_text(window)
-    reasons: dict[Verdict, str] = {}
-
     enrolled = enrollment.enrolled
-    reasons[Verdict.ENROLLED] = _enrollment_reason(enrollment, obs, at)
-
-    recent_identity = [s for s in obs.identity_errors if start <= s.time <= at]
-    identity_error = bool(recent_identity)
-    if identity_error:
-        newest = recent_identity[-1]
-        reasons[Verdict.IDENTITY_ERROR] = (
-            f"mdmclient logged an MDM identity failure {_ago(at, newest.time)}: {newest.message}"
-        )
-    else:
-        reasons[Verdict.IDENTITY_ERROR] = (
-            f"no MDM identity failure logged by mdmclient in the last {window_text}"
-        )
-
-    success = obs.last_device_success
-    if enrolled is not True:
-        client_stuck = False
-        reasons[Verdict.CLIENT_STUCK] = (
-            "not enrolled, so there is no MDM server to talk to"
-            if enrolled is False
-            else "enrollment is unknown (no device-channel MDM traffic in this log), "
-            "so stuck cannot be judged"
-        )
-    elif success is not None and success.time >= start:
-        client_stuck = False
-        reasons[Verdict.CLIENT_STUCK] = (
-            f"the device channel exchanged with the MDM server {_ago(at, success.time)} "
-            f"(within {window_text}): {success.message}"
-        )
-    else:
-        client_stuck = True
-        reasons[Verdict.CLIENT_STUCK] = _stuck_reason(obs, at, window_text)
-
-    command = obs.last_command
-    history_start = at - history
-    updates_stuck = False
-    if not client_stuck:
-        reasons[Verdict.UPDATES_STUCK] = "the MDM client is not stuck"
-    elif command is None or command.time < history_start:
-        reasons[Verdict.UPDATES_STUCK] = (
-            f"no MDM command seen in the last {_window_text(history)}"
-        )
-    elif is_software_update_command(command, obs, history_start):
-        updates_stuck = True
-        reasons[Verdict.UPDATES_STUCK] = (
-            f"the last MDM command before the client went quiet was {command.request_type} "
-            f"({_ago(at, command.time)}), a software-update command: {command.message}"
-        )
-    else:
-        reasons[Verdict.UPDATES_STUCK] = (
-            f"the last MDM command was {command.request_type} ({_ago(at, command.time)}), "
-            "not a software-update command"
-        )
-
+    identity_error, identity_reason = _identity_verdict(obs, at, start, window_text)
+    client_stuck, client_reason = _client_verdict(obs, at, start, window_text, enrolled)
+    updates_stuck, updates_reason = _updates_verdict(obs, at, history, client_stuck)
+    reasons = {
+        Verdict.ENROLLED: _enrollment_reason(enrollment, obs, at),
+        Verdict.IDENTITY_ERROR: identity_reason,
+        Verdict.CLIENT_STUCK: client_reason,
+        Verdict.UPDATES_STUCK: updates_reason,
+    }
     return Diagnosis(
         enrolled=enrolled,
         identity_error=identity_error,
@@ -403,6 +356,57 @@ def judge(
         enrollment=enrollment,
         observations=obs,
         reasons=MappingProxyType(reasons),
+    )
+
+
+def _identity_verdict(
+    obs: Observations, at: datetime, start: datetime, window_text: str
+) -> tuple[bool, str]:
+    recent = [s for s in obs.identity_errors if start <= s.time <= at]
+    if not recent:
+        return False, f"no MDM identity failure logged by mdmclient in the last {window_text}"
+    newest = recent[-1]
+    return True, (
+        f"mdmclient logged an MDM identity failure {_ago(at, newest.time)}: {newest.message}"
+    )
+
+
+def _client_verdict(
+    obs: Observations, at: datetime, start: datetime, window_text: str, enrolled: bool | None
+) -> tuple[bool, str]:
+    if enrolled is False:
+        return False, "not enrolled, so there is no MDM server to talk to"
+    if enrolled is None:
+        return False, (
+            "enrollment is unknown (no device-channel MDM traffic in this log), "
+            "so stuck cannot be judged"
+        )
+    success = obs.last_device_success
+    if success is not None and success.time >= start:
+        return False, (
+            f"the device channel exchanged with the MDM server {_ago(at, success.time)} "
+            f"(within {window_text}): {success.message}"
+        )
+    return True, _stuck_reason(obs, at, window_text)
+
+
+def _updates_verdict(
+    obs: Observations, at: datetime, history: timedelta, client_stuck: bool
+) -> tuple[bool, str]:
+    command = obs.last_command
+    history_start = at - history
+    if not client_stuck:
+        return False, "the MDM client is not stuck"
+    if command is None or command.time < history_start:
+        return False, f"no MDM command seen in the last {_window_text(history)}"
+    if is_software_update_command(command, obs, history_start):
+        return True, (
+            f"the last MDM command before the client went quiet was {command.request_type} "
+            f"({_ago(at, command.time)}), a software-update command: {command.message}"
+        )
+    return False, (
+        f"the last MDM command was {command.request_type} ({_ago(at, command.time)}), "
+        "not a software-update command"
     )
 
 
