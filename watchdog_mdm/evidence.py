@@ -287,10 +287,6 @@ class Diagnosis:
     observations: Observations
     reasons: Mapping[Verdict, str] = field(default_factory=dict)
 
-    @property
-    def window_start(self) -> datetime:
-        return self.judged_at - self.window
-
 
 def _ago(at: datetime, then: datetime) -> str:
     seconds = int((at - then).total_seconds())
