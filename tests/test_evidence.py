@@ -31,6 +31,7 @@ from watchdog_mdm.evidence import (
     Collector,
     judge,
 )
+from watchdog_mdm.keys import Verdict
 from watchdog_mdm.logs import LogEntry
 
 LAST_200 = datetime(2023, 5, 4, 5, 17, 24, 613000, tzinfo=UTC)
@@ -44,12 +45,12 @@ class TestMDMClientStuck:
     def test_not_stuck_while_the_device_channel_got_a_200_within_the_window(self) -> None:
         d = diagnose(run_lines(), at=LAST_200 + timedelta(minutes=10))
         assert d.client_stuck is False
-        assert "10 min ago" in d.reasons["MDMClientStuck"]
+        assert "10 min ago" in d.reasons[Verdict.CLIENT_STUCK]
 
     def test_stuck_when_the_last_200_is_older_than_the_window(self) -> None:
         d = diagnose(run_lines(), at=LAST_200 + timedelta(minutes=91))
         assert d.client_stuck is True
-        assert "1 h 31 min ago" in d.reasons["MDMClientStuck"]
+        assert "1 h 31 min ago" in d.reasons[Verdict.CLIENT_STUCK]
 
     def test_window_boundary_is_inclusive(self) -> None:
         assert diagnose(run_lines(), at=LAST_200 + WINDOW).client_stuck is False
@@ -60,7 +61,7 @@ class TestMDMClientStuck:
         user = [x.replace("[0:MDMDaemon:", "[501:MDMAgent:") for x in run_lines()]
         d = diagnose(user, at=LAST_200 + timedelta(minutes=5))
         assert d.client_stuck is True
-        assert "user channel succeeded" in d.reasons["MDMClientStuck"]
+        assert "user channel succeeded" in d.reasons[Verdict.CLIENT_STUCK]
         assert d.observations.last_user_success is not None
 
     def test_a_user_id_on_the_daemon_tag_is_not_the_device_channel(self) -> None:
@@ -96,7 +97,7 @@ class TestMDMClientStuck:
         at = entries([refused])[0].timestamp + timedelta(minutes=5)
         d = diagnose([refused], at=at)
         assert d.client_stuck is True
-        assert "last failed response" in d.reasons["MDMClientStuck"]
+        assert "last failed response" in d.reasons[Verdict.CLIENT_STUCK]
 
     def test_a_request_without_an_answer_is_no_exchange(self) -> None:
         # super issue #107: the Mac sent Acknowledged(ScheduleOSUpdate) and the log ends.
@@ -109,7 +110,7 @@ class TestMDMClientStuck:
     def test_not_enrolled_is_never_stuck(self) -> None:
         d = diagnose([], at=LAST_200, enrollment=NO_ENROLLMENT)
         assert (d.enrolled, d.client_stuck, d.updates_stuck) == (False, False, False)
-        assert "not enrolled" in d.reasons["MDMClientStuck"]
+        assert "not enrolled" in d.reasons[Verdict.CLIENT_STUCK]
 
     def test_unknown_enrollment_is_not_judged_stuck(self) -> None:
         workflow = reference_lines("softwareupdated_lines.txt", "softwareupdated[12813")
@@ -117,12 +118,12 @@ class TestMDMClientStuck:
         d = judge(obs, obs.newest_entry or LAST_200, WINDOW, HISTORY, enrollment_from_log(obs))
         assert d.enrolled is None
         assert d.client_stuck is False
-        assert "unknown" in d.reasons["MDMClientStuck"]
+        assert "unknown" in d.reasons[Verdict.CLIENT_STUCK]
 
     def test_enrolled_with_no_traffic_at_all_is_stuck(self) -> None:
         d = diagnose([], at=LAST_200)
         assert d.client_stuck is True
-        assert "none in the log read" in d.reasons["MDMClientStuck"]
+        assert "none in the log read" in d.reasons[Verdict.CLIENT_STUCK]
 
 
 class TestMDMSoftwareUpdatesStuck:
@@ -131,7 +132,7 @@ class TestMDMSoftwareUpdatesStuck:
         assert d.updates_stuck is True
         assert d.observations.last_command is not None
         assert d.observations.last_command.request_type == "ScheduleOSUpdate"
-        assert "ScheduleOSUpdate" in d.reasons["MDMSoftwareUpdatesStuck"]
+        assert "ScheduleOSUpdate" in d.reasons[Verdict.UPDATES_STUCK]
 
     def test_not_when_the_client_is_not_stuck(self) -> None:
         d = diagnose(run_lines(), at=LAST_200 + timedelta(minutes=1))
@@ -141,7 +142,7 @@ class TestMDMSoftwareUpdatesStuck:
         d = diagnose(run_lines(), at=LAST_200 + HISTORY + timedelta(minutes=1))
         assert d.client_stuck is True
         assert d.updates_stuck is False
-        assert "no MDM command seen" in d.reasons["MDMSoftwareUpdatesStuck"]
+        assert "no MDM command seen" in d.reasons[Verdict.UPDATES_STUCK]
 
     def test_not_when_the_last_command_is_something_else(self) -> None:
         # Elliot Jordan's FileVault escrow capture: the last command was SecurityInfo.
@@ -150,7 +151,7 @@ class TestMDMSoftwareUpdatesStuck:
         d = diagnose(lines, at=at)
         assert d.client_stuck is True
         assert d.updates_stuck is False
-        assert "SecurityInfo" in d.reasons["MDMSoftwareUpdatesStuck"]
+        assert "SecurityInfo" in d.reasons[Verdict.UPDATES_STUCK]
 
     def test_idle_polls_and_check_ins_are_not_commands(self) -> None:
         lines = run_lines()
@@ -181,7 +182,7 @@ class TestMDMSoftwareUpdatesStuck:
         d = diagnose([ddm], at=entries([ddm])[0].timestamp + timedelta(hours=2))
         assert d.client_stuck is True
         assert d.updates_stuck is False
-        assert "DeclarativeManagement" in d.reasons["MDMSoftwareUpdatesStuck"]
+        assert "DeclarativeManagement" in d.reasons[Verdict.UPDATES_STUCK]
 
     def test_declarative_management_with_ddm_update_enforcement_is_an_update(self) -> None:
         ddm = reference_line("mdmclient_lines.txt", "2024-12-21 13:04:21")
@@ -206,7 +207,7 @@ class TestMDMIdentityError:
         at = entries([line])[0].timestamp + timedelta(minutes=30)
         d = diagnose([line], at=at)
         assert d.identity_error is True
-        assert "Unable to create MDM identity" in d.reasons["MDMIdentityError"]
+        assert "Unable to create MDM identity" in d.reasons[Verdict.IDENTITY_ERROR]
 
     def test_identity_failure_older_than_the_window(self) -> None:
         line = self.identity_line()

@@ -48,5 +48,5 @@ def test_analyze_loads_what_reading_needs_and_no_healing_machinery() -> None:
     loaded = imported_by("analyze", str(export))
     assert {"watchdog_mdm.diagnose", "watchdog_mdm.report", "ahocorasick_rs"} <= loaded
     assert not loaded & {"psutil", "tenacity", "plistlib", "watchdog_mdm.run",
-                         "watchdog_mdm.heal", *COMMANDS}
+                         "watchdog_mdm.heal", "watchdog_mdm.state", *COMMANDS}
 

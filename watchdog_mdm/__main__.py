@@ -1,4 +1,5 @@
-"""Allows ``python -m watchdog_mdm`` (used by the PyInstaller entry point and tests)."""
+"""Allows ``python -m watchdog_mdm``; the installed command and the bundle call
+:func:`watchdog_mdm.cli.main` directly."""
 
 from watchdog_mdm.cli import main
 

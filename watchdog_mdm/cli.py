@@ -16,15 +16,19 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from watchdog_mdm import __version__
-from watchdog_mdm.status import FIELDS
+from watchdog_mdm.status import FIELDS, OVERALL
 
 # Each command imports the library it needs when it runs, so that -version, -help and
 # analyze do not load healing, state, psutil or tenacity (docs/performance.md).
 if TYPE_CHECKING:
     from watchdog_mdm.config import Configuration, Settings
-    from watchdog_mdm.diagnose import Outcome
+    from watchdog_mdm.diagnose import Examination
     from watchdog_mdm.logs import Buffer
+    from watchdog_mdm.run import HealRun
+    from watchdog_mdm.state import Kickstarts
     from watchdog_mdm.system import System
+
+__all__ = ["cli", "main"]
 
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
@@ -159,20 +163,33 @@ def configure(system: System, flags: dict[str, object]) -> Configuration:
     return configuration
 
 
-def render(outcome: Outcome, *, as_json: bool, explain: bool, show_instant: bool,
-           line: str) -> None:
+def render_examination(examination: Examination, *, as_json: bool, explain: bool,
+                       show_instant: bool, kickstarts: Kickstarts | None = None) -> None:
+    """A diagnosis: its line, then the evidence or the instant judged; or JSON."""
     from watchdog_mdm import report
 
     if as_json:
-        click.echo(report.to_json(outcome))
+        click.echo(report.to_json(report.to_document(examination, kickstarts)))
+        return
+    click.echo(report.diagnose_line(examination))
+    if explain:
+        click.echo(report.explain(examination))
+    elif show_instant:
+        click.echo(report.judged_line(examination))
+
+
+def render_heal(run: HealRun, *, as_json: bool, explain: bool, line: str) -> None:
+    """A -heal run: its line, then the evidence or what a dry run would do; or JSON."""
+    from watchdog_mdm import report
+
+    if as_json:
+        click.echo(report.to_json(report.heal_document(run)))
         return
     click.echo(line)
     if explain:
-        click.echo(report.explain(outcome))
-    elif show_instant:
-        click.echo(report.judged_line(outcome))
-    elif outcome.dry_run:
-        click.echo("\n".join(report.healing_lines(outcome)))
+        click.echo(report.explain_heal(run))
+    elif run.dry_run:
+        click.echo("\n".join(report.healing_lines(run)))
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -254,13 +271,14 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
     if heal:
         run_heal(system, configuration, as_json=as_json, explain=explain)
         return
+    kickstarts = load_kickstarts(system)  # only reported: -diagnose changes nothing
     try:
-        outcome = diagnose_live(system, configuration.settings, load_kickstarts(system))
+        examination = diagnose_live(system, configuration.settings)
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
-    line = report.diagnose_line(outcome)
-    system.log_to_system(line)
-    render(outcome, as_json=as_json, explain=explain, show_instant=False, line=line)
+    system.log_to_system(report.diagnose_line(examination))
+    render_examination(examination, as_json=as_json, explain=explain, show_instant=False,
+                       kickstarts=kickstarts)
 
 
 def run_heal(system: System, configuration: Configuration, *, as_json: bool,
@@ -272,7 +290,7 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool,
     from watchdog_mdm.system import LockBusy
 
     try:
-        outcome, warnings = heal_run(system, configuration)
+        run, warnings = heal_run(system, configuration)
     except LockBusy:
         fail(f"another mdm-watchdog run is in progress (waited "
              f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
@@ -283,11 +301,11 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool,
         fail(f"{exc}; nothing was restarted", EXIT_STATE)
     for message in warnings:
         warn(system, message)
-    line = report.heal_line(outcome, system.now().tzinfo)
-    system.log_to_system(("dry run: " if outcome.dry_run else "") + line)
-    render(outcome, as_json=as_json, explain=explain, show_instant=False, line=line)
-    if outcome.state_problem is not None:
-        fail(outcome.state_problem, EXIT_STATE)
+    line = report.heal_line(run, system.now().tzinfo)
+    system.log_to_system(("dry run: " if run.dry_run else "") + line)
+    render_heal(run, as_json=as_json, explain=explain, line=line)
+    if run.state_problem is not None:
+        fail(run.state_problem, EXIT_STATE)
 
 
 @cli.command("status")
@@ -311,7 +329,7 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
     try:
         state = read_state_document(system) or {}
     except ValueError as exc:
-        if field == "overall" or not (as_json or field):
+        if field == OVERALL or not (as_json or field):
             click.echo("State unreadable")
         fail(str(exc), EXIT_STATE)
     if field is not None:
@@ -324,7 +342,7 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
 
         click.echo(json.dumps({"fields": values, "state": state}, indent=2))
         return
-    click.echo(values["overall"])
+    click.echo(values[OVERALL])
     result = last_result(state)
     if result is not None:
         click.echo(report.line_from_document(result, local))
@@ -426,7 +444,6 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
     For support staff on any computer: MDMEnrolled comes from the log itself (any
     device-channel MDM exchange proves it) and is unknown without one.
     """
-    from watchdog_mdm import report
     from watchdog_mdm.diagnose import LOG, EvidenceError, analyze_export
 
     settings = settings_with(window, history)
@@ -437,19 +454,18 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
         if _is_archive(path) and not system.has_command(LOG):
             fail(_archive_hint(path), EXIT_EVIDENCE)
     try:
-        outcome = analyze_export(_sources(system, inputs), settings=settings, at=at,
-                                 naive_tz=naive_tz, clock=system.now())
+        examination = analyze_export(_sources(system, inputs), settings=settings, at=at,
+                                     naive_tz=naive_tz, clock=system.now())
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
-    if outcome.log.utf16_inputs:
+    if examination.log.utf16_inputs:
         click.echo(f"{PROG}: warning: the input is UTF-16 (as Windows PowerShell writes "
                    "redirected output); convert it to UTF-8 first, e.g. with "
                    "iconv -f UTF-16 -t UTF-8", err=True)
-    if outcome.log.entries_read == 0:
+    if examination.log.entries_read == 0:
         click.echo(f"{PROG}: warning: no log entries could be read from the input "
-                   f"({outcome.log.bytes_read} bytes); is it `log show` output?", err=True)
-    render(outcome, as_json=as_json, explain=explain, show_instant=True,
-           line=report.diagnose_line(outcome))
+                   f"({examination.log.bytes_read} bytes); is it `log show` output?", err=True)
+    render_examination(examination, as_json=as_json, explain=explain, show_instant=True)
 
 
 def main() -> None:

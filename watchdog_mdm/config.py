@@ -23,8 +23,10 @@ if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not load
 __all__ = [
     "DOMAIN",
     "KEYS",
+    "KEYS_BY_NAME",
     "LOCAL_PREFERENCES",
     "MANAGED_PREFERENCES",
+    "ConfigConflict",
     "ConfigKey",
     "Configuration",
     "DurationError",

@@ -9,9 +9,8 @@ default) to name the last command, so a healthy Mac never pays for a day of log.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING
 
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
@@ -28,14 +27,19 @@ from watchdog_mdm.evidence import (
     judge,
 )
 from watchdog_mdm.logs import Buffer, LogReader
-from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
 
-if TYPE_CHECKING:  # healing's results are only carried here: analyze never loads heal
-    from watchdog_mdm.heal import DaemonResult
-
-__all__ = ["EvidenceError", "LogStats", "Outcome", "analyze_export", "diagnose_live"]
+__all__ = [
+    "HISTORY_PREDICATE",
+    "LOG",
+    "WINDOW_PREDICATE",
+    "EvidenceError",
+    "Examination",
+    "LogStats",
+    "analyze_export",
+    "diagnose_live",
+]
 
 LOG = "/usr/bin/log"
 PROFILES = "/usr/bin/profiles"
@@ -84,30 +88,17 @@ class LogStats:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """One run's result: the diagnosis, how it was reached, and what healing did."""
+class Examination:
+    """A diagnosis and how it was reached: the log read, the instant judged, the queries.
+
+    What `-diagnose` and ``analyze`` report; a `-heal` run wraps one
+    (:class:`watchdog_mdm.run.HealRun`) with what healing did.
+    """
 
     diagnosis: Diagnosis
     log: LogStats
-    judged_at_source: str
-    queries: tuple[tuple[str, ...], ...] = ()
-    kickstarts: Kickstarts = field(default_factory=Kickstarts)
-    healing: tuple[DaemonResult, ...] | None = None  # None: a run that does not heal
-    dry_run: bool = False
-    state_problem: str | None = None  # why the state could not be saved
-    previous_run: datetime | None = None  # when the run before this one started
-    missed_runs: int = 0  # scheduled runs that did not happen since (the Mac slept)
-
-    def _restarted(self, daemon_name: str) -> bool:
-        return any(r.restarted for r in self.healing or () if r.action.daemon.name == daemon_name)
-
-    @property
-    def mdm_client_restarted(self) -> bool:
-        return self._restarted(patterns.MDM_PROCESS)
-
-    @property
-    def software_update_restarted(self) -> bool:
-        return self._restarted(patterns.SOFTWARE_UPDATE_PROCESS)
+    judged_at_source: str  # why this instant: "clock", "--at", "newest entry", ...
+    queries: tuple[tuple[str, ...], ...] = ()  # the `log show` commands run, live
 
 
 def _minutes(seconds: float) -> str:
@@ -162,8 +153,8 @@ def _stream_into(system: System, query: tuple[str, ...], reader: LogReader,
         raise EvidenceError(f"could not read the unified log: {exc}") from exc
 
 
-def diagnose_live(system: System, settings: Settings, kickstarts: Kickstarts) -> Outcome:
-    """Diagnose this Mac as of now; ``kickstarts`` (from the state) are reported as is."""
+def diagnose_live(system: System, settings: Settings) -> Examination:
+    """Diagnose this Mac as of now."""
     at = system.now()
     enrollment, enrollment_problem = read_enrollment(system, settings)
     reader = LogReader(naive_tz=at.tzinfo or UTC)
@@ -179,12 +170,11 @@ def diagnose_live(system: System, settings: Settings, kickstarts: Kickstarts) ->
         if enrollment.enrolled is None:
             raise EvidenceError(f"could not tell whether this Mac is enrolled: "
                                 f"{enrollment_problem}")
-    return Outcome(
+    return Examination(
         diagnosis=judge(obs, at, settings.window, settings.history, enrollment),
         log=LogStats.of(reader),
         judged_at_source="clock",
         queries=tuple(queries),
-        kickstarts=kickstarts,
     )
 
 
@@ -195,7 +185,7 @@ def analyze_export(
     at: datetime | None,
     naive_tz: tzinfo,
     clock: datetime,
-) -> Outcome:
+) -> Examination:
     """Diagnose from saved ``log show`` output, as of ``at`` or its newest entry.
 
     Enrollment comes from the log alone: any device-channel exchange proves it;
@@ -218,7 +208,7 @@ def analyze_export(
         judged_at, how = obs.newest_entry, "newest entry"
     else:
         judged_at, how = clock, "the clock: no readable entry in the input"
-    return Outcome(
+    return Examination(
         diagnosis=judge(obs, judged_at, settings.window, settings.history,
                         enrollment_from_log(obs)),
         log=LogStats.of(reader),

@@ -12,7 +12,7 @@ Real output (see tests/fixtures/profiles_status.txt)::
 
 from __future__ import annotations
 
-from watchdog_mdm.evidence import Enrollment, Observations
+from watchdog_mdm.evidence import Enrollment, EnrollmentSource, Observations
 
 __all__ = ["EnrollmentUnreadable", "enrollment_from_log", "parse_profiles_status"]
 
@@ -41,7 +41,7 @@ def parse_profiles_status(text: str) -> Enrollment:
     dep = fields.get("enrolled via dep")
     return Enrollment(
         enrolled=status.lower().startswith("yes"),
-        source="profiles",
+        source=EnrollmentSource.PROFILES,
         enrolled_via_dep=None if dep is None else dep.lower().startswith("yes"),
         mdm_enrollment=status,
         mdm_server=fields.get("mdm server") or None,
@@ -51,4 +51,5 @@ def parse_profiles_status(text: str) -> Enrollment:
 def enrollment_from_log(obs: Observations) -> Enrollment:
     """For offline analysis: any device-channel exchange or request proves enrollment;
     without one, enrollment is unknown (never "not enrolled": the log cannot say that)."""
-    return Enrollment(enrolled=True if obs.last_device_activity else None, source="log")
+    return Enrollment(enrolled=True if obs.last_device_activity else None,
+                      source=EnrollmentSource.LOG)

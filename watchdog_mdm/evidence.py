@@ -13,11 +13,13 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache, wraps
 from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
 from watchdog_mdm import patterns
+from watchdog_mdm.keys import Verdict
 from watchdog_mdm.logs import LogEntry
 from watchdog_mdm.text import one_line
 
@@ -26,6 +28,7 @@ __all__ = [
     "Command",
     "Diagnosis",
     "Enrollment",
+    "EnrollmentSource",
     "Observations",
     "Sighting",
     "is_software_update_command",
@@ -63,12 +66,19 @@ class Command:
         return _excerpt(self.text)
 
 
+class EnrollmentSource(StrEnum):
+    """Where an enrollment reading came from."""
+
+    PROFILES = "profiles"  # `profiles status -type enrollment`, live
+    LOG = "log"  # device-channel traffic in the log, offline
+
+
 @dataclass(frozen=True, slots=True)
 class Enrollment:
     """Whether the Mac is enrolled, and how we know."""
 
     enrolled: bool | None
-    source: str  # "profiles" or "log"
+    source: EnrollmentSource
     enrolled_via_dep: bool | None = None
     mdm_enrollment: str | None = None  # "Yes (User Approved)", "Yes", "No"
     mdm_server: str | None = None
@@ -275,11 +285,7 @@ class Diagnosis:
     history: timedelta
     enrollment: Enrollment
     observations: Observations
-    reasons: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def window_start(self) -> datetime:
-        return self.judged_at - self.window
+    reasons: Mapping[Verdict, str] = field(default_factory=dict)
 
 
 def _ago(at: datetime, then: datetime) -> str:
@@ -325,63 +331,16 @@ def judge(
     """
     start = at - window
     window_text = _window_text(window)
-    reasons: dict[str, str] = {}
-
     enrolled = enrollment.enrolled
-    reasons["MDMEnrolled"] = _enrollment_reason(enrollment, obs, at)
-
-    recent_identity = [s for s in obs.identity_errors if start <= s.time <= at]
-    identity_error = bool(recent_identity)
-    if identity_error:
-        newest = recent_identity[-1]
-        reasons["MDMIdentityError"] = (
-            f"mdmclient logged an MDM identity failure {_ago(at, newest.time)}: {newest.message}"
-        )
-    else:
-        reasons["MDMIdentityError"] = (
-            f"no MDM identity failure logged by mdmclient in the last {window_text}"
-        )
-
-    success = obs.last_device_success
-    if enrolled is not True:
-        client_stuck = False
-        reasons["MDMClientStuck"] = (
-            "not enrolled, so there is no MDM server to talk to"
-            if enrolled is False
-            else "enrollment is unknown (no device-channel MDM traffic in this log), "
-            "so stuck cannot be judged"
-        )
-    elif success is not None and success.time >= start:
-        client_stuck = False
-        reasons["MDMClientStuck"] = (
-            f"the device channel exchanged with the MDM server {_ago(at, success.time)} "
-            f"(within {window_text}): {success.message}"
-        )
-    else:
-        client_stuck = True
-        reasons["MDMClientStuck"] = _stuck_reason(obs, at, window_text)
-
-    command = obs.last_command
-    history_start = at - history
-    updates_stuck = False
-    if not client_stuck:
-        reasons["MDMSoftwareUpdatesStuck"] = "the MDM client is not stuck"
-    elif command is None or command.time < history_start:
-        reasons["MDMSoftwareUpdatesStuck"] = (
-            f"no MDM command seen in the last {_window_text(history)}"
-        )
-    elif is_software_update_command(command, obs, history_start):
-        updates_stuck = True
-        reasons["MDMSoftwareUpdatesStuck"] = (
-            f"the last MDM command before the client went quiet was {command.request_type} "
-            f"({_ago(at, command.time)}), a software-update command: {command.message}"
-        )
-    else:
-        reasons["MDMSoftwareUpdatesStuck"] = (
-            f"the last MDM command was {command.request_type} ({_ago(at, command.time)}), "
-            "not a software-update command"
-        )
-
+    identity_error, identity_reason = _identity_verdict(obs, at, start, window_text)
+    client_stuck, client_reason = _client_verdict(obs, at, start, window_text, enrolled)
+    updates_stuck, updates_reason = _updates_verdict(obs, at, history, client_stuck)
+    reasons = {
+        Verdict.ENROLLED: _enrollment_reason(enrollment, obs, at),
+        Verdict.IDENTITY_ERROR: identity_reason,
+        Verdict.CLIENT_STUCK: client_reason,
+        Verdict.UPDATES_STUCK: updates_reason,
+    }
     return Diagnosis(
         enrolled=enrolled,
         identity_error=identity_error,
@@ -396,8 +355,59 @@ def judge(
     )
 
 
+def _identity_verdict(
+    obs: Observations, at: datetime, start: datetime, window_text: str
+) -> tuple[bool, str]:
+    recent = [s for s in obs.identity_errors if start <= s.time <= at]
+    if not recent:
+        return False, f"no MDM identity failure logged by mdmclient in the last {window_text}"
+    newest = recent[-1]
+    return True, (
+        f"mdmclient logged an MDM identity failure {_ago(at, newest.time)}: {newest.message}"
+    )
+
+
+def _client_verdict(
+    obs: Observations, at: datetime, start: datetime, window_text: str, enrolled: bool | None
+) -> tuple[bool, str]:
+    if enrolled is False:
+        return False, "not enrolled, so there is no MDM server to talk to"
+    if enrolled is None:
+        return False, (
+            "enrollment is unknown (no device-channel MDM traffic in this log), "
+            "so stuck cannot be judged"
+        )
+    success = obs.last_device_success
+    if success is not None and success.time >= start:
+        return False, (
+            f"the device channel exchanged with the MDM server {_ago(at, success.time)} "
+            f"(within {window_text}): {success.message}"
+        )
+    return True, _stuck_reason(obs, at, window_text)
+
+
+def _updates_verdict(
+    obs: Observations, at: datetime, history: timedelta, client_stuck: bool
+) -> tuple[bool, str]:
+    command = obs.last_command
+    history_start = at - history
+    if not client_stuck:
+        return False, "the MDM client is not stuck"
+    if command is None or command.time < history_start:
+        return False, f"no MDM command seen in the last {_window_text(history)}"
+    if is_software_update_command(command, obs, history_start):
+        return True, (
+            f"the last MDM command before the client went quiet was {command.request_type} "
+            f"({_ago(at, command.time)}), a software-update command: {command.message}"
+        )
+    return False, (
+        f"the last MDM command was {command.request_type} ({_ago(at, command.time)}), "
+        "not a software-update command"
+    )
+
+
 def _enrollment_reason(enrollment: Enrollment, obs: Observations, at: datetime) -> str:
-    if enrollment.source == "profiles":
+    if enrollment.source is EnrollmentSource.PROFILES:
         text = f"profiles reports MDM enrollment: {enrollment.mdm_enrollment}"
         if enrollment.mdm_server:
             text += f" (server {enrollment.mdm_server})"

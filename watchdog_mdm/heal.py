@@ -15,10 +15,12 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Diagnosis
+from watchdog_mdm.keys import Verdict
 from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, ProcessInfo, System
 from watchdog_mdm.text import one_line, printable
@@ -27,9 +29,13 @@ __all__ = [
     "MDM_CLIENT",
     "SOFTWARE_UPDATE",
     "Action",
+    "CommandRun",
     "Daemon",
     "DaemonResult",
+    "Decision",
+    "Method",
     "carry_out",
+    "effective_kickstarts",
     "plan_heal",
 ]
 
@@ -58,7 +64,7 @@ class Daemon:
         return self.executables[0]
 
 
-# Named as the log names their processes: an outcome finds its restarts by that name.
+# Named as the log names their processes (what the plan and the output call them).
 MDM_CLIENT = Daemon(patterns.MDM_PROCESS, "com.apple.mdmclient.daemon",
                     ("/usr/libexec/mdmclient",), "mdm_client")
 SOFTWARE_UPDATE = Daemon(
@@ -82,7 +88,21 @@ SOFTWARE_UPDATE_PREPARATION: tuple[tuple[str, ...], ...] = (
     ("/usr/bin/pkill", "BrainService"),
 )
 
-RESTART = "restart"
+class Decision(StrEnum):
+    """What the plan decides for one daemon: restart it, or why not."""
+
+    RESTART = "restart"
+    NOT_NEEDED = "not needed"
+    DISABLED = "disabled"
+    IDENTITY_ERROR = "identity error"
+    COOLDOWN = "cooldown"
+
+
+class Method(StrEnum):
+    """How a daemon was restarted."""
+
+    KICKSTART = "kickstart"  # launchctl kickstart -k
+    SIGNAL = "signal"  # its own process signalled, for launchd to start a fresh one
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +110,13 @@ class Action:
     """What the plan says about one daemon."""
 
     daemon: Daemon
-    decision: str  # "restart", "not needed", "disabled", "identity error", "cooldown"
+    decision: Decision
     reason: str
     preparation: tuple[tuple[str, ...], ...] = ()
 
     @property
     def restarts(self) -> bool:
-        return self.decision == RESTART
+        return self.decision is Decision.RESTART
 
     @property
     def commands(self) -> tuple[tuple[str, ...], ...]:
@@ -133,9 +153,9 @@ def plan_heal(d: Diagnosis, stored: Kickstarts, settings: Settings,
     kickstarts = effective_kickstarts(stored, now)
     wanted = (
         (MDM_CLIENT, d.client_stuck, settings.heal_mdm_client, "HealMDMClient",
-         "MDMClientStuck", ()),
+         Verdict.CLIENT_STUCK, ()),
         (SOFTWARE_UPDATE, d.updates_stuck, settings.heal_software_update,
-         "HealSoftwareUpdate", "MDMSoftwareUpdatesStuck", SOFTWARE_UPDATE_PREPARATION),
+         "HealSoftwareUpdate", Verdict.UPDATES_STUCK, SOFTWARE_UPDATE_PREPARATION),
     )
     actions = []
     for daemon, needed, allowed, switch, verdict, preparation in wanted:
@@ -143,17 +163,18 @@ def plan_heal(d: Diagnosis, stored: Kickstarts, settings: Settings,
         stored_last = getattr(stored, daemon.kickstarts_field)
         cooling = _cooldown_reason(daemon, last, stored_last, now, settings.cooldown)
         if not needed:
-            action = Action(daemon, "not needed", f"{verdict} is false")
+            action = Action(daemon, Decision.NOT_NEEDED, f"{verdict} is false")
         elif d.identity_error:
-            action = Action(daemon, "identity error",
+            action = Action(daemon, Decision.IDENTITY_ERROR,
                             "mdmclient cannot create its MDM identity; a restart cannot fix "
                             "that: re-enroll the Mac")
         elif not allowed:
-            action = Action(daemon, "disabled", f"{switch} is false in the configuration")
+            action = Action(daemon, Decision.DISABLED, f"{switch} is false in the configuration")
         elif cooling is not None:
-            action = Action(daemon, "cooldown", cooling)
+            action = Action(daemon, Decision.COOLDOWN, cooling)
         else:
-            action = Action(daemon, RESTART, f"{verdict}: {d.reasons[verdict]}", preparation)
+            action = Action(daemon, Decision.RESTART, f"{verdict}: {d.reasons[verdict]}",
+                            preparation)
         actions.append(action)
     return tuple(actions)
 
@@ -171,7 +192,7 @@ class DaemonResult:
 
     action: Action
     commands: tuple[CommandRun, ...] = ()
-    method: str | None = None  # "kickstart" or "signal"
+    method: Method | None = None
     restarted: bool = False
     verified: bool | None = None  # None: not restarted, nothing to confirm
     new_pid: int | None = None
@@ -275,11 +296,11 @@ def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
     kickstart = _run(system, daemon.kickstart, timeout)
     runs.append(kickstart)
     if kickstart.returncode == 0:
-        method, restarted, problem = "kickstart", True, None
+        method, restarted, problem = Method.KICKSTART, True, None
     else:
         # macOS 14.4+: launchd refuses `kickstart -k` for critical daemons; Apple's
         # advice is to kill the process instead, and launchd starts it again.
-        method = "signal"
+        method = Method.SIGNAL
         paths, asked = program_paths(system, daemon, timeout)
         runs.append(asked)
         before = root_processes(system, paths)

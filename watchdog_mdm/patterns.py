@@ -9,6 +9,28 @@ from __future__ import annotations
 
 import re
 
+__all__ = [
+    "COMMAND_BRACKET",
+    "DDM_UPDATE_ENFORCEMENT",
+    "DECLARATIVE_COMMAND",
+    "DEVICE",
+    "EXCHANGE_AND_COMMAND_WORDINGS",
+    "HTTP_EXCHANGE",
+    "IDENTITY_ERRORS",
+    "MDM_PROCESS",
+    "MDM_SUBSYSTEM",
+    "RELEVANT_MARKERS",
+    "SERVER_REQUEST",
+    "SOFTWARE_UPDATE_COMMANDS",
+    "SOFTWARE_UPDATE_PROCESS",
+    "SUCCESS_CODE",
+    "UNKNOWN",
+    "UPDATE_PROGRESS",
+    "USER",
+    "exchange_channel",
+    "request_channel",
+]
+
 # Processes whose entries the checks read (ndjson gives the image basename).
 MDM_PROCESS = "mdmclient"
 MDM_SUBSYSTEM = "com.apple.ManagedClient"

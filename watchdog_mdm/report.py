@@ -1,8 +1,9 @@
 """Rendering results: the original's one-line output, JSON, and the explained evidence.
 
-Every output of mdm-watchdog about a diagnosis is rendered here, from one
-:class:`~watchdog_mdm.diagnose.Outcome`, so the text line, the JSON object and the
-system-log line can never disagree.
+Every output of mdm-watchdog about a diagnosis is rendered here: from an
+:class:`~watchdog_mdm.diagnose.Examination` for `-diagnose` and ``analyze``, from a
+:class:`~watchdog_mdm.run.HealRun` for `-heal`, so the text line, the JSON object, the
+stored result and the system-log line can never disagree.
 """
 
 from __future__ import annotations
@@ -12,42 +13,46 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from watchdog_mdm.config import format_duration
-from watchdog_mdm.diagnose import Outcome
-from watchdog_mdm.evidence import Command, Sighting, is_software_update_command
-from watchdog_mdm.state import NEVER, parse_rfc3339
+from watchdog_mdm.diagnose import Examination
+from watchdog_mdm.evidence import Command, Diagnosis, Sighting, is_software_update_command
+from watchdog_mdm.keys import HealKey, Verdict
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # only named in annotations: analyze loads neither healing nor state
     from watchdog_mdm.heal import DaemonResult
+    from watchdog_mdm.run import HealRun
+    from watchdog_mdm.state import Kickstarts
 
 __all__ = [
     "SCHEMA_VERSION",
     "diagnose_line",
     "explain",
-    "go_time",
+    "explain_heal",
+    "heal_document",
     "heal_line",
+    "healing_lines",
+    "judged_line",
+    "line_from_document",
     "to_document",
     "to_json",
-    "verdict_keys",
 ]
 
 SCHEMA_VERSION = 1
 
-VERDICT_KEYS = ("MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck")
 
-
-def verdict_keys(outcome: Outcome) -> dict[str, bool | None]:
-    d = outcome.diagnosis
-    return dict(zip(VERDICT_KEYS, (d.enrolled, d.identity_error, d.client_stuck,
-                                   d.updates_stuck), strict=True))
+def verdict_keys(examination: Examination) -> dict[Verdict, bool | None]:
+    d = examination.diagnosis
+    return dict(zip(Verdict, (d.enrolled, d.identity_error, d.client_stuck, d.updates_stuck),
+                    strict=True))
 
 
 def _word(value: bool | None) -> str:
     return "unknown" if value is None else str(value).lower()
 
 
-def diagnose_line(outcome: Outcome) -> str:
+def diagnose_line(examination: Examination) -> str:
     """``MDMEnrolled: true MDMIdentityError: false MDMClientStuck: ... `` as the original."""
-    return " ".join(f"{key}: {_word(value)}" for key, value in verdict_keys(outcome).items())
+    return " ".join(f"{key}: {_word(value)}"
+                    for key, value in verdict_keys(examination).items())
 
 
 def go_time(value: datetime | None, local: tzinfo | None = None) -> str:
@@ -72,26 +77,30 @@ def go_time(value: datetime | None, local: tzinfo | None = None) -> str:
     return f"{text} {offset} {name}"
 
 
-def heal_line(outcome: Outcome, local: tzinfo | None = None) -> str:
+def heal_line(run: HealRun, local: tzinfo | None = None) -> str:
     """The original's `-heal` line: eight keys in its order."""
-    fields: list[tuple[str, str]] = [(k, _word(v)) for k, v in verdict_keys(outcome).items()]
+    fields: list[tuple[str, str]] = [
+        (k, _word(v)) for k, v in verdict_keys(run.examination).items()]
     fields += [
-        ("MDMClientRestarted", _word(outcome.mdm_client_restarted)),
-        ("SoftwareUpdateDaemonRestarted", _word(outcome.software_update_restarted)),
-        ("LastMDMKickstart", go_time(outcome.kickstarts.mdm_client, local)),
-        ("LastSoftwareUpdateDaemonKickstart", go_time(outcome.kickstarts.software_update,
-                                                      local)),
+        (HealKey.MDM_CLIENT_RESTARTED, _word(run.mdm_client_restarted)),
+        (HealKey.SOFTWARE_UPDATE_RESTARTED, _word(run.software_update_restarted)),
+        (HealKey.LAST_MDM_KICKSTART, go_time(run.kickstarts.mdm_client, local)),
+        (HealKey.LAST_SOFTWARE_UPDATE_KICKSTART, go_time(run.kickstarts.software_update,
+                                                         local)),
     ]
     return " ".join(f"{key}: {value}" for key, value in fields)
 
 
 def line_from_document(document: dict[str, Any], local: tzinfo | None = None) -> str:
     """The -heal line again, from a stored JSON result (state.json's last_run)."""
+    # here, not at the top: only `status` reads stored results, and analyze never does
+    from watchdog_mdm.state import NEVER, parse_rfc3339  # noqa: PLC0415
+
     fields = []
-    for key in (*VERDICT_KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted"):
+    for key in (*Verdict, HealKey.MDM_CLIENT_RESTARTED, HealKey.SOFTWARE_UPDATE_RESTARTED):
         value = document.get(key)
         fields.append(f"{key}: {_word(value if isinstance(value, bool) else None)}")
-    for key in ("LastMDMKickstart", "LastSoftwareUpdateDaemonKickstart"):
+    for key in (HealKey.LAST_MDM_KICKSTART, HealKey.LAST_SOFTWARE_UPDATE_KICKSTART):
         try:
             when = parse_rfc3339(document.get(key) or NEVER)
         except ValueError:
@@ -100,9 +109,9 @@ def line_from_document(document: dict[str, Any], local: tzinfo | None = None) ->
     return " ".join(fields)
 
 
-def judged_line(outcome: Outcome) -> str:
-    d = outcome.diagnosis
-    return (f"Judged as of {_time(d.judged_at)} ({outcome.judged_at_source}); "
+def judged_line(examination: Examination) -> str:
+    d = examination.diagnosis
+    return (f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}); "
             f"window {format_duration(d.window)}, history {format_duration(d.history)}.")
 
 
@@ -114,10 +123,9 @@ def _sighting(value: Sighting | None) -> dict[str, Any] | None:
     return None if value is None else {"time": _time(value.time), "message": value.message}
 
 
-def _command(outcome: Outcome, command: Command | None) -> dict[str, Any] | None:
+def _command(d: Diagnosis, command: Command | None) -> dict[str, Any] | None:
     if command is None:
         return None
-    d = outcome.diagnosis
     return {
         "time": _time(command.time),
         "request_type": command.request_type,
@@ -128,13 +136,14 @@ def _command(outcome: Outcome, command: Command | None) -> dict[str, Any] | None
     }
 
 
-def evidence(outcome: Outcome) -> dict[str, Any]:
-    d = outcome.diagnosis
+def evidence(examination: Examination) -> dict[str, Any]:
+    d = examination.diagnosis
     obs = d.observations
     e = d.enrollment
+    log = examination.log
     return {
         "judged_at": _time(d.judged_at),
-        "judged_at_source": outcome.judged_at_source,
+        "judged_at_source": examination.judged_at_source,
         "window_minutes": int(d.window.total_seconds() // 60),
         "history_hours": round(d.history.total_seconds() / 3600, 2),
         "reasons": dict(d.reasons),
@@ -148,21 +157,21 @@ def evidence(outcome: Outcome) -> dict[str, Any]:
         "last_device_exchange": _sighting(obs.last_device_success),
         "last_failed_device_exchange": _sighting(obs.last_device_failure),
         "last_user_channel_exchange": _sighting(obs.last_user_success),
-        "last_command": _command(outcome, obs.last_command),
+        "last_command": _command(d, obs.last_command),
         "identity_errors": [_sighting(s) for s in obs.identity_errors],
         "last_software_update_progress": _sighting(obs.last_update_progress),
         "last_ddm_update_enforcement": _sighting(obs.last_ddm_enforcement),
         "log": {
-            "bytes_read": outcome.log.bytes_read,
-            "candidate_lines": outcome.log.candidate_lines,
-            "entries_read": outcome.log.entries_read,
-            "lines_skipped": outcome.log.lines_skipped,
-            "timestamps_without_offset": outcome.log.naive_timestamps,
-            "zone_assumed_for_them": outcome.log.naive_zone,
-            "utf16_inputs": outcome.log.utf16_inputs,
+            "bytes_read": log.bytes_read,
+            "candidate_lines": log.candidate_lines,
+            "entries_read": log.entries_read,
+            "lines_skipped": log.lines_skipped,
+            "timestamps_without_offset": log.naive_timestamps,
+            "zone_assumed_for_them": log.naive_zone,
+            "utf16_inputs": log.utf16_inputs,
             "relevant_entries": obs.relevant_entries,
             "newest_entry": _time(obs.newest_entry),
-            "queries": [list(q) for q in outcome.queries],
+            "queries": [list(q) for q in examination.queries],
         },
     }
 
@@ -183,49 +192,64 @@ def _daemon_result(result: DaemonResult) -> dict[str, Any]:
     }
 
 
-def healing(outcome: Outcome) -> dict[str, Any] | None:
-    if outcome.healing is None:
-        return None
+def _healing(run: HealRun) -> dict[str, Any]:
     return {
-        "dry_run": outcome.dry_run,
-        "state_problem": outcome.state_problem,
-        "previous_run": _time(outcome.previous_run),
-        "missed_runs": outcome.missed_runs,
-        "daemons": [_daemon_result(r) for r in outcome.healing],
+        "dry_run": run.dry_run,
+        "state_problem": run.state_problem,
+        "previous_run": _time(run.previous_run),
+        "missed_runs": run.missed_runs,
+        "daemons": [_daemon_result(r) for r in run.healing],
     }
 
 
-def to_document(outcome: Outcome) -> dict[str, Any]:
+def _document(examination: Examination, restarted: tuple[bool, bool],
+              kickstarts: Kickstarts | None, heal: dict[str, Any] | None) -> dict[str, Any]:
     """The original's eight keys, then ours: schema version, healing, evidence."""
-    document: dict[str, Any] = dict(verdict_keys(outcome))
+    last = (None, None) if kickstarts is None else (kickstarts.mdm_client,
+                                                    kickstarts.software_update)
+    document: dict[str, Any] = dict(verdict_keys(examination).items())
     document |= {
-        "MDMClientRestarted": outcome.mdm_client_restarted,
-        "SoftwareUpdateDaemonRestarted": outcome.software_update_restarted,
-        "LastMDMKickstart": _time(outcome.kickstarts.mdm_client),
-        "LastSoftwareUpdateDaemonKickstart": _time(outcome.kickstarts.software_update),
+        HealKey.MDM_CLIENT_RESTARTED: restarted[0],
+        HealKey.SOFTWARE_UPDATE_RESTARTED: restarted[1],
+        HealKey.LAST_MDM_KICKSTART: _time(last[0]),
+        HealKey.LAST_SOFTWARE_UPDATE_KICKSTART: _time(last[1]),
         "schema_version": SCHEMA_VERSION,
-        "heal": healing(outcome),
-        "evidence": evidence(outcome),
+        "heal": heal,
+        "evidence": evidence(examination),
     }
     return document
 
 
-def to_json(outcome: Outcome) -> str:
-    return json.dumps(to_document(outcome), indent=2, ensure_ascii=False)
+def to_document(examination: Examination, kickstarts: Kickstarts | None = None
+                ) -> dict[str, Any]:
+    """A diagnosis as JSON: nothing restarted, ``heal`` null; ``kickstarts`` as stored
+    on this Mac (`-diagnose`), or None where there is no state (``analyze``)."""
+    return _document(examination, (False, False), kickstarts, None)
 
 
-def healing_lines(outcome: Outcome) -> list[str]:
+def heal_document(run: HealRun) -> dict[str, Any]:
+    """A `-heal` run as JSON: the eight keys, then what healing did; stored in state.json."""
+    return _document(run.examination,
+                     (run.mdm_client_restarted, run.software_update_restarted),
+                     run.kickstarts, _healing(run))
+
+
+def to_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def healing_lines(run: HealRun) -> list[str]:
     """One line per daemon: what was done, or would be, or why not."""
     lines = []
-    if outcome.missed_runs:
-        lines.append(f"{outcome.missed_runs} scheduled run(s) were missed since the last "
-                     f"one at {_time(outcome.previous_run)} (the Mac was asleep or off)")
-    for result in outcome.healing or ():
+    if run.missed_runs:
+        lines.append(f"{run.missed_runs} scheduled run(s) were missed since the last "
+                     f"one at {_time(run.previous_run)} (the Mac was asleep or off)")
+    for result in run.healing:
         name = result.action.daemon.name
         if not result.action.restarts:
             lines.append(f"{name}: not restarted ({result.action.decision}): "
                          f"{result.action.reason}")
-        elif outcome.dry_run:
+        elif run.dry_run:
             commands = "; ".join(" ".join(c) for c in result.action.commands)
             lines.append(f"{name}: dry run, would run: {commands}")
         elif result.restarted:
@@ -238,14 +262,24 @@ def healing_lines(outcome: Outcome) -> list[str]:
     return lines
 
 
-def explain(outcome: Outcome) -> str:
+def explain(examination: Examination) -> str:
     """The evidence in words, one verdict per paragraph, for the admin reading it."""
-    d = outcome.diagnosis
+    return _explain(examination, None)
+
+
+def explain_heal(run: HealRun) -> str:
+    """The evidence in words, after what healing did (or would do) and why."""
+    return _explain(run.examination, healing_lines(run))
+
+
+def _explain(examination: Examination, healing: list[str] | None) -> str:
+    d = examination.diagnosis
     obs = d.observations
-    lines = [judged_line(outcome), ""]
-    if outcome.healing is not None:
-        lines += [*healing_lines(outcome), ""]
-    for key, value in verdict_keys(outcome).items():
+    log = examination.log
+    lines = [judged_line(examination), ""]
+    if healing is not None:
+        lines += [*healing, ""]
+    for key, value in verdict_keys(examination).items():
         lines.append(f"{key}: {_word(value)}")
         lines.append(f"  because {d.reasons[key]}")
     lines.append("")
@@ -265,13 +299,13 @@ def explain(outcome: Outcome) -> str:
     for sighting in obs.identity_errors:
         lines.append(f"Identity error: {_time(sighting.time)}  {sighting.message}")
     lines.append(
-        f"Log read: {outcome.log.bytes_read} bytes searched, {outcome.log.candidate_lines} "
-        f"lines with a marker, {outcome.log.entries_read} entries parsed, "
-        f"{obs.relevant_entries} relevant, {outcome.log.lines_skipped} unreadable."
+        f"Log read: {log.bytes_read} bytes searched, {log.candidate_lines} "
+        f"lines with a marker, {log.entries_read} entries parsed, "
+        f"{obs.relevant_entries} relevant, {log.lines_skipped} unreadable."
     )
-    if outcome.log.naive_timestamps:
+    if log.naive_timestamps:
         lines.append(
-            f"{outcome.log.naive_timestamps} timestamps had no UTC offset (compact style) and "
-            f"were read as {outcome.log.naive_zone}; pass --tz to name the Mac's zone."
+            f"{log.naive_timestamps} timestamps had no UTC offset (compact style) and "
+            f"were read as {log.naive_zone}; pass --tz to name the Mac's zone."
         )
     return "\n".join(lines)

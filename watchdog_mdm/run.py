@@ -2,21 +2,32 @@
 
 Only one run at a time (a lock beside the state); the state is read once, every restart
 time is saved before its restart is attempted, and the run ends by saving its full
-result for inventory scripts. `-diagnose` never comes here: it changes nothing.
+result (a :class:`HealRun`) for inventory scripts. `-diagnose` never comes here: it
+changes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from watchdog_mdm import report
 from watchdog_mdm.config import Configuration, Settings
-from watchdog_mdm.diagnose import EvidenceError, Outcome, diagnose_live
-from watchdog_mdm.heal import Daemon, DaemonResult, carry_out, effective_kickstarts, plan_heal
+from watchdog_mdm.diagnose import EvidenceError, Examination, diagnose_live
+from watchdog_mdm.heal import (
+    MDM_CLIENT,
+    SOFTWARE_UPDATE,
+    Daemon,
+    DaemonResult,
+    carry_out,
+    effective_kickstarts,
+    plan_heal,
+)
+from watchdog_mdm.keys import RunKey
 from watchdog_mdm.state import (
     LOCK_PATH,
+    Kickstarts,
     State,
     StateError,
     load_state,
@@ -25,10 +36,36 @@ from watchdog_mdm.state import (
 )
 from watchdog_mdm.system import System
 
-__all__ = ["SCHEDULE", "heal_run", "missed_runs"]
+__all__ = ["SCHEDULE", "HealRun", "heal_run", "missed_runs"]
 
 # The LaunchDaemon's StartInterval (launchd/com.github.mdm-watchdog.plist): 95 minutes.
 SCHEDULE = timedelta(seconds=5700)
+# last_run.mode in state.json: only -heal runs are recorded
+HEAL_MODE = "heal"
+
+
+@dataclass(frozen=True, slots=True)
+class HealRun:
+    """One `-heal` run's result: its examination, and what healing did or would do."""
+
+    examination: Examination
+    kickstarts: Kickstarts  # after this run: its restarts included
+    healing: tuple[DaemonResult, ...]  # one per daemon, in the plan's order
+    dry_run: bool = False
+    state_problem: str | None = None  # why the state could not be saved
+    previous_run: datetime | None = None  # when the run before this one started
+    missed_runs: int = 0  # scheduled runs that did not happen since (the Mac slept)
+
+    def _restarted(self, daemon: Daemon) -> bool:
+        return any(r.restarted for r in self.healing if r.action.daemon == daemon)
+
+    @property
+    def mdm_client_restarted(self) -> bool:
+        return self._restarted(MDM_CLIENT)
+
+    @property
+    def software_update_restarted(self) -> bool:
+        return self._restarted(SOFTWARE_UPDATE)
 
 
 def missed_runs(previous: datetime | None, now: datetime) -> int:
@@ -42,21 +79,21 @@ def missed_runs(previous: datetime | None, now: datetime) -> int:
     return int((now - previous) / SCHEDULE) - 1 or 1
 
 
-def _last_run(started: datetime, finished: datetime, mode: str, *,
-              outcome: Outcome | None = None, error: str | None = None) -> dict[str, object]:
+def _last_run(started: datetime, finished: datetime, *, run: HealRun | None = None,
+              error: str | None = None) -> dict[str, object]:
     return {
-        "started_at": started.isoformat(timespec="microseconds"),
-        "finished_at": finished.isoformat(timespec="microseconds"),
-        "duration_seconds": round((finished - started).total_seconds(), 3),
-        "mode": mode,
-        "missed_runs": 0 if outcome is None else outcome.missed_runs,
-        "error": error,
-        "result": None if outcome is None else report.to_document(outcome),
+        RunKey.STARTED_AT: started.isoformat(timespec="microseconds"),
+        RunKey.FINISHED_AT: finished.isoformat(timespec="microseconds"),
+        RunKey.DURATION_SECONDS: round((finished - started).total_seconds(), 3),
+        RunKey.MODE: HEAL_MODE,
+        RunKey.MISSED_RUNS: 0 if run is None else run.missed_runs,
+        RunKey.ERROR: error,
+        RunKey.RESULT: None if run is None else report.heal_document(run),
     }
 
 
-def heal_run(system: System, configuration: Configuration) -> tuple[Outcome, list[str]]:
-    """Diagnose and heal this Mac. Returns the outcome and warnings for the admin.
+def heal_run(system: System, configuration: Configuration) -> tuple[HealRun, list[str]]:
+    """Diagnose and heal this Mac. Returns the run's result and warnings for the admin.
 
     Raises LockBusy when another run holds the lock, StateError when the state folder
     cannot even hold the lock, and EvidenceError when the evidence cannot be gathered;
@@ -74,23 +111,23 @@ def heal_run(system: System, configuration: Configuration) -> tuple[Outcome, lis
         return _locked_run(system, configuration.settings)
 
 
-def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]:
+def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]:
     started = system.now()
     state, warnings = load_state(system, started, repair=not settings.dry_run)
     try:
-        outcome = diagnose_live(system, settings, state.kickstarts)
+        examination = diagnose_live(system, settings)
     except EvidenceError as exc:
         if not settings.dry_run:
             _save_quietly(system, replace(state, last_run=_last_run(
-                started, system.now(), "heal", error=str(exc))), warnings)
+                started, system.now(), error=str(exc))), warnings)
         raise
     previous = _previous_start(state)
-    outcome = replace(outcome, previous_run=previous,
-                      missed_runs=missed_runs(previous, started))
-    actions = plan_heal(outcome.diagnosis, state.kickstarts, settings, started)
+    actions = plan_heal(examination.diagnosis, state.kickstarts, settings, started)
+    run = HealRun(examination, state.kickstarts, tuple(DaemonResult(a) for a in actions),
+                  dry_run=settings.dry_run, previous_run=previous,
+                  missed_runs=missed_runs(previous, started))
     if settings.dry_run:
-        return replace(outcome, dry_run=True,
-                       healing=tuple(DaemonResult(a) for a in actions)), warnings
+        return run, warnings
     kickstarts = effective_kickstarts(state.kickstarts, started)
 
     def record(daemon: Daemon) -> None:
@@ -99,19 +136,19 @@ def _locked_run(system: System, settings: Settings) -> tuple[Outcome, list[str]]
         save_state(system, state.with_kickstarts(kickstarts))
 
     results, problem = carry_out(system, actions, settings, record)
-    outcome = replace(outcome, kickstarts=kickstarts, healing=results, state_problem=problem)
+    run = replace(run, kickstarts=kickstarts, healing=results, state_problem=problem)
     final = replace(state.with_kickstarts(kickstarts), last_run=_last_run(
-        started, system.now(), "heal", outcome=outcome))
+        started, system.now(), run=run))
     try:
         save_state(system, final)
     except StateError as exc:
-        outcome = replace(outcome, state_problem=outcome.state_problem or str(exc))
-    return outcome, warnings
+        run = replace(run, state_problem=run.state_problem or str(exc))
+    return run, warnings
 
 
 def _previous_start(state: State) -> datetime | None:
     try:
-        return parse_rfc3339((state.last_run or {}).get("started_at"))
+        return parse_rfc3339((state.last_run or {}).get(RunKey.STARTED_AT))
     except ValueError:
         return None
 

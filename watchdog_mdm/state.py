@@ -4,8 +4,8 @@
 and ``last_software_update_kickstart`` exactly as the original wrote them: RFC 3339 with
 microseconds and a ``+hh:mm`` offset, Go's zero time ``0001-01-01T00:00:00Z`` for
 "never". MunkiReport's ``mdm_status`` module and Watchman's plugin read these keys. Our
-own keys sit beside them: ``schema_version`` and ``last_run`` (the last run's times,
-exit status and full result), so inventory scripts never re-run checks or scrape logs.
+own keys sit beside them: ``schema_version`` and ``last_run`` (the last `-heal` run's
+times, error and full result), so inventory scripts never re-run checks or scrape logs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from watchdog_mdm.keys import StateKey
 
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
     from watchdog_mdm.system import System
@@ -25,10 +27,10 @@ __all__ = [
     "Kickstarts",
     "State",
     "StateError",
-    "format_rfc3339",
     "load_kickstarts",
     "load_state",
     "parse_rfc3339",
+    "read_state_document",
     "save_state",
 ]
 
@@ -37,7 +39,7 @@ STATE_PATH = f"{STATE_DIR}/state.json"
 LOCK_PATH = f"{STATE_DIR}/.lock"
 NEVER = "0001-01-01T00:00:00Z"
 SCHEMA_VERSION = 1
-KICKSTART_KEYS = ("last_mdm_kickstart", "last_software_update_kickstart")
+KICKSTART_KEYS = (StateKey.LAST_MDM_KICKSTART, StateKey.LAST_SOFTWARE_UPDATE_KICKSTART)
 
 
 class StateError(Exception):
@@ -104,9 +106,8 @@ def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
             times.append(now)
             problems.append(f"{STATE_PATH}: {key} {document.get(key)!r} is not a time; "
                             "counting it as now")
-    last_run = document.get("last_run")
-    other = {k: v for k, v in document.items()
-             if k not in (*KICKSTART_KEYS, "schema_version", "last_run")}
+    last_run = document.get(StateKey.LAST_RUN)
+    other = {k: v for k, v in document.items() if k not in tuple(StateKey)}
     state = State(Kickstarts(*times), last_run if isinstance(last_run, dict) else None, other)
     return state, problems
 
@@ -181,12 +182,13 @@ def _reported(value: object) -> datetime | None:
 def encode_state(state: State) -> bytes:
     document: dict[str, Any] = dict(state.other)
     document |= {
-        "last_mdm_kickstart": format_rfc3339(state.kickstarts.mdm_client),
-        "last_software_update_kickstart": format_rfc3339(state.kickstarts.software_update),
-        "schema_version": SCHEMA_VERSION,
+        StateKey.LAST_MDM_KICKSTART: format_rfc3339(state.kickstarts.mdm_client),
+        StateKey.LAST_SOFTWARE_UPDATE_KICKSTART: format_rfc3339(
+            state.kickstarts.software_update),
+        StateKey.SCHEMA_VERSION: SCHEMA_VERSION,
     }
     if state.last_run is not None:
-        document["last_run"] = state.last_run
+        document[StateKey.LAST_RUN] = state.last_run
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 

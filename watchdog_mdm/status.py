@@ -11,7 +11,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["FIELDS", "STALE_AFTER", "field_value", "last_result", "overall_status"]
+from watchdog_mdm.keys import RunKey, StateKey, Verdict
+
+__all__ = [
+    "FIELDS",
+    "OVERALL",
+    "VERDICT_STATUSES",
+    "field_value",
+    "last_result",
+    "overall_status",
+]
 
 # Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
 # is not running, whatever its last result said.
@@ -20,6 +29,7 @@ JAMF_DATE = "%Y-%m-%d %H:%M:%S"
 
 HEALTHY = "Healthy"
 NEVER_RUN = "Never run"
+OVERALL = "overall"  # the field holding the overall status; the others are dates
 
 
 def _time(value: object) -> datetime | None:
@@ -33,22 +43,22 @@ def _time(value: object) -> datetime | None:
 
 
 # Worst first: the first verdict that holds names the Mac's state.
-VERDICT_STATUSES: tuple[tuple[str, bool, str], ...] = (
-    ("MDMEnrolled", False, "Not enrolled"),
-    ("MDMIdentityError", True, "Identity error"),
-    ("MDMSoftwareUpdatesStuck", True, "Software updates stuck"),
-    ("MDMClientStuck", True, "MDM client stuck"),
+VERDICT_STATUSES: tuple[tuple[Verdict, bool, str], ...] = (
+    (Verdict.ENROLLED, False, "Not enrolled"),
+    (Verdict.IDENTITY_ERROR, True, "Identity error"),
+    (Verdict.UPDATES_STUCK, True, "Software updates stuck"),
+    (Verdict.CLIENT_STUCK, True, "MDM client stuck"),
 )
 
 
 def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo) -> str:
     """One string per state of the Mac, worst first, for smart groups."""
-    started = _time((last_run or {}).get("started_at"))
+    started = _time((last_run or {}).get(RunKey.STARTED_AT))
     if last_run is None or started is None:
         return NEVER_RUN
     if now - started > STALE_AFTER:
         return f"Not run since {started.astimezone(local).strftime(JAMF_DATE)}"
-    result = last_run.get("result")
+    result = last_run.get(RunKey.RESULT)
     if not isinstance(result, dict):
         return "Evidence unavailable"
     for key, value, status in VERDICT_STATUSES:
@@ -64,7 +74,7 @@ def _jamf_date(value: object, local: tzinfo) -> str:
 
 def last_result(state: dict[str, Any]) -> dict[str, Any] | None:
     """The stored result of the last -heal run, if it has the shape of one."""
-    result = (_last_run(state) or {}).get("result")
+    result = (_last_run(state) or {}).get(RunKey.RESULT)
     return result if isinstance(result, dict) else None
 
 
@@ -79,22 +89,23 @@ def _dict(value: object) -> dict[str, Any]:
 
 
 def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
-    last_run = state.get("last_run")
+    last_run = state.get(StateKey.LAST_RUN)
     return last_run if isinstance(last_run, dict) else None
 
 
 _DATES: dict[str, Callable[[dict[str, Any]], object]] = {
-    "last-mdm-kickstart": lambda state: state.get("last_mdm_kickstart"),
-    "last-software-update-kickstart": lambda state: state.get("last_software_update_kickstart"),
+    "last-mdm-kickstart": lambda state: state.get(StateKey.LAST_MDM_KICKSTART),
+    "last-software-update-kickstart":
+        lambda state: state.get(StateKey.LAST_SOFTWARE_UPDATE_KICKSTART),
     "last-mdm-checkin": _last_checkin,
-    "last-run": lambda state: (_last_run(state) or {}).get("started_at"),
+    "last-run": lambda state: (_last_run(state) or {}).get(RunKey.STARTED_AT),
 }
-FIELDS = ("overall", *_DATES)
+FIELDS = (OVERALL, *_DATES)
 
 
 def field_value(field: str, state: dict[str, Any], now: datetime, local: tzinfo) -> str:
     """One value for an extension attribute; dates as ``YYYY-MM-DD hh:mm:ss`` local time,
     empty when there is none (Jamf Pro stores an empty Date as no value)."""
-    if field == "overall":
+    if field == OVERALL:
         return overall_status(_last_run(state), now, local)
     return _jamf_date(_DATES[field](state), local)
