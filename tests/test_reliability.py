@@ -50,6 +50,7 @@ from tests.support import (
     reference_lines,
     remediation,
     run_heal,
+    saved_state,
 )
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import load_configuration
@@ -238,10 +239,9 @@ def stuck_mac(enrolled_mac: FakeMac) -> FakeMac:
 
 def valid_state(mac: FakeMac) -> dict[str, Any]:
     """The state file must always parse, with the two compatible keys in their form."""
-    path = mac.root / "Library/Application Support/mdm-watchdog/state.json"
-    if not path.exists():
+    if not (mac.root / STATE_PATH.lstrip("/")).exists():
         return {}
-    document: dict[str, Any] = json.loads(path.read_text())
+    document = saved_state(mac)
     for key in ("last_mdm_kickstart", "last_software_update_kickstart"):
         parse_rfc3339(document[key])
     return document
