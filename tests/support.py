@@ -108,6 +108,8 @@ def compact_mdm_logs() -> list[Path]:
     return sorted(LOGS.glob("*/*/mdm*.log"))
 
 
+# Real macOS 12 mdmclient lines mapped by hand onto the ndjson keys (its header says how).
+RECONSTRUCTED = "reconstructed_mdmclient.ndjson"
 # A Jamf Pro MDM update run, compact style, macOS 12.3 -> 13.3.1 (super 45fdb21).
 JAMF_RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
 
@@ -123,13 +125,12 @@ def real_lines() -> list[str]:
     and cut them: fixture lines, the reconstructed ndjson, a whole default-style log."""
     return [
         *reference_lines("mdmclient_lines.txt", "mdmclient"),
-        *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
+        *[x for x in reference_lines(RECONSTRUCTED, "") if x.startswith("{")],
         *reference_lines("softwareupdated_lines.txt", "eported progress")[:40],
         *(LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
     ]
 
 
-RECONSTRUCTED = "reconstructed_mdmclient.ndjson"
 # The newest entry of the reconstructed run: a macOS 12 ScheduleOSUpdate, in ndjson.
 LAST_ENTRY = datetime(2022, 8, 1, 12, 59, 36, 910717, tzinfo=timezone(timedelta(hours=-4)))
 # What `log show --style ndjson` prints when nothing matched.
@@ -523,16 +524,6 @@ class FakeMac:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         return target
-
-    def kill_caller(self, command: str, at: str | None) -> None:
-        """Make the stand-in ``command`` kill its caller (``at`` "SIGNAL [CALL]"), or stop
-        doing so (``at`` None)."""
-        trigger = self.root / ".fake" / command / "kill-caller"
-        if at is None:
-            trigger.unlink()
-            return
-        trigger.parent.mkdir(parents=True, exist_ok=True)
-        trigger.write_text(at + "\n")
 
 
 def journal_line(argv: Sequence[str]) -> str:
