@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from watchdog_mdm.logs import LogReader
+from tests.reference_reader import ReferenceReader
 from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
 
 # CI runs each property test on the same derived examples every time, so a landing never
@@ -93,7 +93,7 @@ def rebase(lines: Sequence[str], newest: datetime) -> list[str]:
     Only the timestamps change; the rest of each line stays byte-for-byte real.
     Timestamps without an offset are taken as UTC.
     """
-    stamps = [e.timestamp for e in LogReader().read(lines)]
+    stamps = [e.timestamp for e in ReferenceReader().read(lines)]
     assert stamps, "nothing to rebase"
     delta = newest - max(stamps)
     out = []

@@ -1,5 +1,6 @@
-"""The fast reader: scanning chunks for marker bytes finds exactly what reading every line
-finds, wherever the chunks cut the lines, in every style."""
+"""The scanner: searching chunks for marker bytes finds exactly what reading every line
+(the reference reader) finds, wherever the chunks cut the lines, in every style, with
+either marker search."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 
 from tests.conftest import LOGS, reference_lines
 from tests.perf.bench import render, write_export
+from tests.reference_reader import ReferenceReader
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
-from watchdog_mdm.logs import LogReader
+from watchdog_mdm.markers import MarkerSearch, PassPerMarker
+from watchdog_mdm.scan import LogReader
 
 MARKERS = patterns.RELEVANT_MARKERS
 
@@ -26,13 +29,21 @@ REAL = [
 ]
 
 
+class PassPerMarkerReader(LogReader):
+    """The scanner with the standard library's search, one pass per marker."""
+
+    @staticmethod
+    def search_for(markers: tuple[bytes, ...]) -> MarkerSearch:
+        return PassPerMarker(markers)
+
+
 def by_reading(lines: list[bytes]) -> Observations:
-    return Collector().add_all(LogReader().read(lines)).observations()
+    return Collector().add_all(ReferenceReader().read(lines)).observations()
 
 
 def by_scanning(chunks: list[bytes], *, one_pass: bool = True) -> Observations:
-    reader = LogReader()
-    return Collector().add_all(reader.scan(chunks, MARKERS, one_pass=one_pass)).observations()
+    reader = LogReader() if one_pass else PassPerMarkerReader()
+    return Collector().add_all(reader.scan(chunks, MARKERS)).observations()
 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:

@@ -158,8 +158,8 @@ def test_a_live_stream_comes_in_blocks_so_lines_without_markers_are_never_parsed
     fake_mac: FakeMac,
 ) -> None:
     from tests.conftest import reference_lines
-    from watchdog_mdm.logs import LogReader
     from watchdog_mdm.patterns import RELEVANT_MARKERS
+    from watchdog_mdm.scan import LogReader
 
     chatter = [x for x in reference_lines("ndjson_examples.ndjson", "") if x[:1] == "{"]
     output = ("\n".join(chatter * 2000) + "\n").encode()  # 6,000 lines, none relevant
@@ -178,8 +178,8 @@ def test_an_export_file_is_searched_in_place_a_window_at_a_time(tmp_path: Path) 
 
     from tests.conftest import reference_lines
     from watchdog_mdm.evidence import Collector
-    from watchdog_mdm.logs import LogReader
     from watchdog_mdm.patterns import RELEVANT_MARKERS
+    from watchdog_mdm.scan import LogReader
     from watchdog_mdm.system import MAPPED_WINDOW_BYTES
 
     line = next(x for x in reference_lines("mdmclient_lines.txt", "mdmclient")

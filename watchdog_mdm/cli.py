@@ -23,7 +23,7 @@ from watchdog_mdm.status import FIELDS
 if TYPE_CHECKING:
     from watchdog_mdm.config import Configuration, Settings
     from watchdog_mdm.diagnose import Outcome
-    from watchdog_mdm.logs import Buffer
+    from watchdog_mdm.scan import Buffer
     from watchdog_mdm.system import System
 
 EXIT_INTERNAL = 1
@@ -97,7 +97,7 @@ def _instant(_ctx: click.Context, _param: click.Parameter,
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
     text = value.strip()
     if text.upper() in ("UTC", "Z"):
-        return UTC  # the same instants as ZoneInfo("UTC"), and read faster (logs.py)
+        return UTC  # the same instants as ZoneInfo("UTC"), and read faster (entries.py)
     try:
         offset = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").utcoffset()
     except ValueError:

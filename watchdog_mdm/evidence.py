@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
 from watchdog_mdm import patterns
-from watchdog_mdm.logs import LogEntry
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.text import one_line
 
 __all__ = [
