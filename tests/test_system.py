@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FakeMac
-from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem
+from tests.conftest import FakeMac, FakeSystem
+from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem, System
 
 
 def test_commands_run_under_the_root_with_a_fixed_environment(fake_mac: FakeMac) -> None:
@@ -235,3 +235,18 @@ def test_files_the_kernel_will_not_map_are_read(special: str) -> None:
     expected = Path(special).read_bytes()
     assert expected
     assert b"".join(bytes(c[:]) for c in MacSystem("/").read_export(special)) == expected
+
+
+@pytest.mark.parametrize("system", [MacSystem("/"), FakeSystem()],
+                         ids=["MacSystem", "FakeSystem"])
+def test_a_chunk_kept_past_the_next_request_can_no_longer_be_read(system: System,
+                                                                  tmp_path: Path) -> None:
+    """read_export is consumed as it goes (System): a chunk is invalid once the next is
+    asked for, in the recording fake as in the real seam, so a consumer that keeps one
+    fails in the tests as it would on a Mac."""
+    path = tmp_path / "export.log"
+    path.write_bytes(b"first line\nsecond line\n")
+    kept = list(system.read_export(str(path)))
+    assert kept
+    with pytest.raises(ValueError, match="closed"):
+        kept[0][:1]
