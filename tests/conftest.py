@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import mmap
 import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from watchdog_mdm.logs import LogReader
+from tests.reference_reader import ReferenceReader
 from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
 
 # CI runs each property test on the same derived examples every time, so a landing never
@@ -93,7 +94,7 @@ def rebase(lines: Sequence[str], newest: datetime) -> list[str]:
     Only the timestamps change; the rest of each line stays byte-for-byte real.
     Timestamps without an offset are taken as UTC.
     """
-    stamps = [e.timestamp for e in LogReader().read(lines)]
+    stamps = [e.timestamp for e in ReferenceReader().read(lines)]
     assert stamps, "nothing to rebase"
     delta = newest - max(stamps)
     out = []
@@ -245,14 +246,14 @@ class FakeSystem:
     def sleep(self, seconds: float) -> None:
         self.clock += timedelta(seconds=seconds)
 
-    def read_export(self, path: str) -> Iterator[bytes]:
+    def read_export(self, path: str) -> Iterator[mmap.mmap]:
         # User-named exports are real files in the tests; "-" is CliRunner's input.
         self.calls.append(("read_export", path))
         if path == "-":
-            yield from sys.stdin.buffer
+            yield from _valid_until_the_next(sys.stdin.buffer)
             return
         with Path(path).open("rb") as handle:
-            yield from handle
+            yield from _valid_until_the_next(handle)
 
     def export_files(self, folder: str) -> list[str] | None:
         if folder == "-" or not Path(folder).is_dir():
@@ -262,6 +263,16 @@ class FakeSystem:
 
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]
+
+
+def _valid_until_the_next(chunks: Iterable[bytes]) -> Iterator[mmap.mmap]:
+    """Each chunk in a memory map closed when the next is asked for, as the real seam's
+    are (System.read_export): a consumer that keeps one gets ValueError from it."""
+    for chunk in chunks:
+        if chunk:
+            with mmap.mmap(-1, len(chunk)) as window:
+                window.write(chunk)
+                yield window
 
 
 ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM server: https://applemdm.example.com/some/path?foo=bar\n"

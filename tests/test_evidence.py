@@ -15,7 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import LOGS, reference_line, reference_lines
+from tests.reference_reader import ReferenceReader
 from watchdog_mdm.enrollment import enrollment_from_log, parse_profiles_status
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import (
     Collector,
     Diagnosis,
@@ -24,7 +26,6 @@ from watchdog_mdm.evidence import (
     judge,
 )
 from watchdog_mdm.keys import Verdict
-from watchdog_mdm.logs import LogEntry, LogReader
 
 WINDOW = timedelta(minutes=90)
 HISTORY = timedelta(hours=24)
@@ -37,7 +38,7 @@ LAST_200 = datetime(2023, 5, 4, 5, 17, 24, 613000, tzinfo=UTC)
 
 
 def entries(lines: list[str]) -> list[LogEntry]:
-    return list(LogReader().read(lines))
+    return list(ReferenceReader().read(lines))
 
 
 def observe(lines: list[str], until: datetime | None = None) -> Observations:

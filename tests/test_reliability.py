@@ -41,9 +41,10 @@ from tests.conftest import (
     reference_lines,
     run_installed,
 )
+from tests.reference_reader import ReferenceReader
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import load_configuration
-from watchdog_mdm.logs import LogEntry, LogReader
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.run import heal_run
 from watchdog_mdm.state import STATE_PATH, parse_rfc3339
 from watchdog_mdm.system import MacSystem, ProcessInfo
@@ -94,7 +95,7 @@ def test_no_mutation_of_a_real_export_makes_the_reader_raise(
     style: str, edits: list[tuple[str, int, bytes]], final_newline: bool
 ) -> None:
     data = mutate("\n".join(STYLES[style]).encode() + (b"\n" if final_newline else b""), edits)
-    reader = LogReader()
+    reader = ReferenceReader()
     entries = list(reader.read(data.splitlines(keepends=True)))
     assert all(isinstance(e, LogEntry) and e.timestamp.tzinfo is not None for e in entries)
     assert len(entries) <= reader.lines_read
@@ -118,7 +119,7 @@ def test_analyze_completes_on_any_mutated_export(edits: list[tuple[str, int, byt
     '{"timestamp": "yesterday", "eventMessage": "x"}',
 ])
 def test_json_of_the_wrong_shape_is_skipped_or_read_safely(record: str) -> None:
-    entries = list(LogReader().read([record]))
+    entries = list(ReferenceReader().read([record]))
     assert all(isinstance(e.process, str) and isinstance(e.subsystem, str) for e in entries)
     assert all(e.pid is None for e in entries)
 
@@ -134,7 +135,7 @@ def test_json_of_the_wrong_shape_is_skipped_or_read_safely(record: str) -> None:
 def test_odd_offsets(stamp: str, offset: timedelta) -> None:
     record = json.dumps({"timestamp": stamp, "eventMessage": "x",
                          "processImagePath": "/usr/libexec/mdmclient"})
-    (entry,) = LogReader().read([record])
+    (entry,) = ReferenceReader().read([record])
     assert entry.timestamp.utcoffset() == offset
 
 
