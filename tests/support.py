@@ -21,13 +21,14 @@ import contextlib
 import functools
 import itertools
 import json
+import mmap
 import plistlib
 import re
 import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,12 +37,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.reference_reader import ReferenceReader
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import MANAGED_PREFERENCES
 from watchdog_mdm.enrollment import parse_profiles_status
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Diagnosis, Enrollment, Observations, judge
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE
-from watchdog_mdm.logs import LogEntry, LogReader
 from watchdog_mdm.state import STATE_PATH
 from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
 
@@ -179,7 +181,7 @@ NO_ENROLLMENT = parse_profiles_status("Enrolled via DEP: No\nMDM enrollment: No\
 
 
 def entries(lines: list[str]) -> list[LogEntry]:
-    return list(LogReader().read(lines))
+    return list(ReferenceReader().read(lines))
 
 
 def observe(lines: list[str], until: datetime | None = None) -> Observations:
@@ -212,7 +214,7 @@ def rebase(lines: Sequence[str], newest: datetime) -> list[str]:
     Only the timestamps change; the rest of each line stays byte-for-byte real.
     Timestamps without an offset are taken as UTC.
     """
-    stamps = [e.timestamp for e in LogReader().read(lines)]
+    stamps = [e.timestamp for e in ReferenceReader().read(lines)]
     assert stamps, "nothing to rebase"
     delta = newest - max(stamps)
     out = []
@@ -376,14 +378,14 @@ class FakeSystem:
     def sleep(self, seconds: float) -> None:
         self.clock += timedelta(seconds=seconds)
 
-    def read_export(self, path: str) -> Iterator[bytes]:
+    def read_export(self, path: str) -> Iterator[mmap.mmap]:
         # User-named exports are real files in the tests; "-" is CliRunner's input.
         self.calls.append(("read_export", path))
         if path == "-":
-            yield from sys.stdin.buffer
+            yield from _valid_until_the_next(sys.stdin.buffer)
             return
         with Path(path).open("rb") as handle:
-            yield from handle
+            yield from _valid_until_the_next(handle)
 
     def export_files(self, folder: str) -> list[str] | None:
         if folder == "-" or not Path(folder).is_dir():
@@ -393,6 +395,16 @@ class FakeSystem:
 
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]
+
+
+def _valid_until_the_next(chunks: Iterable[bytes]) -> Iterator[mmap.mmap]:
+    """Each chunk in a memory map closed when the next is asked for, as the real seam's
+    are (System.read_export): a consumer that keeps one gets ValueError from it."""
+    for chunk in chunks:
+        if chunk:
+            with mmap.mmap(-1, len(chunk)) as window:
+                window.write(chunk)
+                yield window
 
 
 ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM server: https://applemdm.example.com/some/path?foo=bar\n"

@@ -27,12 +27,12 @@ from tests.support import (
     run_lines,
 )
 from watchdog_mdm.enrollment import enrollment_from_log
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import (
     Collector,
     judge,
 )
 from watchdog_mdm.keys import Verdict
-from watchdog_mdm.logs import LogEntry
 
 LAST_200 = datetime(2023, 5, 4, 5, 17, 24, 613000, tzinfo=UTC)
 

@@ -10,10 +10,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchdog_mdm.json_records import _standard, record_parser
-from watchdog_mdm.logs import LogReader
+from tests.reference_reader import ReferenceReader
+from watchdog_mdm.entries import EntryParser
+from watchdog_mdm.json_records import RecordParser, record_parser, standard_parser
 
-FAST, STANDARD = record_parser(), record_parser(fast=False)
+FAST, STANDARD = record_parser(), standard_parser
 
 # Everything JSON can hold, and what only Python's json writes: NaN and infinities,
 # integers of any size, lone surrogates (escaped as \ud800).
@@ -26,8 +27,20 @@ FIELDS = ("timestamp", "eventMessage", "composedMessage", "processImagePath", "p
 
 
 def test_orjson_is_used_when_it_is_installed() -> None:
-    assert FAST is not _standard
-    assert STANDARD is _standard
+    assert FAST is not standard_parser
+    assert EntryParser.record_parser() is FAST
+
+
+class StandardJson(EntryParser):
+    """An entry parser that reads JSON records with the standard library's parser."""
+
+    @staticmethod
+    def record_parser() -> RecordParser:
+        return standard_parser
+
+
+def reader(fast_json: bool) -> ReferenceReader:
+    return ReferenceReader() if fast_json else ReferenceReader(parser=StandardJson())
 
 
 def _within_64_bits(value: Any) -> bool:
@@ -81,8 +94,8 @@ def test_the_reader_gets_the_same_entries_from_either_parser(
         lines = ["[{", *json.dumps(record, indent=2).splitlines()[1:-1], "}]"]
     else:
         lines = [json.dumps(record, separators=(",", ":"))]
-    fast = list(LogReader().read(lines))
-    standard = list(LogReader(fast_json=False).read(lines))
+    fast = list(reader(fast_json=True).read(lines))
+    standard = list(reader(fast_json=False).read(lines))
     assert fast == standard
 
 
@@ -91,5 +104,5 @@ def test_a_pid_is_a_32_bit_pid_or_none() -> None:
                       (2**70, None), (True, None), (10.0, None), ("1057", None)):
         line = json.dumps({"timestamp": NOW, "eventMessage": "m", "processID": pid})
         for fast_json in (True, False):
-            (entry,) = LogReader(fast_json=fast_json).read([line])
+            (entry,) = reader(fast_json).read([line])
             assert entry.pid == read, (pid, fast_json)

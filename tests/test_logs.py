@@ -1,4 +1,7 @@
-"""The log reader reads every `log show` style from real Macs and survives anything else."""
+"""Every `log show` style from real Macs is read into entries, and anything else survived.
+
+Read line by line by the reference reader (tests/reference_reader.py), which parses each
+line with the program's EntryParser; test_scan.py holds the scanner to the same."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.reference_reader import ReferenceReader
 from tests.support import (
     LOGS,
     compact_mdm_logs,
@@ -20,16 +24,16 @@ from tests.support import (
     reference_line,
     reference_lines,
 )
-from watchdog_mdm.logs import LogEntry, LogReader, parse_timestamp
+from watchdog_mdm.entries import EntryParser, LogEntry, parse_timestamp
 
 
 def read(lines: list[str] | list[bytes] | bytes | str,
          naive_tz: timezone = UTC) -> list[LogEntry]:
     if isinstance(lines, bytes):
-        return list(LogReader(naive_tz).read(lines.splitlines(keepends=True)))
+        return list(ReferenceReader(naive_tz).read(lines.splitlines(keepends=True)))
     if isinstance(lines, str):
-        return list(LogReader(naive_tz).read(lines.splitlines(keepends=True)))
-    return list(LogReader(naive_tz).read(lines))
+        return list(ReferenceReader(naive_tz).read(lines.splitlines(keepends=True)))
+    return list(ReferenceReader(naive_tz).read(lines))
 
 
 def timestamped_lines(path: Path) -> int:
@@ -82,7 +86,7 @@ class TestDefaultStyle:
         lines = reference_lines("mdmclient_lines.txt", "")
         start = lines.index(next(x for x in lines if x.startswith("username@computername")))
         session = lines[start:start + 8]
-        reader = LogReader()
+        reader = ReferenceReader()
         entries = list(reader.read(session))
         assert [e.timestamp.hour for e in entries] == [14]
         assert reader.lines_skipped == 7
@@ -106,7 +110,7 @@ class TestCompactStyle:
         assert utc.message_type == "Default"
 
     def test_counts_timestamps_that_had_no_offset(self) -> None:
-        reader = LogReader()
+        reader = ReferenceReader()
         list(reader.read((LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines()))
         assert reader.naive_timestamps == 0
         list(reader.read(reference_lines("mdmclient_lines.txt", " Df mdmclient[")))
@@ -202,7 +206,7 @@ class TestNdjsonStyle:
 
     def test_trailer_is_not_an_entry(self) -> None:
         line = reference_line("reconstructed_mdmclient.ndjson", "Received HTTP response (200)")
-        reader = LogReader()
+        reader = ReferenceReader()
         entries = list(reader.read([line, '{"count":1,"finished":1}']))
         assert len(entries) == 1
         assert reader.entries == 1
@@ -226,7 +230,7 @@ class TestBadInput:
         ndjson = reference_line("reconstructed_mdmclient.ndjson", "(200)").encode()
         lines = [b"\xff\xfe\x00garbage\n", b"\x80\x81\x82\n", good[:30] + b"\n",
                  ndjson[: len(ndjson) // 2] + b"\n", b"}]\n", b"[\n", good + b"\n"]
-        reader = LogReader()
+        reader = ReferenceReader()
         entries = list(reader.read(lines))
         assert len(entries) == 1
         assert reader.lines_skipped == 6
@@ -243,7 +247,7 @@ class TestBadInput:
 
     def test_utf16_input_is_noticed(self) -> None:
         text = "\n".join(reference_lines("mdmclient_lines.txt", " Df mdmclient[")[:3])
-        reader = LogReader()
+        reader = ReferenceReader()
         assert list(reader.read(text.encode("utf-16").splitlines(keepends=True))) == []
         assert reader.utf16_inputs == 1
 
@@ -256,7 +260,7 @@ class TestBadInput:
         assert read(['{"a":' + "[" * 100_000 + "]" * 100_000 + "}"]) == []
 
     def test_the_ndjson_trailer_is_not_counted_as_skipped(self) -> None:
-        reader = LogReader()
+        reader = ReferenceReader()
         list(reader.read(['{"count":26,"finished":1}']))
         assert reader.lines_skipped == 0
 
@@ -270,7 +274,7 @@ class TestBadInput:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.binary(max_size=200), max_size=30))
 def test_never_raises_on_arbitrary_bytes(lines: list[bytes]) -> None:
-    reader = LogReader()
+    reader = ReferenceReader()
     entries = list(reader.read(lines))
     assert reader.lines_read == len(lines)
     assert len(entries) + reader.lines_skipped <= len(lines)
@@ -305,7 +309,7 @@ def test_timestamps_round_trip_in_log_show_format(value: datetime) -> None:
 
 def test_a_line_that_closes_one_record_and_opens_the_next_is_counted_once() -> None:
     # found by test_never_raises_on_arbitrary_bytes: [b"{", b"}{"] counted 3 skipped lines
-    reader = LogReader()
+    reader = ReferenceReader()
     assert list(reader.read([b"{", b"}{"])) == []
     assert reader.lines_skipped == 2
 
@@ -332,6 +336,12 @@ TIMESTAMPS = ["2026-11-25 00:00:00.692000+0000", "2026-11-25 00:00:00.692", "202
               "00:00:00.692 +0000", "9999-11-25 00:00:00.000000+0000"]
 
 
+class MatchingEveryLine(EntryParser):
+    """A parser that remembers no line ending: it matches every line against the styles."""
+
+    REMEMBERED_CHARS = 0
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(TIMESTAMPS),
                           st.deferred(lambda: st.sampled_from(endings()))),
@@ -342,7 +352,7 @@ def test_a_reader_that_remembers_line_endings_reads_as_one_that_does_not(
     timestamps come with it, in whatever mix of styles, it must read every line as a
     reader that matches every line."""
     texts = [ts + ending for ts, ending in lines]
-    remembering, matching = LogReader(), LogReader(remember_lines=False)
+    remembering, matching = ReferenceReader(), ReferenceReader(parser=MatchingEveryLine())
     assert list(remembering.read(texts)) == list(matching.read(texts))
     assert remembering.naive_timestamps == matching.naive_timestamps
     assert len(endings()) > 40
@@ -353,7 +363,7 @@ def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
     from tests.perf.bench import EXCHANGES, render
 
     syslog = render("syslog", datetime(2026, 11, 25, 10, 1, tzinfo=UTC), EXCHANGES[1]).strip()
-    entries = list(LogReader().read([ambiguous, syslog, ambiguous]))
+    entries = list(ReferenceReader().read([ambiguous, syslog, ambiguous]))
     assert [e.process for e in entries][::2] == ["proc", "Default 0x0 12 0 proc: foo"]
 
 
@@ -366,7 +376,7 @@ def test_timestamps_without_an_offset_are_read_in_the_zone_given(zone: tzinfo) -
     naive_read = 0
     for ts in TIMESTAMPS:
         for ending in endings():
-            reader = LogReader(naive_tz=zone)
+            reader = ReferenceReader(naive_tz=zone)
             entries = list(reader.read([ts + ending]))
             expected = parse_timestamp(ts, zone)
             if entries and expected is not None:

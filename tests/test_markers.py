@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watchdog_mdm import patterns
-from watchdog_mdm.markers import _OnePass, _PassPerMarker, marker_search
+from watchdog_mdm.markers import OnePass, PassPerMarker, marker_search
 
 MARKERS = patterns.RELEVANT_MARKERS
 # Pieces that make near misses and overlaps likely: markers, their halves, line ends.
@@ -37,8 +37,7 @@ def line_start(data: bytes, at: int) -> int:
 
 
 def test_the_one_pass_search_is_used_when_ahocorasick_rs_is_installed() -> None:
-    assert isinstance(marker_search(MARKERS), _OnePass)
-    assert isinstance(marker_search(MARKERS, one_pass=False), _PassPerMarker)
+    assert isinstance(marker_search(MARKERS), OnePass)
 
 
 @settings(max_examples=400, deadline=None)
@@ -47,7 +46,7 @@ def test_both_searches_point_at_every_line_holding_a_marker(data: bytes, trim_lo
                                                             trim_high: int) -> None:
     low, high = min(trim_low, len(data)), max(min(trim_low, len(data)), len(data) - trim_high)
     window = data[low:high]
-    for search in (marker_search(MARKERS), marker_search(MARKERS, one_pass=False)):
+    for search in (OnePass(MARKERS), PassPerMarker(MARKERS)):
         starts = search.starts(data, low, high)
         assert starts == sorted(starts)
         assert all(any(data.startswith(m, at) and at + len(m) <= high for m in MARKERS)

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.reference_reader import ReferenceReader
 from tests.support import (
     ENROLLED,
     KICK_MDM,
@@ -54,7 +55,7 @@ from tests.support import (
 )
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import load_configuration
-from watchdog_mdm.logs import LogEntry, LogReader
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.run import heal_run
 from watchdog_mdm.state import STATE_PATH, parse_rfc3339
 from watchdog_mdm.system import MacSystem, ProcessInfo
@@ -121,7 +122,7 @@ def test_no_mutation_of_a_real_export_makes_the_reader_raise(
 ) -> None:
     real = "\n".join(style_examples()[style]).encode()
     data = mutate(real + (b"\n" if final_newline else b""), edits)
-    reader = LogReader()
+    reader = ReferenceReader()
     entries = list(reader.read(data.splitlines(keepends=True)))
     assert all(isinstance(e, LogEntry) and e.timestamp.tzinfo is not None for e in entries)
     assert len(entries) <= reader.lines_read
@@ -143,7 +144,7 @@ def test_analyze_completes_on_any_mutated_export(edits: list[tuple[str, int, byt
     '{"timestamp": "yesterday", "eventMessage": "x"}',
 ])
 def test_json_of_the_wrong_shape_is_skipped(record: str) -> None:
-    reader = LogReader()
+    reader = ReferenceReader()
     assert list(reader.read([record])) == []
     assert reader.lines_skipped == 1
 
@@ -151,7 +152,7 @@ def test_json_of_the_wrong_shape_is_skipped(record: str) -> None:
 def test_json_fields_of_the_wrong_type_are_read_as_absent() -> None:
     record = ('{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": "x", '
               '"processImagePath": 7, "processID": "12", "subsystem": {}}')
-    (entry,) = LogReader().read([record])
+    (entry,) = ReferenceReader().read([record])
     assert (entry.message, entry.process, entry.subsystem, entry.pid) == ("x", "", "", None)
 
 
@@ -166,7 +167,7 @@ def test_json_fields_of_the_wrong_type_are_read_as_absent() -> None:
 def test_odd_offsets(stamp: str, offset: timedelta) -> None:
     record = json.dumps({"timestamp": stamp, "eventMessage": "x",
                          "processImagePath": "/usr/libexec/mdmclient"})
-    (entry,) = LogReader().read([record])
+    (entry,) = ReferenceReader().read([record])
     assert entry.timestamp.utcoffset() == offset
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import FakeMac, reference_lines
-from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem
+from tests.support import FakeMac, FakeSystem, reference_lines
+from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem, System
 
 
 def test_commands_run_under_the_root_with_a_fixed_environment(fake_mac: FakeMac) -> None:
@@ -223,8 +223,8 @@ def test_runs_creating_the_state_folder_at_the_same_moment_all_succeed(tmp_path:
 def test_a_live_stream_comes_in_blocks_so_lines_without_markers_are_never_parsed(
     fake_mac: FakeMac,
 ) -> None:
-    from watchdog_mdm.logs import LogReader
     from watchdog_mdm.patterns import RELEVANT_MARKERS
+    from watchdog_mdm.scan import LogReader
 
     chatter = [x for x in reference_lines("ndjson_examples.ndjson", "") if x[:1] == "{"]
     output = ("\n".join(chatter * 2000) + "\n").encode()  # 6,000 lines, none relevant
@@ -242,8 +242,8 @@ def test_an_export_file_is_searched_in_place_a_window_at_a_time(tmp_path: Path) 
     import mmap
 
     from watchdog_mdm.evidence import Collector
-    from watchdog_mdm.logs import LogReader
     from watchdog_mdm.patterns import RELEVANT_MARKERS
+    from watchdog_mdm.scan import LogReader
     from watchdog_mdm.system import MAPPED_WINDOW_BYTES
 
     line = next(x for x in reference_lines("mdmclient_lines.txt", "mdmclient")
@@ -299,3 +299,18 @@ def test_files_the_kernel_will_not_map_are_read(special: str) -> None:
     expected = Path(special).read_bytes()
     assert expected
     assert b"".join(bytes(c[:]) for c in MacSystem("/").read_export(special)) == expected
+
+
+@pytest.mark.parametrize("system", [MacSystem("/"), FakeSystem()],
+                         ids=["MacSystem", "FakeSystem"])
+def test_a_chunk_kept_past_the_next_request_can_no_longer_be_read(system: System,
+                                                                  tmp_path: Path) -> None:
+    """read_export is consumed as it goes (System): a chunk is invalid once the next is
+    asked for, in the recording fake as in the real seam, so a consumer that keeps one
+    fails in the tests as it would on a Mac."""
+    path = tmp_path / "export.log"
+    path.write_bytes(b"first line\nsecond line\n")
+    kept = list(system.read_export(str(path)))
+    assert kept
+    with pytest.raises(ValueError, match="closed"):
+        kept[0][:1]

@@ -23,8 +23,8 @@ from watchdog_mdm.status import FIELDS, OVERALL
 if TYPE_CHECKING:
     from watchdog_mdm.config import Configuration, Settings
     from watchdog_mdm.diagnose import Examination
-    from watchdog_mdm.logs import Buffer
     from watchdog_mdm.run import HealRun
+    from watchdog_mdm.scan import Buffer
     from watchdog_mdm.state import Kickstarts
     from watchdog_mdm.system import System
 
@@ -101,7 +101,7 @@ def _instant(_ctx: click.Context, _param: click.Parameter,
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
     text = value.strip()
     if text.upper() in ("UTC", "Z"):
-        return UTC  # the same instants as ZoneInfo("UTC"), and read faster (logs.py)
+        return UTC  # the same instants as ZoneInfo("UTC"), and read faster (entries.py)
     try:
         offset = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").utcoffset()
     except ValueError:

@@ -26,7 +26,7 @@ from watchdog_mdm.evidence import (
     Observations,
     judge,
 )
-from watchdog_mdm.logs import Buffer, LogReader
+from watchdog_mdm.scan import Buffer, LogReader
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
 

@@ -19,8 +19,8 @@ from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
 from watchdog_mdm import patterns
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.keys import Verdict
-from watchdog_mdm.logs import LogEntry
 from watchdog_mdm.text import one_line
 
 __all__ = [

@@ -6,7 +6,8 @@ the lines it points at are decoded. With ``ahocorasick_rs`` (a dependency) all m
 are found in one pass by Rust's SIMD "Teddy" searcher, at about the speed of
 ``grep -F``. Without it (a Python it has no wheel for) the same positions are found by
 one ``bytes.find`` pass per marker, several times slower but identical in result: the
-tests hold the two to that.
+tests hold the two to that. Both searches are public, so that a caller (the tests) can
+choose one; :func:`marker_search` gives the fastest this Python has.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol
 
-__all__ = ["Haystack", "MarkerSearch", "marker_search"]
+__all__ = ["Haystack", "MarkerSearch", "OnePass", "PassPerMarker", "marker_search"]
 
 
 class Haystack(Protocol):
@@ -35,7 +36,7 @@ class MarkerSearch(Protocol):
     def starts(self, haystack: Haystack, low: int, high: int) -> list[int]: ...
 
 
-class _OnePass:
+class OnePass:
     """All markers in one SIMD pass (ahocorasick_rs, leftmost-first: the kind that lets
     it use its packed "Teddy" prefilter; standard matching searched ten times slower)."""
 
@@ -51,7 +52,7 @@ class _OnePass:
                     for _, start, _ in self._automaton.find_matches_as_indexes(window)]
 
 
-class _PassPerMarker:
+class PassPerMarker:
     """One ``bytes.find`` pass per marker: the standard library's fallback."""
 
     def __init__(self, markers: Sequence[bytes]) -> None:
@@ -69,14 +70,12 @@ class _PassPerMarker:
 
 
 @lru_cache(maxsize=8)
-def marker_search(markers: tuple[bytes, ...], *, one_pass: bool = True) -> MarkerSearch:
-    """The fastest search for ``markers`` this Python has (``one_pass=False`` asks for
-    the fallback, which tests compare against)."""
+def marker_search(markers: tuple[bytes, ...]) -> MarkerSearch:
+    """The fastest search for ``markers`` this Python has: :class:`OnePass` where
+    ahocorasick_rs is installed, else :class:`PassPerMarker`."""
     if not markers or b"" in markers:
         raise ValueError("markers must be non-empty byte strings")
-    if one_pass:
-        try:
-            return _OnePass(markers)
-        except ImportError:
-            pass
-    return _PassPerMarker(markers)
+    try:
+        return OnePass(markers)
+    except ImportError:
+        return PassPerMarker(markers)

@@ -76,7 +76,14 @@ class ProcessInfo:
 
 
 class System(Protocol):
-    """What mdm-watchdog needs from the operating system."""
+    """What mdm-watchdog needs from the operating system.
+
+    Output and files are read in chunks, consumed as they come: a chunk that
+    :meth:`stream` or :meth:`read_export` yields is valid only until the next one is
+    asked for (or the iterator is closed). Then a buffer may be refilled or a memory map
+    closed, so a consumer copies what it must keep (as the scanner does with a line cut
+    by a chunk's end) and never holds a chunk itself.
+    """
 
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
@@ -91,7 +98,8 @@ class System(Protocol):
         ...
 
     def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
-        """Run a command and yield its output as it comes, in blocks that may cut lines.
+        """Run a command and yield its output as it comes, in blocks that may cut lines,
+        each to be consumed before the next is asked for (see above).
 
         Raises :class:`CommandError` (after the last line) when it fails or times out.
         """
@@ -140,7 +148,12 @@ class System(Protocol):
 
     def read_export(self, path: str) -> Iterator[bytes | bytearray | mmap.mmap]:
         """A file the user named (``-``: standard input) in chunks that may cut lines;
-        user paths are not taken under the system root. Raises OSError."""
+        user paths are not taken under the system root. Raises OSError.
+
+        Consume as you go (see above): each chunk is invalid once the next is asked for.
+        A regular file comes as read-only memory maps, each closed then; anything else
+        as one buffer, refilled for each chunk.
+        """
         ...
 
     def export_files(self, folder: str) -> list[str] | None:

@@ -1,0 +1,283 @@
+"""Log entries, and reading one from a line or record of any ``log show`` style.
+
+``log show`` has five output styles: default, compact and syslog print one text line an
+entry, ndjson one JSON object a line, and json pretty-prints each record over a few
+dozen lines. :class:`EntryParser` turns one such line, or one record's text, into a
+:class:`LogEntry`, or says it cannot (None); it never raises on bad input. Where the
+lines and records are in raw bytes is the scanner's business (scan.py, framing.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import partial
+from typing import Any, ClassVar, NamedTuple
+
+from .json_records import RecordParser, record_parser
+
+__all__ = ["EntryParser", "LogEntry", "fixed_offset_suffix", "parse_timestamp"]
+
+
+class LogEntry(NamedTuple):
+    """One unified-log event, reduced to what the checks need.
+
+    Immutable like the frozen dataclasses elsewhere; a NamedTuple because one is built
+    for every line that may matter, and costs half as much to build (1.6 against 3.2 us).
+    """
+
+    timestamp: datetime
+    process: str
+    message: str
+    subsystem: str = ""
+    category: str = ""
+    message_type: str = ""
+    pid: int | None = None
+
+
+# A LogEntry's seven fields, in order.
+EntryFields = tuple[datetime, str, str, str, str, str, int | None]
+
+# Every entry is built here, straight from a tuple of its seven fields (mypy checks each
+# call against EntryFields), not by LogEntry(...), which runs the generated __new__, a
+# Python function: 0.29-0.33 against 0.40-0.60 us an entry (tests/perf/entry_build.py),
+# and scanning the 200 MB compact export of tests/perf/bench.py (53,383 entries) took
+# 0.244 against 0.256 s, fastest of 5 run in turn: about 5 % of the scan.
+_new_entry: Callable[[EntryFields], LogEntry] = partial(tuple.__new__, LogEntry)
+
+# ASCII digits: re's \d also takes other scripts' digits, which `log show` never writes
+# (and fromisoformat refuses, but in fraction digits past the sixth, which it skips),
+# and costs twice as much to match (the prefix below is matched on every line).
+_TS = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+_OFFSET = r"[+-][0-9]{2}:?[0-9]{2}|Z"
+
+# `log show` default style: Timestamp Thread Type Activity PID TTL process: message.
+# TTL is missing on very old (10.12) lines, hence optional.
+_DEFAULT = re.compile(
+    rf"(?P<ts>{_TS}(?:{_OFFSET}))\s+0x[0-9a-fA-F]+\s+(?P<type>[A-Za-z]+)\s+0x[0-9a-fA-F]+\s+"
+    r"(?P<pid>\d+)\s+(?:\d+\s+)?(?P<process>[^:\[\]]+?): (?P<rest>.*)"
+)
+# `--style syslog`: timestamp, two spaces, host, process[pid]: message.
+_SYSLOG = re.compile(
+    rf"(?P<ts>{_TS}(?:{_OFFSET}))\s+(?P<host>\S+) (?P<process>[^\[\]]+?)\[(?P<pid>\d+)\]: "
+    r"(?P<rest>.*)"
+)
+# `--style compact`: local time with milliseconds and no UTC offset, 2-letter type.
+_COMPACT = re.compile(
+    rf"(?P<ts>{_TS})(?P<offset>{_OFFSET})? (?P<type>[A-Za-z]{{1,2}}) +"
+    r"(?P<process>[^\[\]]+?)\[(?P<pid>\d+):[0-9a-fA-Fx]+\] (?P<rest>.*)"
+)
+_SENDER = re.compile(r"\((?P<sender>[^()]*)\) ")
+# A subsystem is reverse-DNS; requiring a dot keeps "[0:MDMDaemon:...]" out of it.
+_SUBSYSTEM = re.compile(
+    r"\[(?P<subsystem>[A-Za-z][\w-]*(?:\.[\w-]+)+)(?::(?P<category>[^\]]*))?\] "
+)
+_COMPACT_TYPES = {"Df": "Default", "I": "Info", "In": "Info", "Db": "Debug", "E": "Error",
+                  "Er": "Error", "F": "Fault", "Fa": "Fault"}
+# A text-style line's timestamp, as every style begins: where the rest of the line starts.
+_TIMESTAMP_PREFIX = re.compile(rf"{_TS}(?P<offset>{_OFFSET})?")
+
+# The unified log began with macOS 10.12 (2016); anything far outside these years is a
+# damaged line, and would overflow date arithmetic near year 1 or 9999.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
+
+# pid_t is 32 bits: anything else in processID is damage (and orjson would read a
+# number past 64 bits as a float where the standard parser keeps an int).
+_PID_MAX = 2**31 - 1
+
+
+def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
+    """Parse a ``log`` timestamp (``2022-08-01 12:33:07.171780-0400`` and kin).
+
+    Timestamps without an offset (compact style) are local time on the Mac that wrote
+    them; ``naive_tz`` says which zone that was.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=naive_tz)
+    return value
+
+
+def fixed_offset_suffix(zone: tzinfo) -> str:
+    """The ISO offset ("+05:30") of a fixed, unnamed zone such as UTC; "" for zones with
+    rules or names. Appended to a timestamp without one, it lets fromisoformat build the
+    aware time at once: datetime.replace(tzinfo=...) costs seven times the parse."""
+    if not isinstance(zone, timezone):
+        return ""
+    offset = zone.utcoffset(None)
+    if zone.tzname(None) != timezone(offset).tzname(None) or offset.microseconds:
+        return ""  # a named zone (timezone(..., "CET")) keeps its name; ISO has no microseconds
+    sign, rest = ("-", -offset) if offset < timedelta(0) else ("+", offset)
+    minutes, seconds = divmod(int(rest.total_seconds()), 60)
+    text = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return text + (f":{seconds:02d}" if seconds else "")
+
+
+def _split_rest(rest: str) -> tuple[str, str, str]:
+    """Split ``(sender) [subsystem:category] message`` into its parts."""
+    match = _SENDER.match(rest)
+    if match:
+        rest = rest[match.end():]
+    match = _SUBSYSTEM.match(rest)
+    if match:
+        return match["subsystem"], match["category"] or "", rest[match.end():]
+    return "", "", rest
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# process, message, subsystem, category, message_type, pid: a LogEntry but its time
+_Fields = tuple[str, str, str, str, str, int]
+
+# (offset given?, style order as the styles' pattern texts, line ending): a compiled
+# pattern hashes its whole compiled code each time, nearly a microsecond a line.
+_SeenKey = tuple[bool, tuple[str, ...], str]
+
+
+def _order_of(styles: tuple[re.Pattern[str], ...]) -> tuple[str, ...]:
+    return tuple(style.pattern for style in styles)
+
+
+class _Parsed(NamedTuple):
+    fields: _Fields
+    timestamp_end: int  # where the style's timestamp (and offset) ended in the line
+    has_offset: bool  # whether the timestamp says its UTC offset
+    style: re.Pattern[str]
+
+
+def _parsed(match: re.Match[str]) -> _Parsed:
+    subsystem, category, message = _split_rest(match["rest"])
+    groups = match.re.groupindex
+    message_type = (match["type"] or "") if "type" in groups else ""
+    if "offset" in groups:  # compact: the offset is optional, and outside "ts"
+        has_offset = match.start("offset") != -1
+        timestamp_end = max(match.end("ts"), match.end("offset"))
+    else:  # the other styles' "ts" ends with one
+        has_offset, timestamp_end = True, match.end("ts")
+    return _Parsed(
+        (match["process"].strip(), message, subsystem, category,
+         _COMPACT_TYPES.get(message_type, message_type), int(match["pid"])),
+        timestamp_end, has_offset, match.re,
+    )
+
+
+class EntryParser:
+    """Reads single lines and records of any style into entries, and counts them.
+
+    One parser may read several inputs in turn; its counters add up across them. It
+    keeps the style matched last first (an export keeps to one style), and remembers how
+    each text line's ending matched: both only make it faster, never read differently.
+    """
+
+    # Line endings remembered: at most this many, each at most this long (real ones are
+    # 100-300 characters), then all forgotten: a few MB at worst, whatever the input.
+    # REMEMBERED_CHARS = 0 remembers none (the tests hold that to the same entries).
+    REMEMBERED_ENDINGS: ClassVar[int] = 1024
+    REMEMBERED_CHARS: ClassVar[int] = 512
+
+    def __init__(self, naive_tz: tzinfo = UTC) -> None:
+        self.naive_tz = naive_tz
+        self.entries = 0
+        self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
+        # the last one matched first
+        self._text_styles: tuple[re.Pattern[str], ...] = (_DEFAULT, _SYSLOG, _COMPACT)
+        self._style_order = _order_of(self._text_styles)
+        # (offset given?, style order, line ending) -> what the styles made of it
+        self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
+        self._loads = self.record_parser()
+        self._naive_offset = fixed_offset_suffix(naive_tz)
+
+    @staticmethod
+    def record_parser() -> RecordParser:
+        """How JSON records are parsed: the fastest parser this Python has
+        (json_records.py). The tests hold a subclass that uses the standard library's
+        to the same entries."""
+        return record_parser()
+
+    def from_record(self, text: str) -> LogEntry | None:
+        """The entry of one JSON record (an ndjson line, or a pretty-printed record)."""
+        return self._from_record(self._loads(text))
+
+    def from_line(self, line: str) -> LogEntry | None:
+        """The entry of one stripped line of any style but pretty-printed JSON."""
+        if line.startswith("{"):
+            return self._from_record(self._loads(line))
+        prefix = _TIMESTAMP_PREFIX.match(line)
+        if prefix is None:
+            return None
+        # Everything after the timestamp repeats all day ("Df mdmclient[1057:1ce7]
+        # [com.apple.ManagedClient:HTTPUtil] [0:MDMDaemon:...] <<<<< Received HTTP
+        # response (200) [Idle] <<<<<"), so it is matched against the styles once.
+        split = prefix.end()
+        rest = line[split:]
+        # The style order is in the key: a line two styles could read is read by the one
+        # matched last, as it would be without remembering.
+        key = (prefix["offset"] is not None, self._style_order, rest)
+        seen = self._seen_rests.get(key)
+        if seen is not None:
+            if seen[1] is not self._text_styles[0]:  # (checked here: once a line)
+                self._put_first(seen[1])
+            return self._entry(line[:split], key[0], seen[0])
+        parsed = self._from_styles(line)
+        if parsed is None:
+            return None
+        # remembered only if the rest alone decided the match, and if it is not too long
+        if parsed.timestamp_end == split and len(rest) <= self.REMEMBERED_CHARS:
+            if len(self._seen_rests) >= self.REMEMBERED_ENDINGS:
+                self._seen_rests.clear()
+            self._seen_rests[key] = (parsed.fields, parsed.style)
+        return self._entry(line[:parsed.timestamp_end], parsed.has_offset, parsed.fields)
+
+    def _from_styles(self, line: str) -> _Parsed | None:
+        for pattern in self._text_styles:
+            match = pattern.fullmatch(line)
+            if match:
+                self._put_first(pattern)
+                return _parsed(match)
+        return None
+
+    def _put_first(self, style: re.Pattern[str]) -> None:
+        if style is not self._text_styles[0]:  # an export keeps to one style
+            self._text_styles = (style, *(p for p in self._text_styles if p is not style))
+            self._style_order = _order_of(self._text_styles)
+
+    def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
+        timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset,
+                                    self.naive_tz)
+        if timestamp is None:
+            return None
+        if not has_offset:
+            self.naive_timestamps += 1
+        self.entries += 1
+        return _new_entry((timestamp, *fields))
+
+    def _from_record(self, record: dict[str, Any] | None) -> LogEntry | None:
+        if record is None:
+            return None
+        ts = record.get("timestamp")
+        message = (record["eventMessage"] if "eventMessage" in record
+                   else record.get("composedMessage"))
+        if not isinstance(ts, str) or not isinstance(message, str):
+            return None
+        timestamp = parse_timestamp(ts, self.naive_tz)
+        if timestamp is None:
+            return None
+        # ndjson has no process key: the process is the basename of its image path.
+        path = record.get("processImagePath")
+        process = path.rsplit("/", 1)[-1] if isinstance(path, str) else record.get("process")
+        pid = record.get("processID")
+        # positional: this runs for every candidate record, and keywords cost more
+        self.entries += 1
+        return _new_entry((
+            timestamp, process if isinstance(process, str) else "", message,
+            _text(record.get("subsystem")), _text(record.get("category")),
+            _text(record.get("messageType")),
+            pid if type(pid) is int and 0 <= pid <= _PID_MAX else None))
