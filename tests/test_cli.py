@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import ENROLLED, LOGS, NOT_ENROLLED, FakeSystem, Reply, reference_lines
+from tests.support import (
+    JAMF_RUN,
+    LAST_ENTRY,
+    NOT_ENROLLED,
+    TRAILER,
+    FakeSystem,
+    Reply,
+    fake_system,
+    reconstructed_export,
+)
 from watchdog_mdm import __version__
 from watchdog_mdm.cli import cli
 from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
 from watchdog_mdm.system import MacSystem
 
-EDT = timezone(timedelta(hours=-4))
-# reconstructed_mdmclient.ndjson: real macOS 12 lines mapped onto ndjson keys.
-NDJSON = "\n".join(reference_lines("reconstructed_mdmclient.ndjson", "")).encode() + b"\n"
-LAST_ENTRY = datetime(2022, 8, 1, 12, 59, 36, 910717, tzinfo=EDT)
-TRAILER = b'{"count":0,"finished":1}\n'
 KEYS = ["MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck"]
 EIGHT = [*KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted", "LastMDMKickstart",
          "LastSoftwareUpdateDaemonKickstart"]
@@ -29,21 +33,9 @@ def invoke(system: FakeSystem, *args: str, stdin: bytes | None = None) -> Result
     return CliRunner().invoke(cli, list(args), obj=system, input=stdin)
 
 
-def healthy() -> FakeSystem:
-    system = FakeSystem(clock=LAST_ENTRY + timedelta(minutes=10))
-    return system.reply("/usr/bin/profiles", Reply(ENROLLED)).reply("/usr/bin/log", Reply(NDJSON))
-
-
-def stuck() -> FakeSystem:
-    # The window is empty; the day before holds the ScheduleOSUpdate run.
-    system = FakeSystem(clock=LAST_ENTRY + timedelta(hours=3))
-    system.reply("/usr/bin/profiles", Reply(ENROLLED))
-    return system.reply("/usr/bin/log", Reply(TRAILER), Reply(NDJSON))
-
-
 class TestDiagnose:
     def test_prints_the_original_line_and_logs_it(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         result = invoke(system, "-diagnose")
         assert result.exit_code == 0, result.output
         line = ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
@@ -52,10 +44,11 @@ class TestDiagnose:
         assert system.system_log == [line]
 
     def test_gnu_spelling(self) -> None:
-        assert invoke(healthy(), "--diagnose").output == invoke(healthy(), "-diagnose").output
+        assert invoke(fake_system(stuck=False), "--diagnose").output == invoke(
+            fake_system(stuck=False), "-diagnose").output
 
     def test_healthy_mac_costs_one_narrow_log_query(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         invoke(system, "-diagnose")
         assert system.calls_to("/usr/bin/profiles") == [
             ("/usr/bin/profiles", "status", "-type", "enrollment")]
@@ -67,7 +60,7 @@ class TestDiagnose:
         assert 'process == "softwareupdated"' in WINDOW_PREDICATE
 
     def test_stuck_mac_reaches_back_over_the_history_for_the_last_command(self) -> None:
-        system = stuck()
+        system = fake_system()
         result = invoke(system, "-diagnose")
         assert result.output == ("MDMEnrolled: true MDMIdentityError: false "
                                  "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n")
@@ -76,14 +69,14 @@ class TestDiagnose:
                            "--predicate", HISTORY_PREDICATE)
 
     def test_window_flag_changes_the_look_back(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.clock = LAST_ENTRY + timedelta(minutes=40)
         result = invoke(system, "-diagnose", "-window", "30m")
         assert "MDMClientStuck: true" in result.output
         assert system.calls_to("/usr/bin/log")[0][6] == "31m"
 
     def test_go_style_equals_value(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         invoke(system, "-diagnose", "-window=2h")
         assert system.calls_to("/usr/bin/log")[0][6] == "121m"
 
@@ -96,7 +89,7 @@ class TestDiagnose:
         assert len(system.calls_to("/usr/bin/log")) == 1
 
     def test_json_has_the_eight_keys_first_then_evidence(self) -> None:
-        system = stuck()
+        system = fake_system()
         system.files["/Library/Application Support/mdm-watchdog/state.json"] = json.dumps({
             "last_mdm_kickstart": "2023-08-17T01:21:54.555443-04:00",
             "last_software_update_kickstart": "0001-01-01T00:00:00Z"}).encode()
@@ -119,7 +112,7 @@ class TestDiagnose:
         assert len(ev["log"]["queries"]) == 2
 
     def test_explain_follows_the_result_line(self) -> None:
-        result = invoke(stuck(), "-diagnose", "--explain")
+        result = invoke(fake_system(), "-diagnose", "--explain")
         first, *rest = result.output.splitlines()
         assert first.startswith("MDMEnrolled: true")
         text = "\n".join(rest)
@@ -129,7 +122,7 @@ class TestDiagnose:
 
 class TestEvidenceFailures:
     def test_log_failing_exits_3_with_one_line(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.replies["/usr/bin/log"] = [Reply(b"", returncode=64)]
         result = invoke(system, "-diagnose")
         assert result.exit_code == 3
@@ -138,7 +131,7 @@ class TestEvidenceFailures:
         assert system.system_log == []
 
     def test_log_missing_exits_3(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.replies["/usr/bin/log"] = [Reply(error="/usr/bin/log is missing or not executable")]
         result = invoke(system, "-diagnose")
         assert result.exit_code == 3
@@ -146,7 +139,7 @@ class TestEvidenceFailures:
         assert result.exception is None or isinstance(result.exception, SystemExit)
 
     def test_profiles_failing_falls_back_to_the_log(self) -> None:
-        system = healthy()
+        system = fake_system(stuck=False)
         system.replies["/usr/bin/profiles"] = [Reply(b"", returncode=1)]
         result = invoke(system, "-diagnose", "--json")
         doc = json.loads(result.output)
@@ -169,7 +162,7 @@ class TestUsage:
                                       ["-diagnose", "--bogus"],
                                       []])
     def test_usage_errors_exit_2(self, args: list[str]) -> None:
-        result = invoke(healthy(), *args)
+        result = invoke(fake_system(stuck=False), *args)
         assert result.exit_code == 2
         if args:  # without arguments it prints the help
             assert result.output.startswith("mdm-watchdog: error: ")
@@ -178,22 +171,19 @@ class TestUsage:
 
     def test_version(self) -> None:
         for flag in ("-version", "--version"):
-            assert invoke(healthy(), flag).output == f"{__version__}\n"
+            assert invoke(fake_system(stuck=False), flag).output == f"{__version__}\n"
 
     @pytest.mark.parametrize("flag", ["-h", "-help", "--help"])
     def test_help_explains_every_output_key(self, flag: str) -> None:
-        result = invoke(healthy(), flag)
+        result = invoke(fake_system(stuck=False), flag)
         assert result.exit_code == 0
         for key in [*KEYS, "MDMClientRestarted", "LastSoftwareUpdateDaemonKickstart"]:
             assert key in result.output
 
 
-RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
-
-
 class TestAnalyze:
     def test_defaults_to_the_newest_entry_and_says_so(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmCommand.log"))
+        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log"))
         assert result.exit_code == 0
         assert result.output.splitlines() == [
             "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
@@ -203,8 +193,8 @@ class TestAnalyze:
         ]
 
     def test_several_exports_at_a_later_instant_in_the_macs_zone(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmCommand.log"),
-                        str(RUN / "mdmWorkflow.log"), "--at", "2023-05-04 09:00",
+        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log"),
+                        str(JAMF_RUN / "mdmWorkflow.log"), "--at", "2023-05-04 09:00",
                         "--tz", "-04:00", "--json")
         doc = json.loads(result.output)
         assert doc["MDMClientStuck"] is True and doc["MDMSoftwareUpdatesStuck"] is True
@@ -216,18 +206,18 @@ class TestAnalyze:
         assert ev["enrollment"]["source"] == "log"
 
     def test_reads_standard_input(self) -> None:
-        data = (RUN / "mdmCommand.log").read_bytes()
+        data = (JAMF_RUN / "mdmCommand.log").read_bytes()
         assert invoke(FakeSystem(), "analyze", "-", stdin=data).output == invoke(
-            FakeSystem(), "analyze", str(RUN / "mdmCommand.log")).output
+            FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log")).output
 
     def test_enrollment_unknown_without_device_traffic(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(RUN / "mdmWorkflow.log"), "--json")
+        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmWorkflow.log"), "--json")
         assert json.loads(result.output)["MDMEnrolled"] is None
-        text = invoke(FakeSystem(), "analyze", str(RUN / "mdmWorkflow.log")).output
+        text = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmWorkflow.log")).output
         assert text.startswith("MDMEnrolled: unknown ")
 
     def test_input_without_log_entries_warns(self) -> None:
-        result = CliRunner().invoke(cli, ["analyze", str(RUN / "super.log")], obj=FakeSystem())
+        result = CliRunner().invoke(cli, ["analyze", str(JAMF_RUN / "super.log")], obj=FakeSystem())
         assert result.exit_code == 0
         assert "warning: no log entries could be read" in result.output
         assert "the clock: no readable entry" in result.output
@@ -244,7 +234,7 @@ class TestAnalyze:
     def test_logarchive_is_read_through_log_show(self, tmp_path: Path) -> None:
         archive = tmp_path / "system_logs.logarchive"
         archive.mkdir()
-        system = FakeSystem().reply("/usr/bin/log", Reply(NDJSON))
+        system = FakeSystem().reply("/usr/bin/log", Reply(reconstructed_export()))
         result = invoke(system, "analyze", str(archive), "--json")
         assert json.loads(result.output)["MDMEnrolled"] is True
         (call,) = system.calls_to("/usr/bin/log")
@@ -252,10 +242,11 @@ class TestAnalyze:
         assert "--style" in call and "ndjson" in call
 
     def test_a_folder_is_read_file_by_file(self) -> None:
-        folder = invoke(FakeSystem(), "analyze", str(RUN), "--json")
-        files = invoke(FakeSystem(), "analyze", *sorted(str(p) for p in RUN.iterdir()), "--json")
+        folder = invoke(FakeSystem(), "analyze", str(JAMF_RUN), "--json")
+        files = invoke(FakeSystem(), "analyze", *sorted(str(p) for p in JAMF_RUN.iterdir()),
+                       "--json")
         assert json.loads(folder.output) == json.loads(files.output)
-        total = sum(p.stat().st_size for p in RUN.iterdir())
+        total = sum(p.stat().st_size for p in JAMF_RUN.iterdir())
         assert json.loads(folder.output)["evidence"]["log"]["bytes_read"] == total
 
     def test_an_empty_folder_is_a_usage_error(self, tmp_path: Path) -> None:
@@ -274,21 +265,21 @@ class TestAnalyze:
 
     def test_options_before_the_command_are_refused_not_ignored(self) -> None:
         for option in (["--json"], ["--window", "4h"], ["--explain"]):
-            result = invoke(FakeSystem(), *option, "analyze", str(RUN / "mdmCommand.log"))
+            result = invoke(FakeSystem(), *option, "analyze", str(JAMF_RUN / "mdmCommand.log"))
             assert result.exit_code == 2
             assert result.output.startswith("mdm-watchdog: error: options go after the "
                                             "command: mdm-watchdog analyze --json")
 
     def test_utf16_input_is_named(self, tmp_path: Path) -> None:
         export = tmp_path / "powershell.txt"
-        export.write_bytes((RUN / "mdmCommand.log").read_text().encode("utf-16"))
+        export.write_bytes((JAMF_RUN / "mdmCommand.log").read_text().encode("utf-16"))
         result = invoke(FakeSystem(), "analyze", str(export))
         assert "warning: the input is UTF-16" in result.output
 
     @pytest.mark.parametrize("args", [["/nonexistent/export.log"],
-                                      [str(RUN / "mdmCommand.log"), "--at", "yesterday"],
-                                      [str(RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
-                                      [str(RUN / "mdmCommand.log"), "--window", "3d",
+                                      [str(JAMF_RUN / "mdmCommand.log"), "--at", "yesterday"],
+                                      [str(JAMF_RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
+                                      [str(JAMF_RUN / "mdmCommand.log"), "--window", "3d",
                                        "--history", "1d"]])
     def test_bad_arguments_exit_2(self, args: list[str]) -> None:
         result = invoke(FakeSystem(), "analyze", *args)

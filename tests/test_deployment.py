@@ -8,21 +8,20 @@ import plistlib
 import subprocess
 from datetime import datetime, timedelta
 
-import pytest
-
-from tests.conftest import ENROLLED, REPO, FakeMac, installed_command, rebase, reference_lines
+from tests.support import (
+    REPO,
+    TRAILER,
+    FakeMac,
+    export,
+    installed_command,
+    reconstructed_lines,
+    run_heal,
+)
 from watchdog_mdm.config import DOMAIN, KEYS, load_configuration
 from watchdog_mdm.status import VERDICT_STATUSES
 
 JAMF = REPO / "docs" / "jamf"
 PROFILES = REPO / "docs" / "profiles"
-NDJSON = reference_lines("reconstructed_mdmclient.ndjson", "")
-TRAILER = b'{"count":0,"finished":1}\n'
-
-
-def export(hours_ago: float) -> bytes:
-    newest = datetime.now().astimezone() - timedelta(hours=hours_ago)
-    return ("\n".join(rebase(NDJSON, newest)) + "\n").encode()
 
 
 def extension_attribute(name: str, mac: FakeMac | None, tool: str | None = None) -> str:
@@ -42,41 +41,28 @@ def jamf_date(output: str) -> datetime:
     return datetime.strptime(output[len("<result>"):-len("</result>\n")], "%Y-%m-%d %H:%M:%S")
 
 
-def heal(mac: FakeMac) -> None:
-    subprocess.run([installed_command(), "-heal", "--system-root", str(mac.root)],
-                   capture_output=True, check=True)
-
-
-@pytest.fixture
-def mac(fake_mac: FakeMac) -> FakeMac:
-    fake_mac.install("/usr/bin/profiles", ENROLLED)
-    fake_mac.install("/bin/launchctl")
-    fake_mac.write("/Library/Managed Preferences/com.github.mdm-watchdog.plist",
-                   plistlib.dumps({"VerifySeconds": 0}))
-    return fake_mac
-
-
 class TestExtensionAttributes:
-    def test_healthy_mac(self, mac: FakeMac) -> None:
-        mac.install("/usr/bin/log", export(0.1))
-        heal(mac)
-        assert extension_attribute("status", mac) == "<result>Healthy</result>\n"
-        assert extension_attribute("last-mdm-kickstart", mac) == "<result></result>\n"
-        checkin = jamf_date(extension_attribute("last-mdm-checkin", mac))
+    def test_healthy_mac(self, enrolled_mac: FakeMac) -> None:
+        enrolled_mac.install("/usr/bin/log", export(reconstructed_lines(), 0.1))
+        assert run_heal(enrolled_mac).returncode == 0
+        assert extension_attribute("status", enrolled_mac) == "<result>Healthy</result>\n"
+        assert extension_attribute("last-mdm-kickstart", enrolled_mac) == "<result></result>\n"
+        checkin = jamf_date(extension_attribute("last-mdm-checkin", enrolled_mac))
         assert abs(checkin - (datetime.now() - timedelta(hours=0.1))) < timedelta(minutes=1)
 
-    def test_stuck_mac_after_a_restart(self, mac: FakeMac) -> None:
-        mac.install("/usr/bin/log", [TRAILER, export(3)])
-        heal(mac)
-        assert extension_attribute("status", mac) == "<result>Software updates stuck</result>\n"
-        kick = jamf_date(extension_attribute("last-mdm-kickstart", mac))
+    def test_stuck_mac_after_a_restart(self, enrolled_mac: FakeMac) -> None:
+        enrolled_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), 3)])
+        assert run_heal(enrolled_mac).returncode == 0
+        assert extension_attribute("status", enrolled_mac) == (
+            "<result>Software updates stuck</result>\n")
+        kick = jamf_date(extension_attribute("last-mdm-kickstart", enrolled_mac))
         assert abs(kick - datetime.now()) < timedelta(minutes=1)
         # each restart has its own time, saved just before it: moments apart
-        later = jamf_date(extension_attribute("last-software-update-kickstart", mac))
+        later = jamf_date(extension_attribute("last-software-update-kickstart", enrolled_mac))
         assert timedelta(0) <= later - kick < timedelta(seconds=30)
 
-    def test_never_run(self, mac: FakeMac) -> None:
-        assert extension_attribute("status", mac) == "<result>Never run</result>\n"
+    def test_never_run(self, enrolled_mac: FakeMac) -> None:
+        assert extension_attribute("status", enrolled_mac) == "<result>Never run</result>\n"
 
     def test_not_installed(self) -> None:
         assert extension_attribute("status", None, "/nonexistent/mdm-watchdog") == (

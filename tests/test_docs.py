@@ -7,14 +7,12 @@ import re
 
 from click.testing import CliRunner
 
-from tests.conftest import LOGS, REPO, run_installed
-from tests.test_heal import mac
+from tests.support import JAMF_RUN, REPO, fake_system, run_installed
 from watchdog_mdm import report
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import KEYS
 
 SAMPLES = REPO / "docs" / "samples" / "super-12.3-to-13.3.1-jamf"
-ORIGINAL = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
 
 
 def readme() -> str:
@@ -25,7 +23,7 @@ def test_samples_are_byte_for_byte_the_real_logs() -> None:
     names = sorted(p.name for p in SAMPLES.iterdir())
     assert names == ["mdmCommand.log", "mdmWorkflow.log"]
     for name in names:
-        assert (SAMPLES / name).read_bytes() == (ORIGINAL / name).read_bytes()
+        assert (SAMPLES / name).read_bytes() == (JAMF_RUN / name).read_bytes()
 
 
 def test_the_readme_try_it_command_prints_what_the_readme_shows() -> None:
@@ -37,10 +35,10 @@ def test_the_readme_try_it_command_prints_what_the_readme_shows() -> None:
     after_command = readme().split(command, 1)[1].split("```", 1)[1]
     match = re.search(r"```\n(.*?)```", after_command, re.DOTALL)
     assert match is not None
-    shown = match[1]
-    for line in shown.splitlines():
-        if line != "...":
-            assert line in done.stdout.splitlines()
+    shown = [line for line in match[1].splitlines() if line != "..."]
+    assert shown
+    for line in shown:
+        assert line in done.stdout.splitlines()
 
 
 def test_the_readme_has_the_test_command_ci_runs() -> None:
@@ -50,7 +48,7 @@ def test_the_readme_has_the_test_command_ci_runs() -> None:
 
 
 def test_usage_documents_every_json_key() -> None:
-    doc = json.loads(CliRunner().invoke(cli, ["-heal", "--json"], obj=mac()).output)
+    doc = json.loads(CliRunner().invoke(cli, ["-heal", "--json"], obj=fake_system()).output)
     usage = (REPO / "docs" / "usage.md").read_text()
     keys = [*doc, *doc["evidence"], *doc["evidence"]["log"], *doc["heal"],
             *doc["heal"]["daemons"][0], *doc["heal"]["daemons"][0]["commands"][0]]

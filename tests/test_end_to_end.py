@@ -9,34 +9,24 @@ real clock.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
-from tests.conftest import (
+from tests.support import (
     ENROLLED,
     LOGS,
     NOT_ENROLLED,
+    TRAILER,
     FakeMac,
-    rebase,
-    reference_lines,
+    export,
+    reconstructed_lines,
     run_installed,
 )
+from watchdog_mdm import __version__
 from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
-
-NDJSON = reference_lines("reconstructed_mdmclient.ndjson", "")
-TRAILER = b'{"count":0,"finished":1}\n'
-
-
-def export(newest: datetime) -> bytes:
-    return ("\n".join(rebase(NDJSON, newest)) + "\n").encode()
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def test_healthy_mac(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/profiles", ENROLLED)
-    fake_mac.install("/usr/bin/log", export(now() - timedelta(minutes=5)))
+    fake_mac.install("/usr/bin/log", export(reconstructed_lines(), hours_ago=5 / 60))
     done = run_installed("-diagnose", "--system-root", str(fake_mac.root))
     assert done.returncode == 0, done.stderr
     assert done.stdout == ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
@@ -49,7 +39,7 @@ def test_healthy_mac(fake_mac: FakeMac) -> None:
 
 def test_stuck_mac_with_an_update_pending(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/profiles", ENROLLED)
-    fake_mac.install("/usr/bin/log", [TRAILER, export(now() - timedelta(hours=6))])
+    fake_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), hours_ago=6)])
     done = run_installed("-diagnose", "-system-root", str(fake_mac.root))
     assert done.stdout == ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
                            "MDMSoftwareUpdatesStuck: true\n")
@@ -112,4 +102,4 @@ def test_usage_error_is_one_line_and_exits_2() -> None:
 def test_version() -> None:
     done = run_installed("-version")
     assert done.returncode == 0
-    assert done.stdout.strip().count(".") == 2
+    assert done.stdout == f"{__version__}\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import log_blocks
+from tests.support import log_blocks
 from watchdog_mdm.enrollment import EnrollmentUnreadable, parse_profiles_status
 
 

@@ -14,43 +14,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import LOGS, reference_line, reference_lines
-from tests.reference_reader import ReferenceReader
-from watchdog_mdm.enrollment import enrollment_from_log, parse_profiles_status
+from tests.support import (
+    ENROLLMENT,
+    HISTORY,
+    NO_ENROLLMENT,
+    WINDOW,
+    diagnose,
+    entries,
+    observe,
+    reference_line,
+    reference_lines,
+    run_lines,
+)
+from watchdog_mdm.enrollment import enrollment_from_log
 from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import (
     Collector,
-    Diagnosis,
-    Enrollment,
-    Observations,
     judge,
 )
 from watchdog_mdm.keys import Verdict
 
-WINDOW = timedelta(minutes=90)
-HISTORY = timedelta(hours=24)
-ENROLLED = parse_profiles_status("Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\n")
-NOT_ENROLLED = parse_profiles_status("Enrolled via DEP: No\nMDM enrollment: No\n")
-
-# A Jamf Pro MDM update run, compact style, macOS 12.3 -> 13.3.1 (super 45fdb21).
-RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM" / "mdmCommand.log"
 LAST_200 = datetime(2023, 5, 4, 5, 17, 24, 613000, tzinfo=UTC)
-
-
-def entries(lines: list[str]) -> list[LogEntry]:
-    return list(ReferenceReader().read(lines))
-
-
-def observe(lines: list[str], until: datetime | None = None) -> Observations:
-    return Collector(until=until).add_all(entries(lines)).observations()
-
-
-def diagnose(lines: list[str], at: datetime, enrollment: Enrollment = ENROLLED) -> Diagnosis:
-    return judge(observe(lines, until=at), at, WINDOW, HISTORY, enrollment)
-
-
-def run_lines() -> list[str]:
-    return RUN.read_text().splitlines()
 
 
 def device_line(*needles: str) -> str:
@@ -124,7 +108,7 @@ class TestMDMClientStuck:
         assert d.updates_stuck is True
 
     def test_not_enrolled_is_never_stuck(self) -> None:
-        d = diagnose([], at=LAST_200, enrollment=NOT_ENROLLED)
+        d = diagnose([], at=LAST_200, enrollment=NO_ENROLLMENT)
         assert (d.enrolled, d.client_stuck, d.updates_stuck) == (False, False, False)
         assert "not enrolled" in d.reasons[Verdict.CLIENT_STUCK]
 
@@ -208,7 +192,7 @@ class TestMDMSoftwareUpdatesStuck:
         enforcement = LogEntry(request.timestamp - timedelta(minutes=1), "softwareupdated",
                                install_log.split("softwareupdated[455]: ", 1)[1])
         obs = Collector().add_all([enforcement, request]).observations()
-        d = judge(obs, request.timestamp + timedelta(hours=2), WINDOW, HISTORY, ENROLLED)
+        d = judge(obs, request.timestamp + timedelta(hours=2), WINDOW, HISTORY, ENROLLMENT)
         assert d.updates_stuck is True
 
 
@@ -255,7 +239,7 @@ class TestJudgingAsOf:
         for order in ([base, *week_old], [*week_old, base]):
             obs = Collector().add_all(order).observations()
             assert obs.identity_errors[-1].time == base.timestamp
-            assert judge(obs, at, WINDOW, HISTORY, ENROLLED).identity_error is True
+            assert judge(obs, at, WINDOW, HISTORY, ENROLLMENT).identity_error is True
 
     def test_order_of_entries_does_not_matter(self) -> None:
         lines = run_lines() + reference_lines("mdmclient_lines.txt", "2023-09-23")
@@ -278,7 +262,7 @@ def test_stuck_exactly_when_no_device_200_falls_in_the_window(
     at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     window = timedelta(minutes=window_minutes)
     obs = Collector(until=at).add_all(_exchange(at, m) for m in minutes_before).observations()
-    d = judge(obs, at, window, HISTORY, ENROLLED)
+    d = judge(obs, at, window, HISTORY, ENROLLMENT)
     expected = not any(0 <= m <= window_minutes for m in minutes_before)
     assert d.client_stuck is expected
     assert d.updates_stuck is False  # Idle polls are not commands

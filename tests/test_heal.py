@@ -4,76 +4,43 @@ from __future__ import annotations
 
 import json
 import plistlib
-import re
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
-from tests.conftest import ENROLLED, NOT_ENROLLED, REPO, FakeSystem, Reply
-from tests.test_cli import LAST_ENTRY, NDJSON, TRAILER
-from tests.test_evidence import ENROLLED as ENROLLMENT
-from tests.test_evidence import WINDOW, diagnose, entries, run_lines
+from tests.support import (
+    ENROLLMENT,
+    KICK_MDM,
+    LAUNCHCTL,
+    NOT_ENROLLED,
+    REPO,
+    RFC3339_MICRO,
+    SIP_REFUSAL,
+    SU_SEQUENCE,
+    TRAILER,
+    WINDOW,
+    FakeSystem,
+    Reply,
+    actions,
+    diagnose,
+    entries,
+    fake_system,
+    heal,
+    prefs,
+    quiet,
+    reconstructed_export,
+    run_lines,
+    saved_state,
+)
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, Settings
 from watchdog_mdm.evidence import Collector, Sighting, judge
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, effective_kickstarts, plan_heal
 from watchdog_mdm.run import SCHEDULE, missed_runs
 from watchdog_mdm.state import STATE_PATH, Kickstarts
-
-LAUNCHCTL = "/bin/launchctl"
-KICK_MDM = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.mdmclient.daemon")
-KICK_SU = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.softwareupdated")
-SU_SEQUENCE = [("/usr/bin/dscacheutil", "-flushcache"),
-               ("/usr/bin/killall", "-HUP", "mDNSResponder"),
-               ("/usr/bin/pkill", "BrainService"), KICK_SU]
-SIP_REFUSAL = b"Could not kickstart service: 150: Operation not permitted while System Integrity Protection is engaged\n"  # noqa: E501 - verbatim, profiles_status.txt
-RFC3339_MICRO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d")
-
-
-# The same run with its update commands turned into another command: stuck, no update.
-NO_UPDATE = NDJSON.replace(b"ScheduleOSUpdate)", b"SecurityInfo)")
-
-
-def quiet(system: FakeSystem, history: bytes = NO_UPDATE) -> None:
-    """The next run finds an empty window and this history."""
-    system.replies["/usr/bin/log"] = [Reply(TRAILER), Reply(history)]
-    system.calls.clear()
-
-
-def mac(*, stuck: bool = True, updates: bool = True, enrolled: bytes = ENROLLED,
-        hours_quiet: float = 3) -> FakeSystem:
-    """A Mac whose log is the macOS 12 ScheduleOSUpdate run, judged some hours later."""
-    system = FakeSystem(clock=LAST_ENTRY + (timedelta(hours=hours_quiet) if stuck
-                                            else timedelta(minutes=10)))
-    system.reply("/usr/bin/profiles", Reply(enrolled))
-    if stuck:
-        quiet(system, NDJSON if updates else NO_UPDATE)
-    else:
-        system.reply("/usr/bin/log", Reply(NDJSON))
-    system.start(MDM_CLIENT.executable)
-    system.start(SOFTWARE_UPDATE.executable)
-    return system
-
-
-def heal(system: FakeSystem, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["-heal", *args], obj=system)
-
-
-def actions(system: FakeSystem) -> list[tuple[str, ...]]:
-    """Everything run except the evidence gathering."""
-    return [c for c in system.calls if c[0] not in ("/usr/bin/log", "/usr/bin/profiles")]
-
-
-def state(system: FakeSystem) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(system.files[STATE_PATH])
-    return document
-
-
-def prefs(system: FakeSystem, path: str, **values: object) -> None:
-    system.files[path] = plistlib.dumps(values)
 
 
 class TestPlan:
@@ -126,7 +93,7 @@ class TestPlan:
 
 class TestHeal:
     def test_healthy_runs_nothing_and_records_the_run(self) -> None:
-        system = mac(stuck=False)
+        system = fake_system(stuck=False)
         result = heal(system)
         assert result.exit_code == 0, result.output
         assert result.output == (
@@ -136,7 +103,7 @@ class TestHeal:
             "LastMDMKickstart: 0001-01-01 00:00:00 +0000 UTC "
             "LastSoftwareUpdateDaemonKickstart: 0001-01-01 00:00:00 +0000 UTC\n")
         assert actions(system) == []
-        saved = state(system)
+        saved = saved_state(system)
         assert saved["last_mdm_kickstart"] == "0001-01-01T00:00:00Z"
         assert saved["last_software_update_kickstart"] == "0001-01-01T00:00:00Z"
         assert saved["schema_version"] == 1
@@ -144,12 +111,12 @@ class TestHeal:
         assert system.system_log == [result.output.strip()]
 
     def test_stuck_client_is_kickstarted_once_per_cooldown(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         first = heal(system)
         assert first.exit_code == 0, first.output
         assert "MDMClientRestarted: true SoftwareUpdateDaemonRestarted: false" in first.output
         assert actions(system) == [KICK_MDM]
-        stamp = state(system)["last_mdm_kickstart"]
+        stamp = saved_state(system)["last_mdm_kickstart"]
         assert RFC3339_MICRO.fullmatch(stamp)
         assert datetime.fromisoformat(stamp) == system.clock
 
@@ -165,7 +132,7 @@ class TestHeal:
         assert actions(system) == [KICK_MDM]
 
     def test_software_updates_stuck_runs_the_four_step_sequence(self) -> None:
-        system = mac()
+        system = fake_system()
         result = heal(system, "--json")
         assert actions(system) == [KICK_MDM, *SU_SEQUENCE]
         doc = json.loads(result.output)
@@ -178,13 +145,13 @@ class TestHeal:
             list(c) for c in SU_SEQUENCE]
 
     def test_not_enrolled_runs_nothing(self) -> None:
-        system = mac(enrolled=NOT_ENROLLED)
+        system = fake_system(enrolled=NOT_ENROLLED)
         system.replies["/usr/bin/log"] = [Reply(TRAILER)]
         heal(system)
         assert actions(system) == []
 
     def test_refused_kickstart_falls_back_to_signalling_the_root_daemon_only(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
         (daemon,) = system.procs[MDM_CLIENT.executable]
         agent = system.start(MDM_CLIENT.executable, uid=501)  # a user's `mdmclient agent`
@@ -202,7 +169,7 @@ class TestHeal:
         assert "System Integrity Protection" in mdm["commands"][0]["detail"]
 
     def test_a_daemon_that_ignores_sigterm_gets_sigkill(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
         (daemon,) = system.procs[MDM_CLIENT.executable]
         original = system.send_signal
@@ -219,7 +186,7 @@ class TestHeal:
         assert (daemon.pid, signal.SIGKILL) in system.signals
 
     def test_nothing_to_signal_is_reported_not_restarted(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.procs.clear()
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
         doc = json.loads(heal(system, "--json").output)
@@ -227,10 +194,10 @@ class TestHeal:
         (mdm,) = [d for d in doc["heal"]["daemons"] if d["daemon"] == "mdmclient"]
         assert "no root-owned /usr/libexec/mdmclient process" in mdm["problem"]
         # the attempt still counts against the cooldown: no restart loop
-        assert state(system)["last_mdm_kickstart"] != "0001-01-01T00:00:00Z"
+        assert saved_state(system)["last_mdm_kickstart"] != "0001-01-01T00:00:00Z"
 
     def test_signal_not_permitted(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.reply(LAUNCHCTL, Reply(b"", 1, b"Could not kickstart service: 1: "
                                                b"Operation not permitted\n"))
         system.signal_error = PermissionError(1, "Operation not permitted")
@@ -238,7 +205,7 @@ class TestHeal:
         assert doc["MDMClientRestarted"] is False
 
     def test_restart_confirmation_is_reported_separately(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
         system.relaunch = False
         result = heal(system, "--explain")
@@ -246,16 +213,16 @@ class TestHeal:
         assert "mdmclient: restarted by signal; no fresh process seen yet" in result.output
 
     def test_log_failing_runs_nothing_exit_3(self) -> None:
-        system = mac()
+        system = fake_system()
         system.replies["/usr/bin/log"] = [Reply(b"", 70)]
         result = heal(system)
         assert result.exit_code == 3
         assert "nothing was restarted" in result.output
         assert actions(system) == []
-        assert "could not read the unified log" in state(system)["last_run"]["error"]
+        assert "could not read the unified log" in saved_state(system)["last_run"]["error"]
 
     def test_unwritable_state_runs_nothing_exit_5(self) -> None:
-        system = mac()
+        system = fake_system()
         system.unwritable = True
         result = heal(system)
         assert result.exit_code == 5
@@ -266,7 +233,7 @@ class TestHeal:
         assert "mdmclient was not restarted" in result.output
 
     def test_another_run_holding_the_lock_exits_4(self) -> None:
-        system = mac()
+        system = fake_system()
         system.locked = True
         result = heal(system)
         assert result.exit_code == 4
@@ -274,7 +241,7 @@ class TestHeal:
         assert system.calls == []
 
     def test_dry_run_changes_nothing(self) -> None:
-        system = mac()
+        system = fake_system()
         result = heal(system, "--dry-run")
         assert result.exit_code == 0
         assert actions(system) == []
@@ -284,14 +251,14 @@ class TestHeal:
         assert "would run: /usr/bin/dscacheutil -flushcache; " in result.output
 
     def test_dry_run_from_managed_preferences(self) -> None:
-        system = mac()
+        system = fake_system()
         prefs(system, MANAGED_PREFERENCES, DryRun=True)
         heal(system)
         assert actions(system) == []
         assert system.writes == []
 
     def test_managed_preferences_change_window_and_cooldown(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         prefs(system, MANAGED_PREFERENCES, LookbackMinutes=30, KickstartCooldownHours=2)
         prefs(system, LOCAL_PREFERENCES, KickstartCooldownHours=48)  # managed wins
         heal(system)
@@ -303,7 +270,7 @@ class TestHeal:
         assert actions(system) == [KICK_MDM]
 
     def test_a_bad_preference_is_reported_and_its_default_used(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         prefs(system, MANAGED_PREFERENCES, KickstartCooldownHours=0)
         result = heal(system)
         assert ("warning: /Library/Managed Preferences/com.github.mdm-watchdog.plist: "
@@ -314,7 +281,7 @@ class TestHeal:
         assert actions(system) == []  # still the 24h default
 
     def test_corrupt_state_is_moved_aside_and_healing_goes_on(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.files[STATE_PATH] = b'{"last_mdm_kickstart": "yesterday'
         result = heal(system)
         assert "warning: /Library/Application Support/mdm-watchdog/state.json was corrupt" in (
@@ -325,22 +292,22 @@ class TestHeal:
         assert actions(system) == [KICK_MDM]
 
     def test_empty_state_is_moved_aside(self) -> None:
-        system = mac(stuck=False)
+        system = fake_system(stuck=False)
         system.files[STATE_PATH] = b""
         assert "was empty" in heal(system).output
 
     def test_original_state_is_read_and_foreign_keys_are_kept(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.files[STATE_PATH] = json.dumps({
             "last_mdm_kickstart": (system.clock - timedelta(hours=1)).isoformat(),
             "last_software_update_kickstart": "0001-01-01T00:00:00Z",
             "addigy_extra": [1, 2]}).encode()
         heal(system)
         assert actions(system) == []
-        assert state(system)["addigy_extra"] == [1, 2]
+        assert saved_state(system)["addigy_extra"] == [1, 2]
 
     def test_clock_moved_back_blocks_one_cooldown_then_heals(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         future = system.clock + timedelta(days=300)
         system.files[STATE_PATH] = json.dumps({
             "last_mdm_kickstart": future.isoformat(timespec="microseconds"),
@@ -348,14 +315,14 @@ class TestHeal:
         result = heal(system, "--explain")
         assert actions(system) == []
         assert "the clock went back?" in result.output
-        assert datetime.fromisoformat(state(system)["last_mdm_kickstart"]) == system.clock
+        assert datetime.fromisoformat(saved_state(system)["last_mdm_kickstart"]) == system.clock
         system.clock += timedelta(hours=24)
         quiet(system)
         heal(system)
         assert actions(system) == [KICK_MDM]
 
     def test_heal_line_prints_times_as_go_does(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         system.files[STATE_PATH] = json.dumps({
             "last_mdm_kickstart": "2022-07-17T01:21:54.555443-04:00",
             "last_software_update_kickstart": "2022-07-20T14:30:00.250000+00:00"}).encode()
@@ -365,16 +332,16 @@ class TestHeal:
                                "2022-07-20 14:30:00.25 +0000 UTC\n")
 
     def test_heal_and_diagnose_are_exclusive(self) -> None:
-        assert CliRunner().invoke(cli, ["-heal", "-diagnose"], obj=mac()).exit_code == 2
-        assert CliRunner().invoke(cli, ["-diagnose", "--dry-run"], obj=mac()).exit_code == 2
+        assert CliRunner().invoke(cli, ["-heal", "-diagnose"], obj=fake_system()).exit_code == 2
+        assert CliRunner().invoke(cli, ["-diagnose", "--dry-run"], obj=fake_system()).exit_code == 2
 
     def test_a_heal_run_reads_the_state_once(self) -> None:
-        system = mac()
+        system = fake_system()
         heal(system)
         assert system.events.count(f"read {STATE_PATH}") == 1
 
     def test_the_restart_time_is_saved_before_the_restart(self) -> None:
-        system = mac()
+        system = fake_system()
         heal(system)
         kick = " ".join(KICK_MDM)
         first_save = system.events.index(f"write {STATE_PATH}")
@@ -384,13 +351,13 @@ class TestHeal:
             "/usr/bin/dscacheutil -flushcache")
 
     def test_identity_error_is_reported_and_nothing_run(self) -> None:
-        system = mac()
-        record = json.loads(next(x for x in NDJSON.splitlines()
+        system = fake_system()
+        record = json.loads(next(x for x in reconstructed_export().splitlines()
                                  if x.startswith(b"{") and b"mdmclient" in x))
         record["eventMessage"] = "Unable to create MDM identity"
         record["timestamp"] = (system.clock - timedelta(minutes=5)).strftime(
             "%Y-%m-%d %H:%M:%S.%f%z")
-        quiet(system, NDJSON)
+        quiet(system, reconstructed_export())
         system.replies["/usr/bin/log"][0] = Reply(json.dumps(record).encode() + b"\n")
         doc = json.loads(heal(system, "--json").output)
         assert doc["MDMIdentityError"] is True and doc["MDMClientStuck"] is True
@@ -398,7 +365,7 @@ class TestHeal:
         assert actions(system) == []
 
     def test_launchd_names_the_program_to_signal(self) -> None:
-        system = mac(updates=True)
+        system = fake_system(updates=True)
         system.procs.clear()
         old_path = SOFTWARE_UPDATE.executables[1]
         daemon = system.start(old_path)
@@ -413,7 +380,7 @@ class TestHeal:
         assert doc["SoftwareUpdateDaemonRestarted"] is True
 
     def test_a_program_path_of_another_name_is_not_trusted(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         shell = system.start("/bin/sh")
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL),
                      Reply(b"\tprogram = /bin/sh\n"))
@@ -421,7 +388,7 @@ class TestHeal:
         assert all(pid != shell.pid for pid, _ in system.signals)
 
     def test_non_finite_preferences_are_refused(self) -> None:
-        system = mac(updates=False)
+        system = fake_system(updates=False)
         prefs(system, MANAGED_PREFERENCES, KickstartCooldownHours=float("nan"),
               LogShowTimeoutSeconds=float("inf"))
         result = heal(system)
@@ -431,36 +398,36 @@ class TestHeal:
         assert "LogShowTimeoutSeconds must be a finite number, not inf" in result.output
 
     def test_a_window_longer_than_the_history_is_a_usage_error(self) -> None:
-        result = CliRunner().invoke(cli, ["-diagnose", "--window", "2d"], obj=mac())
+        result = CliRunner().invoke(cli, ["-diagnose", "--window", "2d"], obj=fake_system())
         assert result.exit_code == 2
         assert "--window cannot be longer than HistoryHours (24h)" in result.output
 
     def test_dry_run_leaves_a_corrupt_state_where_it_is(self) -> None:
-        system = mac()
+        system = fake_system()
         system.files[STATE_PATH] = b"{corrupt"
         result = heal(system, "--dry-run")
         assert system.files == {STATE_PATH: b"{corrupt"}
         assert "a real run would move it aside" in result.output
 
     def test_one_unreadable_time_counts_as_now_and_keeps_the_other(self) -> None:
-        system = mac()
+        system = fake_system()
         recent = (system.clock - timedelta(hours=1)).isoformat(timespec="microseconds")
         system.files[STATE_PATH] = json.dumps({
             "last_mdm_kickstart": recent, "last_software_update_kickstart": "never"}).encode()
         result = heal(system)
         assert actions(system) == []
         assert "last_software_update_kickstart 'never' is not a time" in result.output
-        assert state(system)["last_mdm_kickstart"] == recent
+        assert saved_state(system)["last_mdm_kickstart"] == recent
 
     def test_deeply_nested_state_is_moved_aside(self) -> None:
-        system = mac(stuck=False)
+        system = fake_system(stuck=False)
         system.files[STATE_PATH] = b"[" * 100_000 + b"]" * 100_000
         result = heal(system)
         assert result.exit_code == 0
         assert "was corrupt" in result.output
 
     def test_diagnose_never_writes(self) -> None:
-        system = mac()
+        system = fake_system()
         CliRunner().invoke(cli, ["-diagnose"], obj=system)
         assert system.writes == []
         assert actions(system) == []
@@ -496,12 +463,12 @@ class TestMissedRuns:
         assert missed_runs(start, start + timedelta(hours=10)) == 5
 
     def test_a_heal_run_after_a_night_asleep_says_so(self) -> None:
-        system = mac(stuck=False)
+        system = fake_system(stuck=False)
         system.files[STATE_PATH] = json.dumps({"last_run": {
             "started_at": (system.clock - timedelta(hours=10)).isoformat()}}).encode()
         result = heal(system, "--explain")
         assert "5 scheduled run(s) were missed since the last one" in result.output
-        assert state(system)["last_run"]["missed_runs"] == 5
+        assert saved_state(system)["last_run"]["missed_runs"] == 5
 
     def test_the_schedule_is_the_launch_daemons(self) -> None:
         plist = plistlib.loads((REPO / "launchd" / "com.github.mdm-watchdog.plist").read_bytes())

@@ -5,6 +5,7 @@ line with the program's EntryParser; test_scan.py holds the scanner to the same.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -14,8 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LOGS, reference, reference_line, reference_lines
 from tests.reference_reader import ReferenceReader
+from tests.support import (
+    LOGS,
+    compact_mdm_logs,
+    real_lines,
+    reference,
+    reference_line,
+    reference_lines,
+)
 from watchdog_mdm.entries import EntryParser, LogEntry, parse_timestamp
 
 
@@ -85,7 +93,7 @@ class TestDefaultStyle:
 
 
 class TestCompactStyle:
-    @pytest.mark.parametrize("path", sorted(LOGS.glob("*/*/mdm*.log")),
+    @pytest.mark.parametrize("path", compact_mdm_logs(),
                              ids=lambda p: p.parent.name + "/" + p.name)
     def test_reads_every_entry_of_the_real_compact_logs(self, path: Path) -> None:
         entries = read(path.read_bytes())
@@ -261,11 +269,6 @@ class TestBadInput:
         assert read([good.replace("2023-05-04", "2023-13-45")]) == []
 
 
-REAL_LINES = [
-    *reference_lines("mdmclient_lines.txt", "mdmclient", "HTTP"),
-    *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
-    *reference_lines("softwareupdated_lines.txt", "Reported progress")[:20],
-]
 
 
 @settings(max_examples=150, deadline=None)
@@ -279,7 +282,7 @@ def test_never_raises_on_arbitrary_bytes(lines: list[bytes]) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.sampled_from(REAL_LINES), min_size=1, max_size=15),
+    st.lists(st.deferred(lambda: st.sampled_from(real_lines())), min_size=1, max_size=15),
     st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n\x85\u2028\u2029"
                                             "\x0b\x0c\x1c\x1d\x1e"), max_size=80),
              max_size=15),
@@ -313,16 +316,20 @@ def test_a_line_that_closes_one_record_and_opens_the_next_is_counted_once() -> N
 
 # The endings of real text-style lines (all after the timestamp), and timestamps of
 # every shape a style or a damaged line may carry.
-_TEXT_LINES = [x for x in REAL_LINES if x[:1].isdigit()] + [
-    x for x in reference_lines("mdmclient_lines.txt", "") if x[:1].isdigit()][:60]
-ENDINGS = [
-    *sorted({line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1:]
-             for line in _TEXT_LINES}),
-    # default and syslog style can both read this one (found in review)
-    " 0x1 Default 0x0 12 0 proc: foo[12]: Received HTTP response (200)",
-    # longer than what the reader remembers
-    " Df mdmclient[1057:1ce7] [0:MDMDaemon:HTTPUtil:<0x2fdb>] " + "x" * 600,
-]
+@functools.cache
+def endings() -> list[str]:
+    text_lines = [x for x in real_lines() if x[:1].isdigit()] + [
+        x for x in reference_lines("mdmclient_lines.txt", "") if x[:1].isdigit()][:60]
+    return [
+        *sorted({line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1:]
+                 for line in text_lines}),
+        # default and syslog style can both read this one (found in review)
+        " 0x1 Default 0x0 12 0 proc: foo[12]: Received HTTP response (200)",
+        # longer than what the reader remembers
+        " Df mdmclient[1057:1ce7] [0:MDMDaemon:HTTPUtil:<0x2fdb>] " + "x" * 600,
+    ]
+
+
 TIMESTAMPS = ["2026-11-25 00:00:00.692000+0000", "2026-11-25 00:00:00.692", "2026-11-25 "
               "00:00:00", "2026-11-25T00:00:00Z", "2026-11-25 00:00:00.1234567891-04:00",
               "2026-11-25 00:00:00-0400", "2026-13-25 00:00:00.692+0000", "2026-11-25 "
@@ -336,7 +343,8 @@ class MatchingEveryLine(EntryParser):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(TIMESTAMPS), st.sampled_from(ENDINGS)),
+@given(st.lists(st.tuples(st.sampled_from(TIMESTAMPS),
+                          st.deferred(lambda: st.sampled_from(endings()))),
                 min_size=1, max_size=25))
 def test_a_reader_that_remembers_line_endings_reads_as_one_that_does_not(
         lines: list[tuple[str, str]]) -> None:
@@ -347,11 +355,11 @@ def test_a_reader_that_remembers_line_endings_reads_as_one_that_does_not(
     remembering, matching = ReferenceReader(), ReferenceReader(parser=MatchingEveryLine())
     assert list(remembering.read(texts)) == list(matching.read(texts))
     assert remembering.naive_timestamps == matching.naive_timestamps
-    assert len(ENDINGS) > 40
+    assert len(endings()) > 40
 
 
 def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
-    ambiguous = "2026-11-25 10:00:00.000000+0000" + ENDINGS[-2]
+    ambiguous = "2026-11-25 10:00:00.000000+0000" + endings()[-2]
     from tests.perf.bench import EXCHANGES, render
 
     syslog = render("syslog", datetime(2026, 11, 25, 10, 1, tzinfo=UTC), EXCHANGES[1]).strip()
@@ -367,7 +375,7 @@ def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
 def test_timestamps_without_an_offset_are_read_in_the_zone_given(zone: tzinfo) -> None:
     naive_read = 0
     for ts in TIMESTAMPS:
-        for ending in ENDINGS:
+        for ending in endings():
             reader = ReferenceReader(naive_tz=zone)
             entries = list(reader.read([ts + ending]))
             expected = parse_timestamp(ts, zone)

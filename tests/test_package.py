@@ -25,7 +25,7 @@ import libarchive
 import pyapplebom
 import pytest
 
-from tests.conftest import ENROLLED, REPO, FakeMac
+from tests.support import ENROLLED, REPO, FakeMac, prefs
 from watchdog_mdm import __version__
 from watchdog_mdm.heal import MDM_CLIENT
 
@@ -136,6 +136,7 @@ class TestBundle:
         fake_mac.install("/usr/bin/profiles", ENROLLED)
         fake_mac.install("/usr/bin/log", b'{"count":0,"finished":1}\n')
         fake_mac.install("/bin/launchctl")
+        prefs(fake_mac, VerifySeconds=0)  # no daemon runs here to wait for
         binary = str(bundle / "mdm-watchdog")
         diagnose = subprocess.run([binary, "-diagnose", "--system-root", str(fake_mac.root)],
                                   capture_output=True, text=True, check=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOGS
+from tests.support import LOGS
 
 HEAVY = ("psutil", "tenacity", "plistlib", "ahocorasick_rs")
 LIBRARY = ("watchdog_mdm.state", "watchdog_mdm.system", "watchdog_mdm.diagnose",

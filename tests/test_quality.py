@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def _run(*module_and_args: str) -> subprocess.CompletedProcess[str]:

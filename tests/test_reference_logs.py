@@ -16,12 +16,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import LOGS, FakeSystem
+from tests.support import LOGS, FakeSystem, compact_mdm_logs, log_files, mdm_logs, run_folders
 from watchdog_mdm.cli import cli
-
-FILES = sorted(p for p in LOGS.glob("**/*.log"))
-RUNS = sorted({p.parent for p in FILES})
-MDM_LOGS = [p for p in FILES if p.name in ("mdmCommand.log", "mdm.log")]
 
 
 def analyze(*args: str) -> dict[str, Any]:
@@ -32,12 +28,15 @@ def analyze(*args: str) -> dict[str, Any]:
     return doc
 
 
-def test_there_are_logs_to_read() -> None:
-    assert len(FILES) >= 30
-    assert len(MDM_LOGS) == 5
+def test_every_parametrised_set_of_logs_is_all_there() -> None:
+    # A parametrisation over a missing folder would run no case and pass; this fails.
+    assert len(log_files()) == 34
+    assert len(run_folders()) == 10
+    assert len(mdm_logs()) == 5
+    assert len(compact_mdm_logs()) == 8  # read whole by test_logs
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(LOGS)))
+@pytest.mark.parametrize("path", log_files(), ids=lambda p: str(p.relative_to(LOGS)))
 def test_every_log_gets_an_explained_result(path: Path) -> None:
     doc = analyze(str(path))
     reasons = doc["evidence"]["reasons"]
@@ -51,7 +50,7 @@ def test_every_log_gets_an_explained_result(path: Path) -> None:
     assert doc["MDMIdentityError"] is False
 
 
-@pytest.mark.parametrize("path", MDM_LOGS, ids=lambda p: str(p.relative_to(LOGS)))
+@pytest.mark.parametrize("path", mdm_logs(), ids=lambda p: str(p.relative_to(LOGS)))
 def test_three_hours_after_each_run_the_update_is_stuck(path: Path) -> None:
     newest = analyze(str(path))["evidence"]["judged_at"]
     later = (datetime.fromisoformat(newest) + timedelta(hours=3)).isoformat()
@@ -62,7 +61,7 @@ def test_three_hours_after_each_run_the_update_is_stuck(path: Path) -> None:
     assert doc["evidence"]["last_command"]["status"] == "Acknowledged"
 
 
-@pytest.mark.parametrize("run", RUNS, ids=lambda p: str(p.relative_to(LOGS)))
+@pytest.mark.parametrize("run", run_folders(), ids=lambda p: str(p.relative_to(LOGS)))
 def test_every_run_folder(run: Path) -> None:
     doc = analyze(str(run))
     assert doc["MDMClientStuck"] is False

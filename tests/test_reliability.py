@@ -6,17 +6,16 @@ The figures in docs/reliability.md come from these tests and from `simulate` bel
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
 import plistlib
 import random
-import re
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,20 +27,32 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import (
+from tests.reference_reader import ReferenceReader
+from tests.support import (
     ENROLLED,
+    KICK_MDM,
     LOGS,
     REPO,
+    TRAILER,
     FakeMac,
     FakeSystem,
     Reply,
+    actions,
+    export,
+    fake_system,
+    heal,
     installed_command,
-    rebase,
+    kicks,
+    ndjson_line,
+    prefs,
+    quiet,
+    reconstructed_record,
     reference,
     reference_lines,
-    run_installed,
+    remediation,
+    run_heal,
+    saved_state,
 )
-from tests.reference_reader import ReferenceReader
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import load_configuration
 from watchdog_mdm.entries import LogEntry
@@ -51,17 +62,32 @@ from watchdog_mdm.system import MacSystem, ProcessInfo
 
 # ------------------------------------------------------------------ bad input
 
-_json_lines = reference("json_style_examples.txt").read_text().splitlines()
-STYLES: dict[str, list[str]] = {
-    "default": (LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
-    "compact": (LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
-                / "mdmCommand.log").read_text().splitlines(),
-    "syslog": [x.replace("<Date> <Time>", "2021-02-10 10:00:00")
-               for x in reference_lines("mdmclient_lines.txt", "<Date> <Time>")],
-    "ndjson": [x for x in reference_lines("reconstructed_mdmclient.ndjson", "")
-               if not x.startswith("#")],
-    "json": [x for x in _json_lines if not x.startswith("#")],
-}
+STYLES = ("compact", "default", "json", "ndjson", "syslog")
+
+
+@functools.cache
+def style_examples() -> dict[str, list[str]]:
+    """Real lines of each `log show` style."""
+    json_lines = reference("json_style_examples.txt").read_text().splitlines()
+    return {
+        "default": (LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
+        "compact": (LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
+                    / "mdmCommand.log").read_text().splitlines(),
+        "syslog": [x.replace("<Date> <Time>", "2021-02-10 10:00:00")
+                   for x in reference_lines("mdmclient_lines.txt", "<Date> <Time>")],
+        "ndjson": [x for x in reference_lines("reconstructed_mdmclient.ndjson", "")
+                   if not x.startswith("#")],
+        "json": [x for x in json_lines if not x.startswith("#")],
+    }
+
+
+def test_every_style_has_real_examples() -> None:
+    examples = style_examples()
+    assert sorted(examples) == sorted(STYLES)
+    assert all(len(lines) >= 5 for lines in examples.values()), {
+        k: len(v) for k, v in examples.items()}
+
+
 INPUT_EXAMPLES = 300  # per style, for the figures in docs/reliability.md
 
 
@@ -87,14 +113,15 @@ EDITS = st.lists(st.tuples(st.sampled_from(["cut", "insert", "overwrite"]),
                  max_size=8)
 
 
-@pytest.mark.parametrize("style", sorted(STYLES))
+@pytest.mark.parametrize("style", STYLES)
 @settings(max_examples=INPUT_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(edits=EDITS, final_newline=st.booleans())
 def test_no_mutation_of_a_real_export_makes_the_reader_raise(
     style: str, edits: list[tuple[str, int, bytes]], final_newline: bool
 ) -> None:
-    data = mutate("\n".join(STYLES[style]).encode() + (b"\n" if final_newline else b""), edits)
+    real = "\n".join(style_examples()[style]).encode()
+    data = mutate(real + (b"\n" if final_newline else b""), edits)
     reader = ReferenceReader()
     entries = list(reader.read(data.splitlines(keepends=True)))
     assert all(isinstance(e, LogEntry) and e.timestamp.tzinfo is not None for e in entries)
@@ -102,10 +129,10 @@ def test_no_mutation_of_a_real_export_makes_the_reader_raise(
 
 
 @settings(max_examples=60, deadline=None)
-@given(edits=EDITS, style=st.sampled_from(sorted(STYLES)))
+@given(edits=EDITS, style=st.sampled_from(STYLES))
 def test_analyze_completes_on_any_mutated_export(edits: list[tuple[str, int, bytes]],
                                                  style: str) -> None:
-    data = mutate("\n".join(STYLES[style]).encode(), edits)
+    data = mutate("\n".join(style_examples()[style]).encode(), edits)
     result = CliRunner().invoke(cli, ["analyze", "-", "--json"], obj=FakeSystem(), input=data)
     assert result.exit_code == 0, result.output
     json.loads(result.output[result.output.index("{"):])
@@ -114,14 +141,19 @@ def test_analyze_completes_on_any_mutated_export(edits: list[tuple[str, int, byt
 @pytest.mark.parametrize("record", [
     "[]", "3", '"text"', "null", '{"timestamp": 5, "eventMessage": "x"}',
     '{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": ["x"]}',
-    '{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": "x", '
-    '"processImagePath": 7, "processID": "12", "subsystem": {}}',
     '{"timestamp": "yesterday", "eventMessage": "x"}',
 ])
-def test_json_of_the_wrong_shape_is_skipped_or_read_safely(record: str) -> None:
-    entries = list(ReferenceReader().read([record]))
-    assert all(isinstance(e.process, str) and isinstance(e.subsystem, str) for e in entries)
-    assert all(e.pid is None for e in entries)
+def test_json_of_the_wrong_shape_is_skipped(record: str) -> None:
+    reader = ReferenceReader()
+    assert list(reader.read([record])) == []
+    assert reader.lines_skipped == 1
+
+
+def test_json_fields_of_the_wrong_type_are_read_as_absent() -> None:
+    record = ('{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": "x", '
+              '"processImagePath": 7, "processID": "12", "subsystem": {}}')
+    (entry,) = ReferenceReader().read([record])
+    assert (entry.message, entry.process, entry.subsystem, entry.pid) == ("x", "", "", None)
 
 
 @pytest.mark.parametrize(("stamp", "offset"), [
@@ -159,7 +191,7 @@ PEAK_LIMIT_MB = 64
 
 def test_a_single_line_of_hundreds_of_megabytes_keeps_memory_bounded(tmp_path: Path) -> None:
     export = tmp_path / "giant.log"
-    real = STYLES["compact"][3].encode()
+    real = style_examples()["compact"][3].encode()
     with export.open("wb") as out:
         out.write(real + b"\n")
         chunk = b"A" * (1 << 20)
@@ -174,7 +206,7 @@ def test_a_single_line_of_hundreds_of_megabytes_keeps_memory_bounded(tmp_path: P
 
 def test_far_more_output_than_expected_keeps_memory_flat(tmp_path: Path) -> None:
     export = tmp_path / "chatty.ndjson"
-    lines = "\n".join(STYLES["ndjson"]).encode() + b"\n"
+    lines = "\n".join(style_examples()["ndjson"]).encode() + b"\n"
     with export.open("wb") as out:
         for _ in range(40 * (1 << 20) // len(lines)):  # about 40 MB
             out.write(lines)
@@ -199,91 +231,47 @@ def test_profiles_in_an_unexpected_form_never_decides_enrollment(output: bytes) 
 
 # ------------------------------------------------------------------ faults
 
-NDJSON = STYLES["ndjson"]
-TRAILER = b'{"count":0,"finished":1}\n'
-SIP = b"Could not kickstart service: 150: Operation not permitted while System Integrity Protection is engaged\n"  # noqa: E501 - verbatim, profiles_status.txt
-
-
-def export(hours_ago: float, lines: list[str] = NDJSON) -> bytes:
-    newest = datetime.now().astimezone() - timedelta(hours=hours_ago)
-    return ("\n".join(rebase(lines, newest)) + "\n").encode()
-
-
 @pytest.fixture
-def mac(fake_mac: FakeMac) -> FakeMac:
+def stuck_mac(enrolled_mac: FakeMac) -> FakeMac:
     """An enrolled Mac whose updates are stuck, with every remediation tool present."""
-    fake_mac.install("/usr/bin/profiles", ENROLLED)
-    fake_mac.install("/usr/bin/log", export(3))
-    for tool in ("/bin/launchctl", "/usr/bin/dscacheutil", "/usr/bin/killall",
-                 "/usr/bin/pkill"):
-        fake_mac.install(tool)
-    prefs(fake_mac, VerifySeconds=0)
-    return fake_mac
-
-
-def prefs(mac: FakeMac, **values: object) -> None:
-    mac.write("/Library/Managed Preferences/com.github.mdm-watchdog.plist",
-              plistlib.dumps(values))
-
-
-def heal(mac: FakeMac, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_installed("-heal", "--system-root", str(mac.root), *args)
-
-
-def kicks(mac: FakeMac) -> list[str]:
-    return [x for x in mac.journal() if x.startswith("launchctl kickstart")]
-
-
-def remediation(mac: FakeMac) -> list[str]:
-    return [x for x in mac.journal() if not x.startswith(("log ", "profiles "))]
+    enrolled_mac.install("/usr/bin/log", export(style_examples()["ndjson"], 3))
+    return enrolled_mac
 
 
 def valid_state(mac: FakeMac) -> dict[str, Any]:
     """The state file must always parse, with the two compatible keys in their form."""
-    path = mac.root / "Library/Application Support/mdm-watchdog/state.json"
-    if not path.exists():
+    if not (mac.root / STATE_PATH.lstrip("/")).exists():
         return {}
-    document: dict[str, Any] = json.loads(path.read_text())
+    document = saved_state(mac)
     for key in ("last_mdm_kickstart", "last_software_update_kickstart"):
         parse_rfc3339(document[key])
     return document
 
 
-def test_a_hanging_log_show_is_killed_with_its_children(mac: FakeMac) -> None:
-    prefs(mac, LogShowTimeoutSeconds=10, VerifySeconds=0)
-    script = mac.root / "usr/bin/log"
-    script.write_text(textwrap.dedent(f"""\
-        #!/bin/sh
-        sleep 300 &
-        echo $! > {mac.root}/child.pid
-        echo $$ > {mac.root}/log.pid
-        sleep 300
-        """))
-    done = heal(mac)
-    assert done.returncode == 3
-    assert "did not finish within 10 s; nothing was restarted" in done.stderr
-    assert remediation(mac) == []
-    for name in ("log.pid", "child.pid"):
-        pid = int((mac.root / name).read_text())
-        deadline = time.monotonic() + 5
-        while psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie":
-            assert time.monotonic() < deadline, f"{name} {pid} still running"
-            time.sleep(0.05)
+def test_a_log_show_past_its_time_limit_heals_nothing() -> None:
+    """`log show` gets LogShowTimeoutSeconds; past it, the seam ends it and its children
+    (test_system) and raises, and nothing is restarted."""
+    system = fake_system()
+    prefs(system, LogShowTimeoutSeconds=10)
+    system.replies["/usr/bin/log"] = [Reply(error="/usr/bin/log did not finish within 10 s")]
+    result = heal(system)
+    assert result.exit_code == 3
+    assert "did not finish within 10 s; nothing was restarted" in result.output
+    assert actions(system) == []
+    assert [t for command, t in system.timeouts if command == "/usr/bin/log"] == [10]
 
 
-def test_log_show_failing_half_way_heals_nothing(mac: FakeMac) -> None:
-    mac.install("/usr/bin/log", export(3)[:2000], rc=1, stderr=b"log: read error\n")
-    done = heal(mac)
+def test_log_show_failing_half_way_heals_nothing(stuck_mac: FakeMac) -> None:
+    stuck_mac.install("/usr/bin/log", export(style_examples()["ndjson"], 3)[:2000], rc=1,
+                      stderr=b"log: read error\n")
+    done = run_heal(stuck_mac)
     assert done.returncode == 3
-    assert remediation(mac) == []
+    assert remediation(stuck_mac) == []
 
 
 def test_a_hanging_launchctl_falls_back_to_the_signal() -> None:
-    from tests.test_heal import KICK_MDM, NO_UPDATE, quiet
-    from tests.test_heal import mac as fake_system
-
     system = fake_system(updates=False)
-    quiet(system, NO_UPDATE)
+    quiet(system)
     system.reply("/bin/launchctl", Reply(error="/bin/launchctl did not finish within 30 s"))
     (daemon,) = system.procs["/usr/libexec/mdmclient"]
     doc = json.loads(CliRunner().invoke(cli, ["-heal", "--json"], obj=system).output)
@@ -293,9 +281,6 @@ def test_a_hanging_launchctl_falls_back_to_the_signal() -> None:
 
 
 def test_a_full_disk_while_saving_restarts_nothing() -> None:
-    from tests.test_heal import actions
-    from tests.test_heal import mac as fake_system
-
     system = fake_system()
     system.write_error = OSError(28, "No space left on device")
     result = CliRunner().invoke(cli, ["-heal"], obj=system)
@@ -328,21 +313,21 @@ STEPS = [("profiles", 1), ("log", 1), ("launchctl", 1), ("dscacheutil", 1), ("ki
 @pytest.mark.parametrize("signal_name", ["KILL", "TERM"])
 @pytest.mark.parametrize(("command", "call"), STEPS)
 def test_killed_at_any_step_the_state_stays_valid_and_the_cooldown_holds(
-    mac: FakeMac, command: str, call: int, signal_name: str
+    stuck_mac: FakeMac, command: str, call: int, signal_name: str
 ) -> None:
-    (mac.root / ".fake" / command).mkdir(parents=True, exist_ok=True)
-    (mac.root / ".fake" / command / "kill-caller").write_text(f"{signal_name} {call}\n")
-    first = heal(mac)
+    (stuck_mac.root / ".fake" / command).mkdir(parents=True, exist_ok=True)
+    (stuck_mac.root / ".fake" / command / "kill-caller").write_text(f"{signal_name} {call}\n")
+    first = run_heal(stuck_mac)
     assert first.returncode == -getattr(signal, f"SIG{signal_name}")
-    valid_state(mac)
-    (mac.root / ".fake" / command / "kill-caller").unlink()
-    second = heal(mac)
+    valid_state(stuck_mac)
+    (stuck_mac.root / ".fake" / command / "kill-caller").unlink()
+    second = run_heal(stuck_mac)
     assert second.returncode == 0, second.stderr
-    state = valid_state(mac)
+    state = valid_state(stuck_mac)
     for label, key in (("com.apple.mdmclient.daemon", "last_mdm_kickstart"),
                        ("com.apple.softwareupdated", "last_software_update_kickstart")):
-        done = [k for k in kicks(mac) if k.endswith(label)]
-        assert len(done) <= 1, (label, kicks(mac))
+        done = [k for k in kicks(stuck_mac) if k.endswith(label)]
+        assert len(done) <= 1, (label, kicks(stuck_mac))
         if done:  # a restart that happened was recorded first
             assert parse_rfc3339(state[key]) is not None
 
@@ -352,8 +337,8 @@ def test_killed_at_any_step_the_state_stays_valid_and_the_cooldown_holds(
 PARALLEL_RUNS = 8
 
 
-def test_many_runs_at_once_restart_each_daemon_once(mac: FakeMac) -> None:
-    runs = [subprocess.Popen([installed_command(), "-heal", "--system-root", str(mac.root)],
+def test_many_runs_at_once_restart_each_daemon_once(stuck_mac: FakeMac) -> None:
+    runs = [subprocess.Popen([installed_command(), "-heal", "--system-root", str(stuck_mac.root)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             for _ in range(PARALLEL_RUNS)]
     codes = [run.wait(timeout=120) for run in runs]
@@ -362,13 +347,13 @@ def test_many_runs_at_once_restart_each_daemon_once(mac: FakeMac) -> None:
         run.stdout.close()
         run.stderr.close()
     assert set(codes) <= {0, 4}
-    assert sorted(kicks(mac)) == ["launchctl kickstart -k system/com.apple.mdmclient.daemon",
+    assert sorted(kicks(stuck_mac)) == ["launchctl kickstart -k system/com.apple.mdmclient.daemon",
                                   "launchctl kickstart -k system/com.apple.softwareupdated"]
-    valid_state(mac)
+    valid_state(stuck_mac)
 
 
-def test_a_lock_left_by_a_dead_run_does_not_block(mac: FakeMac) -> None:
-    lock = mac.write("/Library/Application Support/mdm-watchdog/.lock", b"")
+def test_a_lock_left_by_a_dead_run_does_not_block(stuck_mac: FakeMac) -> None:
+    lock = stuck_mac.write("/Library/Application Support/mdm-watchdog/.lock", b"")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import fcntl, time
         handle = open({str(lock)!r}, "rb")
@@ -380,26 +365,12 @@ def test_a_lock_left_by_a_dead_run_does_not_block(mac: FakeMac) -> None:
     holder.kill()  # dies holding the lock
     holder.wait()
     holder.stdout.close()
-    prefs(mac, LockWaitSeconds=0, VerifySeconds=0)
-    assert heal(mac).returncode == 0
+    prefs(stuck_mac, LockWaitSeconds=0, VerifySeconds=0)
+    assert run_heal(stuck_mac).returncode == 0
     assert lock.exists()
 
 
 # ------------------------------------------------------------------ time
-
-_RECORDS = [json.loads(x) for x in NDJSON if x.startswith("{") and "mdmclient" in x]
-_IDLE_200 = next(r for r in _RECORDS if "Received HTTP response (200) [Idle]" in
-                 r["eventMessage"])
-_UPDATE_ACK = next(r for r in _RECORDS if "(200) [Acknowledged(ScheduleOSUpdate)" in
-                   r["eventMessage"])
-
-
-def _line(record: dict[str, Any], when: datetime, message: str | None = None) -> bytes:
-    changed = dict(record, timestamp=when.strftime("%Y-%m-%d %H:%M:%S.%f%z"))
-    if message is not None:
-        changed["eventMessage"] = message
-    return json.dumps(changed).encode() + b"\n"
-
 
 SCHEDULE = timedelta(minutes=95)
 COOLDOWN = timedelta(hours=24)
@@ -431,6 +402,8 @@ class Simulation:
         system.start(
             "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated")
         configuration = load_configuration({})
+        idle_200 = reconstructed_record("Received HTTP response (200) [Idle]")
+        update_ack = reconstructed_record("(200) [Acknowledged(ScheduleOSUpdate)")
         while true < end:
             asleep = rng.random() < 0.1
             true += SCHEDULE * (rng.randint(2, 16) if asleep else 1)
@@ -446,10 +419,10 @@ class Simulation:
             system.clock = now = true + offset
             stuck = rng.random() < 0.5
             updates = rng.random() < 0.5
-            command = None if updates else _UPDATE_ACK["eventMessage"].replace(
+            command = None if updates else update_ack["eventMessage"].replace(
                 "ScheduleOSUpdate)", "SecurityInfo)")
-            window = TRAILER if stuck else _line(_IDLE_200, now - timedelta(minutes=5))
-            history = _line(_UPDATE_ACK, now - timedelta(hours=3), command)
+            window = TRAILER if stuck else ndjson_line(idle_200, now - timedelta(minutes=5))
+            history = ndjson_line(update_ack, now - timedelta(hours=3), command)
             system.replies = {"/usr/bin/profiles": [Reply(ENROLLED)],
                               "/usr/bin/log": [Reply(window), Reply(history)]}
             system.calls.clear()
@@ -533,63 +506,63 @@ def untouched(victim: Path) -> bool:
     return victim.read_bytes() == b"precious" and victim.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_symlinked_lock_file_is_not_followed(mac: FakeMac, victim: Path) -> None:
-    lock = mac.root / APP / ".lock"
+def test_a_symlinked_lock_file_is_not_followed(stuck_mac: FakeMac, victim: Path) -> None:
+    lock = stuck_mac.root / APP / ".lock"
     lock.parent.mkdir(parents=True)
     lock.symlink_to(victim)
-    done = heal(mac)
+    done = run_heal(stuck_mac)
     assert done.returncode == 5
     assert "could not lock" in done.stderr
-    assert remediation(mac) == []
+    assert remediation(stuck_mac) == []
     assert untouched(victim)
 
 
-def test_a_symlinked_state_file_is_replaced_not_followed(mac: FakeMac, victim: Path) -> None:
-    state = mac.root / APP / "state.json"
+def test_a_symlinked_state_file_is_replaced_not_followed(stuck_mac: FakeMac, victim: Path) -> None:
+    state = stuck_mac.root / APP / "state.json"
     state.parent.mkdir(parents=True)
     state.symlink_to(victim)
-    done = heal(mac)
+    done = run_heal(stuck_mac)
     assert done.returncode == 0, done.stderr
     assert "unreadable" in done.stderr  # the link was moved aside, as a bad state is
     assert untouched(victim)
     assert not state.is_symlink()
-    valid_state(mac)
+    valid_state(stuck_mac)
 
 
-def test_a_swapped_state_folder_is_refused(mac: FakeMac, victim: Path) -> None:
-    folder = mac.root / APP
+def test_a_swapped_state_folder_is_refused(stuck_mac: FakeMac, victim: Path) -> None:
+    folder = stuck_mac.root / APP
     folder.parent.mkdir(parents=True)
     folder.symlink_to(victim.parent)
-    done = heal(mac)
+    done = run_heal(stuck_mac)
     assert done.returncode == 5
     assert untouched(victim)
     assert sorted(p.name for p in victim.parent.iterdir()) == ["victim"]
 
 
-def test_the_log_file_is_never_opened_by_the_tool(mac: FakeMac, victim: Path) -> None:
-    log = mac.root / "var/log/mdm-watchdog.log"
+def test_the_log_file_is_never_opened_by_the_tool(stuck_mac: FakeMac, victim: Path) -> None:
+    log = stuck_mac.root / "var/log/mdm-watchdog.log"
     log.parent.mkdir(parents=True)
     log.symlink_to(victim)  # launchd writes it; the tool itself writes only the state
-    heal(mac)
+    run_heal(stuck_mac)
     assert untouched(victim)
 
 
 @pytest.mark.parametrize("owner_mode", [(65534, 0o644), (0, 0o666), (0, 0o664)])
-def test_preferences_others_could_write_are_ignored(mac: FakeMac,
+def test_preferences_others_could_write_are_ignored(stuck_mac: FakeMac,
                                                     owner_mode: tuple[int, int]) -> None:
     if os.geteuid() != 0:
         pytest.skip("changing a file's owner needs root")
     uid, mode = owner_mode
-    mac.write("/Library/Preferences/com.github.mdm-watchdog.plist",
+    stuck_mac.write("/Library/Preferences/com.github.mdm-watchdog.plist",
               plistlib.dumps({"VerifySeconds": 0}))
-    path = mac.root / "Library/Managed Preferences/com.github.mdm-watchdog.plist"
+    path = stuck_mac.root / "Library/Managed Preferences/com.github.mdm-watchdog.plist"
     path.write_bytes(plistlib.dumps({"DryRun": True}))
     os.chown(path, uid, 0)
     path.chmod(mode)
-    done = heal(mac)
+    done = run_heal(stuck_mac)
     assert "; ignored" in done.stderr
     assert f"(owner {uid}, mode {mode:o})" in done.stderr
-    assert kicks(mac) != []  # DryRun from that file did not apply
+    assert kicks(stuck_mac) != []  # DryRun from that file did not apply
 
 
 ESCAPE = "\x1b[2J\x1b]0;owned\x07"
@@ -597,7 +570,7 @@ BIDI = "\u202eevil\u202c"
 
 
 def test_control_characters_from_the_log_never_reach_the_terminal() -> None:
-    record = json.loads(NDJSON[1])
+    record = json.loads(style_examples()["ndjson"][1])
     record["eventMessage"] = record["eventMessage"].replace("[Idle]", f"[Idle{ESCAPE}{BIDI}]")
     data = (json.dumps(record) + "\n").encode()
     for args in (["--explain"], ["--json"]):
@@ -616,20 +589,28 @@ def test_control_characters_in_a_tampered_state_are_escaped() -> None:
 
 
 def test_no_shell_anywhere() -> None:
-    source = "\n".join(p.read_text() for p in (REPO / "watchdog_mdm").glob("*.py"))
+    modules = sorted((REPO / "watchdog_mdm").glob("*.py"))
+    assert REPO / "watchdog_mdm" / "system.py" in modules
+    source = "\n".join(p.read_text() for p in modules)
     for needle in ("shell=True", "os.system(", "os.popen(", "getoutput(", "getstatusoutput("):
         assert needle not in source, needle
     # every command the tool runs is named by absolute path (FakeSystem enforces it for
     # every test), and only system.py starts processes
-    for path in (REPO / "watchdog_mdm").glob("*.py"):
+    for path in modules:
         if path.name != "system.py":
             assert "subprocess" not in path.read_text(), path.name
 
 
-def test_security_lint_rules_are_on() -> None:
-    config = (REPO / "pyproject.toml").read_text()
-    selected = re.search(r"^select = \[(.*)\]$", config, re.MULTILINE)
-    assert selected is not None and '"S"' in selected[1]  # flake8-bandit, run by test_quality
+def test_the_linter_refuses_a_shell_in_the_tool() -> None:
+    """ruff, with the project's settings (run over the code by test_quality), reports a
+    command run through a shell in a module of the tool."""
+    probe = "import subprocess\n\nsubprocess.run('ls', shell=True, check=False)\n"
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
+                           "--output-format", "concise", "--stdin-filename",
+                           "watchdog_mdm/probe.py", "-"], input=probe, capture_output=True,
+                          text=True, check=False, cwd=REPO)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "S602" in done.stdout  # flake8-bandit: subprocess call with shell=True
 
 
 def test_many_long_different_lines_holding_markers_keep_memory_bounded(tmp_path: Path) -> None:
@@ -637,7 +618,7 @@ def test_many_long_different_lines_holding_markers_keep_memory_bounded(tmp_path:
     short, and only so many: 120 different lines of 0.9 MB, each with a marker, once
     took 600 MB (found in review)."""
     export = tmp_path / "long-lines.log"
-    head = STYLES["compact"][3]  # a real compact line, made long and different below
+    head = style_examples()["compact"][3]  # a real compact line, made long and different below
     assert "Sending HTTP request" in head
     with export.open("wb") as out:
         for n in range(120):

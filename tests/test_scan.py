@@ -13,9 +13,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LOGS, FakeSystem, reference_lines
 from tests.perf.bench import render, write_export
 from tests.reference_reader import ReferenceReader
+from tests.support import LOGS, FakeSystem, real_lines
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
 from watchdog_mdm.markers import MarkerSearch, PassPerMarker
@@ -23,12 +23,6 @@ from watchdog_mdm.scan import Buffer, LogReader
 
 MARKERS = patterns.RELEVANT_MARKERS
 
-REAL = [
-    *reference_lines("mdmclient_lines.txt", "mdmclient"),
-    *[x for x in reference_lines("reconstructed_mdmclient.ndjson", "") if x.startswith("{")],
-    *reference_lines("softwareupdated_lines.txt", "eported progress")[:40],
-    *(LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
-]
 
 
 class PassPerMarkerReader(LogReader):
@@ -55,7 +49,7 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
 
 def test_every_line_a_pattern_reads_holds_a_marker() -> None:
     matched = 0
-    for line in REAL:
+    for line in real_lines():
         message = line
         wanted = (patterns.HTTP_EXCHANGE.search(message) or patterns.SERVER_REQUEST.search(
             message) or patterns.UPDATE_PROGRESS.search(message) or any(
@@ -69,7 +63,7 @@ def test_every_line_a_pattern_reads_holds_a_marker() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(REAL), min_size=1, max_size=40),
+@given(st.lists(st.deferred(lambda: st.sampled_from(real_lines())), min_size=1, max_size=40),
        st.lists(st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t),
                 max_size=10),
        st.lists(st.integers(0, 100_000), max_size=12),
@@ -175,7 +169,7 @@ def test_pretty_json_after_several_preamble_lines() -> None:
 
 
 def test_two_exports_joined_with_cat_keep_the_second_ones_first_line() -> None:
-    line = next(x for x in REAL if "Received HTTP response (200)" in x and x[:1] == "2")
+    line = next(x for x in real_lines() if "Received HTTP response (200)" in x and x[:1] == "2")
     data = b"\xef\xbb\xbf" + line.encode() + b"\n" + b"\xef\xbb\xbf" + line.encode() + b"\n"
     assert by_scanning([data]).relevant_entries == 2
 
@@ -242,7 +236,7 @@ def test_lines_that_only_began_like_pretty_json_are_read_on_their_own() -> None:
     that opens another object) is read line by line, as reading reads the lines that
     break a record; also when the would-be record runs on for over a megabyte (found
     by the property test above: the scan had taken it all for one broken record)."""
-    line = next(x for x in REAL if "Received HTTP response (200)" in x and x[:1] == "2")
+    line = next(x for x in real_lines() if "Received HTTP response (200)" in x and x[:1] == "2")
     chatter = line.replace("Received HTTP response", "Received a reply") + "\n"
     for filler in (0, (1 << 20) // len(chatter) + 1):
         data = ("{\n{\n" + chatter * filler + line + "\n").encode()

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FakeSystem
-from tests.test_heal import heal, mac
+from tests.support import FakeSystem, fake_system, heal
 from watchdog_mdm.cli import cli
 from watchdog_mdm.state import STATE_PATH
 from watchdog_mdm.status import overall_status
@@ -45,7 +44,7 @@ def status(system: FakeSystem, *args: str) -> str:
 
 
 def test_after_a_heal_run_status_reads_the_stored_result_without_checking() -> None:
-    system = mac()
+    system = fake_system()
     heal(system)
     system.calls.clear()
     assert status(system, "--field", "overall") == "Software updates stuck\n"
@@ -65,7 +64,7 @@ def test_after_a_heal_run_status_reads_the_stored_result_without_checking() -> N
 
 
 def test_dates_are_local_time_for_jamf() -> None:
-    system = mac()
+    system = fake_system()
     heal(system)
     system.clock = system.clock.astimezone(timezone(timedelta(hours=2)))
     kick = status(system, "--field", "last-mdm-kickstart").strip()

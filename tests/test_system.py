@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.conftest import FakeMac, FakeSystem
+from tests.support import FakeMac, FakeSystem, reference_lines
 from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem, System
 
 
@@ -44,6 +51,28 @@ def test_stream_is_stopped_at_its_time_limit(fake_mac: FakeMac) -> None:
         list(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=0.5))
 
 
+def test_a_stream_past_its_time_limit_is_ended_with_its_children(fake_mac: FakeMac) -> None:
+    """A hanging `log show` is killed, and so is everything it started."""
+    script = fake_mac.root / "usr/bin/log"
+    script.parent.mkdir(parents=True)
+    script.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        sleep 300 &
+        echo $! > {fake_mac.root}/child.pid
+        echo $$ > {fake_mac.root}/log.pid
+        sleep 300
+        """))
+    script.chmod(0o755)
+    with pytest.raises(CommandError, match=r"/usr/bin/log did not finish within 0\.5 s"):
+        list(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=0.5))
+    for name in ("log.pid", "child.pid"):
+        pid = int((fake_mac.root / name).read_text())
+        deadline = time.monotonic() + 5
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie":
+            assert time.monotonic() < deadline, f"{name} {pid} still running"
+            time.sleep(0.05)
+
+
 def test_run_is_stopped_at_its_time_limit(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/profiles", sleep=30)
     with pytest.raises(CommandError, match="did not finish"):
@@ -69,13 +98,50 @@ def test_files_are_read_under_the_root(fake_mac: FakeMac) -> None:
     assert system.read_bytes("/Library/Preferences/missing.plist") is None
 
 
-def test_system_log_is_harmless_without_syslog(fake_mac: FakeMac) -> None:
-    MacSystem(fake_mac.root).log_to_system("MDMEnrolled: true")
+# A stand-in for the standard library's syslog module, put first on the path of a
+# separate Python: it records each call (constants by name), or fails as told, and the
+# host's own log is never written.
+SYSLOG_STAND_IN = """
+import json, os
+LOG_PID, LOG_DAEMON, LOG_NOTICE = "LOG_PID", "LOG_DAEMON", "LOG_NOTICE"
+def _call(*args):
+    if os.environ.get("SYSLOG_FAILS"):
+        raise OSError(2, "No such file or directory: /dev/log")
+    with open(os.environ["SYSLOG_CALLS"], "a") as calls:
+        calls.write(json.dumps(args) + "\\n")
+def openlog(*args): _call("openlog", *args)
+def syslog(*args): _call("syslog", *args)
+def closelog(): _call("closelog")
+"""
+
+
+def _log_to_system_through_stand_in(tmp_path: Path, **env: str) -> tuple[
+        subprocess.CompletedProcess[str], list[list[object]]]:
+    (tmp_path / "syslog.py").write_text(SYSLOG_STAND_IN)
+    calls = tmp_path / "calls"
+    code = ("from watchdog_mdm.system import MacSystem; "
+            "MacSystem('/').log_to_system('MDMEnrolled: true MDMClientStuck: false')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, env={**os.environ, "PYTHONPATH": str(tmp_path),
+                                            "SYSLOG_CALLS": str(calls), **env})
+    recorded = [json.loads(x) for x in calls.read_text().splitlines()] if calls.exists() else []
+    return done, recorded
+
+
+def test_the_system_log_gets_the_line_as_a_notice_under_the_tools_name(tmp_path: Path) -> None:
+    done, calls = _log_to_system_through_stand_in(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert calls == [["openlog", "mdm-watchdog", "LOG_PID", "LOG_DAEMON"],
+                     ["syslog", "LOG_NOTICE", "MDMEnrolled: true MDMClientStuck: false"],
+                     ["closelog"]]
+
+
+def test_a_system_log_that_cannot_be_written_is_not_an_error(tmp_path: Path) -> None:
+    done, calls = _log_to_system_through_stand_in(tmp_path, SYSLOG_FAILS="1")
+    assert (done.returncode, done.stderr, calls) == (0, "", [])
 
 
 def test_a_fake_root_counts_as_a_mac_and_the_real_root_only_on_macos(tmp_path: Path) -> None:
-    import sys
-
     assert MacSystem(tmp_path).is_mac is True
     assert MacSystem("/").is_mac is (sys.platform == "darwin")
 
@@ -157,7 +223,6 @@ def test_runs_creating_the_state_folder_at_the_same_moment_all_succeed(tmp_path:
 def test_a_live_stream_comes_in_blocks_so_lines_without_markers_are_never_parsed(
     fake_mac: FakeMac,
 ) -> None:
-    from tests.conftest import reference_lines
     from watchdog_mdm.patterns import RELEVANT_MARKERS
     from watchdog_mdm.scan import LogReader
 
@@ -176,7 +241,6 @@ def test_an_export_file_is_searched_in_place_a_window_at_a_time(tmp_path: Path) 
     a window's edge is read whole, and a line far too long to be a log line is skipped."""
     import mmap
 
-    from tests.conftest import reference_lines
     from watchdog_mdm.evidence import Collector
     from watchdog_mdm.patterns import RELEVANT_MARKERS
     from watchdog_mdm.scan import LogReader

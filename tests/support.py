@@ -1,0 +1,646 @@
+"""The test toolkit: real fixtures, the two fakes, builders and shared constants.
+
+Test modules import from here, never from one another; ``conftest.py`` only turns
+some of these into pytest fixtures. Two fakes, for two depths of testing:
+
+- :class:`FakeSystem` implements the System seam in memory and records every call; the
+  library and the click layer are tested against it (no processes, fixed clock).
+  :func:`fake_system` builds one whose log is a real update run.
+- :class:`FakeMac` lays out a Mac in a temporary folder for ``--system-root``: stand-in
+  ``/usr/bin/log`` and ``/usr/bin/profiles`` executables that record their arguments
+  and print real output. The installed ``mdm-watchdog`` command runs against it
+  (:func:`run_installed`, :func:`run_heal`).
+
+Real fixture files are read when a test asks for them, never at import time, so a
+missing file fails the tests that need it, each with the same clear message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import json
+import mmap
+import plistlib
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.reference_reader import ReferenceReader
+from watchdog_mdm.cli import cli
+from watchdog_mdm.config import MANAGED_PREFERENCES
+from watchdog_mdm.enrollment import parse_profiles_status
+from watchdog_mdm.entries import LogEntry
+from watchdog_mdm.evidence import Collector, Diagnosis, Enrollment, Observations, judge
+from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE
+from watchdog_mdm.state import STATE_PATH
+from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+LOGS = FIXTURES / "logs"
+
+# ------------------------------------------------------------------ real fixtures
+
+
+def reference(name: str) -> Path:
+    """A real fixture under tests/fixtures; its absence fails the test instead of skipping it."""
+    path = FIXTURES / name
+    if not path.exists():
+        pytest.fail(f"test fixture missing: {path} (see tests/fixtures/SOURCES.md)")
+    return path
+
+
+def reference_lines(name: str, *needles: str) -> list[str]:
+    """The lines of a reference file that contain every needle, verbatim."""
+    text = reference(name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if all(n in line for n in needles)]
+
+
+def reference_line(name: str, *needles: str) -> str:
+    lines = reference_lines(name, *needles)
+    assert lines, f"no line of {name} contains {needles}"
+    return lines[0]
+
+
+def log_blocks(name: str) -> dict[str, str]:
+    """A reference file's blocks, keyed by their '# source:' line."""
+    blocks: dict[str, str] = {}
+    source = ""
+    for line in reference(name).read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("# source:"):
+            source = line
+            blocks[source] = ""
+        elif source and not line.startswith("#"):
+            blocks[source] += line
+    return blocks
+
+
+# The whole logs, found when the tests are collected (a parametrisation needs them
+# then); test_reference_logs checks each finds as many files as there are, so a
+# missing folder fails instead of leaving a parametrised test with no cases.
+def log_files() -> list[Path]:
+    """Every whole log under tests/fixtures/logs."""
+    return sorted(LOGS.glob("**/*.log"))
+
+
+def run_folders() -> list[Path]:
+    """Every folder of one update run's logs."""
+    return sorted({p.parent for p in log_files()})
+
+
+def mdm_logs() -> list[Path]:
+    """The logs holding mdmclient's own lines: mdmCommand.log (compact), mdm.log (default)."""
+    return [p for p in log_files() if p.name in ("mdmCommand.log", "mdm.log")]
+
+
+def compact_mdm_logs() -> list[Path]:
+    """The compact-style mdmCommand.log and mdmWorkflow.log of each run folder."""
+    return sorted(LOGS.glob("*/*/mdm*.log"))
+
+
+# Real macOS 12 mdmclient lines mapped by hand onto the ndjson keys (its header says how).
+RECONSTRUCTED = "reconstructed_mdmclient.ndjson"
+# A Jamf Pro MDM update run, compact style, macOS 12.3 -> 13.3.1 (super 45fdb21).
+JAMF_RUN = LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
+
+
+def run_lines() -> list[str]:
+    """The lines of that run's mdmCommand.log."""
+    return (JAMF_RUN / "mdmCommand.log").read_text().splitlines()
+
+
+@functools.cache
+def real_lines() -> list[str]:
+    """Real lines of every style, mdmclient's and softwareupdated's, for tests that mix
+    and cut them: fixture lines, the reconstructed ndjson, a whole default-style log."""
+    return [
+        *reference_lines("mdmclient_lines.txt", "mdmclient"),
+        *[x for x in reference_lines(RECONSTRUCTED, "") if x.startswith("{")],
+        *reference_lines("softwareupdated_lines.txt", "eported progress")[:40],
+        *(LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
+    ]
+
+
+# The newest entry of the reconstructed run: a macOS 12 ScheduleOSUpdate, in ndjson.
+LAST_ENTRY = datetime(2022, 8, 1, 12, 59, 36, 910717, tzinfo=timezone(timedelta(hours=-4)))
+# What `log show --style ndjson` prints when nothing matched.
+TRAILER = b'{"count":0,"finished":1}\n'
+
+
+def reconstructed_lines(*, updates: bool = True) -> list[str]:
+    """The reconstructed ndjson run, line by line (its '#' header included).
+
+    Without ``updates`` its update commands are turned into another command: the same
+    exchanges, stuck, with no update pending.
+    """
+    lines = reference_lines(RECONSTRUCTED, "")
+    if updates:
+        return lines
+    return [x.replace("ScheduleOSUpdate)", "SecurityInfo)") for x in lines]
+
+
+def reconstructed_export(*, updates: bool = True) -> bytes:
+    """The reconstructed run as `log show` prints it."""
+    return ("\n".join(reconstructed_lines(updates=updates)) + "\n").encode()
+
+
+def reconstructed_record(*needles: str) -> dict[str, Any]:
+    """The first mdmclient record of the reconstructed run whose message holds every
+    needle."""
+    records = (json.loads(x) for x in reconstructed_lines()
+               if x.startswith("{") and "mdmclient" in x)
+    return next(r for r in records if all(n in r["eventMessage"] for n in needles))
+
+
+def ndjson_line(record: dict[str, Any], when: datetime, message: str | None = None) -> bytes:
+    """A real ndjson record moved to ``when``, its message changed in plain sight."""
+    changed = dict(record, timestamp=when.strftime("%Y-%m-%d %H:%M:%S.%f%z"))
+    if message is not None:
+        changed["eventMessage"] = message
+    return json.dumps(changed).encode() + b"\n"
+
+
+# ------------------------------------------------------------------ verdicts
+
+WINDOW = timedelta(minutes=90)
+HISTORY = timedelta(hours=24)
+ENROLLMENT = parse_profiles_status("Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\n")
+NO_ENROLLMENT = parse_profiles_status("Enrolled via DEP: No\nMDM enrollment: No\n")
+
+
+def entries(lines: list[str]) -> list[LogEntry]:
+    return list(ReferenceReader().read(lines))
+
+
+def observe(lines: list[str], until: datetime | None = None) -> Observations:
+    return Collector(until=until).add_all(entries(lines)).observations()
+
+
+def diagnose(lines: list[str], at: datetime, enrollment: Enrollment = ENROLLMENT) -> Diagnosis:
+    """The verdicts on these lines at ``at``, with the default window and history."""
+    return judge(observe(lines, until=at), at, WINDOW, HISTORY, enrollment)
+
+
+# ------------------------------------------------------------------ moving real lines in time
+
+_LEADING_TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d{4})?")
+_JSON_TS = re.compile(r'("timestamp"\s*:\s*")([^"]+)(")')
+
+
+def _shift(text: str, offset: str | None, delta: timedelta) -> str:
+    fraction = len(text.rpartition(".")[2]) if "." in text else 0
+    value = datetime.fromisoformat(text + (offset or "")) + delta
+    body = value.strftime("%Y-%m-%d %H:%M:%S")
+    if fraction:
+        body += "." + f"{value.microsecond:06d}"[:fraction]
+    return body + (offset or "")
+
+
+def rebase(lines: Sequence[str], newest: datetime) -> list[str]:
+    """Shift real lines in time, keeping their spacing, so the newest is at ``newest``.
+
+    Only the timestamps change; the rest of each line stays byte-for-byte real.
+    Timestamps without an offset are taken as UTC.
+    """
+    stamps = [e.timestamp for e in ReferenceReader().read(lines)]
+    assert stamps, "nothing to rebase"
+    delta = newest - max(stamps)
+    out = []
+    for line in lines:
+        if line.lstrip().startswith("{") or '"timestamp"' in line:
+            out.append(_JSON_TS.sub(lambda m: m[1] + _shift(m[2][:-5], m[2][-5:], delta)
+                                    + m[3], line))
+            continue
+        match = _LEADING_TS.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        out.append(_shift(match[1], match[2], delta) + line[match.end():])
+    return out
+
+
+def export(lines: Sequence[str], hours_ago: float) -> bytes:
+    """Real lines as `log show` prints them, the newest ``hours_ago`` before the real now
+    (the installed command reads the real clock)."""
+    newest = datetime.now().astimezone() - timedelta(hours=hours_ago)
+    return ("\n".join(rebase(lines, newest)) + "\n").encode()
+
+
+# ------------------------------------------------------------------ the recording fake System
+
+
+@dataclass
+class Reply:
+    stdout: bytes = b""
+    returncode: int = 0
+    stderr: bytes = b""
+    error: str | None = None  # raise CommandError with this message (missing, timeout)
+
+
+LAUNCHD_LABELS = {
+    "system/com.apple.mdmclient.daemon": "/usr/libexec/mdmclient",
+    "system/com.apple.softwareupdated":
+        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+}
+
+
+@dataclass
+class FakeSystem:
+    """The System seam in memory: a fixed clock, canned command replies, a call record.
+
+    It also plays launchd: daemons in ``procs`` are restarted with a fresh pid when
+    `launchctl kickstart -k` is answered with status 0, and relaunched after a signal
+    (unless ``relaunch`` is off). ``sleep`` only advances the clock.
+    """
+
+    clock: datetime = datetime(2023, 5, 4, 5, 30, tzinfo=UTC)
+    replies: dict[str, list[Reply]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    timeouts: list[tuple[str, float]] = field(default_factory=list)  # command, time limit
+    system_log: list[str] = field(default_factory=list)
+    commands: set[str] = field(default_factory=lambda: {"/usr/bin/log", "/usr/bin/profiles"})
+    procs: dict[str, list[ProcessInfo]] = field(default_factory=dict)
+    signals: list[tuple[int, int]] = field(default_factory=list)
+    relaunch: bool = True
+    unwritable: bool = False
+    write_error: OSError | None = None
+    locked: bool = False
+    signal_error: OSError | None = None
+    writes: list[str] = field(default_factory=list)
+    untrusted: set[str] = field(default_factory=set)  # files others could have written
+    events: list[str] = field(default_factory=list)  # commands and writes, in order
+    _pids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+
+    def start(self, executable: str, uid: int = 0) -> ProcessInfo:
+        process = ProcessInfo(next(self._pids), uid, uid, self.clock.timestamp())
+        self.procs.setdefault(executable, []).append(process)
+        return process
+
+    def _restart_root_daemon(self, executable: str) -> None:
+        self.procs[executable] = [p for p in self.procs.get(executable, []) if p.uid != 0]
+        self.start(executable)
+
+    def reply(self, command: str, *replies: Reply) -> FakeSystem:
+        self.replies.setdefault(command, []).extend(replies)
+        return self
+
+    def _next(self, argv: Sequence[str], timeout: float) -> Reply:
+        # The real seam refuses relative commands; every caller must give a full path.
+        assert argv[0].startswith("/"), f"command without an absolute path: {argv}"
+        self.calls.append(tuple(argv))
+        self.timeouts.append((argv[0], timeout))
+        self.events.append(" ".join(argv))
+        queue = self.replies.get(argv[0], [])
+        reply = queue.pop(0) if len(queue) > 1 else (queue[0] if queue else Reply())
+        if reply.error is not None:
+            raise CommandError(reply.error)
+        return reply
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def has_command(self, path: str) -> bool:
+        return path in self.commands
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
+        reply = self._next(argv, timeout)
+        if tuple(argv[:3]) == ("/bin/launchctl", "kickstart", "-k") and reply.returncode == 0:
+            self._restart_root_daemon(LAUNCHD_LABELS[argv[3]])
+        return CommandResult(reply.returncode, reply.stdout, reply.stderr)
+
+    def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
+        reply = self._next(argv, timeout)
+        yield from reply.stdout.splitlines(keepends=True)
+        if reply.returncode != 0:
+            raise CommandError(f"{argv[0]} exited with status {reply.returncode}")
+
+    def read_bytes(self, path: str) -> bytes | None:
+        self.events.append(f"read {path}")
+        return self.files.get(path)
+
+    def read_trusted(self, path: str) -> bytes | None:
+        if path in self.untrusted:
+            raise PermissionError(1, "not root's or writable by others (owner 501, mode 666)")
+        return self.files.get(path)
+
+    def log_to_system(self, message: str) -> None:
+        self.system_log.append(message)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        if self.write_error is not None:
+            raise self.write_error
+        if self.unwritable:
+            raise PermissionError(13, "Read-only file system")
+        self.files[path] = data
+        self.writes.append(path)
+        self.events.append(f"write {path}")
+
+    def move_aside(self, path: str, suffix: str) -> str:
+        self.files[path + suffix] = self.files.pop(path)
+        return path + suffix
+
+    @contextlib.contextmanager
+    def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
+        if self.locked:
+            raise LockBusy(path)
+        self.locked = True
+        try:
+            yield
+        finally:
+            self.locked = False
+
+    def processes(self, executable: str) -> list[ProcessInfo]:
+        return list(self.procs.get(executable, []))
+
+    def send_signal(self, process: ProcessInfo, signum: int) -> None:
+        if self.signal_error is not None:
+            raise self.signal_error
+        self.signals.append((process.pid, signum))
+        for executable, running in self.procs.items():
+            if process in running:
+                running.remove(process)
+                if self.relaunch:
+                    self.start(executable)
+
+    def sleep(self, seconds: float) -> None:
+        self.clock += timedelta(seconds=seconds)
+
+    def read_export(self, path: str) -> Iterator[mmap.mmap]:
+        # User-named exports are real files in the tests; "-" is CliRunner's input.
+        self.calls.append(("read_export", path))
+        if path == "-":
+            yield from _valid_until_the_next(sys.stdin.buffer)
+            return
+        with Path(path).open("rb") as handle:
+            yield from _valid_until_the_next(handle)
+
+    def export_files(self, folder: str) -> list[str] | None:
+        if folder == "-" or not Path(folder).is_dir():
+            return None
+        return sorted(str(p) for p in Path(folder).iterdir()
+                      if p.is_file() and not p.name.startswith("."))
+
+    def calls_to(self, command: str) -> list[tuple[str, ...]]:
+        return [c for c in self.calls if c[0] == command]
+
+
+def _valid_until_the_next(chunks: Iterable[bytes]) -> Iterator[mmap.mmap]:
+    """Each chunk in a memory map closed when the next is asked for, as the real seam's
+    are (System.read_export): a consumer that keeps one gets ValueError from it."""
+    for chunk in chunks:
+        if chunk:
+            with mmap.mmap(-1, len(chunk)) as window:
+                window.write(chunk)
+                yield window
+
+
+ENROLLED = b"Enrolled via DEP: Yes\nMDM enrollment: Yes (User Approved)\nMDM server: https://applemdm.example.com/some/path?foo=bar\n"
+NOT_ENROLLED = b"Enrolled via DEP: No\nMDM enrollment: No\n"  # public Swift fixture, verbatim
+SIP_REFUSAL = b"Could not kickstart service: 150: Operation not permitted while System Integrity Protection is engaged\n"  # noqa: E501 - verbatim, profiles_status.txt
+
+LAUNCHCTL = "/bin/launchctl"
+KICK_MDM = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.mdmclient.daemon")
+KICK_SU = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.softwareupdated")
+SU_SEQUENCE = [("/usr/bin/dscacheutil", "-flushcache"),
+               ("/usr/bin/killall", "-HUP", "mDNSResponder"),
+               ("/usr/bin/pkill", "BrainService"), KICK_SU]
+RFC3339_MICRO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d")
+
+
+def quiet(system: FakeSystem, history: bytes | None = None) -> None:
+    """The next run finds an empty window and this history (by default the reconstructed
+    run with no update pending)."""
+    if history is None:
+        history = reconstructed_export(updates=False)
+    system.replies["/usr/bin/log"] = [Reply(TRAILER), Reply(history)]
+    system.calls.clear()
+
+
+def fake_system(*, stuck: bool = True, updates: bool = True, enrolled: bytes = ENROLLED,
+                hours_quiet: float = 3) -> FakeSystem:
+    """A Mac whose log is the reconstructed macOS 12 ScheduleOSUpdate run, judged
+    ``hours_quiet`` later when stuck (ten minutes later when not), with both daemons
+    running."""
+    system = FakeSystem(clock=LAST_ENTRY + (timedelta(hours=hours_quiet) if stuck
+                                            else timedelta(minutes=10)))
+    system.reply("/usr/bin/profiles", Reply(enrolled))
+    if stuck:
+        quiet(system, reconstructed_export(updates=updates))
+    else:
+        system.reply("/usr/bin/log", Reply(reconstructed_export()))
+    system.start(MDM_CLIENT.executable)
+    system.start(SOFTWARE_UPDATE.executable)
+    return system
+
+
+def heal(system: FakeSystem, *args: str) -> Result:
+    """`mdm-watchdog -heal`, through the click layer, on the fake System."""
+    return CliRunner().invoke(cli, ["-heal", *args], obj=system)
+
+
+def actions(system: FakeSystem) -> list[tuple[str, ...]]:
+    """Everything run except the evidence gathering."""
+    return [c for c in system.calls if c[0] not in ("/usr/bin/log", "/usr/bin/profiles")]
+
+
+# ------------------------------------------------------------------ the fake Mac
+
+# A stand-in for a macOS command: records its argv (one file per call, NUL-separated)
+# and a line in a journal shared by all stand-ins (to check the order of commands),
+# prints the canned output for that call number (or the default), exits as told.
+# As launchctl, an accepted `kickstart -k system/LABEL` kills the daemon's process,
+# which the fake launchd then starts again: what the real one does.
+STAND_IN = r"""#!/bin/sh
+name=$(basename "$0")
+root=$(cd "$(dirname "$0")" && while [ ! -d .fake ] && [ "$(pwd)" != / ]; do cd ..; done; pwd)
+state="$root/.fake/$name"
+mkdir -p "$state"
+n=$(( $(cat "$state/count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$state/count"
+for arg in "$@"; do printf '%s\0' "$arg"; done > "$state/args.$n"
+echo "$name $*" >> "$root/.fake/journal"
+[ -f "$state/sleep" ] && sleep "$(cat "$state/sleep")"
+# a crash of the caller at this very step: "SIGNAL CALL" kills the program that ran us
+# with SIGNAL during call number CALL of this command (or every call without one)
+if [ -f "$state/kill-caller" ]; then
+  read -r sig at < "$state/kill-caller"
+  if [ -z "$at" ] || [ "$at" = "$n" ]; then kill "-$sig" "$PPID"; sleep 1; fi
+fi
+out="$state/stdout.$n"; [ -f "$out" ] || out="$state/stdout"
+[ -f "$out" ] && cat "$out"
+[ -f "$state/stderr" ] && cat "$state/stderr" >&2
+rc=$(cat "$state/rc" 2>/dev/null || echo 0)
+if [ "$name" = launchctl ] && [ "$rc" = 0 ] && [ "$1" = kickstart ]; then
+  label=${3#system/}
+  [ -f "$root/.fake/launchd/$label.pid" ] && kill "$(cat "$root/.fake/launchd/$label.pid")"
+fi
+exit "$rc"
+"""
+REMEDIATION_TOOLS = (LAUNCHCTL, "/usr/bin/dscacheutil", "/usr/bin/killall", "/usr/bin/pkill")
+
+
+@dataclass
+class FakeMac:
+    """A Mac laid out under ``root`` for ``--system-root``."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        (self.root / ".fake").mkdir(exist_ok=True)
+
+    def journal(self) -> list[str]:
+        """Every stand-in command run, in order: "launchctl kickstart -k system/…"."""
+        path = self.root / ".fake" / "journal"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def install(self, path: str, stdout: bytes | Sequence[bytes] = b"", *, rc: int = 0,
+                stderr: bytes = b"", sleep: float | None = None) -> None:
+        executable = self.root / path.lstrip("/")
+        executable.parent.mkdir(parents=True, exist_ok=True)
+        executable.write_text(STAND_IN)
+        executable.chmod(0o755)
+        state = self.root / ".fake" / executable.name
+        state.mkdir(parents=True, exist_ok=True)
+        if isinstance(stdout, bytes):
+            (state / "stdout").write_bytes(stdout)
+        else:
+            for n, chunk in enumerate(stdout, start=1):
+                (state / f"stdout.{n}").write_bytes(chunk)
+        (state / "rc").write_text(str(rc))
+        if stderr:
+            (state / "stderr").write_bytes(stderr)
+        if sleep is not None:
+            (state / "sleep").write_text(str(sleep))
+
+    def calls(self, name: str) -> list[list[str]]:
+        state = self.root / ".fake" / name
+        count = int((state / "count").read_text()) if (state / "count").exists() else 0
+        return [(state / f"args.{n}").read_bytes().decode().split("\0")[:-1]
+                for n in range(1, count + 1)]
+
+    def write(self, path: str, data: bytes) -> Path:
+        target = self.root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return target
+
+
+def journal_line(argv: Sequence[str]) -> str:
+    """How a stand-in records a command in the fake Mac's journal."""
+    return " ".join([Path(argv[0]).name, *argv[1:]])
+
+
+def remediation(mac: FakeMac) -> list[str]:
+    """Every command run on the fake Mac except the evidence gathering."""
+    return [x for x in mac.journal() if not x.startswith(("log ", "profiles "))]
+
+
+def kicks(mac: FakeMac) -> list[str]:
+    return [x for x in mac.journal() if x.startswith("launchctl kickstart")]
+
+
+SLEEP = "/bin/sleep" if Path("/bin/sleep").exists() else "/usr/bin/sleep"
+
+
+class FakeLaunchd:
+    """Keeps real daemon processes running in a fake Mac, as launchd would.
+
+    Each daemon is a copy of ``sleep`` at its real macOS path under the root, started as
+    root; when it dies (kickstart, signal), it is started again with a new pid.
+    """
+
+    def __init__(self, mac: FakeMac) -> None:
+        self.mac = mac
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.paths: dict[str, Path] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, daemon=True)
+        (mac.root / ".fake" / "launchd").mkdir(parents=True, exist_ok=True)
+
+    def add(self, label: str, executable: str) -> None:
+        path = self.mac.root / executable.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SLEEP, path)
+        self.paths[label] = path
+        self._spawn(label)
+
+    def _spawn(self, label: str) -> None:
+        process = subprocess.Popen([str(self.paths[label]), "3600"])
+        self.running[label] = process
+        (self.mac.root / ".fake" / "launchd" / f"{label}.pid").write_text(str(process.pid))
+
+    def pid(self, label: str) -> int:
+        return self.running[label].pid
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.02):
+            for label, process in list(self.running.items()):
+                if process.poll() is not None:
+                    self._spawn(label)
+
+    def __enter__(self) -> FakeLaunchd:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for process in self.running.values():
+            process.kill()
+            process.wait()
+
+
+def installed_command() -> str:
+    """The ``mdm-watchdog`` console script of the environment running the tests."""
+    script = Path(sys.executable).parent / "mdm-watchdog"
+    if not script.exists():
+        pytest.fail(f"{script} is missing: install the project (pip install -e '.[test]')")
+    return str(script)
+
+
+def run_installed(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed command as an admin would; never through the library."""
+    return subprocess.run([installed_command(), *args], input=None if stdin is None
+                          else stdin.decode(), capture_output=True, text=True, timeout=120,
+                          check=False, cwd=REPO)
+
+
+def run_heal(mac: FakeMac, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `mdm-watchdog -heal` on the fake Mac."""
+    return run_installed("-heal", "--system-root", str(mac.root), *args)
+
+
+# ------------------------------------------------------------------ on either fake
+
+
+def prefs(target: FakeSystem | FakeMac, path: str = MANAGED_PREFERENCES,
+          **values: object) -> None:
+    """Write a preferences file (by default the managed one) holding ``values``."""
+    data = plistlib.dumps(values)
+    if isinstance(target, FakeSystem):
+        target.files[path] = data
+    else:
+        target.write(path, data)
+
+
+def saved_state(target: FakeSystem | FakeMac) -> dict[str, Any]:
+    """The state file a heal run saved."""
+    if isinstance(target, FakeSystem):
+        data = target.files[STATE_PATH]
+    else:
+        data = (target.root / STATE_PATH.lstrip("/")).read_bytes()
+    document: dict[str, Any] = json.loads(data)
+    return document
