@@ -149,14 +149,20 @@ def test_a_fake_root_counts_as_a_mac_and_the_real_root_only_on_macos(tmp_path: P
 STATE = "/Library/Application Support/mdm-watchdog/state.json"
 
 
-def test_write_replaces_a_planted_symlink_instead_of_following_it(fake_mac: FakeMac,
-                                                                    tmp_path: Path) -> None:
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"precious")
+def plant_state_link(fake_mac: FakeMac, target: Path, content: bytes) -> Path:
+    """state.json made a symlink to ``target``, as a local attacker would leave it."""
+    target.write_bytes(content)
     link = fake_mac.root / STATE.lstrip("/")
     link.parent.mkdir(parents=True)
     link.parent.chmod(0o755)
-    link.symlink_to(victim)
+    link.symlink_to(target)
+    return link
+
+
+def test_write_replaces_a_planted_symlink_instead_of_following_it(fake_mac: FakeMac,
+                                                                    tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    link = plant_state_link(fake_mac, victim, b"precious")
     MacSystem(fake_mac.root).write_file(STATE, b"{}")
     assert victim.read_bytes() == b"precious"
     assert not link.is_symlink()
@@ -182,11 +188,7 @@ def test_a_folder_others_can_write_is_refused(fake_mac: FakeMac) -> None:
 
 def test_reading_a_planted_symlink_is_an_error_not_its_target(fake_mac: FakeMac,
                                                              tmp_path: Path) -> None:
-    secret = tmp_path / "secret"
-    secret.write_bytes(b"secret")
-    link = fake_mac.root / STATE.lstrip("/")
-    link.parent.mkdir(parents=True)
-    link.symlink_to(secret)
+    plant_state_link(fake_mac, tmp_path / "secret", b"secret")
     with pytest.raises(OSError):
         MacSystem(fake_mac.root).read_bytes(STATE)
 
