@@ -11,7 +11,7 @@
 3. A component package and a product archive (the one to deploy with an MDM):
    on macOS with Apple's pkgbuild/productbuild (signed with ``--sign``, notarized with
    ``--notarize-profile``); elsewhere written by ``pkg/flatpkg.py``, byte for byte the
-   same for the same bundle and ``SOURCE_DATE_EPOCH``.
+   same for the same sources, environment and ``SOURCE_DATE_EPOCH``, bundle included.
 """
 
 from __future__ import annotations
