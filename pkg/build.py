@@ -11,21 +11,22 @@
 3. A component package and a product archive (the one to deploy with an MDM):
    on macOS with Apple's pkgbuild/productbuild (signed with ``--sign``, notarized with
    ``--notarize-profile``); elsewhere written by ``pkg/flatpkg.py``, byte for byte the
-   same for the same bundle and ``SOURCE_DATE_EPOCH``.
+   same for the same sources, environment and ``SOURCE_DATE_EPOCH``, bundle included.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import flatpkg
@@ -38,26 +39,45 @@ LABEL = "com.github.mdm-watchdog"
 FAT_MAGIC = 0xCAFEBABE
 CPU_X86_64, CPU_ARM64 = 0x01000007, 0x0100000C
 FALLBACK_EPOCH = 1767225600  # 2026-01-01, when there is neither SOURCE_DATE_EPOCH nor git
+# PyInstaller orders some of what it writes (base_library.zip) by set iteration, which
+# follows the string hash seed; a fixed seed makes the bundle the same on every run.
+PYINSTALLER_HASH_SEED = "1"
+# pkg/build-info.json: the package identifier (Installer's receipt) and the file name
+# (with ${version}). The version is the Python package's; the rest is fixed by the
+# payload's layout: installed at /, not relocatable, root-owned, no restart.
+BUILD_INFO_KEYS = ("identifier", "name")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     sys.exit(f"build.py: error: {message}")
 
 
-def run(*argv: str) -> None:
+def run(*argv: str, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(argv), flush=True)
-    if subprocess.run(argv, check=False).returncode != 0:
+    if subprocess.run(argv, check=False, env=env).returncode != 0:
         fail(f"{argv[0]} failed")
 
 
-def build_info() -> dict[str, object]:
-    info: dict[str, object] = json.loads((PKG / "build-info.json").read_text())
-    init = (REPO / "watchdog_mdm" / "__init__.py").read_text()
-    match = re.search(r'^__version__ = "([^"]+)"', init, re.MULTILINE)
-    __version__ = match[1] if match else "?"
-    if info["version"] != __version__:
-        fail(f"pkg/build-info.json says {info['version']}, the package {__version__}")
-    return info
+def package_version() -> str:
+    """The version setuptools gives the wheel: ``watchdog_mdm.__version__``, read the way
+    setuptools reads it (statically), so the two can never disagree."""
+    tree = ast.parse((REPO / "watchdog_mdm" / "__init__.py").read_text())
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == "__version__"):
+            return str(ast.literal_eval(node.value))
+    fail("watchdog_mdm/__init__.py sets no __version__")
+
+
+def build_info(path: Path = PKG / "build-info.json") -> dict[str, str]:
+    """The package's identifier and file name from ``path``, and the package's version.
+
+    Unknown keys are refused: a setting this script does not honour must not look set."""
+    info: dict[str, str] = json.loads(path.read_text())
+    if sorted(info) != sorted(BUILD_INFO_KEYS):
+        fail(f"{path} must hold exactly the keys {', '.join(BUILD_INFO_KEYS)}")
+    return info | {"version": package_version()}
 
 
 def is_universal_macos(executable: Path) -> bool:
@@ -80,10 +100,14 @@ def source_date_epoch() -> int:
         FALLBACK_EPOCH)
 
 
-def build_bundle(work: Path) -> Path:
+def build_bundle(work: Path, epoch: int) -> Path:
+    """The bundle from pkg/mdm-watchdog.spec, the same bytes for the same sources, epoch
+    and build environment."""
     run(sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
         "--distpath", str(work / "dist"), "--workpath", str(work / "build"),
-        str(PKG / "mdm-watchdog.spec"))
+        str(PKG / "mdm-watchdog.spec"),
+        env=os.environ | {"PYTHONHASHSEED": PYINSTALLER_HASH_SEED,
+                          "SOURCE_DATE_EPOCH": str(epoch)})
     return work / "dist" / "app"
 
 
@@ -128,10 +152,10 @@ def stage_scripts(root: Path) -> None:
         (root / name).chmod(0o755)
 
 
-def package_info(info: dict[str, object], entries: list[flatpkg.Entry]) -> bytes:
+def package_info(info: dict[str, str], entries: list[flatpkg.Entry]) -> bytes:
     kbytes = sum(len(e.data) for e in entries if e.kind == flatpkg.FILE) // 1024
     return f"""<?xml version="1.0" encoding="utf-8"?>
-<pkg-info overwrite-permissions="true" relocatable="false" identifier="{info['identifier']}" postinstall-action="none" version="{info['version']}" format-version="2" generator-version="mdm-watchdog-build" install-location="{info['install_location']}" auth="root">
+<pkg-info overwrite-permissions="true" relocatable="false" identifier="{info['identifier']}" postinstall-action="none" version="{info['version']}" format-version="2" generator-version="mdm-watchdog-build" install-location="/" auth="root">
     <payload numberOfFiles="{len(entries)}" installKBytes="{kbytes}"/>
     <bundle-version/>
     <upgrade-bundle/>
@@ -147,7 +171,7 @@ def package_info(info: dict[str, object], entries: list[flatpkg.Entry]) -> bytes
 """.encode()
 
 
-def distribution(info: dict[str, object], component: str, kbytes: int) -> bytes:
+def distribution(info: dict[str, str], component: str, kbytes: int) -> bytes:
     # No <volume-check>: apple-flat-package, one of the readers the tests use, cannot
     # parse it, and the bundle's own Python sets the lowest macOS anyway.
     identifier, version = info["identifier"], info["version"]
@@ -171,7 +195,7 @@ def distribution(info: dict[str, object], component: str, kbytes: int) -> bytes:
 """.encode()
 
 
-def write_python(info: dict[str, object], payload: Path, scripts: Path, output: Path,
+def write_python(info: dict[str, str], payload: Path, scripts: Path, output: Path,
                  epoch: int) -> list[Path]:
     entries = flatpkg.entries_from_tree(payload)
     members = (
@@ -181,7 +205,7 @@ def write_python(info: dict[str, object], payload: Path, scripts: Path, output: 
         flatpkg.Member("Scripts", flatpkg.gzip_bytes(
             flatpkg.cpio_odc(flatpkg.entries_from_tree(scripts), epoch))),
     )
-    name = str(info["name"]).replace("${version}", str(info["version"]))
+    name = info["name"].replace("${version}", info["version"])
     component = output / name.replace(".pkg", "-component.pkg")
     component.write_bytes(flatpkg.xar(members, epoch))
     kbytes = sum(len(e.data) for e in entries if e.kind == flatpkg.FILE) // 1024
@@ -193,13 +217,13 @@ def write_python(info: dict[str, object], payload: Path, scripts: Path, output: 
     return [product, component]
 
 
-def write_apple(info: dict[str, object], payload: Path, scripts: Path, output: Path,
+def write_apple(info: dict[str, str], payload: Path, scripts: Path, output: Path,
                 sign: str | None, notarize_profile: str | None) -> list[Path]:
-    name = str(info["name"]).replace("${version}", str(info["version"]))
+    name = info["name"].replace("${version}", info["version"])
     component = output / name.replace(".pkg", "-component.pkg")
     product = output / name
     run("/usr/bin/pkgbuild", "--root", str(payload), "--scripts", str(scripts),
-        "--identifier", str(info["identifier"]), "--version", str(info["version"]),
+        "--identifier", info["identifier"], "--version", info["version"],
         "--install-location", "/", "--ownership", "recommended", str(component))
     run("/usr/bin/productbuild", "--package", str(component),
         *(["--sign", sign] if sign else []), str(product))
@@ -232,7 +256,8 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mdm-watchdog-build-") as temporary:
         work = Path(temporary)
-        bundle = args.bundle or build_bundle(work / "pyinstaller")
+        epoch = source_date_epoch()
+        bundle = args.bundle or build_bundle(work / "pyinstaller", epoch)
         if not (bundle / "mdm-watchdog").is_file():
             fail(f"{bundle} holds no mdm-watchdog executable")
         if not args.allow_foreign_bundle and not is_universal_macos(bundle / "mdm-watchdog"):
@@ -247,7 +272,7 @@ def main() -> None:
             built = write_apple(info, payload, scripts, args.output, args.sign,
                                 args.notarize_profile)
         else:
-            built = write_python(info, payload, scripts, args.output, source_date_epoch())
+            built = write_python(info, payload, scripts, args.output, epoch)
     for path in built:
         print(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path}")
 

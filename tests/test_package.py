@@ -1,7 +1,8 @@
 """The shipped artefacts: the PyInstaller bundle, the .pkg, its scripts, the LaunchDaemon.
 
-The bundle is built once per test session from pkg/mdm-watchdog.spec, the packages from
-it with pkg/build.py, exactly as CI and a release would. The .pkg is then read back by
+The bundle is built once per test session by pkg/build.py's own code, the packages from
+it with pkg/build.py, exactly as CI and a release would; one more build from scratch
+shows the README's build command reproducible. The .pkg is then read back by
 readers that share no code with the writer: libarchive (C), and apple-flat-package and
 apple-bom (Rust). Every payload path, mode, owner and byte is checked.
 """
@@ -13,9 +14,12 @@ import hashlib
 import json
 import os
 import plistlib
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +33,9 @@ from tests.support import ENROLLED, REPO, FakeMac, prefs
 from watchdog_mdm import __version__
 from watchdog_mdm.heal import MDM_CLIENT
 
+sys.path.insert(0, str(REPO / "pkg"))
+import build as package_build  # pkg/build.py: a script, so not importable otherwise
+
 APP = "Library/Application Support/mdm-watchdog"
 LABEL = "com.github.mdm-watchdog"
 BINARY = f"/{APP}/app/mdm-watchdog"
@@ -37,20 +44,15 @@ EPOCH = "1767225600"
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("pyinstaller")
-    done = subprocess.run(
-        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-         "--distpath", str(work / "dist"), "--workpath", str(work / "build"),
-         str(REPO / "pkg" / "mdm-watchdog.spec")],
-        capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return work / "dist" / "app"
+    """The one bundle of the session (a PyInstaller run takes ~9 s), as build.py builds it."""
+    return package_build.build_bundle(tmp_path_factory.mktemp("pyinstaller"), int(EPOCH))
 
 
-def build(bundle: Path, output: Path) -> dict[str, Path]:
+def build(bundle: Path | None, output: Path) -> dict[str, Path]:
+    """build.py's packages from ``bundle``, or from scratch as the README's command does."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "pkg" / "build.py"), "--bundle", str(bundle),
-         "--output", str(output), "--allow-foreign-bundle"],
+        [sys.executable, str(REPO / "pkg" / "build.py"), "--allow-foreign-bundle",
+         "--output", str(output), *(["--bundle", str(bundle)] if bundle else [])],
         capture_output=True, text=True, check=False,
         env=os.environ | {"SOURCE_DATE_EPOCH": EPOCH})
     assert done.returncode == 0, done.stderr
@@ -149,14 +151,19 @@ class TestBundle:
         assert fake_mac.calls("launchctl") == [["kickstart", "-k", f"system/{MDM_CLIENT.label}"]]
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 class TestPackage:
-    def test_two_builds_of_the_same_bundle_are_identical(self, bundle: Path,
-                                                         packages: dict[str, Path],
-                                                         tmp_path: Path) -> None:
-        again = build(bundle, tmp_path)
+    def test_a_build_from_scratch_is_identical(self, packages: dict[str, Path],
+                                               tmp_path: Path) -> None:
+        # The session's second and last PyInstaller run: the README's build command, bundle
+        # included, in other folders, gives the very bytes of the session's packages (so
+        # the bundle is reproducible, and the packages written from it too).
+        again = build(None, tmp_path)
         for kind, path in packages.items():
-            assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(
-                again[kind].read_bytes()).digest(), kind
+            assert sha256(path) == sha256(again[kind]), kind
 
     def test_members_are_stored_uncompressed(self, packages: dict[str, Path]) -> None:
         # Installer rejects compressed xar members; every TOC entry must say so.
@@ -187,7 +194,7 @@ class TestPackage:
         package_info = component["package_info"]
         build_info = json.loads((REPO / "pkg/build-info.json").read_text())
         assert package_info["identifier"] == build_info["identifier"] == LABEL
-        assert package_info["version"] == build_info["version"] == __version__
+        assert package_info["version"] == __version__
         assert package_info["install-location"] == "/"
         assert package_info["auth"] == "root"
         assert package_info["scripts"]["$value"] == [
@@ -247,6 +254,96 @@ class TestPackage:
             member = scripts[f"./{name}"]
             assert member.mode == 0o100755
             assert member.data == (REPO / "pkg/scripts" / name).read_bytes()
+
+
+class TestBuildInfo:
+    def test_identifier_and_name_are_what_is_built(self, tmp_path: Path) -> None:
+        path = tmp_path / "build-info.json"
+        path.write_text(json.dumps({"identifier": "org.example.watchdog",
+                                    "name": "example-${version}.pkg"}))
+        info = package_build.build_info(path)
+        bundle = tmp_path / "bundle"
+        bundle.mkdir()
+        (bundle / "mdm-watchdog").write_bytes(b"#!/bin/sh\n")
+        payload, scripts, output = tmp_path / "payload", tmp_path / "scripts", tmp_path / "out"
+        payload.mkdir()
+        output.mkdir()
+        package_build.stage_payload(bundle, payload)
+        package_build.stage_scripts(scripts)
+        product, component = package_build.write_python(info, payload, scripts, output,
+                                                        int(EPOCH))
+        assert (product.name, component.name) == (f"example-{__version__}.pkg",
+                                                  f"example-{__version__}-component.pkg")
+        read = flat_package.pkg_info(product)
+        (package_info,) = (c["package_info"] for c in read["components"])
+        assert (package_info["identifier"], package_info["version"]) == (
+            "org.example.watchdog", __version__)
+        refs = [r for c in read["distribution"]["choice"] for r in c["pkg-ref"]]
+        assert [r["id"] for r in refs] == ["org.example.watchdog"]
+
+    @pytest.mark.parametrize("keys", [
+        {"identifier": LABEL},
+        {"identifier": LABEL, "name": "x.pkg", "version": "9.9"},  # the package's, only
+        {"identifier": LABEL, "name": "x.pkg", "ownership": "preserve"},
+    ])
+    def test_a_key_build_py_does_not_honour_is_refused(self, tmp_path: Path,
+                                                       keys: dict[str, str]) -> None:
+        path = tmp_path / "build-info.json"
+        path.write_text(json.dumps(keys))
+        with pytest.raises(SystemExit, match="must hold exactly the keys identifier, name"):
+            package_build.build_info(path)
+
+
+def build_with_backend(hook: str, source: Path, output: Path) -> Path:
+    """``hook`` (build_sdist, build_wheel) of pyproject.toml's backend, as pip calls it."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; from setuptools import build_meta; "
+         f"print(build_meta.{hook}(sys.argv[1]))", str(output)],
+        cwd=source, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return output / done.stdout.splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sdist from a clean copy of the repository, and the wheel from that sdist
+    (which is how pip installs from an sdist)."""
+    work = tmp_path_factory.mktemp("distributions")
+    source = work / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "*.egg-info", "build", "dist", "__pycache__", ".*cache"))
+    sdist = build_with_backend("build_sdist", source, work)
+    with tarfile.open(sdist) as archive:
+        archive.extractall(work / "unpacked", filter="data")
+    (unpacked,) = (work / "unpacked").iterdir()
+    return {"sdist": sdist, "wheel": build_with_backend("build_wheel", unpacked, work)}
+
+
+class TestDistributions:
+    def test_the_sdist_holds_the_package_and_licence_and_no_tests(
+            self, distributions: dict[str, Path]) -> None:
+        # The tests read the whole repository (fixtures, docs, pkg/, launchd/), so they
+        # run from a clone; an sdist with some of them could only fail.
+        with tarfile.open(distributions["sdist"]) as archive:
+            top = f"mdm_watchdog-{__version__}/"
+            names = {m.name.removeprefix(top) for m in archive.getmembers()}
+            licence = archive.extractfile(top + "LICENSE")
+            assert licence is not None
+            assert licence.read() == (REPO / "LICENSE").read_bytes()
+        assert not [name for name in names if name.startswith("tests")]
+        modules = {p.relative_to(REPO).as_posix() for p in REPO.glob("watchdog_mdm/*.py")}
+        assert modules <= names
+        assert {"README.md", "pyproject.toml", "PKG-INFO"} <= names
+
+    def test_the_wheel_carries_the_licence_and_the_version(
+            self, distributions: dict[str, Path]) -> None:
+        info = f"mdm_watchdog-{__version__}.dist-info"
+        with zipfile.ZipFile(distributions["wheel"]) as wheel:
+            assert wheel.read(f"{info}/licenses/LICENSE") == (REPO / "LICENSE").read_bytes()
+            metadata = wheel.read(f"{info}/METADATA").decode().split("\n\n")[0].splitlines()
+            assert not [n for n in wheel.namelist() if n.startswith("tests")]
+        assert "License-Expression: MIT" in metadata
+        assert f"Version: {__version__}" in metadata
 
 
 def posix_cksum(data: bytes) -> int:
