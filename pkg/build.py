@@ -63,9 +63,12 @@ def package_version() -> str:
     setuptools reads it (statically), so the two can never disagree."""
     tree = ast.parse((REPO / "watchdog_mdm" / "__init__.py").read_text())
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-                and node.targets[0].id == "__version__"):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "__version__"
+        ):
             return str(ast.literal_eval(node.value))
     fail("watchdog_mdm/__init__.py sets no __version__")
 
@@ -87,27 +90,42 @@ def is_universal_macos(executable: Path) -> bool:
     if len(header) < 8 or int.from_bytes(header[:4], "big") != FAT_MAGIC:
         return False
     count = int.from_bytes(header[4:8], "big")
-    cpus = {int.from_bytes(header[8 + 20 * n:12 + 20 * n], "big") for n in range(count)}
+    cpus = {int.from_bytes(header[8 + 20 * n : 12 + 20 * n], "big") for n in range(count)}
     return {CPU_X86_64, CPU_ARM64} <= cpus
 
 
 def source_date_epoch() -> int:
     if "SOURCE_DATE_EPOCH" in os.environ:
         return int(os.environ["SOURCE_DATE_EPOCH"])
-    done = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%ct"],
-                          capture_output=True, text=True, check=False)
-    return int(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else (
-        FALLBACK_EPOCH)
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%ct"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return (
+        int(done.stdout.strip())
+        if done.returncode == 0 and done.stdout.strip()
+        else (FALLBACK_EPOCH)
+    )
 
 
 def build_bundle(work: Path, epoch: int) -> Path:
     """The bundle from pkg/mdm-watchdog.spec, the same bytes for the same sources, epoch
     and build environment."""
-    run(sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
-        "--distpath", str(work / "dist"), "--workpath", str(work / "build"),
+    run(
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--distpath",
+        str(work / "dist"),
+        "--workpath",
+        str(work / "build"),
         str(PKG / "mdm-watchdog.spec"),
-        env=os.environ | {"PYTHONHASHSEED": PYINSTALLER_HASH_SEED,
-                          "SOURCE_DATE_EPOCH": str(epoch)})
+        env=os.environ | {"PYTHONHASHSEED": PYINSTALLER_HASH_SEED, "SOURCE_DATE_EPOCH": str(epoch)},
+    )
     return work / "dist" / "app"
 
 
@@ -137,8 +155,10 @@ def stage_payload(bundle: Path, root: Path) -> None:
     files = {
         f"{APP_DIR}/uninstall.sh": (PKG / "uninstall.sh", 0o755),
         f"Library/LaunchDaemons/{LABEL}.plist": (REPO / "launchd" / f"{LABEL}.plist", 0o644),
-        f"private/etc/newsyslog.d/{LABEL}.conf":
-            (REPO / "launchd" / f"{LABEL}.newsyslog.conf", 0o644),
+        f"private/etc/newsyslog.d/{LABEL}.conf": (
+            REPO / "launchd" / f"{LABEL}.newsyslog.conf",
+            0o644,
+        ),
     }
     for relative, (source, mode) in files.items():
         shutil.copyfile(source, root / relative)
@@ -155,7 +175,7 @@ def stage_scripts(root: Path) -> None:
 def package_info(info: dict[str, str], entries: list[flatpkg.Entry]) -> bytes:
     kbytes = sum(len(e.data) for e in entries if e.kind == flatpkg.FILE) // 1024
     return f"""<?xml version="1.0" encoding="utf-8"?>
-<pkg-info overwrite-permissions="true" relocatable="false" identifier="{info['identifier']}" postinstall-action="none" version="{info['version']}" format-version="2" generator-version="mdm-watchdog-build" install-location="/" auth="root">
+<pkg-info overwrite-permissions="true" relocatable="false" identifier="{info["identifier"]}" postinstall-action="none" version="{info["version"]}" format-version="2" generator-version="mdm-watchdog-build" install-location="/" auth="root">
     <payload numberOfFiles="{len(entries)}" installKBytes="{kbytes}"/>
     <bundle-version/>
     <upgrade-bundle/>
@@ -195,41 +215,80 @@ def distribution(info: dict[str, str], component: str, kbytes: int) -> bytes:
 """.encode()
 
 
-def write_python(info: dict[str, str], payload: Path, scripts: Path, output: Path,
-                 epoch: int) -> list[Path]:
+def write_python(
+    info: dict[str, str], payload: Path, scripts: Path, output: Path, epoch: int
+) -> list[Path]:
     entries = flatpkg.entries_from_tree(payload)
     members = (
         flatpkg.Member("Bom", flatpkg.bom(entries, epoch)),
         flatpkg.Member("PackageInfo", package_info(info, entries)),
         flatpkg.Member("Payload", flatpkg.gzip_bytes(flatpkg.cpio_odc(entries, epoch))),
-        flatpkg.Member("Scripts", flatpkg.gzip_bytes(
-            flatpkg.cpio_odc(flatpkg.entries_from_tree(scripts), epoch))),
+        flatpkg.Member(
+            "Scripts",
+            flatpkg.gzip_bytes(flatpkg.cpio_odc(flatpkg.entries_from_tree(scripts), epoch)),
+        ),
     )
     name = info["name"].replace("${version}", info["version"])
     component = output / name.replace(".pkg", "-component.pkg")
     component.write_bytes(flatpkg.xar(members, epoch))
     kbytes = sum(len(e.data) for e in entries if e.kind == flatpkg.FILE) // 1024
     product = output / name
-    product.write_bytes(flatpkg.xar((
-        flatpkg.Member("Distribution", distribution(info, "mdm-watchdog.pkg", kbytes)),
-        flatpkg.Member("mdm-watchdog.pkg", children=members, mode=0o755),
-    ), epoch))
+    product.write_bytes(
+        flatpkg.xar(
+            (
+                flatpkg.Member("Distribution", distribution(info, "mdm-watchdog.pkg", kbytes)),
+                flatpkg.Member("mdm-watchdog.pkg", children=members, mode=0o755),
+            ),
+            epoch,
+        )
+    )
     return [product, component]
 
 
-def write_apple(info: dict[str, str], payload: Path, scripts: Path, output: Path,
-                sign: str | None, notarize_profile: str | None) -> list[Path]:
+def write_apple(
+    info: dict[str, str],
+    payload: Path,
+    scripts: Path,
+    output: Path,
+    sign: str | None,
+    notarize_profile: str | None,
+) -> list[Path]:
     name = info["name"].replace("${version}", info["version"])
     component = output / name.replace(".pkg", "-component.pkg")
     product = output / name
-    run("/usr/bin/pkgbuild", "--root", str(payload), "--scripts", str(scripts),
-        "--identifier", info["identifier"], "--version", info["version"],
-        "--install-location", "/", "--ownership", "recommended", str(component))
-    run("/usr/bin/productbuild", "--package", str(component),
-        *(["--sign", sign] if sign else []), str(product))
+    run(
+        "/usr/bin/pkgbuild",
+        "--root",
+        str(payload),
+        "--scripts",
+        str(scripts),
+        "--identifier",
+        info["identifier"],
+        "--version",
+        info["version"],
+        "--install-location",
+        "/",
+        "--ownership",
+        "recommended",
+        str(component),
+    )
+    run(
+        "/usr/bin/productbuild",
+        "--package",
+        str(component),
+        *(["--sign", sign] if sign else []),
+        str(product),
+    )
     if notarize_profile:
-        run("/usr/bin/xcrun", "notarytool", "submit", str(product), "--keychain-profile",
-            notarize_profile, "--wait")
+        run(
+            "/usr/bin/xcrun",
+            "notarytool",
+            "submit",
+            str(product),
+            "--keychain-profile",
+            notarize_profile,
+            "--wait",
+        )
         run("/usr/bin/xcrun", "stapler", "staple", str(product))
     return [product, component]
 
@@ -239,18 +298,25 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, help="use this PyInstaller bundle folder")
     parser.add_argument("--output", type=Path, default=REPO / "dist")
     parser.add_argument("--writer", choices=("auto", "apple", "python"), default="auto")
-    parser.add_argument("--sign", default=os.environ.get("MDM_WATCHDOG_INSTALLER_IDENTITY"),
-                        help='a "Developer ID Installer: …" identity (macOS)')
+    parser.add_argument(
+        "--sign",
+        default=os.environ.get("MDM_WATCHDOG_INSTALLER_IDENTITY"),
+        help='a "Developer ID Installer: …" identity (macOS)',
+    )
     parser.add_argument("--notarize-profile", help="a notarytool keychain profile (macOS)")
-    parser.add_argument("--allow-foreign-bundle", action="store_true",
-                        help="package a bundle that is not universal macOS (testing only)")
+    parser.add_argument(
+        "--allow-foreign-bundle",
+        action="store_true",
+        help="package a bundle that is not universal macOS (testing only)",
+    )
     args = parser.parse_args()
 
     info = build_info()
     writer = args.writer
     if writer == "auto":
-        writer = "apple" if sys.platform == "darwin" and Path("/usr/bin/pkgbuild").exists() \
-            else "python"
+        writer = (
+            "apple" if sys.platform == "darwin" and Path("/usr/bin/pkgbuild").exists() else "python"
+        )
     if writer == "python" and (args.sign or args.notarize_profile):
         fail("signing and notarizing need macOS's productbuild and notarytool")
     args.output.mkdir(parents=True, exist_ok=True)
@@ -261,16 +327,19 @@ def main() -> None:
         if not (bundle / "mdm-watchdog").is_file():
             fail(f"{bundle} holds no mdm-watchdog executable")
         if not args.allow_foreign_bundle and not is_universal_macos(bundle / "mdm-watchdog"):
-            fail(f"{bundle}/mdm-watchdog is not a universal (arm64 and x86_64) macOS "
-                 "executable: build the bundle on a Mac with a universal2 Python, or pass "
-                 "--allow-foreign-bundle to test the packaging with it")
+            fail(
+                f"{bundle}/mdm-watchdog is not a universal (arm64 and x86_64) macOS "
+                "executable: build the bundle on a Mac with a universal2 Python, or pass "
+                "--allow-foreign-bundle to test the packaging with it"
+            )
         payload, scripts = work / "payload", work / "scripts"
         payload.mkdir(mode=0o755)
         stage_payload(bundle, payload)
         stage_scripts(scripts)
         if writer == "apple":
-            built = write_apple(info, payload, scripts, args.output, args.sign,
-                                args.notarize_profile)
+            built = write_apple(
+                info, payload, scripts, args.output, args.sign, args.notarize_profile
+            )
         else:
             built = write_python(info, payload, scripts, args.output, epoch)
     for path in built:

@@ -67,6 +67,7 @@ def entries_from_tree(root: Path) -> list[Entry]:
 
 # ---------------------------------------------------------------- cpio (odc) and gzip
 
+
 def cpio_odc(entries: Iterable[Entry], mtime: int) -> bytes:
     """A POSIX odc cpio archive of ``entries`` in order, every mtime set to ``mtime``."""
     out = bytearray()
@@ -74,8 +75,11 @@ def cpio_odc(entries: Iterable[Entry], mtime: int) -> bytes:
     def member(ino: int, mode: int, nlink: int, name: str, data: bytes) -> None:
         encoded = name.encode() + b"\0"
         out.extend(
-            (f"070707{0:06o}{ino:06o}{mode:06o}{0:06o}{0:06o}{nlink:06o}{0:06o}"
-             f"{mtime:011o}{len(encoded):06o}{len(data):011o}").encode())
+            (
+                f"070707{0:06o}{ino:06o}{mode:06o}{0:06o}{0:06o}{nlink:06o}{0:06o}"
+                f"{mtime:011o}{len(encoded):06o}{len(data):011o}"
+            ).encode()
+        )
         out.extend(encoded)
         out.extend(data)
 
@@ -138,8 +142,23 @@ def _path_info(entry: Entry, mtime: int) -> bytes:
     link = entry.data + b"\0" if entry.kind == SYMLINK else b""
     size = len(entry.data) if entry.kind != DIRECTORY else 0
     checksum = cksum(entry.data) if entry.kind != DIRECTORY else 0
-    return struct.pack(">BBHHIIIIBII", _BOM_TYPES[entry.kind], 1, 3, entry.full_mode,
-                       entry.uid, entry.gid, mtime, size, 1, checksum, len(link)) + link
+    return (
+        struct.pack(
+            ">BBHHIIIIBII",
+            _BOM_TYPES[entry.kind],
+            1,
+            3,
+            entry.full_mode,
+            entry.uid,
+            entry.gid,
+            mtime,
+            size,
+            1,
+            checksum,
+            len(link),
+        )
+        + link
+    )
 
 
 def _breadth_first(entries: Sequence[Entry]) -> list[tuple[int, str, Entry]]:
@@ -165,8 +184,9 @@ def _paths_tree(blocks: _Blocks, order: list[tuple[int, str, Entry]], mtime: int
     for start in range(0, len(order), _LEAF_PATHS):
         indices = b""
         last_file = 0
-        for number, (parent_id, name, entry) in enumerate(order[start:start + _LEAF_PATHS],
-                                                          start=start + 1):
+        for number, (parent_id, name, entry) in enumerate(
+            order[start : start + _LEAF_PATHS], start=start + 1
+        ):
             info2 = blocks.add(_path_info(entry, mtime))
             info1 = blocks.add(struct.pack(">II", number, info2))
             last_file = blocks.add(struct.pack(">I", parent_id) + name.encode() + b"\0")
@@ -180,15 +200,18 @@ def _paths_tree(blocks: _Blocks, order: list[tuple[int, str, Entry]], mtime: int
         previous = leaf
     if len(leaves) == 1:
         return leaves[0][0]
-    return blocks.add(struct.pack(">HHII", 0, len(leaves), 0, 0) + b"".join(
-        struct.pack(">II", leaf, last) for leaf, last in leaves))
+    return blocks.add(
+        struct.pack(">HHII", 0, len(leaves), 0, 0)
+        + b"".join(struct.pack(">II", leaf, last) for leaf, last in leaves)
+    )
 
 
 def _store(blocks: _Blocks, variables: list[tuple[str, int]]) -> bytes:
     """Header, variables, blocks, block table and free list, as BOMStore lays them out."""
     header_size = 512
     vars_bytes = struct.pack(">I", len(variables)) + b"".join(
-        struct.pack(">IB", index, len(name)) + name.encode() for name, index in variables)
+        struct.pack(">IB", index, len(name)) + name.encode() for name, index in variables
+    )
     body = b"".join(blocks.data)
     pointers = [(0, 0)]
     address = header_size + len(vars_bytes)
@@ -196,12 +219,19 @@ def _store(blocks: _Blocks, variables: list[tuple[str, int]]) -> bytes:
         pointers.append((address, len(block)))
         address += len(block)
     table = struct.pack(">I", len(pointers)) + b"".join(
-        struct.pack(">II", a, n) for a, n in pointers)
+        struct.pack(">II", a, n) for a, n in pointers
+    )
     free_list = struct.pack(">I", 0) + bytes(16)
     index_offset = header_size + len(vars_bytes) + len(body)
     header = b"BOMStore" + struct.pack(
-        ">IIIIII", 1, len(blocks.data), index_offset, len(table) + len(free_list),
-        header_size, len(vars_bytes))
+        ">IIIIII",
+        1,
+        len(blocks.data),
+        index_offset,
+        len(table) + len(free_list),
+        header_size,
+        len(vars_bytes),
+    )
     return header.ljust(header_size, b"\0") + vars_bytes + body + table + free_list
 
 
@@ -210,8 +240,9 @@ def bom(entries: Sequence[Entry], mtime: int) -> bytes:
     order = _breadth_first(entries)
     blocks = _Blocks()
     variables = [("BomInfo", blocks.add(struct.pack(">III", 1, len(order) + 1, 1) + bytes(16)))]
-    variables.append(("Paths", blocks.add(_tree(_paths_tree(blocks, order, mtime), 4096,
-                                                len(order)))))
+    variables.append(
+        ("Paths", blocks.add(_tree(_paths_tree(blocks, order, mtime), 4096, len(order))))
+    )
     variables.append(("HLIndex", blocks.add(_tree(blocks.add(_EMPTY_LEAF), 4096, 0))))
     vtree = blocks.add(_tree(blocks.add(_EMPTY_LEAF), 128, 0))
     variables.append(("VIndex", blocks.add(struct.pack(">III", 1, vtree, 0) + b"\0")))
@@ -220,6 +251,7 @@ def bom(entries: Sequence[Entry], mtime: int) -> bytes:
 
 
 # ---------------------------------------------------------------- xar
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -245,48 +277,57 @@ def _xar_toc(members: Sequence[Member], when: str) -> tuple[str, list[bytes]]:
         inner = indent + " "
         if member.children is None:
             digest = hashlib.sha1(member.data).hexdigest()  # noqa: S324 - xar's format
-            lines.extend([
-                f"{inner}<data>",
-                f"{inner} <length>{len(member.data)}</length>",
-                f"{inner} <offset>{offset}</offset>",
-                f"{inner} <size>{len(member.data)}</size>",
-                f'{inner} <encoding style="application/octet-stream"/>',
-                f'{inner} <extracted-checksum style="sha1">{digest}</extracted-checksum>',
-                f'{inner} <archived-checksum style="sha1">{digest}</archived-checksum>',
-                f"{inner}</data>",
-            ])
+            lines.extend(
+                [
+                    f"{inner}<data>",
+                    f"{inner} <length>{len(member.data)}</length>",
+                    f"{inner} <offset>{offset}</offset>",
+                    f"{inner} <size>{len(member.data)}</size>",
+                    f'{inner} <encoding style="application/octet-stream"/>',
+                    f'{inner} <extracted-checksum style="sha1">{digest}</extracted-checksum>',
+                    f'{inner} <archived-checksum style="sha1">{digest}</archived-checksum>',
+                    f"{inner}</data>",
+                ]
+            )
             heap.append(member.data)
             offset += len(member.data)
         kind = "file" if member.children is None else "directory"
-        lines.extend([
-            f"{inner}<ctime>{when}</ctime>", f"{inner}<mtime>{when}</mtime>",
-            f"{inner}<atime>{when}</atime>",
-            f"{inner}<group>wheel</group>", f"{inner}<gid>0</gid>",
-            f"{inner}<user>root</user>", f"{inner}<uid>0</uid>",
-            f"{inner}<mode>{member.mode:04o}</mode>",
-            f"{inner}<type>{kind}</type>",
-            f"{inner}<name>{escape(member.name)}</name>",
-        ])
+        lines.extend(
+            [
+                f"{inner}<ctime>{when}</ctime>",
+                f"{inner}<mtime>{when}</mtime>",
+                f"{inner}<atime>{when}</atime>",
+                f"{inner}<group>wheel</group>",
+                f"{inner}<gid>0</gid>",
+                f"{inner}<user>root</user>",
+                f"{inner}<uid>0</uid>",
+                f"{inner}<mode>{member.mode:04o}</mode>",
+                f"{inner}<type>{kind}</type>",
+                f"{inner}<name>{escape(member.name)}</name>",
+            ]
+        )
         for child in member.children or ():
             write(child, inner)
         lines.append(f"{indent}</file>")
 
     for member in members:
         write(member, "  ")
-    toc = "\n".join([
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        "<xar>",
-        " <toc>",
-        f"  <creation-time>{when}</creation-time>",
-        '  <checksum style="sha1">',
-        "   <offset>0</offset>",
-        "   <size>20</size>",
-        "  </checksum>",
-        *lines,
-        " </toc>",
-        "</xar>",
-        "",
-    ])
+    toc = "\n".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            "<xar>",
+            " <toc>",
+            f"  <creation-time>{when}</creation-time>",
+            '  <checksum style="sha1">',
+            "   <offset>0</offset>",
+            "   <size>20</size>",
+            "  </checksum>",
+            *lines,
+            " </toc>",
+            "</xar>",
+            "",
+        ]
+    )
     return toc, heap
 
 

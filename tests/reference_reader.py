@@ -122,8 +122,7 @@ class _PrettyRecord:
         too_big = len(self.lines) > _MAX_RECORD_LINES or self.chars > MAX_RECORD_CHARS
         if too_big or not _continues_record(stripped):
             return _BROKEN
-        self.depth += sum(skeleton.count(c) for c in "{[") - sum(
-            skeleton.count(c) for c in "}]")
+        self.depth += sum(skeleton.count(c) for c in "{[") - sum(skeleton.count(c) for c in "}]")
         self.lines.append(line)
         self.source_lines += 1
         return _MORE if self.depth > 0 else _DROPPED

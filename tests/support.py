@@ -159,8 +159,9 @@ def reconstructed_export(*, updates: bool = True) -> bytes:
 def reconstructed_record(*needles: str) -> dict[str, Any]:
     """The first mdmclient record of the reconstructed run whose message holds every
     needle."""
-    records = (json.loads(x) for x in reconstructed_lines()
-               if x.startswith("{") and "mdmclient" in x)
+    records = (
+        json.loads(x) for x in reconstructed_lines() if x.startswith("{") and "mdmclient" in x
+    )
     return next(r for r in records if all(n in r["eventMessage"] for n in needles))
 
 
@@ -220,14 +221,15 @@ def rebase(lines: Sequence[str], newest: datetime) -> list[str]:
     out = []
     for line in lines:
         if line.lstrip().startswith("{") or '"timestamp"' in line:
-            out.append(_JSON_TS.sub(lambda m: m[1] + _shift(m[2][:-5], m[2][-5:], delta)
-                                    + m[3], line))
+            out.append(
+                _JSON_TS.sub(lambda m: m[1] + _shift(m[2][:-5], m[2][-5:], delta) + m[3], line)
+            )
             continue
         match = _LEADING_TS.match(line)
         if match is None:
             out.append(line)
             continue
-        out.append(_shift(match[1], match[2], delta) + line[match.end():])
+        out.append(_shift(match[1], match[2], delta) + line[match.end() :])
     return out
 
 
@@ -251,8 +253,9 @@ class Reply:
 
 LAUNCHD_LABELS = {
     "system/com.apple.mdmclient.daemon": "/usr/libexec/mdmclient",
-    "system/com.apple.softwareupdated":
-        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+    "system/com.apple.softwareupdated": (
+        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated"
+    ),
 }
 
 
@@ -390,8 +393,9 @@ class FakeSystem:
     def export_files(self, folder: str) -> list[str] | None:
         if folder == "-" or not Path(folder).is_dir():
             return None
-        return sorted(str(p) for p in Path(folder).iterdir()
-                      if p.is_file() and not p.name.startswith("."))
+        return sorted(
+            str(p) for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
+        )
 
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]
@@ -414,9 +418,12 @@ SIP_REFUSAL = b"Could not kickstart service: 150: Operation not permitted while 
 LAUNCHCTL = "/bin/launchctl"
 KICK_MDM = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.mdmclient.daemon")
 KICK_SU = (LAUNCHCTL, "kickstart", "-k", "system/com.apple.softwareupdated")
-SU_SEQUENCE = [("/usr/bin/dscacheutil", "-flushcache"),
-               ("/usr/bin/killall", "-HUP", "mDNSResponder"),
-               ("/usr/bin/pkill", "BrainService"), KICK_SU]
+SU_SEQUENCE = [
+    ("/usr/bin/dscacheutil", "-flushcache"),
+    ("/usr/bin/killall", "-HUP", "mDNSResponder"),
+    ("/usr/bin/pkill", "BrainService"),
+    KICK_SU,
+]
 RFC3339_MICRO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d")
 
 
@@ -429,13 +436,15 @@ def quiet(system: FakeSystem, history: bytes | None = None) -> None:
     system.calls.clear()
 
 
-def fake_system(*, stuck: bool = True, updates: bool = True, enrolled: bytes = ENROLLED,
-                hours_quiet: float = 3) -> FakeSystem:
+def fake_system(
+    *, stuck: bool = True, updates: bool = True, enrolled: bytes = ENROLLED, hours_quiet: float = 3
+) -> FakeSystem:
     """A Mac whose log is the reconstructed macOS 12 ScheduleOSUpdate run, judged
     ``hours_quiet`` later when stuck (ten minutes later when not), with both daemons
     running."""
-    system = FakeSystem(clock=LAST_ENTRY + (timedelta(hours=hours_quiet) if stuck
-                                            else timedelta(minutes=10)))
+    system = FakeSystem(
+        clock=LAST_ENTRY + (timedelta(hours=hours_quiet) if stuck else timedelta(minutes=10))
+    )
     system.reply("/usr/bin/profiles", Reply(enrolled))
     if stuck:
         quiet(system, reconstructed_export(updates=updates))
@@ -506,8 +515,15 @@ class FakeMac:
         path = self.root / ".fake" / "journal"
         return path.read_text().splitlines() if path.exists() else []
 
-    def install(self, path: str, stdout: bytes | Sequence[bytes] = b"", *, rc: int = 0,
-                stderr: bytes = b"", sleep: float | None = None) -> None:
+    def install(
+        self,
+        path: str,
+        stdout: bytes | Sequence[bytes] = b"",
+        *,
+        rc: int = 0,
+        stderr: bytes = b"",
+        sleep: float | None = None,
+    ) -> None:
         executable = self.root / path.lstrip("/")
         executable.parent.mkdir(parents=True, exist_ok=True)
         executable.write_text(STAND_IN)
@@ -528,8 +544,10 @@ class FakeMac:
     def calls(self, name: str) -> list[list[str]]:
         state = self.root / ".fake" / name
         count = int((state / "count").read_text()) if (state / "count").exists() else 0
-        return [(state / f"args.{n}").read_bytes().decode().split("\0")[:-1]
-                for n in range(1, count + 1)]
+        return [
+            (state / f"args.{n}").read_bytes().decode().split("\0")[:-1]
+            for n in range(1, count + 1)
+        ]
 
     def write(self, path: str, data: bytes) -> Path:
         target = self.root / path.lstrip("/")
@@ -613,9 +631,15 @@ def installed_command() -> str:
 
 def run_installed(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed command as an admin would; never through the library."""
-    return subprocess.run([installed_command(), *args], input=None if stdin is None
-                          else stdin.decode(), capture_output=True, text=True, timeout=120,
-                          check=False, cwd=REPO)
+    return subprocess.run(
+        [installed_command(), *args],
+        input=None if stdin is None else stdin.decode(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
 
 
 def run_heal(mac: FakeMac, *args: str) -> subprocess.CompletedProcess[str]:
@@ -626,8 +650,7 @@ def run_heal(mac: FakeMac, *args: str) -> subprocess.CompletedProcess[str]:
 # ------------------------------------------------------------------ on either fake
 
 
-def prefs(target: FakeSystem | FakeMac, path: str = MANAGED_PREFERENCES,
-          **values: object) -> None:
+def prefs(target: FakeSystem | FakeMac, path: str = MANAGED_PREFERENCES, **values: object) -> None:
     """Write a preferences file (by default the managed one) holding ``values``."""
     data = plistlib.dumps(values)
     if isinstance(target, FakeSystem):

@@ -15,8 +15,7 @@ def imported_names() -> dict[str, set[str]]:
     names: dict[str, set[str]] = defaultdict(set)
     for path in PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    "watchdog_mdm."):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("watchdog_mdm."):
                 names[str(node.module)] |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module == "watchdog_mdm":
                 # `from watchdog_mdm import report`: then the attributes read from it
@@ -27,9 +26,13 @@ def imported_names() -> dict[str, set[str]]:
 
 
 def _attributes(path: Path, module: str) -> set[str]:
-    return {node.attr for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-            and node.value.id == module}
+    return {
+        node.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == module
+    }
 
 
 def test_every_name_one_module_takes_from_another_is_in_its_all() -> None:

@@ -25,8 +25,13 @@ from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
 from watchdog_mdm.system import MacSystem
 
 KEYS = ["MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck"]
-EIGHT = [*KEYS, "MDMClientRestarted", "SoftwareUpdateDaemonRestarted", "LastMDMKickstart",
-         "LastSoftwareUpdateDaemonKickstart"]
+EIGHT = [
+    *KEYS,
+    "MDMClientRestarted",
+    "SoftwareUpdateDaemonRestarted",
+    "LastMDMKickstart",
+    "LastSoftwareUpdateDaemonKickstart",
+]
 
 
 def invoke(system: FakeSystem, *args: str, stdin: bytes | None = None) -> Result:
@@ -38,23 +43,38 @@ class TestDiagnose:
         system = fake_system(stuck=False)
         result = invoke(system, "-diagnose")
         assert result.exit_code == 0, result.output
-        line = ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
-                "MDMSoftwareUpdatesStuck: false")
+        line = (
+            "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
+            "MDMSoftwareUpdatesStuck: false"
+        )
         assert result.output == line + "\n"
         assert system.system_log == [line]
 
     def test_gnu_spelling(self) -> None:
-        assert invoke(fake_system(stuck=False), "--diagnose").output == invoke(
-            fake_system(stuck=False), "-diagnose").output
+        assert (
+            invoke(fake_system(stuck=False), "--diagnose").output
+            == invoke(fake_system(stuck=False), "-diagnose").output
+        )
 
     def test_healthy_mac_costs_one_narrow_log_query(self) -> None:
         system = fake_system(stuck=False)
         invoke(system, "-diagnose")
         assert system.calls_to("/usr/bin/profiles") == [
-            ("/usr/bin/profiles", "status", "-type", "enrollment")]
+            ("/usr/bin/profiles", "status", "-type", "enrollment")
+        ]
         assert system.calls_to("/usr/bin/log") == [
-            ("/usr/bin/log", "show", "--style", "ndjson", "--info", "--last", "91m",
-             "--predicate", WINDOW_PREDICATE)]
+            (
+                "/usr/bin/log",
+                "show",
+                "--style",
+                "ndjson",
+                "--info",
+                "--last",
+                "91m",
+                "--predicate",
+                WINDOW_PREDICATE,
+            )
+        ]
         assert 'process == "mdmclient"' in WINDOW_PREDICATE
         assert 'subsystem == "com.apple.ManagedClient"' in WINDOW_PREDICATE
         assert 'process == "softwareupdated"' in WINDOW_PREDICATE
@@ -62,11 +82,21 @@ class TestDiagnose:
     def test_stuck_mac_reaches_back_over_the_history_for_the_last_command(self) -> None:
         system = fake_system()
         result = invoke(system, "-diagnose")
-        assert result.output == ("MDMEnrolled: true MDMIdentityError: false "
-                                 "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n")
+        assert result.output == (
+            "MDMEnrolled: true MDMIdentityError: false "
+            "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n"
+        )
         _window, history = system.calls_to("/usr/bin/log")
-        assert history == ("/usr/bin/log", "show", "--style", "ndjson", "--last", "1440m",
-                           "--predicate", HISTORY_PREDICATE)
+        assert history == (
+            "/usr/bin/log",
+            "show",
+            "--style",
+            "ndjson",
+            "--last",
+            "1440m",
+            "--predicate",
+            HISTORY_PREDICATE,
+        )
 
     def test_window_flag_changes_the_look_back(self) -> None:
         system = fake_system(stuck=False)
@@ -90,9 +120,12 @@ class TestDiagnose:
 
     def test_json_has_the_eight_keys_first_then_evidence(self) -> None:
         system = fake_system()
-        system.files["/Library/Application Support/mdm-watchdog/state.json"] = json.dumps({
-            "last_mdm_kickstart": "2023-08-17T01:21:54.555443-04:00",
-            "last_software_update_kickstart": "0001-01-01T00:00:00Z"}).encode()
+        system.files["/Library/Application Support/mdm-watchdog/state.json"] = json.dumps(
+            {
+                "last_mdm_kickstart": "2023-08-17T01:21:54.555443-04:00",
+                "last_software_update_kickstart": "0001-01-01T00:00:00Z",
+            }
+        ).encode()
         result = invoke(system, "-diagnose", "--json")
         doc = json.loads(result.output)
         assert list(doc)[:8] == EIGHT
@@ -126,8 +159,10 @@ class TestEvidenceFailures:
         system.replies["/usr/bin/log"] = [Reply(b"", returncode=64)]
         result = invoke(system, "-diagnose")
         assert result.exit_code == 3
-        assert result.output == ("mdm-watchdog: error: could not read the unified log: "
-                                 "/usr/bin/log exited with status 64\n")
+        assert result.output == (
+            "mdm-watchdog: error: could not read the unified log: "
+            "/usr/bin/log exited with status 64\n"
+        )
         assert system.system_log == []
 
     def test_log_missing_exits_3(self) -> None:
@@ -151,16 +186,22 @@ class TestEvidenceFailures:
         system.reply("/usr/bin/log", Reply(TRAILER))
         result = invoke(system, "-diagnose")
         assert result.exit_code == 3
-        assert result.output == ("mdm-watchdog: error: could not tell whether this Mac is "
-                                 "enrolled: timed out\n")
+        assert result.output == (
+            "mdm-watchdog: error: could not tell whether this Mac is enrolled: timed out\n"
+        )
 
 
 class TestUsage:
-    @pytest.mark.parametrize("args", [["-diagnose", "--window", "soon"],
-                                      ["-diagnose", "--window", "0m"],
-                                      ["-diagnose", "--window", "40d"],
-                                      ["-diagnose", "--bogus"],
-                                      []])
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["-diagnose", "--window", "soon"],
+            ["-diagnose", "--window", "0m"],
+            ["-diagnose", "--window", "40d"],
+            ["-diagnose", "--bogus"],
+            [],
+        ],
+    )
     def test_usage_errors_exit_2(self, args: list[str]) -> None:
         result = invoke(fake_system(stuck=False), *args)
         assert result.exit_code == 2
@@ -193,22 +234,33 @@ class TestAnalyze:
         ]
 
     def test_several_exports_at_a_later_instant_in_the_macs_zone(self) -> None:
-        result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log"),
-                        str(JAMF_RUN / "mdmWorkflow.log"), "--at", "2023-05-04 09:00",
-                        "--tz", "-04:00", "--json")
+        result = invoke(
+            FakeSystem(),
+            "analyze",
+            str(JAMF_RUN / "mdmCommand.log"),
+            str(JAMF_RUN / "mdmWorkflow.log"),
+            "--at",
+            "2023-05-04 09:00",
+            "--tz",
+            "-04:00",
+            "--json",
+        )
         doc = json.loads(result.output)
         assert doc["MDMClientStuck"] is True and doc["MDMSoftwareUpdatesStuck"] is True
         ev = doc["evidence"]
         assert ev["judged_at"] == "2023-05-04T09:00:00-04:00"
         assert ev["judged_at_source"] == "--at"
         assert ev["last_software_update_progress"]["message"].startswith(
-            "[SUMacControllerProgressManager] Reported progress (start): phase:APPLYING")
+            "[SUMacControllerProgressManager] Reported progress (start): phase:APPLYING"
+        )
         assert ev["enrollment"]["source"] == "log"
 
     def test_reads_standard_input(self) -> None:
         data = (JAMF_RUN / "mdmCommand.log").read_bytes()
-        assert invoke(FakeSystem(), "analyze", "-", stdin=data).output == invoke(
-            FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log")).output
+        assert (
+            invoke(FakeSystem(), "analyze", "-", stdin=data).output
+            == invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log")).output
+        )
 
     def test_enrollment_unknown_without_device_traffic(self) -> None:
         result = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmWorkflow.log"), "--json")
@@ -243,8 +295,9 @@ class TestAnalyze:
 
     def test_a_folder_is_read_file_by_file(self) -> None:
         folder = invoke(FakeSystem(), "analyze", str(JAMF_RUN), "--json")
-        files = invoke(FakeSystem(), "analyze", *sorted(str(p) for p in JAMF_RUN.iterdir()),
-                       "--json")
+        files = invoke(
+            FakeSystem(), "analyze", *sorted(str(p) for p in JAMF_RUN.iterdir()), "--json"
+        )
         assert json.loads(folder.output) == json.loads(files.output)
         total = sum(p.stat().st_size for p in JAMF_RUN.iterdir())
         assert json.loads(folder.output)["evidence"]["log"]["bytes_read"] == total
@@ -260,15 +313,17 @@ class TestAnalyze:
             pytest.skip("needs Linux's /proc/self/mem")
         result = CliRunner().invoke(cli, ["analyze", str(mem)], obj=MacSystem(tmp_path))
         assert result.exit_code == 3
-        assert result.output == ("mdm-watchdog: error: cannot read /proc/self/mem: "
-                                 "Input/output error\n")
+        assert result.output == (
+            "mdm-watchdog: error: cannot read /proc/self/mem: Input/output error\n"
+        )
 
     def test_options_before_the_command_are_refused_not_ignored(self) -> None:
         for option in (["--json"], ["--window", "4h"], ["--explain"]):
             result = invoke(FakeSystem(), *option, "analyze", str(JAMF_RUN / "mdmCommand.log"))
             assert result.exit_code == 2
-            assert result.output.startswith("mdm-watchdog: error: options go after the "
-                                            "command: mdm-watchdog analyze --json")
+            assert result.output.startswith(
+                "mdm-watchdog: error: options go after the command: mdm-watchdog analyze --json"
+            )
 
     def test_utf16_input_is_named(self, tmp_path: Path) -> None:
         export = tmp_path / "powershell.txt"
@@ -276,11 +331,15 @@ class TestAnalyze:
         result = invoke(FakeSystem(), "analyze", str(export))
         assert "warning: the input is UTF-16" in result.output
 
-    @pytest.mark.parametrize("args", [["/nonexistent/export.log"],
-                                      [str(JAMF_RUN / "mdmCommand.log"), "--at", "yesterday"],
-                                      [str(JAMF_RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
-                                      [str(JAMF_RUN / "mdmCommand.log"), "--window", "3d",
-                                       "--history", "1d"]])
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["/nonexistent/export.log"],
+            [str(JAMF_RUN / "mdmCommand.log"), "--at", "yesterday"],
+            [str(JAMF_RUN / "mdmCommand.log"), "--tz", "Mars/Olympus"],
+            [str(JAMF_RUN / "mdmCommand.log"), "--window", "3d", "--history", "1d"],
+        ],
+    )
     def test_bad_arguments_exit_2(self, args: list[str]) -> None:
         result = invoke(FakeSystem(), "analyze", *args)
         assert result.exit_code == 2

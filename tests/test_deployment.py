@@ -28,8 +28,13 @@ def extension_attribute(name: str, mac: FakeMac | None, tool: str | None = None)
     env = {"PATH": os.environ["PATH"], "MDM_WATCHDOG": tool or installed_command()}
     if mac is not None:
         env["MDM_WATCHDOG_ROOT"] = str(mac.root)
-    done = subprocess.run(["/bin/sh", str(JAMF / f"ea-{name}.sh")], capture_output=True,
-                          text=True, check=False, env=env)
+    done = subprocess.run(
+        ["/bin/sh", str(JAMF / f"ea-{name}.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert done.returncode == 0
     assert done.stderr == ""
     return done.stdout
@@ -38,7 +43,7 @@ def extension_attribute(name: str, mac: FakeMac | None, tool: str | None = None)
 def jamf_date(output: str) -> datetime:
     """The value of `<result>YYYY-MM-DD hh:mm:ss</result>`."""
     assert output.startswith("<result>") and output.endswith("</result>\n"), output
-    return datetime.strptime(output[len("<result>"):-len("</result>\n")], "%Y-%m-%d %H:%M:%S")
+    return datetime.strptime(output[len("<result>") : -len("</result>\n")], "%Y-%m-%d %H:%M:%S")
 
 
 class TestExtensionAttributes:
@@ -54,7 +59,8 @@ class TestExtensionAttributes:
         enrolled_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), 3)])
         assert run_heal(enrolled_mac).returncode == 0
         assert extension_attribute("status", enrolled_mac) == (
-            "<result>Software updates stuck</result>\n")
+            "<result>Software updates stuck</result>\n"
+        )
         kick = jamf_date(extension_attribute("last-mdm-kickstart", enrolled_mac))
         assert abs(kick - datetime.now()) < timedelta(minutes=1)
         # each restart has its own time, saved just before it: moments apart
@@ -66,15 +72,22 @@ class TestExtensionAttributes:
 
     def test_not_installed(self) -> None:
         assert extension_attribute("status", None, "/nonexistent/mdm-watchdog") == (
-            "<result>Not installed</result>\n")
+            "<result>Not installed</result>\n"
+        )
         assert extension_attribute("last-mdm-checkin", None, "/nonexistent/mdm-watchdog") == (
-            "<result></result>\n")
+            "<result></result>\n"
+        )
 
     def test_every_status_is_documented_for_smart_groups(self) -> None:
         deployment = (REPO / "docs" / "deployment.md").read_text()
         statuses = [s for _, _, s in VERDICT_STATUSES] + [
-            "Healthy", "Evidence unavailable", "Never run", "Not run since",
-            "State unreadable", "Not installed"]
+            "Healthy",
+            "Evidence unavailable",
+            "Never run",
+            "Not run since",
+            "State unreadable",
+            "Not installed",
+        ]
         for status in statuses:
             assert f"`{status}" in deployment, status
 
@@ -106,12 +119,14 @@ def test_settings_profile_is_valid_for_the_domain() -> None:
 
 def test_managed_login_item_profile_names_the_daemon() -> None:
     profile = plistlib.loads(
-        (PROFILES / "mdm-watchdog-managed-login-items.mobileconfig").read_bytes())
+        (PROFILES / "mdm-watchdog-managed-login-items.mobileconfig").read_bytes()
+    )
     (payload,) = profile["PayloadContent"]
     assert payload["PayloadType"] == "com.apple.servicemanagement"
     daemon = plistlib.loads((REPO / "launchd" / f"{DOMAIN}.plist").read_bytes())
-    assert payload["Rules"] == [{"Comment": "mdm-watchdog LaunchDaemon", "RuleType": "Label",
-                                 "RuleValue": daemon["Label"]}]
+    assert payload["Rules"] == [
+        {"Comment": "mdm-watchdog LaunchDaemon", "RuleType": "Label", "RuleValue": daemon["Label"]}
+    ]
     uuids = [profile["PayloadUUID"], payload["PayloadUUID"]]
     settings = plistlib.loads((PROFILES / "mdm-watchdog-settings.mobileconfig").read_bytes())
     uuids += [settings["PayloadUUID"], settings["PayloadContent"][0]["PayloadUUID"]]

@@ -27,8 +27,11 @@ def test_samples_are_byte_for_byte_the_real_logs() -> None:
 
 
 def test_the_readme_try_it_command_prints_what_the_readme_shows() -> None:
-    command = next(line for line in readme().splitlines()
-                   if line.startswith("python3 -m venv .venv && .venv/bin/pip install . &&"))
+    command = next(
+        line
+        for line in readme().splitlines()
+        if line.startswith("python3 -m venv .venv && .venv/bin/pip install . &&")
+    )
     args = command.split(".venv/bin/mdm-watchdog ", 1)[1].split()
     done = run_installed(*args)
     assert done.returncode == 0, done.stderr
@@ -50,8 +53,14 @@ def test_the_readme_has_the_test_command_ci_runs() -> None:
 def test_usage_documents_every_json_key() -> None:
     doc = json.loads(CliRunner().invoke(cli, ["-heal", "--json"], obj=fake_system()).output)
     usage = (REPO / "docs" / "usage.md").read_text()
-    keys = [*doc, *doc["evidence"], *doc["evidence"]["log"], *doc["heal"],
-            *doc["heal"]["daemons"][0], *doc["heal"]["daemons"][0]["commands"][0]]
+    keys = [
+        *doc,
+        *doc["evidence"],
+        *doc["evidence"]["log"],
+        *doc["heal"],
+        *doc["heal"]["daemons"][0],
+        *doc["heal"]["daemons"][0]["commands"][0],
+    ]
     for key in keys:
         assert f"`{key}`" in usage, key
     assert doc["schema_version"] == report.SCHEMA_VERSION

@@ -29,22 +29,34 @@ def test_healthy_mac(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/log", export(reconstructed_lines(), hours_ago=5 / 60))
     done = run_installed("-diagnose", "--system-root", str(fake_mac.root))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
-                           "MDMSoftwareUpdatesStuck: false\n")
+    assert done.stdout == (
+        "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: false "
+        "MDMSoftwareUpdatesStuck: false\n"
+    )
     assert done.stderr == ""
     assert fake_mac.calls("profiles") == [["status", "-type", "enrollment"]]
-    assert fake_mac.calls("log") == [["show", "--style", "ndjson", "--info", "--last", "91m",
-                                      "--predicate", WINDOW_PREDICATE]]
+    assert fake_mac.calls("log") == [
+        ["show", "--style", "ndjson", "--info", "--last", "91m", "--predicate", WINDOW_PREDICATE]
+    ]
 
 
 def test_stuck_mac_with_an_update_pending(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/profiles", ENROLLED)
     fake_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), hours_ago=6)])
     done = run_installed("-diagnose", "-system-root", str(fake_mac.root))
-    assert done.stdout == ("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
-                           "MDMSoftwareUpdatesStuck: true\n")
-    assert fake_mac.calls("log")[1] == ["show", "--style", "ndjson", "--last", "1440m",
-                                        "--predicate", HISTORY_PREDICATE]
+    assert done.stdout == (
+        "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
+        "MDMSoftwareUpdatesStuck: true\n"
+    )
+    assert fake_mac.calls("log")[1] == [
+        "show",
+        "--style",
+        "ndjson",
+        "--last",
+        "1440m",
+        "--predicate",
+        HISTORY_PREDICATE,
+    ]
 
 
 def test_json_on_a_fake_mac(fake_mac: FakeMac) -> None:
@@ -52,10 +64,16 @@ def test_json_on_a_fake_mac(fake_mac: FakeMac) -> None:
     fake_mac.install("/usr/bin/log", TRAILER)
     done = run_installed("--diagnose", "--json", "--system-root", str(fake_mac.root))
     doc = json.loads(done.stdout)
-    assert list(doc)[:8] == ["MDMEnrolled", "MDMIdentityError", "MDMClientStuck",
-                             "MDMSoftwareUpdatesStuck", "MDMClientRestarted",
-                             "SoftwareUpdateDaemonRestarted", "LastMDMKickstart",
-                             "LastSoftwareUpdateDaemonKickstart"]
+    assert list(doc)[:8] == [
+        "MDMEnrolled",
+        "MDMIdentityError",
+        "MDMClientStuck",
+        "MDMSoftwareUpdatesStuck",
+        "MDMClientRestarted",
+        "SoftwareUpdateDaemonRestarted",
+        "LastMDMKickstart",
+        "LastSoftwareUpdateDaemonKickstart",
+    ]
     assert doc["MDMEnrolled"] is False
     assert doc["LastMDMKickstart"] is None
     assert doc["evidence"]["reasons"]["MDMClientStuck"].startswith("not enrolled")
@@ -66,8 +84,10 @@ def test_log_missing_exits_3_without_a_traceback(fake_mac: FakeMac) -> None:
     done = run_installed("-diagnose", "--system-root", str(fake_mac.root))
     assert done.returncode == 3
     assert done.stdout == ""
-    assert done.stderr == ("mdm-watchdog: error: could not read the unified log: "
-                           "/usr/bin/log is missing or not executable\n")
+    assert done.stderr == (
+        "mdm-watchdog: error: could not read the unified log: "
+        "/usr/bin/log is missing or not executable\n"
+    )
 
 
 def test_log_failing_exits_3(fake_mac: FakeMac) -> None:
@@ -86,17 +106,21 @@ def test_analyze_reads_stdin_and_files_on_any_computer() -> None:
     named = run_installed("analyze", str(run / "mdmCommand.log"), "--at", "2023-05-03T18:00:00")
     assert piped.returncode == named.returncode == 0
     assert piped.stdout == named.stdout
-    assert piped.stdout.startswith("MDMEnrolled: true MDMIdentityError: false "
-                                   "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n")
+    assert piped.stdout.startswith(
+        "MDMEnrolled: true MDMIdentityError: false "
+        "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n"
+    )
 
 
 def test_usage_error_is_one_line_and_exits_2() -> None:
     done = run_installed("-diagnose", "--window", "forever")
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == ("mdm-watchdog: error: Invalid value for '-window' / '--window': "
-                           "'forever' is not a duration (examples: 90m, 1h30m, 24h, 2d) "
-                           "(see mdm-watchdog -help)\n")
+    assert done.stderr == (
+        "mdm-watchdog: error: Invalid value for '-window' / '--window': "
+        "'forever' is not a duration (examples: 90m, 1h30m, 24h, 2d) "
+        "(see mdm-watchdog -help)\n"
+    )
 
 
 def test_version() -> None:

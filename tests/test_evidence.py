@@ -79,9 +79,7 @@ class TestMDMClientStuck:
         assert enrollment_from_log(observe(user)).enrolled is None
 
     @pytest.mark.parametrize("status", ["Error", "NotNow"])
-    def test_a_200_with_an_error_or_not_now_status_is_still_an_exchange(
-        self, status: str
-    ) -> None:
+    def test_a_200_with_an_error_or_not_now_status_is_still_an_exchange(self, status: str) -> None:
         line = device_line("Received HTTP response (200) [Acknowledged(ScheduleOSUpdate)")
         answered = line.replace("[Acknowledged(", f"[{status}(")
         at = entries([answered])[0].timestamp + timedelta(minutes=30)
@@ -189,8 +187,11 @@ class TestMDMSoftwareUpdatesStuck:
         (request,) = entries([ddm])
         # softwareupdated's message from sudoade.com's install.log sample, as its own entry.
         install_log = reference_line("softwareupdated_lines.txt", "Posted DDM notification")
-        enforcement = LogEntry(request.timestamp - timedelta(minutes=1), "softwareupdated",
-                               install_log.split("softwareupdated[455]: ", 1)[1])
+        enforcement = LogEntry(
+            request.timestamp - timedelta(minutes=1),
+            "softwareupdated",
+            install_log.split("softwareupdated[455]: ", 1)[1],
+        )
         obs = Collector().add_all([enforcement, request]).observations()
         d = judge(obs, request.timestamp + timedelta(hours=2), WINDOW, HISTORY, ENROLLMENT)
         assert d.updates_stuck is True
@@ -233,8 +234,9 @@ class TestJudgingAsOf:
     def test_newest_identity_errors_are_kept_in_any_order(self) -> None:
         line = reference_line("mdmclient_lines.txt", "2023-09-06 16:05:19.137")
         base = entries([line.split("Saved PRK")[0] + "Unable to create MDM identity"])[0]
-        week_old = [base._replace(timestamp=base.timestamp - timedelta(days=7, minutes=m))
-                    for m in range(8)]
+        week_old = [
+            base._replace(timestamp=base.timestamp - timedelta(days=7, minutes=m)) for m in range(8)
+        ]
         at = base.timestamp + timedelta(minutes=10)
         for order in ([base, *week_old], [*week_old, base]):
             obs = Collector().add_all(order).observations()
@@ -249,13 +251,19 @@ class TestJudgingAsOf:
 
 
 def _exchange(at: datetime, minutes_before: int) -> LogEntry:
-    return LogEntry(at - timedelta(minutes=minutes_before), "mdmclient",
-                    "[0:MDMDaemon:HTTPUtil:<0x1>] <<<<< Received HTTP response (200) [Idle] <<<<<",
-                    "com.apple.ManagedClient", "HTTPUtil")
+    return LogEntry(
+        at - timedelta(minutes=minutes_before),
+        "mdmclient",
+        "[0:MDMDaemon:HTTPUtil:<0x1>] <<<<< Received HTTP response (200) [Idle] <<<<<",
+        "com.apple.ManagedClient",
+        "HTTPUtil",
+    )
 
 
-@given(st.lists(st.integers(min_value=-30, max_value=3000), max_size=20),
-       st.integers(min_value=5, max_value=600))
+@given(
+    st.lists(st.integers(min_value=-30, max_value=3000), max_size=20),
+    st.integers(min_value=5, max_value=600),
+)
 def test_stuck_exactly_when_no_device_200_falls_in_the_window(
     minutes_before: list[int], window_minutes: int
 ) -> None:

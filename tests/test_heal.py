@@ -46,22 +46,26 @@ from watchdog_mdm.state import STATE_PATH, Kickstarts
 class TestPlan:
     at = datetime.fromisoformat("2023-05-04T08:00:00+00:00")
 
-    def plan(self, kickstarts: Kickstarts | None = None,
-             settings: Settings | None = None) -> dict[str, str]:
+    def plan(
+        self, kickstarts: Kickstarts | None = None, settings: Settings | None = None
+    ) -> dict[str, str]:
         d = diagnose(run_lines(), at=self.at, enrollment=ENROLLMENT)
         assert d.updates_stuck
-        return {a.daemon.name: a.decision
-                for a in plan_heal(d, kickstarts or Kickstarts(), settings or Settings(),
-                                   self.at)}
+        return {
+            a.daemon.name: a.decision
+            for a in plan_heal(d, kickstarts or Kickstarts(), settings or Settings(), self.at)
+        }
 
     def test_both_restart_when_updates_are_stuck(self) -> None:
         assert self.plan() == {"mdmclient": "restart", "softwareupdated": "restart"}
 
     def test_healthy_needs_nothing(self) -> None:
-        d = diagnose(run_lines(), at=self.at - timedelta(hours=2, minutes=40),
-                     enrollment=ENROLLMENT)
+        d = diagnose(
+            run_lines(), at=self.at - timedelta(hours=2, minutes=40), enrollment=ENROLLMENT
+        )
         assert {a.decision for a in plan_heal(d, Kickstarts(), Settings(), self.at)} == {
-            "not needed"}
+            "not needed"
+        }
 
     def test_cooldown_per_daemon(self) -> None:
         recent = Kickstarts(mdm_client=self.at - timedelta(hours=23, minutes=59))
@@ -88,7 +92,8 @@ class TestPlan:
         d = judge(obs, self.at, WINDOW, timedelta(hours=24), ENROLLMENT)
         assert d.identity_error and d.client_stuck and d.updates_stuck
         assert {a.decision for a in plan_heal(d, Kickstarts(), Settings(), self.at)} == {
-            "identity error"}
+            "identity error"
+        }
 
 
 class TestHeal:
@@ -101,7 +106,8 @@ class TestHeal:
             "MDMSoftwareUpdatesStuck: false MDMClientRestarted: false "
             "SoftwareUpdateDaemonRestarted: false "
             "LastMDMKickstart: 0001-01-01 00:00:00 +0000 UTC "
-            "LastSoftwareUpdateDaemonKickstart: 0001-01-01 00:00:00 +0000 UTC\n")
+            "LastSoftwareUpdateDaemonKickstart: 0001-01-01 00:00:00 +0000 UTC\n"
+        )
         assert actions(system) == []
         saved = saved_state(system)
         assert saved["last_mdm_kickstart"] == "0001-01-01T00:00:00Z"
@@ -142,7 +148,8 @@ class TestHeal:
         assert daemons["softwareupdated"]["method"] == "kickstart"
         assert daemons["softwareupdated"]["verified"] is True
         assert [c["argv"] for c in daemons["softwareupdated"]["commands"]] == [
-            list(c) for c in SU_SEQUENCE]
+            list(c) for c in SU_SEQUENCE
+        ]
 
     def test_not_enrolled_runs_nothing(self) -> None:
         system = fake_system(enrolled=NOT_ENROLLED)
@@ -155,7 +162,7 @@ class TestHeal:
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
         (daemon,) = system.procs[MDM_CLIENT.executable]
         agent = system.start(MDM_CLIENT.executable, uid=501)  # a user's `mdmclient agent`
-        decoy = system.start("/usr/local/bin/mdmclient")      # same name, other path
+        decoy = system.start("/usr/local/bin/mdmclient")  # same name, other path
         result = heal(system, "--json")
         doc = json.loads(result.output)
         assert doc["MDMClientRestarted"] is True
@@ -198,8 +205,9 @@ class TestHeal:
 
     def test_signal_not_permitted(self) -> None:
         system = fake_system(updates=False)
-        system.reply(LAUNCHCTL, Reply(b"", 1, b"Could not kickstart service: 1: "
-                                               b"Operation not permitted\n"))
+        system.reply(
+            LAUNCHCTL, Reply(b"", 1, b"Could not kickstart service: 1: Operation not permitted\n")
+        )
         system.signal_error = PermissionError(1, "Operation not permitted")
         doc = json.loads(heal(system, "--json").output)
         assert doc["MDMClientRestarted"] is False
@@ -229,7 +237,8 @@ class TestHeal:
         assert actions(system) == []
         assert result.output.splitlines()[0].startswith("MDMEnrolled: true")
         assert "could not save /Library/Application Support/mdm-watchdog/state.json" in (
-            result.output)
+            result.output
+        )
         assert "mdmclient was not restarted" in result.output
 
     def test_another_run_holding_the_lock_exits_4(self) -> None:
@@ -246,8 +255,10 @@ class TestHeal:
         assert result.exit_code == 0
         assert actions(system) == []
         assert system.writes == []
-        assert ("mdmclient: dry run, would run: /bin/launchctl kickstart -k "
-                "system/com.apple.mdmclient.daemon") in result.output
+        assert (
+            "mdmclient: dry run, would run: /bin/launchctl kickstart -k "
+            "system/com.apple.mdmclient.daemon"
+        ) in result.output
         assert "would run: /usr/bin/dscacheutil -flushcache; " in result.output
 
     def test_dry_run_from_managed_preferences(self) -> None:
@@ -273,8 +284,10 @@ class TestHeal:
         system = fake_system(updates=False)
         prefs(system, MANAGED_PREFERENCES, KickstartCooldownHours=0)
         result = heal(system)
-        assert ("warning: /Library/Managed Preferences/com.github.mdm-watchdog.plist: "
-                "KickstartCooldownHours 0 is below the minimum of 1; ignored") in result.output
+        assert (
+            "warning: /Library/Managed Preferences/com.github.mdm-watchdog.plist: "
+            "KickstartCooldownHours 0 is below the minimum of 1; ignored"
+        ) in result.output
         system.clock += timedelta(hours=1)
         quiet(system)
         heal(system)
@@ -285,7 +298,8 @@ class TestHeal:
         system.files[STATE_PATH] = b'{"last_mdm_kickstart": "yesterday'
         result = heal(system)
         assert "warning: /Library/Application Support/mdm-watchdog/state.json was corrupt" in (
-            result.output)
+            result.output
+        )
         aside = [p for p in system.files if ".corrupt-" in p]
         assert len(aside) == 1
         assert system.files[aside[0]] == b'{"last_mdm_kickstart": "yesterday'
@@ -298,10 +312,13 @@ class TestHeal:
 
     def test_original_state_is_read_and_foreign_keys_are_kept(self) -> None:
         system = fake_system(updates=False)
-        system.files[STATE_PATH] = json.dumps({
-            "last_mdm_kickstart": (system.clock - timedelta(hours=1)).isoformat(),
-            "last_software_update_kickstart": "0001-01-01T00:00:00Z",
-            "addigy_extra": [1, 2]}).encode()
+        system.files[STATE_PATH] = json.dumps(
+            {
+                "last_mdm_kickstart": (system.clock - timedelta(hours=1)).isoformat(),
+                "last_software_update_kickstart": "0001-01-01T00:00:00Z",
+                "addigy_extra": [1, 2],
+            }
+        ).encode()
         heal(system)
         assert actions(system) == []
         assert saved_state(system)["addigy_extra"] == [1, 2]
@@ -309,9 +326,12 @@ class TestHeal:
     def test_clock_moved_back_blocks_one_cooldown_then_heals(self) -> None:
         system = fake_system(updates=False)
         future = system.clock + timedelta(days=300)
-        system.files[STATE_PATH] = json.dumps({
-            "last_mdm_kickstart": future.isoformat(timespec="microseconds"),
-            "last_software_update_kickstart": "0001-01-01T00:00:00Z"}).encode()
+        system.files[STATE_PATH] = json.dumps(
+            {
+                "last_mdm_kickstart": future.isoformat(timespec="microseconds"),
+                "last_software_update_kickstart": "0001-01-01T00:00:00Z",
+            }
+        ).encode()
         result = heal(system, "--explain")
         assert actions(system) == []
         assert "the clock went back?" in result.output
@@ -323,13 +343,17 @@ class TestHeal:
 
     def test_heal_line_prints_times_as_go_does(self) -> None:
         system = fake_system(updates=False)
-        system.files[STATE_PATH] = json.dumps({
-            "last_mdm_kickstart": "2022-07-17T01:21:54.555443-04:00",
-            "last_software_update_kickstart": "2022-07-20T14:30:00.250000+00:00"}).encode()
+        system.files[STATE_PATH] = json.dumps(
+            {
+                "last_mdm_kickstart": "2022-07-17T01:21:54.555443-04:00",
+                "last_software_update_kickstart": "2022-07-20T14:30:00.250000+00:00",
+            }
+        ).encode()
         output = heal(system).output  # mdmclient is restarted now; softwareupdated is not
         assert "LastMDMKickstart: 2022-08-01 15:59:36.910717 -0400 -0400 " in output
-        assert output.endswith("LastSoftwareUpdateDaemonKickstart: "
-                               "2022-07-20 14:30:00.25 +0000 UTC\n")
+        assert output.endswith(
+            "LastSoftwareUpdateDaemonKickstart: 2022-07-20 14:30:00.25 +0000 UTC\n"
+        )
 
     def test_heal_and_diagnose_are_exclusive(self) -> None:
         assert CliRunner().invoke(cli, ["-heal", "-diagnose"], obj=fake_system()).exit_code == 2
@@ -347,16 +371,25 @@ class TestHeal:
         first_save = system.events.index(f"write {STATE_PATH}")
         assert first_save < system.events.index(kick)
         second_save = system.events.index(f"write {STATE_PATH}", first_save + 1)
-        assert system.events.index(kick) < second_save < system.events.index(
-            "/usr/bin/dscacheutil -flushcache")
+        assert (
+            system.events.index(kick)
+            < second_save
+            < system.events.index("/usr/bin/dscacheutil -flushcache")
+        )
 
     def test_identity_error_is_reported_and_nothing_run(self) -> None:
         system = fake_system()
-        record = json.loads(next(x for x in reconstructed_export().splitlines()
-                                 if x.startswith(b"{") and b"mdmclient" in x))
+        record = json.loads(
+            next(
+                x
+                for x in reconstructed_export().splitlines()
+                if x.startswith(b"{") and b"mdmclient" in x
+            )
+        )
         record["eventMessage"] = "Unable to create MDM identity"
         record["timestamp"] = (system.clock - timedelta(minutes=5)).strftime(
-            "%Y-%m-%d %H:%M:%S.%f%z")
+            "%Y-%m-%d %H:%M:%S.%f%z"
+        )
         quiet(system, reconstructed_export())
         system.replies["/usr/bin/log"][0] = Reply(json.dumps(record).encode() + b"\n")
         doc = json.loads(heal(system, "--json").output)
@@ -369,12 +402,16 @@ class TestHeal:
         system.procs.clear()
         old_path = SOFTWARE_UPDATE.executables[1]
         daemon = system.start(old_path)
-        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL),
-                     Reply(f"system/com.apple.mdmclient.daemon = {{\n\tprogram = "
-                           f"{MDM_CLIENT.executable}\n}}\n".encode()),
-                     Reply(b"", 150, SIP_REFUSAL),
-                     Reply(f"\tstate = running\n\tprogram = {old_path}\n\tpid = "
-                           f"{daemon.pid}\n".encode()))
+        system.reply(
+            LAUNCHCTL,
+            Reply(b"", 150, SIP_REFUSAL),
+            Reply(
+                f"system/com.apple.mdmclient.daemon = {{\n\tprogram = "
+                f"{MDM_CLIENT.executable}\n}}\n".encode()
+            ),
+            Reply(b"", 150, SIP_REFUSAL),
+            Reply(f"\tstate = running\n\tprogram = {old_path}\n\tpid = {daemon.pid}\n".encode()),
+        )
         doc = json.loads(heal(system, "--json").output)
         assert (daemon.pid, signal.SIGTERM) in system.signals
         assert doc["SoftwareUpdateDaemonRestarted"] is True
@@ -382,19 +419,21 @@ class TestHeal:
     def test_a_program_path_of_another_name_is_not_trusted(self) -> None:
         system = fake_system(updates=False)
         shell = system.start("/bin/sh")
-        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL),
-                     Reply(b"\tprogram = /bin/sh\n"))
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL), Reply(b"\tprogram = /bin/sh\n"))
         heal(system)
         assert all(pid != shell.pid for pid, _ in system.signals)
 
     def test_non_finite_preferences_are_refused(self) -> None:
         system = fake_system(updates=False)
-        prefs(system, MANAGED_PREFERENCES, KickstartCooldownHours=float("nan"),
-              LogShowTimeoutSeconds=float("inf"))
+        prefs(
+            system,
+            MANAGED_PREFERENCES,
+            KickstartCooldownHours=float("nan"),
+            LogShowTimeoutSeconds=float("inf"),
+        )
         result = heal(system)
         assert result.exit_code == 0
-        assert "KickstartCooldownHours must be a finite number, not nan; ignored" in (
-            result.output)
+        assert "KickstartCooldownHours must be a finite number, not nan; ignored" in (result.output)
         assert "LogShowTimeoutSeconds must be a finite number, not inf" in result.output
 
     def test_a_window_longer_than_the_history_is_a_usage_error(self) -> None:
@@ -412,8 +451,9 @@ class TestHeal:
     def test_one_unreadable_time_counts_as_now_and_keeps_the_other(self) -> None:
         system = fake_system()
         recent = (system.clock - timedelta(hours=1)).isoformat(timespec="microseconds")
-        system.files[STATE_PATH] = json.dumps({
-            "last_mdm_kickstart": recent, "last_software_update_kickstart": "never"}).encode()
+        system.files[STATE_PATH] = json.dumps(
+            {"last_mdm_kickstart": recent, "last_software_update_kickstart": "never"}
+        ).encode()
         result = heal(system)
         assert actions(system) == []
         assert "last_software_update_kickstart 'never' is not a time" in result.output
@@ -449,7 +489,7 @@ class TestConfigCommand:
         system.files[MANAGED_PREFERENCES] = b"not a plist"
         result = CliRunner().invoke(cli, ["config", "--json"], obj=system)
         assert "not a readable property list" in result.output
-        doc = json.loads(result.output[result.output.index("{"):])
+        doc = json.loads(result.output[result.output.index("{") :])
         assert doc["VerifySeconds"] == {"value": 10, "source": "default"}
 
 
@@ -464,8 +504,9 @@ class TestMissedRuns:
 
     def test_a_heal_run_after_a_night_asleep_says_so(self) -> None:
         system = fake_system(stuck=False)
-        system.files[STATE_PATH] = json.dumps({"last_run": {
-            "started_at": (system.clock - timedelta(hours=10)).isoformat()}}).encode()
+        system.files[STATE_PATH] = json.dumps(
+            {"last_run": {"started_at": (system.clock - timedelta(hours=10)).isoformat()}}
+        ).encode()
         result = heal(system, "--explain")
         assert "5 scheduled run(s) were missed since the last one" in result.output
         assert saved_state(system)["last_run"]["missed_runs"] == 5

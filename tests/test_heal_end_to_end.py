@@ -62,8 +62,9 @@ def stuck(mac: FakeMac, *, updates: bool) -> None:
     (mac.root / ".fake" / "log" / "count").unlink(missing_ok=True)
 
 
-def test_stuck_client_restarted_once_per_cooldown(running_mac: FakeMac,
-                                                  launchd: FakeLaunchd) -> None:
+def test_stuck_client_restarted_once_per_cooldown(
+    running_mac: FakeMac, launchd: FakeLaunchd
+) -> None:
     stuck(running_mac, updates=False)
     before = launchd.pid(MDM_LABEL)
     done = run_heal(running_mac, "--json")
@@ -109,14 +110,20 @@ def _start_as_nobody(path: Path) -> subprocess.Popen[bytes]:
     # exec through an open descriptor: nobody cannot walk into root's temporary folder
     fd = os.open(path, os.O_RDONLY)
     try:
-        return subprocess.Popen([f"/proc/self/fd/{fd}", "3600"], pass_fds=(fd,),
-                                user=65534, group=65534, extra_groups=[])
+        return subprocess.Popen(
+            [f"/proc/self/fd/{fd}", "3600"],
+            pass_fds=(fd,),
+            user=65534,
+            group=65534,
+            extra_groups=[],
+        )
     finally:
         os.close(fd)
 
 
-def test_refused_kickstart_signals_only_the_real_daemon(running_mac: FakeMac,
-                                                        launchd: FakeLaunchd) -> None:
+def test_refused_kickstart_signals_only_the_real_daemon(
+    running_mac: FakeMac, launchd: FakeLaunchd
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("the daemon must be root-owned, so the test must run as root")
     stuck(running_mac, updates=False)
@@ -151,7 +158,8 @@ def test_dry_run_changes_nothing(running_mac: FakeMac, launchd: FakeLaunchd) -> 
     done = run_heal(running_mac, "--dry-run")
     assert done.returncode == 0
     assert "would run: /bin/launchctl kickstart -k system/com.apple.mdmclient.daemon" in (
-        done.stdout)
+        done.stdout
+    )
     assert remediation(running_mac) == []
     assert not (running_mac.root / STATE_PATH.lstrip("/")).exists()
     assert launchd.pid(MDM_LABEL) == pid
@@ -165,8 +173,8 @@ def test_a_second_run_waits_then_exits_4(running_mac: FakeMac) -> None:
         fcntl.flock(held, fcntl.LOCK_EX)
         done = run_heal(running_mac)
     assert done.returncode == 4
-    assert done.stderr == ("mdm-watchdog: error: another mdm-watchdog run is in progress "
-                           "(waited 0 s for it); try again later\n")
+    assert done.stderr == (
+        "mdm-watchdog: error: another mdm-watchdog run is in progress "
+        "(waited 0 s for it); try again later\n"
+    )
     assert remediation(running_mac) == []
-
-

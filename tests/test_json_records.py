@@ -19,11 +19,24 @@ FAST, STANDARD = record_parser(), standard_parser
 # Everything JSON can hold, and what only Python's json writes: NaN and infinities,
 # integers of any size, lone surrogates (escaped as \ud800).
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text())
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=12)
-FIELDS = ("timestamp", "eventMessage", "composedMessage", "processImagePath", "process",
-          "processID", "subsystem", "category", "messageType")  # all the reader takes
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = (
+    "timestamp",
+    "eventMessage",
+    "composedMessage",
+    "processImagePath",
+    "process",
+    "processID",
+    "subsystem",
+    "category",
+    "messageType",
+)  # all the reader takes
 
 
 def test_orjson_is_used_when_it_is_installed() -> None:
@@ -83,12 +96,14 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC).isoformat(sep=" ")
 FIELD_VALUES = st.one_of(VALUES, st.integers(2**63, 2**80), st.integers(-(2**80), 2**40))
 RECORDS = st.fixed_dictionaries(
     {"timestamp": st.one_of(st.just(NOW), VALUES), "eventMessage": st.one_of(st.text(), VALUES)},
-    optional=dict.fromkeys(FIELDS[2:], FIELD_VALUES))
+    optional=dict.fromkeys(FIELDS[2:], FIELD_VALUES),
+)
 
 
 @given(RECORDS, st.sampled_from(["ndjson", "pretty"]))
 def test_the_reader_gets_the_same_entries_from_either_parser(
-    record: dict[str, Any], style: str,
+    record: dict[str, Any],
+    style: str,
 ) -> None:
     if style == "pretty":
         lines = ["[{", *json.dumps(record, indent=2).splitlines()[1:-1], "}]"]
@@ -100,8 +115,17 @@ def test_the_reader_gets_the_same_entries_from_either_parser(
 
 
 def test_a_pid_is_a_32_bit_pid_or_none() -> None:
-    for pid, read in ((1057, 1057), (0, 0), (2**31 - 1, 2**31 - 1), (2**31, None), (-1, None),
-                      (2**70, None), (True, None), (10.0, None), ("1057", None)):
+    for pid, read in (
+        (1057, 1057),
+        (0, 0),
+        (2**31 - 1, 2**31 - 1),
+        (2**31, None),
+        (-1, None),
+        (2**70, None),
+        (True, None),
+        (10.0, None),
+        ("1057", None),
+    ):
         line = json.dumps({"timestamp": NOW, "eventMessage": "m", "processID": pid})
         for fast_json in (True, False):
             (entry,) = reader(fast_json).read([line])

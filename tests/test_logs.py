@@ -27,8 +27,7 @@ from tests.support import (
 from watchdog_mdm.entries import EntryParser, LogEntry, parse_timestamp
 
 
-def read(lines: list[str] | list[bytes] | bytes | str,
-         naive_tz: timezone = UTC) -> list[LogEntry]:
+def read(lines: list[str] | list[bytes] | bytes | str, naive_tz: timezone = UTC) -> list[LogEntry]:
     if isinstance(lines, bytes):
         return list(ReferenceReader(naive_tz).read(lines.splitlines(keepends=True)))
     if isinstance(lines, str):
@@ -59,8 +58,9 @@ class TestDefaultStyle:
         )
 
     def test_sender_image_in_parentheses_is_not_part_of_the_message(self) -> None:
-        line = reference_line("softwareupdated_lines.txt", "(SoftwareUpdateMacController)",
-                              "0x268c")
+        line = reference_line(
+            "softwareupdated_lines.txt", "(SoftwareUpdateMacController)", "0x268c"
+        )
         (entry,) = read([line])
         assert entry.process == "softwareupdated"
         assert entry.subsystem == "com.apple.SoftwareUpdateMacController"
@@ -85,7 +85,7 @@ class TestDefaultStyle:
     def test_header_separator_and_footer_are_skipped_not_fatal(self) -> None:
         lines = reference_lines("mdmclient_lines.txt", "")
         start = lines.index(next(x for x in lines if x.startswith("username@computername")))
-        session = lines[start:start + 8]
+        session = lines[start : start + 8]
         reader = ReferenceReader()
         entries = list(reader.read(session))
         assert [e.timestamp.hour for e in entries] == [14]
@@ -93,8 +93,7 @@ class TestDefaultStyle:
 
 
 class TestCompactStyle:
-    @pytest.mark.parametrize("path", compact_mdm_logs(),
-                             ids=lambda p: p.parent.name + "/" + p.name)
+    @pytest.mark.parametrize("path", compact_mdm_logs(), ids=lambda p: p.parent.name + "/" + p.name)
     def test_reads_every_entry_of_the_real_compact_logs(self, path: Path) -> None:
         entries = read(path.read_bytes())
         assert len(entries) == timestamped_lines(path)
@@ -129,8 +128,10 @@ class TestSyslogStyle:
 
     def test_mdmclient_syslog_lines_with_microsoft_placeholders_filled_in(self) -> None:
         # Microsoft replaced date and time with "<Date> <Time>"; only those are filled in.
-        lines = [x.replace("<Date> <Time>", "2021-02-10 10:00:00")
-                 for x in reference_lines("mdmclient_lines.txt", "<Date> <Time>", "mdmclient[")]
+        lines = [
+            x.replace("<Date> <Time>", "2021-02-10 10:00:00")
+            for x in reference_lines("mdmclient_lines.txt", "<Date> <Time>", "mdmclient[")
+        ]
         entries = read(lines)
         assert len(entries) == len(lines) == 8
         assert {e.process for e in entries} == {"mdmclient"}
@@ -163,16 +164,19 @@ class TestJsonStyle:
     def test_reads_real_pretty_printed_records(self) -> None:
         entries = read("\n".join(self.records()))
         assert [e.process for e in entries] == ["WindowServer", "trustd"]
-        assert entries[0].timestamp == datetime(2026, 5, 7, 19, 48, 34, 701580,
-                                                tzinfo=timezone(timedelta(hours=-5)))
+        assert entries[0].timestamp == datetime(
+            2026, 5, 7, 19, 48, 34, 701580, tzinfo=timezone(timedelta(hours=-5))
+        )
         assert entries[0].subsystem == "com.apple.Multitouch"
 
     def test_reads_the_array_log_show_prints_after_its_filtering_line(self) -> None:
         a, b = self.records()
         # log show --style json: "[{" ... "},{" ... "}]" (log_show_formats.md section 4)
         inner_a, inner_b = a[2:-2], b[2:-2]  # without the lines "{" and "}"
-        output = ('Filtering the log data using "process == \\"trustd\\""\n'
-                  f"[{{\n{inner_a}\n}},{{\n{inner_b}\n}}]\n")
+        output = (
+            'Filtering the log data using "process == \\"trustd\\""\n'
+            f"[{{\n{inner_a}\n}},{{\n{inner_b}\n}}]\n"
+        )
         assert "},{" in output
         entries = read(output)
         assert [e.process for e in entries] == ["WindowServer", "trustd"]
@@ -228,8 +232,15 @@ class TestBadInput:
     def test_garbage_non_utf8_and_truncated_lines_are_skipped(self) -> None:
         good = reference_line("mdmclient_lines.txt", "2023-05-04 05:12:03.908").encode()
         ndjson = reference_line("reconstructed_mdmclient.ndjson", "(200)").encode()
-        lines = [b"\xff\xfe\x00garbage\n", b"\x80\x81\x82\n", good[:30] + b"\n",
-                 ndjson[: len(ndjson) // 2] + b"\n", b"}]\n", b"[\n", good + b"\n"]
+        lines = [
+            b"\xff\xfe\x00garbage\n",
+            b"\x80\x81\x82\n",
+            good[:30] + b"\n",
+            ndjson[: len(ndjson) // 2] + b"\n",
+            b"}]\n",
+            b"[\n",
+            good + b"\n",
+        ]
         reader = ReferenceReader()
         entries = list(reader.read(lines))
         assert len(entries) == 1
@@ -269,8 +280,6 @@ class TestBadInput:
         assert read([good.replace("2023-05-04", "2023-13-45")]) == []
 
 
-
-
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.binary(max_size=200), max_size=30))
 def test_never_raises_on_arbitrary_bytes(lines: list[bytes]) -> None:
@@ -283,9 +292,13 @@ def test_never_raises_on_arbitrary_bytes(lines: list[bytes]) -> None:
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.deferred(lambda: st.sampled_from(real_lines())), min_size=1, max_size=15),
-    st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n\x85\u2028\u2029"
-                                            "\x0b\x0c\x1c\x1d\x1e"), max_size=80),
-             max_size=15),
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_characters="\r\n\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e"),
+            max_size=80,
+        ),
+        max_size=15,
+    ),
     st.randoms(use_true_random=False),
 )
 def test_garbage_between_real_lines_never_hides_them(
@@ -299,9 +312,13 @@ def test_garbage_between_real_lines_never_hides_them(
         assert entry in found
 
 
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                    timezones=st.sampled_from([UTC, EDT,
-                                               timezone(timedelta(hours=5, minutes=30))])))
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([UTC, EDT, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
 def test_timestamps_round_trip_in_log_show_format(value: datetime) -> None:
     text = value.strftime("%Y-%m-%d %H:%M:%S.%f%z")
     assert parse_timestamp(text) == value
@@ -319,10 +336,12 @@ def test_a_line_that_closes_one_record_and_opens_the_next_is_counted_once() -> N
 @functools.cache
 def endings() -> list[str]:
     text_lines = [x for x in real_lines() if x[:1].isdigit()] + [
-        x for x in reference_lines("mdmclient_lines.txt", "") if x[:1].isdigit()][:60]
+        x for x in reference_lines("mdmclient_lines.txt", "") if x[:1].isdigit()
+    ][:60]
     return [
-        *sorted({line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1:]
-                 for line in text_lines}),
+        *sorted(
+            {line[len(line.split(" ")[0]) + len(line.split(" ")[1]) + 1 :] for line in text_lines}
+        ),
         # default and syslog style can both read this one (found in review)
         " 0x1 Default 0x0 12 0 proc: foo[12]: Received HTTP response (200)",
         # longer than what the reader remembers
@@ -330,10 +349,17 @@ def endings() -> list[str]:
     ]
 
 
-TIMESTAMPS = ["2026-11-25 00:00:00.692000+0000", "2026-11-25 00:00:00.692", "2026-11-25 "
-              "00:00:00", "2026-11-25T00:00:00Z", "2026-11-25 00:00:00.1234567891-04:00",
-              "2026-11-25 00:00:00-0400", "2026-13-25 00:00:00.692+0000", "2026-11-25 "
-              "00:00:00.692 +0000", "9999-11-25 00:00:00.000000+0000"]
+TIMESTAMPS = [
+    "2026-11-25 00:00:00.692000+0000",
+    "2026-11-25 00:00:00.692",
+    "2026-11-25 00:00:00",
+    "2026-11-25T00:00:00Z",
+    "2026-11-25 00:00:00.1234567891-04:00",
+    "2026-11-25 00:00:00-0400",
+    "2026-13-25 00:00:00.692+0000",
+    "2026-11-25 00:00:00.692 +0000",
+    "9999-11-25 00:00:00.000000+0000",
+]
 
 
 class MatchingEveryLine(EntryParser):
@@ -343,11 +369,16 @@ class MatchingEveryLine(EntryParser):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(TIMESTAMPS),
-                          st.deferred(lambda: st.sampled_from(endings()))),
-                min_size=1, max_size=25))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(TIMESTAMPS), st.deferred(lambda: st.sampled_from(endings()))),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_a_reader_that_remembers_line_endings_reads_as_one_that_does_not(
-        lines: list[tuple[str, str]]) -> None:
+    lines: list[tuple[str, str]],
+) -> None:
     """The reader matches each distinct line ending against the styles once; whatever
     timestamps come with it, in whatever mix of styles, it must read every line as a
     reader that matches every line."""
@@ -367,11 +398,19 @@ def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
     assert [e.process for e in entries][::2] == ["proc", "Default 0x0 12 0 proc: foo"]
 
 
-@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=5, minutes=30)),
-                                  timezone(timedelta(hours=-4)), timezone(timedelta(
-                                      hours=1), "CET"), timezone(timedelta(seconds=-3725)),
-                                  timezone(timedelta(microseconds=1)),
-                                  ZoneInfo("Europe/Berlin"), ZoneInfo("UTC")])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        UTC,
+        timezone(timedelta(hours=5, minutes=30)),
+        timezone(timedelta(hours=-4)),
+        timezone(timedelta(hours=1), "CET"),
+        timezone(timedelta(seconds=-3725)),
+        timezone(timedelta(microseconds=1)),
+        ZoneInfo("Europe/Berlin"),
+        ZoneInfo("UTC"),
+    ],
+)
 def test_timestamps_without_an_offset_are_read_in_the_zone_given(zone: tzinfo) -> None:
     naive_read = 0
     for ts in TIMESTAMPS:

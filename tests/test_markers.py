@@ -15,10 +15,19 @@ from watchdog_mdm.markers import OnePass, PassPerMarker, marker_search
 
 MARKERS = patterns.RELEVANT_MARKERS
 # Pieces that make near misses and overlaps likely: markers, their halves, line ends.
-PIECES = st.sampled_from([
-    *MARKERS, *(m[: len(m) // 2] for m in MARKERS), *(m[len(m) // 2:] for m in MARKERS),
-    b"\n", b"\r\n", b" ", b"Received HTTP response (200)Received", b"\xff\xfe", b"(",
-])
+PIECES = st.sampled_from(
+    [
+        *MARKERS,
+        *(m[: len(m) // 2] for m in MARKERS),
+        *(m[len(m) // 2 :] for m in MARKERS),
+        b"\n",
+        b"\r\n",
+        b" ",
+        b"Received HTTP response (200)Received",
+        b"\xff\xfe",
+        b"(",
+    ]
+)
 HAYSTACKS = st.lists(st.one_of(PIECES, st.binary(max_size=12)), max_size=40).map(b"".join)
 
 
@@ -42,15 +51,17 @@ def test_the_one_pass_search_is_used_when_ahocorasick_rs_is_installed() -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(HAYSTACKS, st.integers(0, 50), st.integers(0, 50))
-def test_both_searches_point_at_every_line_holding_a_marker(data: bytes, trim_low: int,
-                                                            trim_high: int) -> None:
+def test_both_searches_point_at_every_line_holding_a_marker(
+    data: bytes, trim_low: int, trim_high: int
+) -> None:
     low, high = min(trim_low, len(data)), max(min(trim_low, len(data)), len(data) - trim_high)
     window = data[low:high]
     for search in (OnePass(MARKERS), PassPerMarker(MARKERS)):
         starts = search.starts(data, low, high)
         assert starts == sorted(starts)
-        assert all(any(data.startswith(m, at) and at + len(m) <= high for m in MARKERS)
-                   for at in starts)
+        assert all(
+            any(data.startswith(m, at) and at + len(m) <= high for m in MARKERS) for at in starts
+        )
         assert all(at >= low for at in starts)
         found = {line_start(window, at - low) for at in starts}
         assert found == lines_with_a_marker(window)
@@ -62,8 +73,10 @@ def test_bytearrays_and_memory_maps_are_searched_in_place(tmp_path: Path) -> Non
     path.write_bytes(data)
     expected = [data.index(b"Received")]
     buffer = bytearray(data)
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0,
-                                              access=mmap.ACCESS_READ) as mapped:
+    with (
+        path.open("rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+    ):
         for haystack in (data, buffer, mapped):
             assert marker_search(MARKERS).starts(haystack, 0, len(data)) == expected
     buffer.extend(b"more")  # no export of the buffer is left behind to block a resize

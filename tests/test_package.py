@@ -51,13 +51,24 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def build(bundle: Path | None, output: Path) -> dict[str, Path]:
     """build.py's packages from ``bundle``, or from scratch as the README's command does."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "pkg" / "build.py"), "--allow-foreign-bundle",
-         "--output", str(output), *(["--bundle", str(bundle)] if bundle else [])],
-        capture_output=True, text=True, check=False,
-        env=os.environ | {"SOURCE_DATE_EPOCH": EPOCH})
+        [
+            sys.executable,
+            str(REPO / "pkg" / "build.py"),
+            "--allow-foreign-bundle",
+            "--output",
+            str(output),
+            *(["--bundle", str(bundle)] if bundle else []),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"SOURCE_DATE_EPOCH": EPOCH},
+    )
     assert done.returncode == 0, done.stderr
-    return {"product": output / f"mdm-watchdog-{__version__}.pkg",
-            "component": output / f"mdm-watchdog-{__version__}-component.pkg"}
+    return {
+        "product": output / f"mdm-watchdog-{__version__}.pkg",
+        "component": output / f"mdm-watchdog-{__version__}-component.pkg",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -81,13 +92,22 @@ def archive_members(data: bytes) -> dict[str, Member]:
     listing = []
     with libarchive.memory_reader(data) as archive:
         for entry in archive:
-            listing.append((entry.pathname, entry.mode, entry.uid, entry.gid, entry.isfile,
-                            entry.linkpath if entry.issym else None))
+            listing.append(
+                (
+                    entry.pathname,
+                    entry.mode,
+                    entry.uid,
+                    entry.gid,
+                    entry.isfile,
+                    entry.linkpath if entry.issym else None,
+                )
+            )
     with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
         libarchive.extract_memory(data)
         return {
-            name: Member(name, mode, uid, gid,
-                         (Path(folder) / name).read_bytes() if is_file else b"", link)
+            name: Member(
+                name, mode, uid, gid, (Path(folder) / name).read_bytes() if is_file else b"", link
+            )
             for name, mode, uid, gid, is_file, link in listing
         }
 
@@ -109,9 +129,13 @@ def expected_payload(bundle: Path) -> dict[str, tuple[int, bytes | str | None]]:
             expected[name] = (mode, path.read_bytes())
     expected[f"./{APP}/uninstall.sh"] = (0o100755, (REPO / "pkg/uninstall.sh").read_bytes())
     expected[f"./Library/LaunchDaemons/{LABEL}.plist"] = (
-        0o100644, (REPO / f"launchd/{LABEL}.plist").read_bytes())
+        0o100644,
+        (REPO / f"launchd/{LABEL}.plist").read_bytes(),
+    )
     expected[f"./private/etc/newsyslog.d/{LABEL}.conf"] = (
-        0o100644, (REPO / f"launchd/{LABEL}.newsyslog.conf").read_bytes())
+        0o100644,
+        (REPO / f"launchd/{LABEL}.newsyslog.conf").read_bytes(),
+    )
     return expected
 
 
@@ -121,8 +145,9 @@ class TestBundle:
         assert (bundle / "_internal").is_dir()  # onedir: nothing unpacked at run time
 
     def test_version(self, bundle: Path) -> None:
-        done = subprocess.run([str(bundle / "mdm-watchdog"), "-version"], capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            [str(bundle / "mdm-watchdog"), "-version"], capture_output=True, text=True, check=False
+        )
         assert done.stdout == f"{__version__}\n"
 
     def test_the_bundle_carries_the_one_pass_marker_search(self, bundle: Path) -> None:
@@ -140,12 +165,22 @@ class TestBundle:
         fake_mac.install("/bin/launchctl")
         prefs(fake_mac, VerifySeconds=0)  # no daemon runs here to wait for
         binary = str(bundle / "mdm-watchdog")
-        diagnose = subprocess.run([binary, "-diagnose", "--system-root", str(fake_mac.root)],
-                                  capture_output=True, text=True, check=False)
-        assert diagnose.stdout == ("MDMEnrolled: true MDMIdentityError: false "
-                                   "MDMClientStuck: true MDMSoftwareUpdatesStuck: false\n")
-        heal = subprocess.run([binary, "-heal", "--system-root", str(fake_mac.root)],
-                              capture_output=True, text=True, check=False)
+        diagnose = subprocess.run(
+            [binary, "-diagnose", "--system-root", str(fake_mac.root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert diagnose.stdout == (
+            "MDMEnrolled: true MDMIdentityError: false "
+            "MDMClientStuck: true MDMSoftwareUpdatesStuck: false\n"
+        )
+        heal = subprocess.run(
+            [binary, "-heal", "--system-root", str(fake_mac.root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert heal.returncode == 0, heal.stderr
         assert "MDMClientRestarted: true" in heal.stdout
         assert fake_mac.calls("launchctl") == [["kickstart", "-k", f"system/{MDM_CLIENT.label}"]]
@@ -156,8 +191,9 @@ def sha256(path: Path) -> str:
 
 
 class TestPackage:
-    def test_a_build_from_scratch_is_identical(self, packages: dict[str, Path],
-                                               tmp_path: Path) -> None:
+    def test_a_build_from_scratch_is_identical(
+        self, packages: dict[str, Path], tmp_path: Path
+    ) -> None:
         # The session's second and last PyInstaller run: the README's build command, bundle
         # included, in other folders, gives the very bytes of the session's packages (so
         # the bundle is reproducible, and the packages written from it too).
@@ -170,7 +206,7 @@ class TestPackage:
         import zlib
 
         data = packages["product"].read_bytes()
-        toc = zlib.decompress(data[28:28 + int.from_bytes(data[8:16], "big")]).decode()
+        toc = zlib.decompress(data[28 : 28 + int.from_bytes(data[8:16], "big")]).decode()
         assert toc.count('<encoding style="application/octet-stream"/>') == 5
         assert "x-gzip" not in toc and "x-bzip2" not in toc
 
@@ -179,10 +215,18 @@ class TestPackage:
         by_libarchive = archive_members(path.read_bytes())
         info = flat_package.pkg_info(path)
         assert info["flavor"] == "Product"
-        assert sorted(info["files"]) == sorted(by_libarchive) == [
-            "Distribution", "mdm-watchdog.pkg", "mdm-watchdog.pkg/Bom",
-            "mdm-watchdog.pkg/PackageInfo", "mdm-watchdog.pkg/Payload",
-            "mdm-watchdog.pkg/Scripts"]
+        assert (
+            sorted(info["files"])
+            == sorted(by_libarchive)
+            == [
+                "Distribution",
+                "mdm-watchdog.pkg",
+                "mdm-watchdog.pkg/Bom",
+                "mdm-watchdog.pkg/PackageInfo",
+                "mdm-watchdog.pkg/Payload",
+                "mdm-watchdog.pkg/Scripts",
+            ]
+        )
         for name, member in by_libarchive.items():
             if name != "mdm-watchdog.pkg":
                 assert flat_package.pkg_extract_member(path, name) == member.data, name
@@ -199,11 +243,13 @@ class TestPackage:
         assert package_info["auth"] == "root"
         assert package_info["scripts"]["$value"] == [
             {"preinstall": {"component_id": None, "file": "./preinstall"}},
-            {"postinstall": {"component_id": None, "file": "./postinstall"}}]
+            {"postinstall": {"component_id": None, "file": "./postinstall"}},
+        ]
         refs = [r for c in info["distribution"]["choice"] for r in c["pkg-ref"]]
         assert [r["id"] for r in refs] == [LABEL]
-        payload = archive_members(flat_package.pkg_extract_member(
-            packages["product"], "mdm-watchdog.pkg/Payload"))
+        payload = archive_members(
+            flat_package.pkg_extract_member(packages["product"], "mdm-watchdog.pkg/Payload")
+        )
         assert package_info["payload"]["numberOfFiles"] == len(payload)
 
     def test_component_package_holds_the_same_parts(self, packages: dict[str, Path]) -> None:
@@ -213,10 +259,12 @@ class TestPackage:
         for name, member in component.items():
             assert product[f"mdm-watchdog.pkg/{name}"].data == member.data
 
-    def test_every_payload_path_mode_owner_and_byte(self, bundle: Path,
-                                                    packages: dict[str, Path]) -> None:
-        payload = archive_members(flat_package.pkg_extract_member(
-            packages["product"], "mdm-watchdog.pkg/Payload"))
+    def test_every_payload_path_mode_owner_and_byte(
+        self, bundle: Path, packages: dict[str, Path]
+    ) -> None:
+        payload = archive_members(
+            flat_package.pkg_extract_member(packages["product"], "mdm-watchdog.pkg/Payload")
+        )
         expected = expected_payload(bundle)
         assert sorted(payload) == sorted(expected)
         for name, (mode, content) in expected.items():
@@ -247,8 +295,9 @@ class TestPackage:
                 assert record["link_name"] == content, name
 
     def test_scripts_are_the_repositorys(self, packages: dict[str, Path]) -> None:
-        scripts = archive_members(flat_package.pkg_extract_member(
-            packages["product"], "mdm-watchdog.pkg/Scripts"))
+        scripts = archive_members(
+            flat_package.pkg_extract_member(packages["product"], "mdm-watchdog.pkg/Scripts")
+        )
         assert sorted(scripts) == [".", "./postinstall", "./preinstall"]
         for name in ("preinstall", "postinstall"):
             member = scripts[f"./{name}"]
@@ -259,8 +308,9 @@ class TestPackage:
 class TestBuildInfo:
     def test_identifier_and_name_are_what_is_built(self, tmp_path: Path) -> None:
         path = tmp_path / "build-info.json"
-        path.write_text(json.dumps({"identifier": "org.example.watchdog",
-                                    "name": "example-${version}.pkg"}))
+        path.write_text(
+            json.dumps({"identifier": "org.example.watchdog", "name": "example-${version}.pkg"})
+        )
         info = package_build.build_info(path)
         bundle = tmp_path / "bundle"
         bundle.mkdir()
@@ -270,24 +320,31 @@ class TestBuildInfo:
         output.mkdir()
         package_build.stage_payload(bundle, payload)
         package_build.stage_scripts(scripts)
-        product, component = package_build.write_python(info, payload, scripts, output,
-                                                        int(EPOCH))
-        assert (product.name, component.name) == (f"example-{__version__}.pkg",
-                                                  f"example-{__version__}-component.pkg")
+        product, component = package_build.write_python(info, payload, scripts, output, int(EPOCH))
+        assert (product.name, component.name) == (
+            f"example-{__version__}.pkg",
+            f"example-{__version__}-component.pkg",
+        )
         read = flat_package.pkg_info(product)
         (package_info,) = (c["package_info"] for c in read["components"])
         assert (package_info["identifier"], package_info["version"]) == (
-            "org.example.watchdog", __version__)
+            "org.example.watchdog",
+            __version__,
+        )
         refs = [r for c in read["distribution"]["choice"] for r in c["pkg-ref"]]
         assert [r["id"] for r in refs] == ["org.example.watchdog"]
 
-    @pytest.mark.parametrize("keys", [
-        {"identifier": LABEL},
-        {"identifier": LABEL, "name": "x.pkg", "version": "9.9"},  # the package's, only
-        {"identifier": LABEL, "name": "x.pkg", "ownership": "preserve"},
-    ])
-    def test_a_key_build_py_does_not_honour_is_refused(self, tmp_path: Path,
-                                                       keys: dict[str, str]) -> None:
+    @pytest.mark.parametrize(
+        "keys",
+        [
+            {"identifier": LABEL},
+            {"identifier": LABEL, "name": "x.pkg", "version": "9.9"},  # the package's, only
+            {"identifier": LABEL, "name": "x.pkg", "ownership": "preserve"},
+        ],
+    )
+    def test_a_key_build_py_does_not_honour_is_refused(
+        self, tmp_path: Path, keys: dict[str, str]
+    ) -> None:
         path = tmp_path / "build-info.json"
         path.write_text(json.dumps(keys))
         with pytest.raises(SystemExit, match="must hold exactly the keys identifier, name"):
@@ -297,9 +354,17 @@ class TestBuildInfo:
 def build_with_backend(hook: str, source: Path, output: Path) -> Path:
     """``hook`` (build_sdist, build_wheel) of pyproject.toml's backend, as pip calls it."""
     done = subprocess.run(
-        [sys.executable, "-c", f"import sys; from setuptools import build_meta; "
-         f"print(build_meta.{hook}(sys.argv[1]))", str(output)],
-        cwd=source, capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from setuptools import build_meta; print(build_meta.{hook}(sys.argv[1]))",
+            str(output),
+        ],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return output / done.stdout.splitlines()[-1]
 
@@ -310,8 +375,13 @@ def distributions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (which is how pip installs from an sdist)."""
     work = tmp_path_factory.mktemp("distributions")
     source = work / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "*.egg-info", "build", "dist", "__pycache__", ".*cache"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "*.egg-info", "build", "dist", "__pycache__", ".*cache"
+        ),
+    )
     sdist = build_with_backend("build_sdist", source, work)
     with tarfile.open(sdist) as archive:
         archive.extractall(work / "unpacked", filter="data")
@@ -321,7 +391,8 @@ def distributions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 class TestDistributions:
     def test_the_sdist_holds_the_package_and_licence_and_no_tests(
-            self, distributions: dict[str, Path]) -> None:
+        self, distributions: dict[str, Path]
+    ) -> None:
         # The tests read the whole repository (fixtures, docs, pkg/, launchd/), so they
         # run from a clone; an sdist with some of them could only fail.
         with tarfile.open(distributions["sdist"]) as archive:
@@ -336,7 +407,8 @@ class TestDistributions:
         assert {"README.md", "pyproject.toml", "PKG-INFO"} <= names
 
     def test_the_wheel_carries_the_licence_and_the_version(
-            self, distributions: dict[str, Path]) -> None:
+        self, distributions: dict[str, Path]
+    ) -> None:
         info = f"mdm_watchdog-{__version__}.dist-info"
         with zipfile.ZipFile(distributions["wheel"]) as wheel:
             assert wheel.read(f"{info}/licenses/LICENSE") == (REPO / "LICENSE").read_bytes()
@@ -375,22 +447,35 @@ def installed(packages: dict[str, Path], fake_mac: FakeMac) -> Iterator[FakeMac]
 
 
 def run_script(path: Path, mac: FakeMac, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["/bin/sh", str(path), *args], capture_output=True, text=True,
-                          check=False, env={"PATH": os.environ["PATH"],
-                                            "MDM_WATCHDOG_ROOT": str(mac.root)})
+    return subprocess.run(
+        ["/bin/sh", str(path), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"], "MDM_WATCHDOG_ROOT": str(mac.root)},
+    )
 
 
 class TestInstalled:
     def test_the_installed_binary_runs_on_the_fake_mac(self, installed: FakeMac) -> None:
         installed.install("/usr/bin/profiles", ENROLLED)
         installed.install("/usr/bin/log", b'{"count":0,"finished":1}\n')
-        done = subprocess.run([str(installed.root / BINARY.lstrip("/")), "-diagnose",
-                               "--system-root", str(installed.root)],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [
+                str(installed.root / BINARY.lstrip("/")),
+                "-diagnose",
+                "--system-root",
+                str(installed.root),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.stdout.startswith("MDMEnrolled: true ")
 
-    def test_postinstall_bootstraps_the_daemon_on_the_running_system(self,
-                                                                    installed: FakeMac) -> None:
+    def test_postinstall_bootstraps_the_daemon_on_the_running_system(
+        self, installed: FakeMac
+    ) -> None:
         plist = installed.root / f"Library/LaunchDaemons/{LABEL}.plist"
         plist.chmod(0o666)
         (installed.root / "usr/local/bin/mdm-watchdog").unlink()
@@ -398,29 +483,42 @@ class TestInstalled:
         done = run_script(REPO / "pkg/scripts/postinstall", installed, "pkg", "/", "/")
         assert done.returncode == 0, done.stderr
         assert plist.stat().st_mode & 0o777 == 0o644
-        assert installed.calls("launchctl") == [["enable", f"system/{LABEL}"],
-                                                ["bootstrap", "system", str(plist)]]
+        assert installed.calls("launchctl") == [
+            ["enable", f"system/{LABEL}"],
+            ["bootstrap", "system", str(plist)],
+        ]
         link = installed.root / "usr/local/bin/mdm-watchdog"
         assert str(link.readlink()) == BINARY
 
     def test_the_payload_leaves_usr_local_alone(self, packages: dict[str, Path]) -> None:
-        payload = archive_members(flat_package.pkg_extract_member(
-            packages["product"], "mdm-watchdog.pkg/Payload"))
+        payload = archive_members(
+            flat_package.pkg_extract_member(packages["product"], "mdm-watchdog.pkg/Payload")
+        )
         assert not [name for name in payload if name.startswith("./usr")]
 
-    def test_only_a_universal_macos_bundle_is_packaged_by_default(self, bundle: Path,
-                                                                 tmp_path: Path) -> None:
-        done = subprocess.run([sys.executable, str(REPO / "pkg" / "build.py"), "--bundle",
-                               str(bundle), "--output", str(tmp_path)],
-                              capture_output=True, text=True, check=False)
+    def test_only_a_universal_macos_bundle_is_packaged_by_default(
+        self, bundle: Path, tmp_path: Path
+    ) -> None:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "pkg" / "build.py"),
+                "--bundle",
+                str(bundle),
+                "--output",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode != 0
         assert "is not a universal (arm64 and x86_64) macOS executable" in done.stderr
         assert list(tmp_path.iterdir()) == []
 
     def test_scripts_do_nothing_for_another_volume(self, installed: FakeMac) -> None:
         for name in ("preinstall", "postinstall"):
-            done = run_script(REPO / "pkg/scripts" / name, installed, "pkg", "/",
-                              "/Volumes/Other")
+            done = run_script(REPO / "pkg/scripts" / name, installed, "pkg", "/", "/Volumes/Other")
             assert done.returncode == 0
         assert installed.calls("launchctl") == []
 
@@ -444,8 +542,7 @@ class TestInstalled:
         assert installed.calls("launchctl") == [["bootout", f"system/{LABEL}"]]
         assert installed.calls("pkgutil") == [["--forget", LABEL]]
 
-    def test_uninstaller_keeps_a_command_link_that_is_not_its_own(self,
-                                                                  installed: FakeMac) -> None:
+    def test_uninstaller_keeps_a_command_link_that_is_not_its_own(self, installed: FakeMac) -> None:
         link = installed.root / "usr/local/bin/mdm-watchdog"
         link.unlink()
         link.symlink_to("/opt/homebrew/bin/mdm-watchdog")
@@ -468,8 +565,11 @@ def test_launch_daemon_plist() -> None:
 
 
 def test_log_rotation_covers_the_daemons_log() -> None:
-    line = next(x for x in (REPO / "launchd" / f"{LABEL}.newsyslog.conf").read_text()
-                .splitlines() if x and not x.startswith("#"))
+    line = next(
+        x
+        for x in (REPO / "launchd" / f"{LABEL}.newsyslog.conf").read_text().splitlines()
+        if x and not x.startswith("#")
+    )
     path, owner, mode, count, size, when, flags = line.split()
     assert when == "*"  # rotate by size only
     assert path == "/var/log/mdm-watchdog.log"

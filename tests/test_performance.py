@@ -11,8 +11,15 @@ import pytest
 from tests.support import LOGS
 
 HEAVY = ("psutil", "tenacity", "plistlib", "ahocorasick_rs")
-LIBRARY = ("watchdog_mdm.state", "watchdog_mdm.system", "watchdog_mdm.diagnose",
-           "watchdog_mdm.report", "watchdog_mdm.run", "watchdog_mdm.heal", "json")
+LIBRARY = (
+    "watchdog_mdm.state",
+    "watchdog_mdm.system",
+    "watchdog_mdm.diagnose",
+    "watchdog_mdm.report",
+    "watchdog_mdm.run",
+    "watchdog_mdm.heal",
+    "json",
+)
 # what only running commands, writing files (with shutil and random, ~12 ms) and naming
 # time zones need. (pathlib is left out by the seam too, but an editable install's
 # import hook loads it into every process, so it cannot be checked here.)
@@ -21,20 +28,22 @@ COMMANDS = ("subprocess", "tempfile", "zoneinfo")
 
 def imported_by(*argv: str) -> set[str]:
     """The modules of interest loaded by running the command line with ``argv``."""
-    probe = ("import sys\nfrom watchdog_mdm.cli import cli\n"
-             "try:\n    cli.main(sys.argv[1:], prog_name='mdm-watchdog')\n"
-             "except SystemExit:\n    pass\n"
-             f"print(' '.join(m for m in {HEAVY + LIBRARY + COMMANDS!r} if m in sys.modules), "
-             "file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True,
-                          text=True, check=True)
+    probe = (
+        "import sys\nfrom watchdog_mdm.cli import cli\n"
+        "try:\n    cli.main(sys.argv[1:], prog_name='mdm-watchdog')\n"
+        "except SystemExit:\n    pass\n"
+        f"print(' '.join(m for m in {HEAVY + LIBRARY + COMMANDS!r} if m in sys.modules), "
+        "file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True
+    )
     return set(done.stderr.splitlines()[-1].split())
 
 
 def test_the_command_line_imports_no_healing_or_plist_machinery() -> None:
     probe = f"import sys, watchdog_mdm.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 
@@ -47,6 +56,12 @@ def test_analyze_loads_what_reading_needs_and_no_healing_machinery() -> None:
     export = Path(LOGS / "super-ad1495a" / "mdm.log")
     loaded = imported_by("analyze", str(export))
     assert {"watchdog_mdm.diagnose", "watchdog_mdm.report", "ahocorasick_rs"} <= loaded
-    assert not loaded & {"psutil", "tenacity", "plistlib", "watchdog_mdm.run",
-                         "watchdog_mdm.heal", "watchdog_mdm.state", *COMMANDS}
-
+    assert not loaded & {
+        "psutil",
+        "tenacity",
+        "plistlib",
+        "watchdog_mdm.run",
+        "watchdog_mdm.heal",
+        "watchdog_mdm.state",
+        *COMMANDS,
+    }

@@ -40,8 +40,12 @@ def test_every_parametrised_set_of_logs_is_all_there() -> None:
 def test_every_log_gets_an_explained_result(path: Path) -> None:
     doc = analyze(str(path))
     reasons = doc["evidence"]["reasons"]
-    assert set(reasons) == {"MDMEnrolled", "MDMIdentityError", "MDMClientStuck",
-                            "MDMSoftwareUpdatesStuck"}
+    assert set(reasons) == {
+        "MDMEnrolled",
+        "MDMIdentityError",
+        "MDMClientStuck",
+        "MDMSoftwareUpdatesStuck",
+    }
     assert all(reasons.values())
     has_device_traffic = "[0:MDMDaemon:" in path.read_text()
     assert doc["MDMEnrolled"] is (True if has_device_traffic else None)

@@ -71,12 +71,20 @@ def style_examples() -> dict[str, list[str]]:
     json_lines = reference("json_style_examples.txt").read_text().splitlines()
     return {
         "default": (LOGS / "super-ad1495a" / "mdm.log").read_text().splitlines(),
-        "compact": (LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
-                    / "mdmCommand.log").read_text().splitlines(),
-        "syslog": [x.replace("<Date> <Time>", "2021-02-10 10:00:00")
-                   for x in reference_lines("mdmclient_lines.txt", "<Date> <Time>")],
-        "ndjson": [x for x in reference_lines("reconstructed_mdmclient.ndjson", "")
-                   if not x.startswith("#")],
+        "compact": (
+            LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM" / "mdmCommand.log"
+        )
+        .read_text()
+        .splitlines(),
+        "syslog": [
+            x.replace("<Date> <Time>", "2021-02-10 10:00:00")
+            for x in reference_lines("mdmclient_lines.txt", "<Date> <Time>")
+        ],
+        "ndjson": [
+            x
+            for x in reference_lines("reconstructed_mdmclient.ndjson", "")
+            if not x.startswith("#")
+        ],
         "json": [x for x in json_lines if not x.startswith("#")],
     }
 
@@ -85,7 +93,8 @@ def test_every_style_has_real_examples() -> None:
     examples = style_examples()
     assert sorted(examples) == sorted(STYLES)
     assert all(len(lines) >= 5 for lines in examples.values()), {
-        k: len(v) for k, v in examples.items()}
+        k: len(v) for k, v in examples.items()
+    }
 
 
 INPUT_EXAMPLES = 300  # per style, for the figures in docs/reliability.md
@@ -101,21 +110,25 @@ def mutate(data: bytes, edits: list[tuple[str, int, bytes]]) -> bytes:
         elif kind == "insert":
             out[at:at] = chunk
         else:
-            out[at:at + len(chunk)] = chunk
+            out[at : at + len(chunk)] = chunk
     return bytes(out)
 
 
-EDITS = st.lists(st.tuples(st.sampled_from(["cut", "insert", "overwrite"]),
-                           st.integers(0, 1 << 20),
-                           st.one_of(st.binary(max_size=40),
-                                     st.sampled_from([b"\0", b"\xff\xfe", b"\n", b"{", b"}",
-                                                      b'"', b"\xc3", b"[{", b"},{"]))),
-                 max_size=8)
+EDITS = st.lists(
+    st.tuples(
+        st.sampled_from(["cut", "insert", "overwrite"]),
+        st.integers(0, 1 << 20),
+        st.one_of(
+            st.binary(max_size=40),
+            st.sampled_from([b"\0", b"\xff\xfe", b"\n", b"{", b"}", b'"', b"\xc3", b"[{", b"},{"]),
+        ),
+    ),
+    max_size=8,
+)
 
 
 @pytest.mark.parametrize("style", STYLES)
-@settings(max_examples=INPUT_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=INPUT_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=EDITS, final_newline=st.booleans())
 def test_no_mutation_of_a_real_export_makes_the_reader_raise(
     style: str, edits: list[tuple[str, int, bytes]], final_newline: bool
@@ -130,19 +143,27 @@ def test_no_mutation_of_a_real_export_makes_the_reader_raise(
 
 @settings(max_examples=60, deadline=None)
 @given(edits=EDITS, style=st.sampled_from(STYLES))
-def test_analyze_completes_on_any_mutated_export(edits: list[tuple[str, int, bytes]],
-                                                 style: str) -> None:
+def test_analyze_completes_on_any_mutated_export(
+    edits: list[tuple[str, int, bytes]], style: str
+) -> None:
     data = mutate("\n".join(style_examples()[style]).encode(), edits)
     result = CliRunner().invoke(cli, ["analyze", "-", "--json"], obj=FakeSystem(), input=data)
     assert result.exit_code == 0, result.output
-    json.loads(result.output[result.output.index("{"):])
+    json.loads(result.output[result.output.index("{") :])
 
 
-@pytest.mark.parametrize("record", [
-    "[]", "3", '"text"', "null", '{"timestamp": 5, "eventMessage": "x"}',
-    '{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": ["x"]}',
-    '{"timestamp": "yesterday", "eventMessage": "x"}',
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        "[]",
+        "3",
+        '"text"',
+        "null",
+        '{"timestamp": 5, "eventMessage": "x"}',
+        '{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": ["x"]}',
+        '{"timestamp": "yesterday", "eventMessage": "x"}',
+    ],
+)
 def test_json_of_the_wrong_shape_is_skipped(record: str) -> None:
     reader = ReferenceReader()
     assert list(reader.read([record])) == []
@@ -150,23 +171,29 @@ def test_json_of_the_wrong_shape_is_skipped(record: str) -> None:
 
 
 def test_json_fields_of_the_wrong_type_are_read_as_absent() -> None:
-    record = ('{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": "x", '
-              '"processImagePath": 7, "processID": "12", "subsystem": {}}')
+    record = (
+        '{"timestamp": "2026-11-25 10:00:00.000000+0000", "eventMessage": "x", '
+        '"processImagePath": 7, "processID": "12", "subsystem": {}}'
+    )
     (entry,) = ReferenceReader().read([record])
     assert (entry.message, entry.process, entry.subsystem, entry.pid) == ("x", "", "", None)
 
 
-@pytest.mark.parametrize(("stamp", "offset"), [
-    ("2026-11-25 10:00:00.000000+0530", timedelta(hours=5, minutes=30)),
-    ("2026-11-25 10:00:00.000000+1400", timedelta(hours=14)),
-    ("2026-11-25 10:00:00.000000-1200", timedelta(hours=-12)),
-    ("2026-11-25 10:00:00.000000+00:00", timedelta(0)),
-    ("2026-11-25T10:00:00Z", timedelta(0)),
-    ("2026-11-25 10:00:00", timedelta(0)),  # none: read in the given zone (UTC here)
-])
+@pytest.mark.parametrize(
+    ("stamp", "offset"),
+    [
+        ("2026-11-25 10:00:00.000000+0530", timedelta(hours=5, minutes=30)),
+        ("2026-11-25 10:00:00.000000+1400", timedelta(hours=14)),
+        ("2026-11-25 10:00:00.000000-1200", timedelta(hours=-12)),
+        ("2026-11-25 10:00:00.000000+00:00", timedelta(0)),
+        ("2026-11-25T10:00:00Z", timedelta(0)),
+        ("2026-11-25 10:00:00", timedelta(0)),  # none: read in the given zone (UTC here)
+    ],
+)
 def test_odd_offsets(stamp: str, offset: timedelta) -> None:
-    record = json.dumps({"timestamp": stamp, "eventMessage": "x",
-                         "processImagePath": "/usr/libexec/mdmclient"})
+    record = json.dumps(
+        {"timestamp": stamp, "eventMessage": "x", "processImagePath": "/usr/libexec/mdmclient"}
+    )
     (entry,) = ReferenceReader().read([record])
     assert entry.timestamp.utcoffset() == offset
 
@@ -179,8 +206,9 @@ def _peak_rss_kib(*argv: str) -> tuple[int, subprocess.CompletedProcess[str]]:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         print(json.dumps([peak, done.returncode, done.stdout, done.stderr]))
     """)
-    out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True
+    ).stdout
     peak, code, stdout, stderr = json.loads(out)
     return peak, subprocess.CompletedProcess(argv, code, stdout, stderr)
 
@@ -215,12 +243,15 @@ def test_far_more_output_than_expected_keeps_memory_flat(tmp_path: Path) -> None
     assert peak < PEAK_LIMIT_MB * 1024, f"peak {peak} KiB"
 
 
-@pytest.mark.parametrize("output", [
-    b"MDM-Registrierung: Ja (vom Benutzer genehmigt)\n",  # a German form
-    b"\xff\xfe\x00garbage\n",
-    b"",
-    b"MDM enrollment:\n",
-])
+@pytest.mark.parametrize(
+    "output",
+    [
+        b"MDM-Registrierung: Ja (vom Benutzer genehmigt)\n",  # a German form
+        b"\xff\xfe\x00garbage\n",
+        b"",
+        b"MDM enrollment:\n",
+    ],
+)
 def test_profiles_in_an_unexpected_form_never_decides_enrollment(output: bytes) -> None:
     system = FakeSystem().reply("/usr/bin/profiles", Reply(output))
     system.reply("/usr/bin/log", Reply(b'{"count":0,"finished":1}\n'))
@@ -230,6 +261,7 @@ def test_profiles_in_an_unexpected_form_never_decides_enrollment(output: bytes) 
 
 
 # ------------------------------------------------------------------ faults
+
 
 @pytest.fixture
 def stuck_mac(enrolled_mac: FakeMac) -> FakeMac:
@@ -262,8 +294,12 @@ def test_a_log_show_past_its_time_limit_heals_nothing() -> None:
 
 
 def test_log_show_failing_half_way_heals_nothing(stuck_mac: FakeMac) -> None:
-    stuck_mac.install("/usr/bin/log", export(style_examples()["ndjson"], 3)[:2000], rc=1,
-                      stderr=b"log: read error\n")
+    stuck_mac.install(
+        "/usr/bin/log",
+        export(style_examples()["ndjson"], 3)[:2000],
+        rc=1,
+        stderr=b"log: read error\n",
+    )
     done = run_heal(stuck_mac)
     assert done.returncode == 3
     assert remediation(stuck_mac) == []
@@ -306,8 +342,15 @@ def test_signalling_a_process_that_is_gone_or_was_replaced(tmp_path: Path) -> No
 
 
 # Every step of a software-update heal, and the signal that ends the run there.
-STEPS = [("profiles", 1), ("log", 1), ("launchctl", 1), ("dscacheutil", 1), ("killall", 1),
-         ("pkill", 1), ("launchctl", 2)]
+STEPS = [
+    ("profiles", 1),
+    ("log", 1),
+    ("launchctl", 1),
+    ("dscacheutil", 1),
+    ("killall", 1),
+    ("pkill", 1),
+    ("launchctl", 2),
+]
 
 
 @pytest.mark.parametrize("signal_name", ["KILL", "TERM"])
@@ -324,8 +367,10 @@ def test_killed_at_any_step_the_state_stays_valid_and_the_cooldown_holds(
     second = run_heal(stuck_mac)
     assert second.returncode == 0, second.stderr
     state = valid_state(stuck_mac)
-    for label, key in (("com.apple.mdmclient.daemon", "last_mdm_kickstart"),
-                       ("com.apple.softwareupdated", "last_software_update_kickstart")):
+    for label, key in (
+        ("com.apple.mdmclient.daemon", "last_mdm_kickstart"),
+        ("com.apple.softwareupdated", "last_software_update_kickstart"),
+    ):
         done = [k for k in kicks(stuck_mac) if k.endswith(label)]
         assert len(done) <= 1, (label, kicks(stuck_mac))
         if done:  # a restart that happened was recorded first
@@ -338,29 +383,44 @@ PARALLEL_RUNS = 8
 
 
 def test_many_runs_at_once_restart_each_daemon_once(stuck_mac: FakeMac) -> None:
-    runs = [subprocess.Popen([installed_command(), "-heal", "--system-root", str(stuck_mac.root)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for _ in range(PARALLEL_RUNS)]
+    runs = [
+        subprocess.Popen(
+            [installed_command(), "-heal", "--system-root", str(stuck_mac.root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(PARALLEL_RUNS)
+    ]
     codes = [run.wait(timeout=120) for run in runs]
     for run in runs:
         assert run.stdout is not None and run.stderr is not None
         run.stdout.close()
         run.stderr.close()
     assert set(codes) <= {0, 4}
-    assert sorted(kicks(stuck_mac)) == ["launchctl kickstart -k system/com.apple.mdmclient.daemon",
-                                  "launchctl kickstart -k system/com.apple.softwareupdated"]
+    assert sorted(kicks(stuck_mac)) == [
+        "launchctl kickstart -k system/com.apple.mdmclient.daemon",
+        "launchctl kickstart -k system/com.apple.softwareupdated",
+    ]
     valid_state(stuck_mac)
 
 
 def test_a_lock_left_by_a_dead_run_does_not_block(stuck_mac: FakeMac) -> None:
     lock = stuck_mac.write("/Library/Application Support/mdm-watchdog/.lock", b"")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import fcntl, time
         handle = open({str(lock)!r}, "rb")
         fcntl.flock(handle, fcntl.LOCK_EX)
         print("locked", flush=True)
         time.sleep(300)
-        """)], stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
     holder.kill()  # dies holding the lock
     holder.wait()
@@ -400,7 +460,8 @@ class Simulation:
         system = FakeSystem(clock=true)
         system.start("/usr/libexec/mdmclient")
         system.start(
-            "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated")
+            "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated"
+        )
         configuration = load_configuration({})
         idle_200 = reconstructed_record("Received HTTP response (200) [Idle]")
         update_ack = reconstructed_record("(200) [Acknowledged(ScheduleOSUpdate)")
@@ -409,8 +470,11 @@ class Simulation:
             true += SCHEDULE * (rng.randint(2, 16) if asleep else 1)
             self.missed_runs += asleep
             if rng.random() < 0.04:  # the clock is set wrong, or corrected
-                jump = timedelta(hours=rng.uniform(1, 72)) if rng.random() < 0.5 else (
-                    -timedelta(hours=rng.uniform(1, 24 * 400)))
+                jump = (
+                    timedelta(hours=rng.uniform(1, 72))
+                    if rng.random() < 0.5
+                    else (-timedelta(hours=rng.uniform(1, 24 * 400)))
+                )
                 offset += jump
                 if jump > timedelta(0):
                     self.forward.append((true, jump))
@@ -419,12 +483,17 @@ class Simulation:
             system.clock = now = true + offset
             stuck = rng.random() < 0.5
             updates = rng.random() < 0.5
-            command = None if updates else update_ack["eventMessage"].replace(
-                "ScheduleOSUpdate)", "SecurityInfo)")
+            command = (
+                None
+                if updates
+                else update_ack["eventMessage"].replace("ScheduleOSUpdate)", "SecurityInfo)")
+            )
             window = TRAILER if stuck else ndjson_line(idle_200, now - timedelta(minutes=5))
             history = ndjson_line(update_ack, now - timedelta(hours=3), command)
-            system.replies = {"/usr/bin/profiles": [Reply(ENROLLED)],
-                              "/usr/bin/log": [Reply(window), Reply(history)]}
+            system.replies = {
+                "/usr/bin/profiles": [Reply(ENROLLED)],
+                "/usr/bin/log": [Reply(window), Reply(history)],
+            }
             system.calls.clear()
             outcome, _ = heal_run(system, configuration)
             self.runs += 1
@@ -449,8 +518,9 @@ class Simulation:
             label = f"system/{result.action.daemon.label}"
             events = [*self.restarts.get(label, []), *self.backward]
             if not any(true - COOLDOWN < t <= true for t in events):
-                self.violations.append(f"{label} blocked at {true} with no restart or "
-                                       "clock change within the cooldown")
+                self.violations.append(
+                    f"{label} blocked at {true} with no restart or clock change within the cooldown"
+                )
 
     def _check_spacing(self) -> None:
         for label, times in self.restarts.items():
@@ -462,9 +532,7 @@ class Simulation:
 
 @settings(max_examples=SIMULATIONS, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_a_month_of_runs_never_restarts_twice_in_a_cooldown_nor_blocks_longer(
-    seed: int
-) -> None:
+def test_a_month_of_runs_never_restarts_twice_in_a_cooldown_nor_blocks_longer(seed: int) -> None:
     simulation = Simulation(seed).run()
     assert simulation.violations == []
     assert simulation.runs > 100
@@ -474,8 +542,15 @@ def test_a_month_of_runs_never_restarts_twice_in_a_cooldown_nor_blocks_longer(
 def simulate(seeds: range = range(SIMULATIONS)) -> dict[str, int]:
     """The figures for docs/reliability.md: python -c 'from tests.test_reliability
     import simulate; print(simulate())'."""
-    total = {"runs": 0, "stuck_runs": 0, "missed_runs": 0, "restarts": 0,
-             "forward_jumps": 0, "backward_jumps": 0, "violations": 0}
+    total = {
+        "runs": 0,
+        "stuck_runs": 0,
+        "missed_runs": 0,
+        "restarts": 0,
+        "forward_jumps": 0,
+        "backward_jumps": 0,
+        "violations": 0,
+    }
     for seed in seeds:
         s = Simulation(seed).run()
         total["runs"] += s.runs
@@ -548,13 +623,15 @@ def test_the_log_file_is_never_opened_by_the_tool(stuck_mac: FakeMac, victim: Pa
 
 
 @pytest.mark.parametrize("owner_mode", [(65534, 0o644), (0, 0o666), (0, 0o664)])
-def test_preferences_others_could_write_are_ignored(stuck_mac: FakeMac,
-                                                    owner_mode: tuple[int, int]) -> None:
+def test_preferences_others_could_write_are_ignored(
+    stuck_mac: FakeMac, owner_mode: tuple[int, int]
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("changing a file's owner needs root")
     uid, mode = owner_mode
-    stuck_mac.write("/Library/Preferences/com.github.mdm-watchdog.plist",
-              plistlib.dumps({"VerifySeconds": 0}))
+    stuck_mac.write(
+        "/Library/Preferences/com.github.mdm-watchdog.plist", plistlib.dumps({"VerifySeconds": 0})
+    )
     path = stuck_mac.root / "Library/Managed Preferences/com.github.mdm-watchdog.plist"
     path.write_bytes(plistlib.dumps({"DryRun": True}))
     os.chown(path, uid, 0)
@@ -605,10 +682,25 @@ def test_the_linter_refuses_a_shell_in_the_tool() -> None:
     """ruff, with the project's settings (run over the code by test_quality), reports a
     command run through a shell in a module of the tool."""
     probe = "import subprocess\n\nsubprocess.run('ls', shell=True, check=False)\n"
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
-                           "--output-format", "concise", "--stdin-filename",
-                           "watchdog_mdm/probe.py", "-"], input=probe, capture_output=True,
-                          text=True, check=False, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--output-format",
+            "concise",
+            "--stdin-filename",
+            "watchdog_mdm/probe.py",
+            "-",
+        ],
+        input=probe,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "S602" in done.stdout  # flake8-bandit: subprocess call with shell=True
 

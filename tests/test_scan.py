@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import SupportsIndex
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,6 @@ from watchdog_mdm.markers import MarkerSearch, PassPerMarker
 from watchdog_mdm.scan import Buffer, LogReader
 
 MARKERS = patterns.RELEVANT_MARKERS
-
 
 
 class PassPerMarkerReader(LogReader):
@@ -51,9 +51,14 @@ def test_every_line_a_pattern_reads_holds_a_marker() -> None:
     matched = 0
     for line in real_lines():
         message = line
-        wanted = (patterns.HTTP_EXCHANGE.search(message) or patterns.SERVER_REQUEST.search(
-            message) or patterns.UPDATE_PROGRESS.search(message) or any(
-            t in message for t in (*patterns.IDENTITY_ERRORS, *patterns.DDM_UPDATE_ENFORCEMENT)))
+        wanted = (
+            patterns.HTTP_EXCHANGE.search(message)
+            or patterns.SERVER_REQUEST.search(message)
+            or patterns.UPDATE_PROGRESS.search(message)
+            or any(
+                t in message for t in (*patterns.IDENTITY_ERRORS, *patterns.DDM_UPDATE_ENFORCEMENT)
+            )
+        )
         if wanted:
             matched += 1
             assert any(m.decode() in line for m in MARKERS), line
@@ -63,13 +68,15 @@ def test_every_line_a_pattern_reads_holds_a_marker() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.deferred(lambda: st.sampled_from(real_lines())), min_size=1, max_size=40),
-       st.lists(st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t),
-                max_size=10),
-       st.lists(st.integers(0, 100_000), max_size=12),
-       st.randoms(use_true_random=False))
-def test_scanning_finds_what_reading_finds(lines: list[str], garbage: list[str],
-                                           points: list[int], random: object) -> None:
+@given(
+    st.lists(st.deferred(lambda: st.sampled_from(real_lines())), min_size=1, max_size=40),
+    st.lists(st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t), max_size=10),
+    st.lists(st.integers(0, 100_000), max_size=12),
+    st.randoms(use_true_random=False),
+)
+def test_scanning_finds_what_reading_finds(
+    lines: list[str], garbage: list[str], points: list[int], random: object
+) -> None:
     mixed = lines + garbage
     random.shuffle(mixed)  # type: ignore[attr-defined]
     data = ("\n".join(mixed) + "\n").encode()
@@ -82,18 +89,21 @@ def test_scanning_finds_what_reading_finds(lines: list[str], garbage: list[str],
 
 
 def test_the_newest_entry_of_a_chronological_export_is_found() -> None:
-    data = (LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
-            / "mdmWorkflow.log").read_bytes()
+    data = (
+        LOGS / "super-45fdb21" / "12.3-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM" / "mdmWorkflow.log"
+    ).read_bytes()
     read = by_reading(data.splitlines(keepends=True))
     for size in (1, 97, 4096, len(data)):
-        chunks = [data[i:i + size] for i in range(0, len(data), size)]
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
         assert by_scanning(chunks).newest_entry == read.newest_entry
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**31), st.lists(st.integers(0, 10**7), max_size=8))
-def test_pretty_json_records_are_found_across_any_chunking(seed: int, points: list[int],
-                                                          ) -> None:
+def test_pretty_json_records_are_found_across_any_chunking(
+    seed: int,
+    points: list[int],
+) -> None:
     import random
 
     rng = random.Random(seed)
@@ -122,7 +132,7 @@ def test_synthetic_exports_of_every_style_agree(tmp_path: object) -> None:
         write_export(style, path, 300_000)
         data = path.read_bytes()
         read = by_reading(data.splitlines(keepends=True))
-        scanned = by_scanning([data[i:i + 65536] for i in range(0, len(data), 65536)])
+        scanned = by_scanning([data[i : i + 65536] for i in range(0, len(data), 65536)])
         assert scanned == read, style
         results[style] = scanned
     assert len({r.last_command for r in results.values()}) == 1  # same story in every style
@@ -146,8 +156,10 @@ def _pretty(newline: bytes) -> bytes:
     from tests.perf.bench import COMMANDS, EXCHANGES
 
     when = datetime(2026, 11, 25, tzinfo=UTC)
-    bodies = [render("json", when + timedelta(seconds=n), record)
-              for n, record in enumerate([*EXCHANGES, *COMMANDS])]
+    bodies = [
+        render("json", when + timedelta(seconds=n), record)
+        for n, record in enumerate([*EXCHANGES, *COMMANDS])
+    ]
     text = "[{\n" + "},{\n".join(bodies) + "}]\n"
     return text.encode().replace(b"\n", newline)
 
@@ -161,8 +173,9 @@ def test_pretty_json_with_crlf_line_ends() -> None:
 
 def test_pretty_json_after_several_preamble_lines() -> None:
     preamble = b"".join(b"note %d: captured by a script\n" % n for n in range(6))
-    data = preamble + b'Filtering the log data using "process == \\"mdmclient\\""\n' + _pretty(
-        b"\n")
+    data = (
+        preamble + b'Filtering the log data using "process == \\"mdmclient\\""\n' + _pretty(b"\n")
+    )
     read = by_reading(data.splitlines(keepends=True))
     assert read.last_device_success is not None
     assert by_scanning([data]) == read
@@ -180,15 +193,27 @@ class CountingBytes(bytes):
 
     searched = 0
 
-    def find(self, sub: bytes, start: int | None = None, end: int | None = None,  # type: ignore[override]
-             /) -> int:
+    # narrower than bytes.find: the scanner only ever searches for bytes
+    def find(
+        self,
+        sub: bytes,  # type: ignore[override]
+        start: SupportsIndex | None = None,
+        end: SupportsIndex | None = None,
+        /,
+    ) -> int:
         low, high, _ = slice(start, end).indices(len(self))
         at = super().find(sub, low, high)
         CountingBytes.searched += (at + len(sub) if at != -1 else high) - low
         return at
 
-    def rfind(self, sub: bytes, start: int | None = None, end: int | None = None,  # type: ignore[override]
-              /) -> int:
+    # narrower than bytes.rfind: the scanner only ever searches for bytes
+    def rfind(
+        self,
+        sub: bytes,  # type: ignore[override]
+        start: SupportsIndex | None = None,
+        end: SupportsIndex | None = None,
+        /,
+    ) -> int:
         low, high, _ = slice(start, end).indices(len(self))
         at = super().rfind(sub, low, high)
         CountingBytes.searched += high - (at if at != -1 else low)
@@ -202,8 +227,14 @@ def test_finding_record_bounds_costs_about_one_read_of_the_block() -> None:
     from tests.perf.bench import COMMANDS, EXCHANGES
 
     when = datetime(2026, 11, 25, tzinfo=UTC)
-    bodies = [render("json", when + timedelta(seconds=n), EXCHANGES[n % len(EXCHANGES)]
-                     if n % 2 else COMMANDS[n % len(COMMANDS)]) for n in range(2000)]
+    bodies = [
+        render(
+            "json",
+            when + timedelta(seconds=n),
+            EXCHANGES[n % len(EXCHANGES)] if n % 2 else COMMANDS[n % len(COMMANDS)],
+        )
+        for n in range(2000)
+    ]
     data = ("[{\n" + "},{\n".join(bodies) + "}]\n").encode()
     CountingBytes.searched = 0
     scanned = by_scanning([CountingBytes(data)])
@@ -220,9 +251,11 @@ def test_a_cut_off_json_export_joined_to_another_loses_none_of_the_others_record
 
     when = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     cut_off = render("json", when, EXCHANGES[1])
-    cut_off = cut_off[:cut_off.index("Received HTTP response") + 30]  # mid-message
-    whole = [render("json", when + timedelta(minutes=5), EXCHANGES[1]),
-             render("json", when + timedelta(minutes=6), EXCHANGES[0])]
+    cut_off = cut_off[: cut_off.index("Received HTTP response") + 30]  # mid-message
+    whole = [
+        render("json", when + timedelta(minutes=5), EXCHANGES[1]),
+        render("json", when + timedelta(minutes=6), EXCHANGES[0]),
+    ]
     data = ("[{\n" + cut_off + "\n[{\n" + "},{\n".join(whole) + "}]\n").encode()
     read = by_reading(data.splitlines(keepends=True))
     assert read.last_device_success is not None
@@ -250,16 +283,20 @@ def test_lines_between_would_be_records_are_read_once() -> None:
     """Stray "[{" lines among text lines (cut-off pretty exports joined to a compact one)
     make would-be records that overlap; each text line must still be read once, not once
     per record around it (found in review: 51,001 entries for 2,001 lines)."""
-    head = ('[{\n  "timestamp" : "2024-05-01 10:00:00.000000-0700",\n'
-            '  "eventMessage" : "chatter"\n}\n')
+    head = (
+        '[{\n  "timestamp" : "2024-05-01 10:00:00.000000-0700",\n  "eventMessage" : "chatter"\n}\n'
+    )
     lines = []
     for n in range(400):
         if n % 40 == 0:
             lines.append("[{\n")
-        message = ("Unable to create MDM identity" if n % 7 == 0
-                   else "Sending HTTP request (PUT) [Idle]")
-        lines.append(f"2024-05-01 10:{n // 60:02d}:{n % 60:02d}.000 Df mdmclient[12:ab] "
-                     f"[com.apple.ManagedClient:HTTPUtil] {message}\n")
+        message = (
+            "Unable to create MDM identity" if n % 7 == 0 else "Sending HTTP request (PUT) [Idle]"
+        )
+        lines.append(
+            f"2024-05-01 10:{n // 60:02d}:{n % 60:02d}.000 Df mdmclient[12:ab] "
+            f"[com.apple.ManagedClient:HTTPUtil] {message}\n"
+        )
     data = (head + "".join(lines)).encode()
     read = by_reading(data.splitlines(keepends=True))
     assert read.relevant_entries == 400
@@ -271,8 +308,10 @@ def test_record_openers_that_never_close_cost_a_few_reads_of_the_block() -> None
     """Thousands of "{" lines and no closing "}" line: each hit once searched forward to
     the end of the block, and each would-be record was re-read to the end (quadratic:
     13 s for 1.5 MB before, and 250 s once re-reading came in)."""
-    record = (b'{\n  "timestamp" : "2024-05-01 10:00:00.000000-0700",\n'
-              b'  "eventMessage" : "Sending HTTP request x",\n')
+    record = (
+        b'{\n  "timestamp" : "2024-05-01 10:00:00.000000-0700",\n'
+        b'  "eventMessage" : "Sending HTTP request x",\n'
+    )
     data = b"[" + record * 2000 + b"}\n"
     CountingBytes.searched = 0
     assert by_scanning([CountingBytes(data)]) == by_reading(data.splitlines(keepends=True))

@@ -17,22 +17,34 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def run(minutes_ago: float, **result: object) -> dict[str, object]:
-    return {"started_at": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
-            "result": {"MDMEnrolled": True, "MDMIdentityError": False, "MDMClientStuck": False,
-                       "MDMSoftwareUpdatesStuck": False} | result}
+    return {
+        "started_at": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
+        "result": {
+            "MDMEnrolled": True,
+            "MDMIdentityError": False,
+            "MDMClientStuck": False,
+            "MDMSoftwareUpdatesStuck": False,
+        }
+        | result,
+    }
 
 
-@pytest.mark.parametrize(("last_run", "expected"), [
-    (None, "Never run"),
-    (run(10), "Healthy"),
-    (run(10, MDMClientStuck=True), "MDM client stuck"),
-    (run(10, MDMClientStuck=True, MDMSoftwareUpdatesStuck=True), "Software updates stuck"),
-    (run(10, MDMIdentityError=True, MDMClientStuck=True), "Identity error"),
-    (run(10, MDMEnrolled=False), "Not enrolled"),
-    ({"started_at": NOW.isoformat(), "result": None, "error": "log failed"},
-     "Evidence unavailable"),
-    (run(60 * 49), "Not run since 2026-11-23 11:00:00"),
-])
+@pytest.mark.parametrize(
+    ("last_run", "expected"),
+    [
+        (None, "Never run"),
+        (run(10), "Healthy"),
+        (run(10, MDMClientStuck=True), "MDM client stuck"),
+        (run(10, MDMClientStuck=True, MDMSoftwareUpdatesStuck=True), "Software updates stuck"),
+        (run(10, MDMIdentityError=True, MDMClientStuck=True), "Identity error"),
+        (run(10, MDMEnrolled=False), "Not enrolled"),
+        (
+            {"started_at": NOW.isoformat(), "result": None, "error": "log failed"},
+            "Evidence unavailable",
+        ),
+        (run(60 * 49), "Not run since 2026-11-23 11:00:00"),
+    ],
+)
 def test_overall_status(last_run: dict[str, object] | None, expected: str) -> None:
     assert overall_status(last_run, NOW, UTC) == expected
 
@@ -55,8 +67,10 @@ def test_after_a_heal_run_status_reads_the_stored_result_without_checking() -> N
     assert status(system, "--field", "last-software-update-kickstart").strip() == kick
     text = status(system).splitlines()
     assert text[0] == "Software updates stuck"
-    assert text[1].startswith("MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
-                              "MDMSoftwareUpdatesStuck: true MDMClientRestarted: true")
+    assert text[1].startswith(
+        "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
+        "MDMSoftwareUpdatesStuck: true MDMClientRestarted: true"
+    )
     doc = json.loads(status(system, "--json"))
     assert doc["fields"]["overall"] == "Software updates stuck"
     assert system.calls == []
@@ -86,9 +100,17 @@ def test_unreadable_state_is_reported_not_repaired() -> None:
     assert system.files[STATE_PATH] == b"{broken"
 
 
-@pytest.mark.parametrize("last_run", ['"yesterday"', "[1, 2]", "7", '{"result": "ok"}',
-                                      '{"result": {"evidence": [1]}}',
-                                      '{"result": {"evidence": {"last_device_exchange": 3}}}'])
+@pytest.mark.parametrize(
+    "last_run",
+    [
+        '"yesterday"',
+        "[1, 2]",
+        "7",
+        '{"result": "ok"}',
+        '{"result": {"evidence": [1]}}',
+        '{"result": {"evidence": {"last_device_exchange": 3}}}',
+    ],
+)
 def test_a_state_file_of_another_shape_prints_what_it_can(last_run: str) -> None:
     system = FakeSystem()
     system.files[STATE_PATH] = f'{{"last_run": {last_run}}}'.encode()

@@ -55,13 +55,15 @@ def test_a_stream_past_its_time_limit_is_ended_with_its_children(fake_mac: FakeM
     """A hanging `log show` is killed, and so is everything it started."""
     script = fake_mac.root / "usr/bin/log"
     script.parent.mkdir(parents=True)
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         sleep 300 &
         echo $! > {fake_mac.root}/child.pid
         echo $$ > {fake_mac.root}/log.pid
         sleep 300
-        """))
+        """)
+    )
     script.chmod(0o755)
     with pytest.raises(CommandError, match=r"/usr/bin/log did not finish within 0\.5 s"):
         list(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=0.5))
@@ -115,15 +117,22 @@ def closelog(): _call("closelog")
 """
 
 
-def _log_to_system_through_stand_in(tmp_path: Path, **env: str) -> tuple[
-        subprocess.CompletedProcess[str], list[list[object]]]:
+def _log_to_system_through_stand_in(
+    tmp_path: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[object]]]:
     (tmp_path / "syslog.py").write_text(SYSLOG_STAND_IN)
     calls = tmp_path / "calls"
-    code = ("from watchdog_mdm.system import MacSystem; "
-            "MacSystem('/').log_to_system('MDMEnrolled: true MDMClientStuck: false')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False, env={**os.environ, "PYTHONPATH": str(tmp_path),
-                                            "SYSLOG_CALLS": str(calls), **env})
+    code = (
+        "from watchdog_mdm.system import MacSystem; "
+        "MacSystem('/').log_to_system('MDMEnrolled: true MDMClientStuck: false')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "SYSLOG_CALLS": str(calls), **env},
+    )
     recorded = [json.loads(x) for x in calls.read_text().splitlines()] if calls.exists() else []
     return done, recorded
 
@@ -131,9 +140,11 @@ def _log_to_system_through_stand_in(tmp_path: Path, **env: str) -> tuple[
 def test_the_system_log_gets_the_line_as_a_notice_under_the_tools_name(tmp_path: Path) -> None:
     done, calls = _log_to_system_through_stand_in(tmp_path)
     assert done.returncode == 0, done.stderr
-    assert calls == [["openlog", "mdm-watchdog", "LOG_PID", "LOG_DAEMON"],
-                     ["syslog", "LOG_NOTICE", "MDMEnrolled: true MDMClientStuck: false"],
-                     ["closelog"]]
+    assert calls == [
+        ["openlog", "mdm-watchdog", "LOG_PID", "LOG_DAEMON"],
+        ["syslog", "LOG_NOTICE", "MDMEnrolled: true MDMClientStuck: false"],
+        ["closelog"],
+    ]
 
 
 def test_a_system_log_that_cannot_be_written_is_not_an_error(tmp_path: Path) -> None:
@@ -159,8 +170,9 @@ def plant_state_link(fake_mac: FakeMac, target: Path, content: bytes) -> Path:
     return link
 
 
-def test_write_replaces_a_planted_symlink_instead_of_following_it(fake_mac: FakeMac,
-                                                                    tmp_path: Path) -> None:
+def test_write_replaces_a_planted_symlink_instead_of_following_it(
+    fake_mac: FakeMac, tmp_path: Path
+) -> None:
     victim = tmp_path / "victim"
     link = plant_state_link(fake_mac, victim, b"precious")
     MacSystem(fake_mac.root).write_file(STATE, b"{}")
@@ -186,8 +198,9 @@ def test_a_folder_others_can_write_is_refused(fake_mac: FakeMac) -> None:
     assert list(folder.parent.iterdir()) == []
 
 
-def test_reading_a_planted_symlink_is_an_error_not_its_target(fake_mac: FakeMac,
-                                                             tmp_path: Path) -> None:
+def test_reading_a_planted_symlink_is_an_error_not_its_target(
+    fake_mac: FakeMac, tmp_path: Path
+) -> None:
     plant_state_link(fake_mac, tmp_path / "secret", b"secret")
     with pytest.raises(OSError):
         MacSystem(fake_mac.root).read_bytes(STATE)
@@ -232,8 +245,11 @@ def test_a_live_stream_comes_in_blocks_so_lines_without_markers_are_never_parsed
     output = ("\n".join(chatter * 2000) + "\n").encode()  # 6,000 lines, none relevant
     fake_mac.install("/usr/bin/log", output)
     reader = LogReader()
-    list(reader.scan(MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=30),
-                     RELEVANT_MARKERS))
+    list(
+        reader.scan(
+            MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=30), RELEVANT_MARKERS
+        )
+    )
     assert reader.candidates == 0
     assert reader.entries < 600  # the last entry of each block, not one per line (6,000)
 
@@ -248,19 +264,28 @@ def test_an_export_file_is_searched_in_place_a_window_at_a_time(tmp_path: Path) 
     from watchdog_mdm.scan import LogReader
     from watchdog_mdm.system import MAPPED_WINDOW_BYTES
 
-    line = next(x for x in reference_lines("mdmclient_lines.txt", "mdmclient")
-                if "Received HTTP response (200)" in x and x[:1] == "2").encode() + b"\n"
+    line = (
+        next(
+            x
+            for x in reference_lines("mdmclient_lines.txt", "mdmclient")
+            if "Received HTTP response (200)" in x and x[:1] == "2"
+        ).encode()
+        + b"\n"
+    )
     filler = b"x" * (MAPPED_WINDOW_BYTES - len(line) // 2) + b"\n"  # puts a line on the edge
     huge = b"Received HTTP response (200) " * 40_000 + b"\n"  # 1.2 MB, one "line"
-    data = line + filler[len(line):] + line + huge + line * 3
+    data = line + filler[len(line) :] + line + huge + line * 3
     path = tmp_path / "export.log"
     path.write_bytes(data)
 
     chunks = list(MacSystem("/").read_export(str(path)))
     assert [type(c) for c in chunks] == [mmap.mmap, mmap.mmap]
     reader = LogReader()
-    scanned = Collector().add_all(reader.scan(MacSystem("/").read_export(str(path)),
-                                              RELEVANT_MARKERS)).observations()
+    scanned = (
+        Collector()
+        .add_all(reader.scan(MacSystem("/").read_export(str(path)), RELEVANT_MARKERS))
+        .observations()
+    )
     assert scanned.relevant_entries == 5  # both sides of the edge, and the last three
     assert (reader.candidates, reader.lines_skipped) == (6, 1)  # the huge line, skipped
 
@@ -292,8 +317,9 @@ def test_an_export_that_changes_while_it_is_read_is_read_as_it_is_then(tmp_path:
     assert b"".join(bytes(c[:]) for c in chunks) == b"x" * 10 + b"appended\n"
 
 
-@pytest.mark.parametrize("special", ["/sys/kernel/mm/transparent_hugepage/enabled",
-                                     "/proc/version"])
+@pytest.mark.parametrize(
+    "special", ["/sys/kernel/mm/transparent_hugepage/enabled", "/proc/version"]
+)
 def test_files_the_kernel_will_not_map_are_read(special: str) -> None:
     """/sys reports a size but refuses to be mapped; /proc reports size 0 but has text."""
     if not Path(special).exists():
@@ -303,10 +329,10 @@ def test_files_the_kernel_will_not_map_are_read(special: str) -> None:
     assert b"".join(bytes(c[:]) for c in MacSystem("/").read_export(special)) == expected
 
 
-@pytest.mark.parametrize("system", [MacSystem("/"), FakeSystem()],
-                         ids=["MacSystem", "FakeSystem"])
-def test_a_chunk_kept_past_the_next_request_can_no_longer_be_read(system: System,
-                                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize("system", [MacSystem("/"), FakeSystem()], ids=["MacSystem", "FakeSystem"])
+def test_a_chunk_kept_past_the_next_request_can_no_longer_be_read(
+    system: System, tmp_path: Path
+) -> None:
     """read_export is consumed as it goes (System): a chunk is invalid once the next is
     asked for, in the recording fake as in the real seam, so a consumer that keeps one
     fails in the tests as it would on a Mac."""

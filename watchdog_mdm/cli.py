@@ -72,8 +72,7 @@ Exit status: 0 the checks ran (whatever they found), 1 internal error,
 """
 
 
-def _duration(_ctx: click.Context, _param: click.Parameter,
-              value: str | None) -> timedelta | None:
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
     from watchdog_mdm.config import DurationError, Settings, parse_duration
 
     if value is None:
@@ -87,15 +86,15 @@ def _duration(_ctx: click.Context, _param: click.Parameter,
     return duration
 
 
-def _instant(_ctx: click.Context, _param: click.Parameter,
-             value: str | None) -> datetime | None:
+def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
         return datetime.fromisoformat(value.strip())
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp "
-                                 "(e.g. 2026-11-20T14:30:00+01:00)") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 timestamp (e.g. 2026-11-20T14:30:00+01:00)"
+        ) from None
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
@@ -113,8 +112,9 @@ def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
     try:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"{text!r} is neither a time zone name (Europe/Berlin) "
-                                 "nor an offset (+01:00)") from None
+        raise click.BadParameter(
+            f"{text!r} is neither a time zone name (Europe/Berlin) nor an offset (+01:00)"
+        ) from None
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -163,8 +163,14 @@ def configure(system: System, flags: dict[str, object]) -> Configuration:
     return configuration
 
 
-def render_examination(examination: Examination, *, as_json: bool, explain: bool,
-                       show_instant: bool, kickstarts: Kickstarts | None = None) -> None:
+def render_examination(
+    examination: Examination,
+    *,
+    as_json: bool,
+    explain: bool,
+    show_instant: bool,
+    kickstarts: Kickstarts | None = None,
+) -> None:
     """A diagnosis: its line, then the evidence or the instant judged; or JSON."""
     from watchdog_mdm import report
 
@@ -201,12 +207,16 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 class WatchdogGroup(click.Group):
     """Click's group, with every error as one line: ``mdm-watchdog: error: …``."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> NoReturn:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False,
-                                **extra)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
             hint = f" (see {PROG} -help)" if isinstance(exc, click.UsageError) else ""
             message = " ".join(exc.format_message().split())
@@ -224,25 +234,70 @@ class WatchdogGroup(click.Group):
     help=HELP,
     context_settings={"help_option_names": ["-h", "-help", "--help"], "max_content_width": 90},
 )
-@click.option("-diagnose", "--diagnose", "diagnose", is_flag=True,
-              help="Run the checks and print the result line. Changes nothing.")
-@click.option("-heal", "--heal", "heal", is_flag=True,
-              help="Run the checks and restart what is stuck (at most once per cooldown).")
-@click.option("-dry-run", "--dry-run", "dry_run", is_flag=True,
-              help="With -heal: say what would be done, do nothing, change no state.")
-@click.option("-json", "--json", "as_json", is_flag=True,
-              help="Print one JSON object with the evidence.")
-@click.option("-explain", "--explain", is_flag=True,
-              help="After the result line, say why each verdict was reached.")
-@click.option("-window", "--window", metavar="DURATION", callback=_duration,
-              help="Look-back for 'stuck' (default 90m, from 15m).")
-@click.option("-system-root", "--system-root", type=click.Path(file_okay=False),
-              default=None, help="Take every macOS path under DIR (for testing).")
-@click.option("-version", "--version", is_flag=True, is_eager=True, expose_value=False,
-              callback=_print_version, help="Print the version and exit.")
+@click.option(
+    "-diagnose",
+    "--diagnose",
+    "diagnose",
+    is_flag=True,
+    help="Run the checks and print the result line. Changes nothing.",
+)
+@click.option(
+    "-heal",
+    "--heal",
+    "heal",
+    is_flag=True,
+    help="Run the checks and restart what is stuck (at most once per cooldown).",
+)
+@click.option(
+    "-dry-run",
+    "--dry-run",
+    "dry_run",
+    is_flag=True,
+    help="With -heal: say what would be done, do nothing, change no state.",
+)
+@click.option(
+    "-json", "--json", "as_json", is_flag=True, help="Print one JSON object with the evidence."
+)
+@click.option(
+    "-explain",
+    "--explain",
+    is_flag=True,
+    help="After the result line, say why each verdict was reached.",
+)
+@click.option(
+    "-window",
+    "--window",
+    metavar="DURATION",
+    callback=_duration,
+    help="Look-back for 'stuck' (default 90m, from 15m).",
+)
+@click.option(
+    "-system-root",
+    "--system-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Take every macOS path under DIR (for testing).",
+)
+@click.option(
+    "-version",
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_print_version,
+    help="Print the version and exit.",
+)
 @click.pass_context
-def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: bool,
-        explain: bool, window: timedelta | None, system_root: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    diagnose: bool,
+    heal: bool,
+    dry_run: bool,
+    as_json: bool,
+    explain: bool,
+    window: timedelta | None,
+    system_root: str | None,
+) -> None:
     # Tests pass a fake System as the context object; otherwise it is this Mac.
     from watchdog_mdm.system import MacSystem
 
@@ -253,7 +308,8 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
         if diagnose or heal or dry_run or as_json or explain or window is not None:
             raise click.UsageError(
                 f"options go after the command: {PROG} {ctx.invoked_subcommand} --json …; "
-                "-diagnose and -heal are not commands to combine")
+                "-diagnose and -heal are not commands to combine"
+            )
         return
     if diagnose == heal:
         if diagnose:
@@ -277,12 +333,12 @@ def cli(ctx: click.Context, diagnose: bool, heal: bool, dry_run: bool, as_json: 
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     system.log_to_system(report.diagnose_line(examination))
-    render_examination(examination, as_json=as_json, explain=explain, show_instant=False,
-                       kickstarts=kickstarts)
+    render_examination(
+        examination, as_json=as_json, explain=explain, show_instant=False, kickstarts=kickstarts
+    )
 
 
-def run_heal(system: System, configuration: Configuration, *, as_json: bool,
-             explain: bool) -> None:
+def run_heal(system: System, configuration: Configuration, *, as_json: bool, explain: bool) -> None:
     from watchdog_mdm import report
     from watchdog_mdm.diagnose import EvidenceError
     from watchdog_mdm.run import heal_run
@@ -292,9 +348,11 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool,
     try:
         run, warnings = heal_run(system, configuration)
     except LockBusy:
-        fail(f"another mdm-watchdog run is in progress (waited "
-             f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
-             EXIT_BUSY)
+        fail(
+            f"another mdm-watchdog run is in progress (waited "
+            f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
+            EXIT_BUSY,
+        )
     except EvidenceError as exc:
         fail(f"{exc}; nothing was restarted", EXIT_EVIDENCE)
     except StateError as exc:
@@ -310,8 +368,12 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool,
 
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--field", type=click.Choice(FIELDS), default=None,
-              help="Print only this value (for an extension attribute).")
+@click.option(
+    "--field",
+    type=click.Choice(FIELDS),
+    default=None,
+    help="Print only this value (for an extension attribute).",
+)
 @click.pass_obj
 def status_command(system: System, as_json: bool, field: str | None) -> None:
     """Print the last -heal result from state.json, checking nothing (for inventory).
@@ -363,27 +425,36 @@ def config_command(system: System, as_json: bool) -> None:
     from watchdog_mdm.config import KEYS
 
     configuration = configure(system, {})
-    rows = [(key.name, configuration.value(key), configuration.sources[key.name])
-            for key in KEYS]
+    rows = [(key.name, configuration.value(key), configuration.sources[key.name]) for key in KEYS]
     if as_json:
         import json
 
-        click.echo(json.dumps({name: {"value": value, "source": source}
-                               for name, value, source in rows}, indent=2))
+        click.echo(
+            json.dumps(
+                {name: {"value": value, "source": source} for name, value, source in rows}, indent=2
+            )
+        )
         return
     width = max(len(name) for name, _, _ in rows)
     for name, value, source in rows:
-        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
-            value, float) else str(value)
+        shown = (
+            str(value).lower()
+            if isinstance(value, bool)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
         click.echo(f"{name:<{width}}  {shown:<8}  {source}")
 
 
 def _archive_hint(path: str) -> str:
     from watchdog_mdm.diagnose import WINDOW_PREDICATE
 
-    return (f"cannot read {path} here: a .logarchive is read by macOS's log command. "
-            f"On a Mac, export it with: log show --archive '{path}' --style ndjson --info "
-            f"--predicate '{WINDOW_PREDICATE}' > export.ndjson, then analyze export.ndjson")
+    return (
+        f"cannot read {path} here: a .logarchive is read by macOS's log command. "
+        f"On a Mac, export it with: log show --archive '{path}' --style ndjson --info "
+        f"--predicate '{WINDOW_PREDICATE}' > export.ndjson, then analyze export.ndjson"
+    )
 
 
 def _is_archive(path: str) -> bool:
@@ -412,8 +483,17 @@ def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
     for path in paths:
         if _is_archive(path):
             yield system.stream(
-                [LOG, "show", "--archive", path, "--style", "ndjson", "--info",
-                 "--predicate", WINDOW_PREDICATE],
+                [
+                    LOG,
+                    "show",
+                    "--archive",
+                    path,
+                    "--style",
+                    "ndjson",
+                    "--info",
+                    "--predicate",
+                    WINDOW_PREDICATE,
+                ],
                 timeout=Settings().log_timeout_seconds * 10,
             )
         else:
@@ -421,23 +501,50 @@ def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, metavar="EXPORT...",
-                type=click.Path(exists=True, allow_dash=True, readable=False))
-@click.option("--at", metavar="TIME", callback=_instant,
-              help="Judge as of this ISO 8601 instant (default: the newest entry).")
-@click.option("--window", metavar="DURATION", callback=_duration,
-              help="Look-back for 'stuck' (default 90m).")
-@click.option("--history", metavar="DURATION", callback=_duration,
-              help="How far back the last MDM command may be (default 24h).")
-@click.option("--tz", "naive_tz", default="UTC", callback=_zone, metavar="ZONE",
-              show_default=True,
-              help="Zone of timestamps without a UTC offset (compact style is local time).")
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    metavar="EXPORT...",
+    type=click.Path(exists=True, allow_dash=True, readable=False),
+)
+@click.option(
+    "--at",
+    metavar="TIME",
+    callback=_instant,
+    help="Judge as of this ISO 8601 instant (default: the newest entry).",
+)
+@click.option(
+    "--window", metavar="DURATION", callback=_duration, help="Look-back for 'stuck' (default 90m)."
+)
+@click.option(
+    "--history",
+    metavar="DURATION",
+    callback=_duration,
+    help="How far back the last MDM command may be (default 24h).",
+)
+@click.option(
+    "--tz",
+    "naive_tz",
+    default="UTC",
+    callback=_zone,
+    metavar="ZONE",
+    show_default=True,
+    help="Zone of timestamps without a UTC offset (compact style is local time).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the evidence.")
 @click.option("--explain", is_flag=True, help="Say why each verdict was reached.")
 @click.pass_obj
-def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
-            window: timedelta | None, history: timedelta | None, naive_tz: tzinfo,
-            as_json: bool, explain: bool) -> None:
+def analyze(
+    system: System,
+    paths: tuple[str, ...],
+    at: datetime | None,
+    window: timedelta | None,
+    history: timedelta | None,
+    naive_tz: tzinfo,
+    as_json: bool,
+    explain: bool,
+) -> None:
     """Diagnose from saved `log show` output: files in any style, - for stdin, folders of
     exports, or a .logarchive (read with macOS's log command).
 
@@ -454,17 +561,28 @@ def analyze(system: System, paths: tuple[str, ...], at: datetime | None,
         if _is_archive(path) and not system.has_command(LOG):
             fail(_archive_hint(path), EXIT_EVIDENCE)
     try:
-        examination = analyze_export(_sources(system, inputs), settings=settings, at=at,
-                                     naive_tz=naive_tz, clock=system.now())
+        examination = analyze_export(
+            _sources(system, inputs),
+            settings=settings,
+            at=at,
+            naive_tz=naive_tz,
+            clock=system.now(),
+        )
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     if examination.log.utf16_inputs:
-        click.echo(f"{PROG}: warning: the input is UTF-16 (as Windows PowerShell writes "
-                   "redirected output); convert it to UTF-8 first, e.g. with "
-                   "iconv -f UTF-16 -t UTF-8", err=True)
+        click.echo(
+            f"{PROG}: warning: the input is UTF-16 (as Windows PowerShell writes "
+            "redirected output); convert it to UTF-8 first, e.g. with "
+            "iconv -f UTF-16 -t UTF-8",
+            err=True,
+        )
     if examination.log.entries_read == 0:
-        click.echo(f"{PROG}: warning: no log entries could be read from the input "
-                   f"({examination.log.bytes_read} bytes); is it `log show` output?", err=True)
+        click.echo(
+            f"{PROG}: warning: no log entries could be read from the input "
+            f"({examination.log.bytes_read} bytes); is it `log show` output?",
+            err=True,
+        )
     render_examination(examination, as_json=as_json, explain=explain, show_instant=True)
 
 

@@ -137,24 +137,79 @@ def _hours(value: float) -> timedelta:
 
 
 KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("LookbackMinutes", "window", int, 90, 15, 10080, _minutes,
-              "Minutes without a device-channel HTTP 200 before the MDM client is stuck."),
-    ConfigKey("HistoryHours", "history", int, 24, 1, 720, _hours,
-              "How far back the last MDM command may be to count for software updates."),
-    ConfigKey("KickstartCooldownHours", "cooldown", float, 24, 1, 720, _hours,
-              "Least time between two restarts of the same daemon."),
-    ConfigKey("HealMDMClient", "heal_mdm_client", bool, True,
-              doc="Whether -heal may restart mdmclient."),
-    ConfigKey("HealSoftwareUpdate", "heal_software_update", bool, True,
-              doc="Whether -heal may run the software-update remediation."),
-    ConfigKey("DryRun", "dry_run", bool, False,
-              doc="Make -heal say what it would do and do nothing."),
-    ConfigKey("LogShowTimeoutSeconds", "log_timeout_seconds", float, 120, 10, 1800, float,
-              "Time limit for each `log show`."),
-    ConfigKey("VerifySeconds", "verify_seconds", float, 10, 0, 120, float,
-              "How long to wait for a restarted daemon to be running again."),
-    ConfigKey("LockWaitSeconds", "lock_wait_seconds", float, 10, 0, 300, float,
-              "How long a run waits for another run to finish before giving up."),
+    ConfigKey(
+        "LookbackMinutes",
+        "window",
+        int,
+        90,
+        15,
+        10080,
+        _minutes,
+        "Minutes without a device-channel HTTP 200 before the MDM client is stuck.",
+    ),
+    ConfigKey(
+        "HistoryHours",
+        "history",
+        int,
+        24,
+        1,
+        720,
+        _hours,
+        "How far back the last MDM command may be to count for software updates.",
+    ),
+    ConfigKey(
+        "KickstartCooldownHours",
+        "cooldown",
+        float,
+        24,
+        1,
+        720,
+        _hours,
+        "Least time between two restarts of the same daemon.",
+    ),
+    ConfigKey(
+        "HealMDMClient", "heal_mdm_client", bool, True, doc="Whether -heal may restart mdmclient."
+    ),
+    ConfigKey(
+        "HealSoftwareUpdate",
+        "heal_software_update",
+        bool,
+        True,
+        doc="Whether -heal may run the software-update remediation.",
+    ),
+    ConfigKey(
+        "DryRun", "dry_run", bool, False, doc="Make -heal say what it would do and do nothing."
+    ),
+    ConfigKey(
+        "LogShowTimeoutSeconds",
+        "log_timeout_seconds",
+        float,
+        120,
+        10,
+        1800,
+        float,
+        "Time limit for each `log show`.",
+    ),
+    ConfigKey(
+        "VerifySeconds",
+        "verify_seconds",
+        float,
+        10,
+        0,
+        120,
+        float,
+        "How long to wait for a restarted daemon to be running again.",
+    ),
+    ConfigKey(
+        "LockWaitSeconds",
+        "lock_wait_seconds",
+        float,
+        10,
+        0,
+        300,
+        float,
+        "How long a run waits for another run to finish before giving up.",
+    ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 
@@ -184,8 +239,13 @@ def _read_plist(path: str, data: bytes | None, warnings: list[str]) -> dict[str,
 
     try:
         loaded = plistlib.loads(data)
-    except (plistlib.InvalidFileException, ValueError, OverflowError, TypeError,
-            xml.parsers.expat.ExpatError) as exc:
+    except (
+        plistlib.InvalidFileException,
+        ValueError,
+        OverflowError,
+        TypeError,
+        xml.parsers.expat.ExpatError,
+    ) as exc:
         warnings.append(f"{path}: not a readable property list ({exc}); ignored")
         return {}
     if not isinstance(loaded, dict):
@@ -224,8 +284,9 @@ def load_configuration(
             break
     if settings.window > settings.history:
         if sources["LookbackMinutes"] == COMMAND_LINE:
-            raise ConfigConflict("--window cannot be longer than HistoryHours "
-                                 f"({format_duration(settings.history)})")
+            raise ConfigConflict(
+                f"--window cannot be longer than HistoryHours ({format_duration(settings.history)})"
+            )
         warnings.append("LookbackMinutes is longer than HistoryHours; using both defaults")
         defaults = Settings()
         settings = replace(settings, window=defaults.window, history=defaults.history)
@@ -233,8 +294,7 @@ def load_configuration(
     return Configuration(settings, sources, tuple(warnings))
 
 
-def read_configuration(system: System, flags: Mapping[str, object] | None = None
-                       ) -> Configuration:
+def read_configuration(system: System, flags: Mapping[str, object] | None = None) -> Configuration:
     """The configuration of this Mac: managed preferences, local preferences, flags."""
     files: dict[str, bytes | None] = {}
     unreadable: list[str] = []

@@ -83,8 +83,15 @@ class LogStats:
 
     @classmethod
     def of(cls, reader: LogReader) -> LogStats:
-        return cls(reader.bytes_read, reader.candidates, reader.entries, reader.lines_skipped,
-                   reader.naive_timestamps, str(reader.naive_tz), reader.utf16_inputs)
+        return cls(
+            reader.bytes_read,
+            reader.candidates,
+            reader.entries,
+            reader.lines_skipped,
+            reader.naive_timestamps,
+            str(reader.naive_tz),
+            reader.utf16_inputs,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,27 +115,46 @@ def _minutes(seconds: float) -> str:
 def window_query(settings: Settings) -> tuple[str, ...]:
     # One spare minute so the window is whole even if `log` starts a little late.
     last = _minutes(settings.window.total_seconds() + 60)
-    return (LOG, "show", "--style", "ndjson", "--info", "--last", last,
-            "--predicate", WINDOW_PREDICATE)
+    return (
+        LOG,
+        "show",
+        "--style",
+        "ndjson",
+        "--info",
+        "--last",
+        last,
+        "--predicate",
+        WINDOW_PREDICATE,
+    )
 
 
 def history_query(settings: Settings) -> tuple[str, ...]:
-    return (LOG, "show", "--style", "ndjson", "--last",
-            _minutes(settings.history.total_seconds()), "--predicate", HISTORY_PREDICATE)
+    return (
+        LOG,
+        "show",
+        "--style",
+        "ndjson",
+        "--last",
+        _minutes(settings.history.total_seconds()),
+        "--predicate",
+        HISTORY_PREDICATE,
+    )
 
 
 def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | None, str]:
     """Ask ``profiles``; on failure return None and why, so the log may decide instead."""
     try:
-        result = system.run([PROFILES, "status", "-type", "enrollment"],
-                            timeout=settings.profiles_timeout_seconds)
+        result = system.run(
+            [PROFILES, "status", "-type", "enrollment"], timeout=settings.profiles_timeout_seconds
+        )
     except CommandError as exc:
         return None, str(exc)
     text = result.stdout.decode("utf-8", "replace")
     if result.returncode != 0:
         detail = one_line(result.stderr.decode("utf-8", "replace"), 200)
         return None, f"{PROFILES} exited with status {result.returncode}" + (
-            f": {detail}" if detail else "")
+            f": {detail}" if detail else ""
+        )
     try:
         return parse_profiles_status(text), ""
     except EnrollmentUnreadable as exc:
@@ -144,11 +170,20 @@ def _needs_history(obs: Observations, enrollment: Enrollment | None, start: date
     return quiet and (command is None or command.time < start)
 
 
-def _stream_into(system: System, query: tuple[str, ...], reader: LogReader,
-                 collector: Collector, settings: Settings) -> None:
+def _stream_into(
+    system: System,
+    query: tuple[str, ...],
+    reader: LogReader,
+    collector: Collector,
+    settings: Settings,
+) -> None:
     try:
-        collector.add_all(reader.scan(system.stream(query, timeout=settings.log_timeout_seconds),
-                                      patterns.RELEVANT_MARKERS))
+        collector.add_all(
+            reader.scan(
+                system.stream(query, timeout=settings.log_timeout_seconds),
+                patterns.RELEVANT_MARKERS,
+            )
+        )
     except CommandError as exc:
         raise EvidenceError(f"could not read the unified log: {exc}") from exc
 
@@ -168,8 +203,9 @@ def diagnose_live(system: System, settings: Settings) -> Examination:
     if enrollment is None:
         enrollment = enrollment_from_log(obs)
         if enrollment.enrolled is None:
-            raise EvidenceError(f"could not tell whether this Mac is enrolled: "
-                                f"{enrollment_problem}")
+            raise EvidenceError(
+                f"could not tell whether this Mac is enrolled: {enrollment_problem}"
+            )
     return Examination(
         diagnosis=judge(obs, at, settings.window, settings.history, enrollment),
         log=LogStats.of(reader),
@@ -209,8 +245,9 @@ def analyze_export(
     else:
         judged_at, how = clock, "the clock: no readable entry in the input"
     return Examination(
-        diagnosis=judge(obs, judged_at, settings.window, settings.history,
-                        enrollment_from_log(obs)),
+        diagnosis=judge(
+            obs, judged_at, settings.window, settings.history, enrollment_from_log(obs)
+        ),
         log=LogStats.of(reader),
         judged_at_source=how,
     )

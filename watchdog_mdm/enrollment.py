@@ -51,5 +51,6 @@ def parse_profiles_status(text: str) -> Enrollment:
 def enrollment_from_log(obs: Observations) -> Enrollment:
     """For offline analysis: any device-channel exchange or request proves enrollment;
     without one, enrollment is unknown (never "not enrolled": the log cannot say that)."""
-    return Enrollment(enrolled=True if obs.last_device_activity else None,
-                      source=EnrollmentSource.LOG)
+    return Enrollment(
+        enrolled=True if obs.last_device_activity else None, source=EnrollmentSource.LOG
+    )

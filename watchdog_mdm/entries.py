@@ -73,8 +73,16 @@ _SENDER = re.compile(r"\((?P<sender>[^()]*)\) ")
 _SUBSYSTEM = re.compile(
     r"\[(?P<subsystem>[A-Za-z][\w-]*(?:\.[\w-]+)+)(?::(?P<category>[^\]]*))?\] "
 )
-_COMPACT_TYPES = {"Df": "Default", "I": "Info", "In": "Info", "Db": "Debug", "E": "Error",
-                  "Er": "Error", "F": "Fault", "Fa": "Fault"}
+_COMPACT_TYPES = {
+    "Df": "Default",
+    "I": "Info",
+    "In": "Info",
+    "Db": "Debug",
+    "E": "Error",
+    "Er": "Error",
+    "F": "Fault",
+    "Fa": "Fault",
+}
 # A text-style line's timestamp, as every style begins: where the rest of the line starts.
 _TIMESTAMP_PREFIX = re.compile(rf"{_TS}(?P<offset>{_OFFSET})?")
 
@@ -123,10 +131,10 @@ def _split_rest(rest: str) -> tuple[str, str, str]:
     """Split ``(sender) [subsystem:category] message`` into its parts."""
     match = _SENDER.match(rest)
     if match:
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
     match = _SUBSYSTEM.match(rest)
     if match:
-        return match["subsystem"], match["category"] or "", rest[match.end():]
+        return match["subsystem"], match["category"] or "", rest[match.end() :]
     return "", "", rest
 
 
@@ -163,9 +171,17 @@ def _parsed(match: re.Match[str]) -> _Parsed:
     else:  # the other styles' "ts" ends with one
         has_offset, timestamp_end = True, match.end("ts")
     return _Parsed(
-        (match["process"].strip(), message, subsystem, category,
-         _COMPACT_TYPES.get(message_type, message_type), int(match["pid"])),
-        timestamp_end, has_offset, match.re,
+        (
+            match["process"].strip(),
+            message,
+            subsystem,
+            category,
+            _COMPACT_TYPES.get(message_type, message_type),
+            int(match["pid"]),
+        ),
+        timestamp_end,
+        has_offset,
+        match.re,
     )
 
 
@@ -234,7 +250,7 @@ class EntryParser:
             if len(self._seen_rests) >= self.REMEMBERED_ENDINGS:
                 self._seen_rests.clear()
             self._seen_rests[key] = (parsed.fields, parsed.style)
-        return self._entry(line[:parsed.timestamp_end], parsed.has_offset, parsed.fields)
+        return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
 
     def _from_styles(self, line: str) -> _Parsed | None:
         for pattern in self._text_styles:
@@ -250,8 +266,7 @@ class EntryParser:
             self._style_order = _order_of(self._text_styles)
 
     def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
-        timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset,
-                                    self.naive_tz)
+        timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset, self.naive_tz)
         if timestamp is None:
             return None
         if not has_offset:
@@ -263,8 +278,9 @@ class EntryParser:
         if record is None:
             return None
         ts = record.get("timestamp")
-        message = (record["eventMessage"] if "eventMessage" in record
-                   else record.get("composedMessage"))
+        message = (
+            record["eventMessage"] if "eventMessage" in record else record.get("composedMessage")
+        )
         if not isinstance(ts, str) or not isinstance(message, str):
             return None
         timestamp = parse_timestamp(ts, self.naive_tz)
@@ -276,8 +292,14 @@ class EntryParser:
         pid = record.get("processID")
         # positional: this runs for every candidate record, and keywords cost more
         self.entries += 1
-        return _new_entry((
-            timestamp, process if isinstance(process, str) else "", message,
-            _text(record.get("subsystem")), _text(record.get("category")),
-            _text(record.get("messageType")),
-            pid if type(pid) is int and 0 <= pid <= _PID_MAX else None))
+        return _new_entry(
+            (
+                timestamp,
+                process if isinstance(process, str) else "",
+                message,
+                _text(record.get("subsystem")),
+                _text(record.get("category")),
+                _text(record.get("messageType")),
+                pid if type(pid) is int and 0 <= pid <= _PID_MAX else None,
+            )
+        )

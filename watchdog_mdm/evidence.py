@@ -146,21 +146,32 @@ def read_mdm_message(message: str) -> MdmReading:
         received = exchange["direction"].startswith("Received")
         bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
         return MdmReading(
-            identity_error, True, patterns.exchange_channel(message), received,
+            identity_error,
+            True,
+            patterns.exchange_channel(message),
+            received,
             received and exchange["code"] == patterns.SUCCESS_CODE,
-            bracket["request_type"] if bracket else None, bracket["status"] if bracket else None)
+            bracket["request_type"] if bracket else None,
+            bracket["status"] if bracket else None,
+        )
     request = patterns.SERVER_REQUEST.search(message)
     if request is not None:
-        return MdmReading(identity_error, True, patterns.request_channel(request["target"]),
-                          request_type=request["request_type"])
+        return MdmReading(
+            identity_error,
+            True,
+            patterns.request_channel(request["target"]),
+            request_type=request["request_type"],
+        )
     return MdmReading(identity_error, False, patterns.UNKNOWN)
 
 
 @_memoized_when_short
 def read_update_message(message: str) -> tuple[bool, bool]:
     """Whether a softwareupdated message reports progress, and DDM update enforcement."""
-    return (patterns.UPDATE_PROGRESS.search(message) is not None,
-            any(text in message for text in patterns.DDM_UPDATE_ENFORCEMENT))
+    return (
+        patterns.UPDATE_PROGRESS.search(message) is not None,
+        any(text in message for text in patterns.DDM_UPDATE_ENFORCEMENT),
+    )
 
 
 # (time, text) of a sighting, and (time, request type, status, text) of a command, as
@@ -264,8 +275,10 @@ class Collector:
             last_user_success=_sighting(self.last_user_success),
             last_device_activity=_sighting(self.last_device_activity),
             last_command=None if self.last_command is None else Command(*self.last_command),
-            identity_errors=tuple(Sighting(time, text) for time, _, text in sorted(
-                self._identity, key=lambda i: i[:2])),
+            identity_errors=tuple(
+                Sighting(time, text)
+                for time, _, text in sorted(self._identity, key=lambda i: i[:2])
+            ),
             last_update_progress=_sighting(self.last_update_progress),
             last_ddm_enforcement=_sighting(self.last_ddm_enforcement),
             relevant_entries=self.relevant_entries,

@@ -46,8 +46,7 @@ def looks_pretty(head: bytes | bytearray) -> bool:
     a few lines of preamble ("Filtering the log data using ..."), then '"key" : value'."""
     lines: list[bytes] = bytes(head).splitlines()[:_PREAMBLE_LINES]
     for number, line in enumerate(lines[:-1]):
-        if line.strip() in (b"[{", b"{", b"[") and lines[number + 1].lstrip()[:1] in (
-                b'"', b"{"):
+        if line.strip() in (b"[{", b"{", b"[") and lines[number + 1].lstrip()[:1] in (b'"', b"{"):
             return True
     return False
 
@@ -134,7 +133,7 @@ def _record_opening(block: Buffer, low: int, at: int) -> int:
             return -1
         line_start = block.rfind(b"\n", low, brace) + 1 or low
         # at the start of the line: an indented "{" opens a nested object
-        if block[line_start:brace + 1] in _RECORD_OPENERS:
+        if block[line_start : brace + 1] in _RECORD_OPENERS:
             return brace
         search = line_start
     return -1

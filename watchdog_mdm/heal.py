@@ -65,10 +65,12 @@ class Daemon:
 
 
 # Named as the log names their processes (what the plan and the output call them).
-MDM_CLIENT = Daemon(patterns.MDM_PROCESS, "com.apple.mdmclient.daemon",
-                    ("/usr/libexec/mdmclient",), "mdm_client")
+MDM_CLIENT = Daemon(
+    patterns.MDM_PROCESS, "com.apple.mdmclient.daemon", ("/usr/libexec/mdmclient",), "mdm_client"
+)
 SOFTWARE_UPDATE = Daemon(
-    patterns.SOFTWARE_UPDATE_PROCESS, "com.apple.softwareupdated",
+    patterns.SOFTWARE_UPDATE_PROCESS,
+    "com.apple.softwareupdated",
     (
         # seen in `ps` output and Apple's entitlement listings, macOS 13-15
         "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
@@ -87,6 +89,7 @@ SOFTWARE_UPDATE_PREPARATION: tuple[tuple[str, ...], ...] = (
     ("/usr/bin/killall", "-HUP", "mDNSResponder"),
     ("/usr/bin/pkill", "BrainService"),
 )
+
 
 class Decision(StrEnum):
     """What the plan decides for one daemon: restart it, or why not."""
@@ -129,33 +132,56 @@ def effective_kickstarts(kickstarts: Kickstarts, now: datetime) -> Kickstarts:
     Stored, this turns a future time into one full cooldown from now: never a block
     that lasts until the clock catches up, never a second restart within a cooldown.
     """
+
     def clamp(value: datetime | None) -> datetime | None:
         return now if value is not None and value > now else value
 
     return Kickstarts(clamp(kickstarts.mdm_client), clamp(kickstarts.software_update))
 
 
-def _cooldown_reason(daemon: Daemon, last: datetime | None, stored: datetime | None,
-                     now: datetime, cooldown: timedelta) -> str | None:
+def _cooldown_reason(
+    daemon: Daemon,
+    last: datetime | None,
+    stored: datetime | None,
+    now: datetime,
+    cooldown: timedelta,
+) -> str | None:
     if last is None or now - last >= cooldown:
         return None
     if stored is not None and stored > now:
-        return (f"{daemon.name} was last restarted at {stored.isoformat()}, after now (the "
-                f"clock went back?); counting that as now: next restart possible after "
-                f"{(now + cooldown).isoformat()}")
-    return (f"{daemon.name} was restarted at {last.isoformat()}; next restart possible "
-            f"after {(last + cooldown).isoformat()}")
+        return (
+            f"{daemon.name} was last restarted at {stored.isoformat()}, after now (the "
+            f"clock went back?); counting that as now: next restart possible after "
+            f"{(now + cooldown).isoformat()}"
+        )
+    return (
+        f"{daemon.name} was restarted at {last.isoformat()}; next restart possible "
+        f"after {(last + cooldown).isoformat()}"
+    )
 
 
-def plan_heal(d: Diagnosis, stored: Kickstarts, settings: Settings,
-              now: datetime) -> tuple[Action, ...]:
+def plan_heal(
+    d: Diagnosis, stored: Kickstarts, settings: Settings, now: datetime
+) -> tuple[Action, ...]:
     """One action per daemon: restart it, or why not."""
     kickstarts = effective_kickstarts(stored, now)
     wanted = (
-        (MDM_CLIENT, d.client_stuck, settings.heal_mdm_client, "HealMDMClient",
-         Verdict.CLIENT_STUCK, ()),
-        (SOFTWARE_UPDATE, d.updates_stuck, settings.heal_software_update,
-         "HealSoftwareUpdate", Verdict.UPDATES_STUCK, SOFTWARE_UPDATE_PREPARATION),
+        (
+            MDM_CLIENT,
+            d.client_stuck,
+            settings.heal_mdm_client,
+            "HealMDMClient",
+            Verdict.CLIENT_STUCK,
+            (),
+        ),
+        (
+            SOFTWARE_UPDATE,
+            d.updates_stuck,
+            settings.heal_software_update,
+            "HealSoftwareUpdate",
+            Verdict.UPDATES_STUCK,
+            SOFTWARE_UPDATE_PREPARATION,
+        ),
     )
     actions = []
     for daemon, needed, allowed, switch, verdict, preparation in wanted:
@@ -165,16 +191,20 @@ def plan_heal(d: Diagnosis, stored: Kickstarts, settings: Settings,
         if not needed:
             action = Action(daemon, Decision.NOT_NEEDED, f"{verdict} is false")
         elif d.identity_error:
-            action = Action(daemon, Decision.IDENTITY_ERROR,
-                            "mdmclient cannot create its MDM identity; a restart cannot fix "
-                            "that: re-enroll the Mac")
+            action = Action(
+                daemon,
+                Decision.IDENTITY_ERROR,
+                "mdmclient cannot create its MDM identity; a restart cannot fix "
+                "that: re-enroll the Mac",
+            )
         elif not allowed:
             action = Action(daemon, Decision.DISABLED, f"{switch} is false in the configuration")
         elif cooling is not None:
             action = Action(daemon, Decision.COOLDOWN, cooling)
         else:
-            action = Action(daemon, Decision.RESTART, f"{verdict}: {d.reasons[verdict]}",
-                            preparation)
+            action = Action(
+                daemon, Decision.RESTART, f"{verdict}: {d.reasons[verdict]}", preparation
+            )
         actions.append(action)
     return tuple(actions)
 
@@ -204,8 +234,9 @@ def _run(system: System, argv: tuple[str, ...], timeout: float) -> CommandRun:
         result = system.run(argv, timeout=timeout)
     except CommandError as exc:
         return CommandRun(argv, None, str(exc))
-    return CommandRun(argv, result.returncode,
-                      one_line(result.stderr.decode("utf-8", "replace"), 300))
+    return CommandRun(
+        argv, result.returncode, one_line(result.stderr.decode("utf-8", "replace"), 300)
+    )
 
 
 def root_processes(system: System, paths: tuple[str, ...]) -> list[ProcessInfo]:
@@ -215,8 +246,9 @@ def root_processes(system: System, paths: tuple[str, ...]) -> list[ProcessInfo]:
     return [p for path in paths for p in system.processes(path) if p.uid == 0 and p.euid == 0]
 
 
-def program_paths(system: System, daemon: Daemon, timeout: float) -> tuple[tuple[str, ...],
-                                                                           CommandRun]:
+def program_paths(
+    system: System, daemon: Daemon, timeout: float
+) -> tuple[tuple[str, ...], CommandRun]:
     """Where launchd says the daemon's program is, before the known paths."""
     argv = (LAUNCHCTL, "print", f"system/{daemon.label}")
     try:
@@ -257,8 +289,9 @@ def _poll(system: System, attempts: int, check: Callable[[], bool]) -> bool:
     return bool(retrying(check))
 
 
-def _signal_daemon(system: System, paths: tuple[str, ...],
-                   targets: list[ProcessInfo]) -> tuple[bool, str | None]:
+def _signal_daemon(
+    system: System, paths: tuple[str, ...], targets: list[ProcessInfo]
+) -> tuple[bool, str | None]:
     """SIGTERM the daemon's own processes so launchd starts a fresh one; SIGKILL the
     ones a wedge keeps from exiting."""
     if not targets:
@@ -273,8 +306,7 @@ def _signal_daemon(system: System, paths: tuple[str, ...],
     signalled = {(p.pid, p.create_time) for p in targets}
 
     def gone() -> bool:
-        return not any((p.pid, p.create_time) in signalled
-                       for p in root_processes(system, paths))
+        return not any((p.pid, p.create_time) in signalled for p in root_processes(system, paths))
 
     if delivered and not _poll(system, _attempts(TERM_GRACE_SECONDS), gone):
         for process in root_processes(system, paths):
@@ -340,8 +372,10 @@ def carry_out(
         except Exception as exc:
             problem = f"{exc}; {action.daemon.name} was not restarted"
             results.append(DaemonResult(action, problem=problem))
-            results.extend(DaemonResult(a, problem="not attempted: the state could not "
-                                        "be saved") for a in actions[len(results):])
+            results.extend(
+                DaemonResult(a, problem="not attempted: the state could not be saved")
+                for a in actions[len(results) :]
+            )
             return tuple(results), problem
         results.append(restart(system, action, settings))
     return tuple(results), None

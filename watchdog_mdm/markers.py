@@ -44,12 +44,12 @@ class OnePass:
         import ahocorasick_rs  # noqa: PLC0415 - only scanning needs it; and it may be absent
 
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
-            list(markers), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST)
+            list(markers), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
+        )
 
     def starts(self, haystack: Haystack, low: int, high: int) -> list[int]:
         with memoryview(haystack) as view, view[low:high] as window:  # type: ignore[arg-type]
-            return [low + start
-                    for _, start, _ in self._automaton.find_matches_as_indexes(window)]
+            return [low + start for _, start, _ in self._automaton.find_matches_as_indexes(window)]
 
 
 class PassPerMarker:

@@ -54,6 +54,7 @@ def exchange_channel(message: str) -> str:
         return DEVICE
     return USER
 
+
 # ">>>>> Sending HTTP request (PUT) [Idle] >>>>>" /
 # "<<<<< Received HTTP response (200) [Acknowledged(ScheduleOSUpdate):<uuid>] <<<<<"
 # Seen macOS 12 (super ad1495a mdm.log) to 13.4.1 (super issue #107); macOS 26 writes ":0"
@@ -84,7 +85,10 @@ def request_channel(target: str) -> str:
 # The lines that name commands or prove an exchange, as the regexes above read them:
 # what the live history query keeps, and most of what the reader searches for.
 EXCHANGE_AND_COMMAND_WORDINGS: tuple[str, ...] = (
-    "Received HTTP response", "Sending HTTP request", "Processing server request")
+    "Received HTTP response",
+    "Sending HTTP request",
+    "Processing server request",
+)
 
 # The wording admins' Jamf extension attributes grep mdmclient's output for
 # (Jamf PI104712 / PI108400; see tests/fixtures/detection_notes.txt).

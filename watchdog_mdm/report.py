@@ -41,8 +41,9 @@ SCHEMA_VERSION = 1
 
 def verdict_keys(examination: Examination) -> dict[Verdict, bool | None]:
     d = examination.diagnosis
-    return dict(zip(Verdict, (d.enrolled, d.identity_error, d.client_stuck, d.updates_stuck),
-                    strict=True))
+    return dict(
+        zip(Verdict, (d.enrolled, d.identity_error, d.client_stuck, d.updates_stuck), strict=True)
+    )
 
 
 def _word(value: bool | None) -> str:
@@ -51,8 +52,7 @@ def _word(value: bool | None) -> str:
 
 def diagnose_line(examination: Examination) -> str:
     """``MDMEnrolled: true MDMIdentityError: false MDMClientStuck: ... `` as the original."""
-    return " ".join(f"{key}: {_word(value)}"
-                    for key, value in verdict_keys(examination).items())
+    return " ".join(f"{key}: {_word(value)}" for key, value in verdict_keys(examination).items())
 
 
 def go_time(value: datetime | None, local: tzinfo | None = None) -> str:
@@ -80,13 +80,13 @@ def go_time(value: datetime | None, local: tzinfo | None = None) -> str:
 def heal_line(run: HealRun, local: tzinfo | None = None) -> str:
     """The original's `-heal` line: eight keys in its order."""
     fields: list[tuple[str, str]] = [
-        (k, _word(v)) for k, v in verdict_keys(run.examination).items()]
+        (k, _word(v)) for k, v in verdict_keys(run.examination).items()
+    ]
     fields += [
         (HealKey.MDM_CLIENT_RESTARTED, _word(run.mdm_client_restarted)),
         (HealKey.SOFTWARE_UPDATE_RESTARTED, _word(run.software_update_restarted)),
         (HealKey.LAST_MDM_KICKSTART, go_time(run.kickstarts.mdm_client, local)),
-        (HealKey.LAST_SOFTWARE_UPDATE_KICKSTART, go_time(run.kickstarts.software_update,
-                                                         local)),
+        (HealKey.LAST_SOFTWARE_UPDATE_KICKSTART, go_time(run.kickstarts.software_update, local)),
     ]
     return " ".join(f"{key}: {value}" for key, value in fields)
 
@@ -111,8 +111,10 @@ def line_from_document(document: dict[str, Any], local: tzinfo | None = None) ->
 
 def judged_line(examination: Examination) -> str:
     d = examination.diagnosis
-    return (f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}); "
-            f"window {format_duration(d.window)}, history {format_duration(d.history)}.")
+    return (
+        f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}); "
+        f"window {format_duration(d.window)}, history {format_duration(d.history)}."
+    )
 
 
 def _time(value: datetime | None) -> str | None:
@@ -131,7 +133,8 @@ def _command(d: Diagnosis, command: Command | None) -> dict[str, Any] | None:
         "request_type": command.request_type,
         "status": command.status,
         "software_update": is_software_update_command(
-            command, d.observations, d.judged_at - d.history),
+            command, d.observations, d.judged_at - d.history
+        ),
         "message": command.message,
     }
 
@@ -182,8 +185,10 @@ def _daemon_result(result: DaemonResult) -> dict[str, Any]:
         "decision": result.action.decision,
         "reason": result.action.reason,
         "planned_commands": [list(c) for c in result.action.commands],
-        "commands": [{"argv": list(c.argv), "returncode": c.returncode, "detail": c.detail}
-                     for c in result.commands],
+        "commands": [
+            {"argv": list(c.argv), "returncode": c.returncode, "detail": c.detail}
+            for c in result.commands
+        ],
         "method": result.method,
         "restarted": result.restarted,
         "verified": result.verified,
@@ -202,11 +207,16 @@ def _healing(run: HealRun) -> dict[str, Any]:
     }
 
 
-def _document(examination: Examination, restarted: tuple[bool, bool],
-              kickstarts: Kickstarts | None, heal: dict[str, Any] | None) -> dict[str, Any]:
+def _document(
+    examination: Examination,
+    restarted: tuple[bool, bool],
+    kickstarts: Kickstarts | None,
+    heal: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The original's eight keys, then ours: schema version, healing, evidence."""
-    last = (None, None) if kickstarts is None else (kickstarts.mdm_client,
-                                                    kickstarts.software_update)
+    last = (
+        (None, None) if kickstarts is None else (kickstarts.mdm_client, kickstarts.software_update)
+    )
     document: dict[str, Any] = dict(verdict_keys(examination).items())
     document |= {
         HealKey.MDM_CLIENT_RESTARTED: restarted[0],
@@ -220,8 +230,7 @@ def _document(examination: Examination, restarted: tuple[bool, bool],
     return document
 
 
-def to_document(examination: Examination, kickstarts: Kickstarts | None = None
-                ) -> dict[str, Any]:
+def to_document(examination: Examination, kickstarts: Kickstarts | None = None) -> dict[str, Any]:
     """A diagnosis as JSON: nothing restarted, ``heal`` null; ``kickstarts`` as stored
     on this Mac (`-diagnose`), or None where there is no state (``analyze``)."""
     return _document(examination, (False, False), kickstarts, None)
@@ -229,9 +238,12 @@ def to_document(examination: Examination, kickstarts: Kickstarts | None = None
 
 def heal_document(run: HealRun) -> dict[str, Any]:
     """A `-heal` run as JSON: the eight keys, then what healing did; stored in state.json."""
-    return _document(run.examination,
-                     (run.mdm_client_restarted, run.software_update_restarted),
-                     run.kickstarts, _healing(run))
+    return _document(
+        run.examination,
+        (run.mdm_client_restarted, run.software_update_restarted),
+        run.kickstarts,
+        _healing(run),
+    )
 
 
 def to_json(document: dict[str, Any]) -> str:
@@ -242,20 +254,26 @@ def healing_lines(run: HealRun) -> list[str]:
     """One line per daemon: what was done, or would be, or why not."""
     lines = []
     if run.missed_runs:
-        lines.append(f"{run.missed_runs} scheduled run(s) were missed since the last "
-                     f"one at {_time(run.previous_run)} (the Mac was asleep or off)")
+        lines.append(
+            f"{run.missed_runs} scheduled run(s) were missed since the last "
+            f"one at {_time(run.previous_run)} (the Mac was asleep or off)"
+        )
     for result in run.healing:
         name = result.action.daemon.name
         if not result.action.restarts:
-            lines.append(f"{name}: not restarted ({result.action.decision}): "
-                         f"{result.action.reason}")
+            lines.append(
+                f"{name}: not restarted ({result.action.decision}): {result.action.reason}"
+            )
         elif run.dry_run:
             commands = "; ".join(" ".join(c) for c in result.action.commands)
             lines.append(f"{name}: dry run, would run: {commands}")
         elif result.restarted:
-            confirmed = ("a fresh process is running" + (f" (pid {result.new_pid})"
-                         if result.new_pid else "") if result.verified
-                         else "no fresh process seen yet")
+            confirmed = (
+                "a fresh process is running"
+                + (f" (pid {result.new_pid})" if result.new_pid else "")
+                if result.verified
+                else "no fresh process seen yet"
+            )
             lines.append(f"{name}: restarted by {result.method}; {confirmed}")
         else:
             lines.append(f"{name}: restart failed: {result.problem}")

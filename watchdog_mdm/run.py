@@ -79,8 +79,9 @@ def missed_runs(previous: datetime | None, now: datetime) -> int:
     return int((now - previous) / SCHEDULE) - 1 or 1
 
 
-def _last_run(started: datetime, finished: datetime, *, run: HealRun | None = None,
-              error: str | None = None) -> dict[str, object]:
+def _last_run(
+    started: datetime, finished: datetime, *, run: HealRun | None = None, error: str | None = None
+) -> dict[str, object]:
     return {
         RunKey.STARTED_AT: started.isoformat(timespec="microseconds"),
         RunKey.FINISHED_AT: finished.isoformat(timespec="microseconds"),
@@ -104,8 +105,9 @@ def heal_run(system: System, configuration: Configuration) -> tuple[HealRun, lis
         return _locked_run(system, configuration.settings)
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(system.exclusive_lock(
-                LOCK_PATH, configuration.settings.lock_wait_seconds))
+            stack.enter_context(
+                system.exclusive_lock(LOCK_PATH, configuration.settings.lock_wait_seconds)
+            )
         except OSError as exc:
             raise StateError(f"could not lock {LOCK_PATH}: {exc.strerror or exc}") from exc
         return _locked_run(system, configuration.settings)
@@ -118,14 +120,22 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
         examination = diagnose_live(system, settings)
     except EvidenceError as exc:
         if not settings.dry_run:
-            _save_quietly(system, replace(state, last_run=_last_run(
-                started, system.now(), error=str(exc))), warnings)
+            _save_quietly(
+                system,
+                replace(state, last_run=_last_run(started, system.now(), error=str(exc))),
+                warnings,
+            )
         raise
     previous = _previous_start(state)
     actions = plan_heal(examination.diagnosis, state.kickstarts, settings, started)
-    run = HealRun(examination, state.kickstarts, tuple(DaemonResult(a) for a in actions),
-                  dry_run=settings.dry_run, previous_run=previous,
-                  missed_runs=missed_runs(previous, started))
+    run = HealRun(
+        examination,
+        state.kickstarts,
+        tuple(DaemonResult(a) for a in actions),
+        dry_run=settings.dry_run,
+        previous_run=previous,
+        missed_runs=missed_runs(previous, started),
+    )
     if settings.dry_run:
         return run, warnings
     kickstarts = effective_kickstarts(state.kickstarts, started)
@@ -137,8 +147,9 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
 
     results, problem = carry_out(system, actions, settings, record)
     run = replace(run, kickstarts=kickstarts, healing=results, state_problem=problem)
-    final = replace(state.with_kickstarts(kickstarts), last_run=_last_run(
-        started, system.now(), run=run))
+    final = replace(
+        state.with_kickstarts(kickstarts), last_run=_last_run(started, system.now(), run=run)
+    )
     try:
         save_state(system, final)
     except StateError as exc:

@@ -88,7 +88,7 @@ class LogReader:
             low = 0
             if pretty is None:
                 low = self._first_chunk(chunk)
-                pretty = looks_pretty(chunk[low:low + _STYLE_SAMPLE])
+                pretty = looks_pretty(chunk[low : low + _STYLE_SAMPLE])
             cut = complete_end(chunk, pretty, low, size)
             if carry:
                 if cut <= low:  # still inside one long line or record
@@ -102,12 +102,13 @@ class LogReader:
                 low = first
             yield from self._scan_blocks(chunk, search, pretty, low, cut)
             if cut < size:
-                carry = yield from self._grow(b"", chunk[max(cut, low):], search, pretty)
+                carry = yield from self._grow(b"", chunk[max(cut, low) :], search, pretty)
         if carry:
             yield from self._scan_block(carry, search, bool(pretty), 0, len(carry))
 
-    def _grow(self, carry: bytes, more: bytes | bytearray, search: MarkerSearch,
-              pretty: bool) -> Generator[LogEntry, None, bytes]:
+    def _grow(
+        self, carry: bytes, more: bytes | bytearray, search: MarkerSearch, pretty: bool
+    ) -> Generator[LogEntry, None, bytes]:
         """A partial line or record, kept only up to a bound. A pretty "record" past it
         is none: its complete lines are read on their own (as the lines that break a
         record are). One enormous line is dropped (counted as skipped), and what
@@ -128,8 +129,9 @@ class LogReader:
             self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
         return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
-    def _scan_blocks(self, chunk: Buffer, search: MarkerSearch, pretty: bool,
-                     low: int, cut: int) -> Iterator[LogEntry]:
+    def _scan_blocks(
+        self, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int
+    ) -> Iterator[LogEntry]:
         """chunk[low:cut], complete lines or records, in blocks of about _BLOCK bytes: a
         whole memory-mapped file is searched piece by piece, so what one search finds
         stays small, and the newest entry of each block is read."""
@@ -142,8 +144,9 @@ class LogReader:
             yield from self._scan_block(chunk, search, pretty, low, high)
             low = high
 
-    def _scan_block(self, block: Buffer, search: MarkerSearch, pretty: bool,
-                    low: int, high: int) -> Iterator[LogEntry]:
+    def _scan_block(
+        self, block: Buffer, search: MarkerSearch, pretty: bool, low: int, high: int
+    ) -> Iterator[LogEntry]:
         hits = search.starts(block, low, high)
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
         for start, stop in found.items():
@@ -162,8 +165,7 @@ class LogReader:
         if last is not None:
             yield last
 
-    def _parse_unit(self, block: Buffer, start: int, stop: int,
-                    pretty: bool) -> LogEntry | None:
+    def _parse_unit(self, block: Buffer, start: int, stop: int, pretty: bool) -> LogEntry | None:
         if stop - start > MAX_RECORD_CHARS:  # not a log line: never copied or decoded
             return None
         # lstrip: two exports joined with `cat` leave the second one's byte-order mark
@@ -172,8 +174,9 @@ class LogReader:
             return self._from_record(text)
         return self._from_line(text.strip())
 
-    def _last_entry(self, block: Buffer, pretty: bool, found: dict[int, int],
-                    low: int, high: int) -> LogEntry | None:
+    def _last_entry(
+        self, block: Buffer, pretty: bool, found: dict[int, int], low: int, high: int
+    ) -> LogEntry | None:
         """The last readable entry of a block: logs are in time order, so this is the
         block's newest (a line already read for its marker is not read twice)."""
         unit = record_bounds if pretty else line_bounds

@@ -104,16 +104,16 @@ def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
             times.append(parse_rfc3339(document.get(key, NEVER)))
         except ValueError:
             times.append(now)
-            problems.append(f"{STATE_PATH}: {key} {document.get(key)!r} is not a time; "
-                            "counting it as now")
+            problems.append(
+                f"{STATE_PATH}: {key} {document.get(key)!r} is not a time; counting it as now"
+            )
     last_run = document.get(StateKey.LAST_RUN)
     other = {k: v for k, v in document.items() if k not in tuple(StateKey)}
     state = State(Kickstarts(*times), last_run if isinstance(last_run, dict) else None, other)
     return state, problems
 
 
-def load_state(system: System, now: datetime, *, repair: bool = True
-               ) -> tuple[State, list[str]]:
+def load_state(system: System, now: datetime, *, repair: bool = True) -> tuple[State, list[str]]:
     """Read the state; an empty, corrupt or unreadable file is not fatal.
 
     With ``repair`` such a file is moved aside (the next save starts fresh); without it
@@ -138,8 +138,10 @@ def load_state(system: System, now: datetime, *, repair: bool = True
     try:
         moved = system.move_aside(STATE_PATH, suffix)
     except OSError as exc:
-        return State(), [f"{STATE_PATH} is {problem} and could not be moved aside "
-                         f"({exc.strerror or exc}); starting fresh"]
+        return State(), [
+            f"{STATE_PATH} is {problem} and could not be moved aside "
+            f"({exc.strerror or exc}); starting fresh"
+        ]
     return State(), [f"{STATE_PATH} was {problem}; moved aside to {moved}; starting fresh"]
 
 
@@ -183,8 +185,7 @@ def encode_state(state: State) -> bytes:
     document: dict[str, Any] = dict(state.other)
     document |= {
         StateKey.LAST_MDM_KICKSTART: format_rfc3339(state.kickstarts.mdm_client),
-        StateKey.LAST_SOFTWARE_UPDATE_KICKSTART: format_rfc3339(
-            state.kickstarts.software_update),
+        StateKey.LAST_SOFTWARE_UPDATE_KICKSTART: format_rfc3339(state.kickstarts.software_update),
         StateKey.SCHEMA_VERSION: SCHEMA_VERSION,
     }
     if state.last_run is not None:

@@ -95,8 +95,9 @@ def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
 
 _DATES: dict[str, Callable[[dict[str, Any]], object]] = {
     "last-mdm-kickstart": lambda state: state.get(StateKey.LAST_MDM_KICKSTART),
-    "last-software-update-kickstart":
-        lambda state: state.get(StateKey.LAST_SOFTWARE_UPDATE_KICKSTART),
+    "last-software-update-kickstart": lambda state: state.get(
+        StateKey.LAST_SOFTWARE_UPDATE_KICKSTART
+    ),
     "last-mdm-checkin": _last_checkin,
     "last-run": lambda state: (_last_run(state) or {}).get(RunKey.STARTED_AT),
 }

@@ -143,8 +143,7 @@ class System(Protocol):
         """Signal that very process (not a later one with its pid). Raises OSError."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        ...
+    def sleep(self, seconds: float) -> None: ...
 
     def read_export(self, path: str) -> Iterator[bytes | bytearray | mmap.mmap]:
         """A file the user named (``-``: standard input) in chunks that may cut lines;
@@ -168,8 +167,9 @@ def _one_line(data: bytes) -> str:
 
 def _failure(name: str, returncode: int, stderr: bytes) -> CommandError:
     detail = _one_line(stderr)
-    return CommandError(f"{name} exited with status {returncode}" + (f": {detail}" if detail
-                                                                      else ""))
+    return CommandError(
+        f"{name} exited with status {returncode}" + (f": {detail}" if detail else "")
+    )
 
 
 class MacSystem:
@@ -206,8 +206,13 @@ class MacSystem:
         args = self._argv(argv)
         try:
             done = subprocess.run(
-                args, stdin=subprocess.DEVNULL, capture_output=True, env=COMMAND_ENV,
-                timeout=timeout, check=False, start_new_session=True,
+                args,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                env=COMMAND_ENV,
+                timeout=timeout,
+                check=False,
+                start_new_session=True,
             )
         except subprocess.TimeoutExpired as exc:
             raise CommandError(f"{argv[0]} did not finish within {timeout:g} s") from exc
@@ -224,8 +229,12 @@ class MacSystem:
         with tempfile.TemporaryFile() as errors:
             try:
                 process = subprocess.Popen(
-                    args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
-                    env=COMMAND_ENV, start_new_session=True,
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=COMMAND_ENV,
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise CommandError(f"{argv[0]} could not be started: {exc.strerror}") from exc
@@ -284,7 +293,8 @@ class MacSystem:
             if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
                 raise PermissionError(
                     f"not root's or writable by others (owner {info.st_uid}, mode "
-                    f"{stat.S_IMODE(info.st_mode):o})")
+                    f"{stat.S_IMODE(info.st_mode):o})"
+                )
             return handle.read()
 
     def _secure_folder(self, folder: str) -> None:
@@ -306,8 +316,10 @@ class MacSystem:
             raise OSError(f"{folder} is not a folder (a symbolic link?); refusing to write in it")
         # Whoever can write in the folder can replace the state and reset the cooldown.
         if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
-            raise OSError(f"{folder} is writable by others (owner {info.st_uid}, mode "
-                          f"{stat.S_IMODE(info.st_mode):o}); refusing to write in it")
+            raise OSError(
+                f"{folder} is writable by others (owner {info.st_uid}, mode "
+                f"{stat.S_IMODE(info.st_mode):o}); refusing to write in it"
+            )
 
     def write_file(self, path: str, data: bytes) -> None:
         import tempfile  # noqa: PLC0415
@@ -370,8 +382,11 @@ class MacSystem:
             info = process.info
             if info.get("exe") != wanted or info.get("uids") is None:
                 continue
-            found.append(ProcessInfo(process.pid, info["uids"].real, info["uids"].effective,
-                                     info["create_time"]))
+            found.append(
+                ProcessInfo(
+                    process.pid, info["uids"].real, info["uids"].effective, info["create_time"]
+                )
+            )
         return found
 
     def send_signal(self, process: ProcessInfo, signum: int) -> None:
@@ -405,9 +420,11 @@ class MacSystem:
         if folder == "-" or not os.path.isdir(folder):
             return None
         with os.scandir(folder) as found:
-            return sorted(os.path.join(folder, f.name) for f in found
-                          if f.is_file() and not f.name.startswith("."))
-
+            return sorted(
+                os.path.join(folder, f.name)
+                for f in found
+                if f.is_file() and not f.name.startswith(".")
+            )
 
     def log_to_system(self, message: str) -> None:
         # Goes to the unified log on macOS; where there is no syslog it does nothing.

@@ -14,8 +14,9 @@ __all__ = ["one_line", "printable"]
 
 # C0 and C1 controls (tab and newline included: shown text is one line), DEL, and the
 # bidirectional marks, embeddings, overrides and isolates.
-_UNPRINTABLE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e"
-                          "\\u2066-\\u2069\\u2028\\u2029]")
+_UNPRINTABLE = re.compile(
+    "[\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]"
+)
 
 
 def printable(text: str) -> str:

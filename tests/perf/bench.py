@@ -44,47 +44,102 @@ REPO = HERE.parent.parent.parent
 
 # (process, image path, subsystem, category, message); real wordings from the reference.
 EXCHANGES = [
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
-     "[0:MDMDaemon:HTTPUtil:<0x2fdb>] >>>>> Sending HTTP request (PUT) [Idle] >>>>>"),
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
-     "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
-     "[501:MDMAgent:HTTPUtil:<0x3a11>] <<<<< Received HTTP response (200) [Idle] <<<<<"),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "HTTPUtil",
+        "[0:MDMDaemon:HTTPUtil:<0x2fdb>] >>>>> Sending HTTP request (PUT) [Idle] >>>>>",
+    ),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "HTTPUtil",
+        "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200) [Idle] <<<<<",
+    ),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "HTTPUtil",
+        "[501:MDMAgent:HTTPUtil:<0x3a11>] <<<<< Received HTTP response (200) [Idle] <<<<<",
+    ),
 ]
 COMMANDS = [
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "HTTPUtil",
-     "[0:MDMDaemon:HTTPUtil:<0x6626>] <<<<< Received HTTP response (200) "
-     "[Acknowledged(ScheduleOSUpdate):cea75749-f3be-48f9-9b34-87828a32a04f] <<<<<"),
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "MDMDaemon",
-     "[*] [0:MDMDaemon:<0x4d0d>] Processing server request: DeclarativeManagement for: "
-     "<Device> (3fb48527-9aaa-492d-94fc-efd999d812a3) PowerNap: no"),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "HTTPUtil",
+        "[0:MDMDaemon:HTTPUtil:<0x6626>] <<<<< Received HTTP response (200) "
+        "[Acknowledged(ScheduleOSUpdate):cea75749-f3be-48f9-9b34-87828a32a04f] <<<<<",
+    ),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "MDMDaemon",
+        "[*] [0:MDMDaemon:<0x4d0d>] Processing server request: DeclarativeManagement for: "
+        "<Device> (3fb48527-9aaa-492d-94fc-efd999d812a3) PowerNap: no",
+    ),
 ]
 PROGRESS = [
-    ("softwareupdated",
-     "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
-     "com.apple.SoftwareUpdateMacController", "SU",
-     "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO "
-     "portionComplete:0.001000 estimatedTimeRemaining:-1.000000"),
+    (
+        "softwareupdated",
+        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+        "com.apple.SoftwareUpdateMacController",
+        "SU",
+        "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO "
+        "portionComplete:0.001000 estimatedTimeRemaining:-1.000000",
+    ),
 ]
 CHATTER = [
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "FVEscrow",
-     "[0:MDMDaemon:FVEscrow:<0x5b0>] Saved PRK escrow file: YES  Length: 460"),
-    ("mdmclient", "/usr/libexec/mdmclient", "com.apple.ManagedClient", "ManagedApps",
-     "StartInstall using UUID: 1B3C5D7E-9F11-4A2B-8C3D-5E7F9A1B2C3D for MDM 'Example.MDM'"),
-    ("trustd", "/usr/libexec/trustd", "com.apple.securityd", "ocsp",
-     "ocsp responder: (null) did not include status of requested cert"),
-    ("coreaudiod", "/usr/sbin/coreaudiod", "com.apple.bluetooth", "BTAudio",
-     "Volume update from PID = 8484 Control ID = 262 Scalar volume 0.488189 -> 0.427210 "
-     "Element = 0"),
-    ("WindowServer",
-     "/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
-     "com.apple.Multitouch", "Plugin",
-     "[TP] Dispatching digitizer event with 2 children, _eventMask=0x2 _childEventMask=0x2 "
-     "Cancel=0 Touching=0 inRange=1"),
-    ("apsd", "/System/Library/PrivateFrameworks/ApplePushService.framework/apsd",
-     "com.apple.apsd", "courier",
-     "<APSCourierConnectionManager: 0x1036e3710; production>: Connected to courier "
-     "18-courier.push.apple.com (17.57.144.12)"),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "FVEscrow",
+        "[0:MDMDaemon:FVEscrow:<0x5b0>] Saved PRK escrow file: YES  Length: 460",
+    ),
+    (
+        "mdmclient",
+        "/usr/libexec/mdmclient",
+        "com.apple.ManagedClient",
+        "ManagedApps",
+        "StartInstall using UUID: 1B3C5D7E-9F11-4A2B-8C3D-5E7F9A1B2C3D for MDM 'Example.MDM'",
+    ),
+    (
+        "trustd",
+        "/usr/libexec/trustd",
+        "com.apple.securityd",
+        "ocsp",
+        "ocsp responder: (null) did not include status of requested cert",
+    ),
+    (
+        "coreaudiod",
+        "/usr/sbin/coreaudiod",
+        "com.apple.bluetooth",
+        "BTAudio",
+        "Volume update from PID = 8484 Control ID = 262 Scalar volume 0.488189 -> 0.427210 "
+        "Element = 0",
+    ),
+    (
+        "WindowServer",
+        "/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
+        "com.apple.Multitouch",
+        "Plugin",
+        "[TP] Dispatching digitizer event with 2 children, _eventMask=0x2 _childEventMask=0x2 "
+        "Cancel=0 Touching=0 inRange=1",
+    ),
+    (
+        "apsd",
+        "/System/Library/PrivateFrameworks/ApplePushService.framework/apsd",
+        "com.apple.apsd",
+        "courier",
+        "<APSCourierConnectionManager: 0x1036e3710; production>: Connected to courier "
+        "18-courier.push.apple.com (17.57.144.12)",
+    ),
 ]
 
 
@@ -108,24 +163,41 @@ def render(style: str, when: datetime, record: tuple[str, str, str, str, str]) -
     pid = _pid(process)
     micro = when.strftime("%Y-%m-%d %H:%M:%S.%f%z")
     if style == "default":
-        return (f"{micro} 0x{pid * 7:<8x} Default     0x0                  {pid:<6} 0    "
-                f"{process}: [{subsystem}:{category}] {message}\n")
+        return (
+            f"{micro} 0x{pid * 7:<8x} Default     0x0                  {pid:<6} 0    "
+            f"{process}: [{subsystem}:{category}] {message}\n"
+        )
     if style == "compact":
         milli = when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         return f"{milli} Df {process}[{pid}:{pid * 7:x}] [{subsystem}:{category}] {message}\n"
     if style == "syslog":
         return f"{micro}  localhost {process}[{pid}]: [{subsystem}:{category}] {message}\n"
     record_json = {
-        "timezoneName": "", "messageType": "Default", "eventType": "logEvent", "source": None,
-        "formatString": "%{public}s", "userID": 0, "activityIdentifier": 0,
-        "subsystem": subsystem, "category": category, "threadID": pid * 7,
+        "timezoneName": "",
+        "messageType": "Default",
+        "eventType": "logEvent",
+        "source": None,
+        "formatString": "%{public}s",
+        "userID": 0,
+        "activityIdentifier": 0,
+        "subsystem": subsystem,
+        "category": category,
+        "threadID": pid * 7,
         "senderImageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0",
-        "backtrace": {"frames": [{"imageOffset": 1764,
-                                  "imageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0"}]},
-        "bootUUID": "", "processImagePath": image, "senderImagePath": image,
-        "timestamp": micro, "machTimestamp": 23247436516259, "eventMessage": message,
-        "processImageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0", "traceID": 13353070231556,
-        "processID": pid, "senderProgramCounter": 1764, "parentActivityIdentifier": 0,
+        "backtrace": {
+            "frames": [{"imageOffset": 1764, "imageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0"}]
+        },
+        "bootUUID": "",
+        "processImagePath": image,
+        "senderImagePath": image,
+        "timestamp": micro,
+        "machTimestamp": 23247436516259,
+        "eventMessage": message,
+        "processImageUUID": "72E310F7-1A63-3C21-926C-BEF6061890C0",
+        "traceID": 13353070231556,
+        "processID": pid,
+        "senderProgramCounter": 1764,
+        "parentActivityIdentifier": 0,
     }
     if style == "ndjson":
         return json.dumps(record_json, separators=(",", ":")).replace("/", "\\/") + "\n"
@@ -171,8 +243,9 @@ PROBE = textwrap.dedent("""
 
 def timed(*argv: str) -> tuple[float, int]:
     """Wall seconds and peak resident KiB of one run of ``argv``."""
-    out = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    ).stdout
     elapsed, peak, code = json.loads(out)
     if code not in (0, 1):  # grep -c exits 1 when it counts nothing
         raise SystemExit(f"{argv[0]} exited {code}")
@@ -255,15 +328,15 @@ def styles_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, o
         megabytes = size / 1_000_000
         commands = {
             "analyze": partial(timed, command(), "analyze", str(path), "--json"),
-            "grep": partial(timed, "grep", "-F", "-c", "Received HTTP response (200)",
-                            str(path)),
+            "grep": partial(timed, "grep", "-F", "-c", "Received HTTP response (200)", str(path)),
         }
         if style == "ndjson":
             commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
         runs = interleaved(args.repeat, **commands)
         analyze, grep = runs["analyze"], runs["grep"]
         row: dict[str, object] = {
-            "style": style, "megabytes": round(megabytes, 1),
+            "style": style,
+            "megabytes": round(megabytes, 1),
             "analyze_seconds": round(analyze.best, 3),
             "analyze_mb_per_s": round(megabytes / analyze.best),
             "analyze_peak_mb": round(analyze.peak_kib / 1024, 1),
@@ -273,9 +346,11 @@ def styles_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, o
         }
         if "naive" in runs:
             naive = runs["naive"]
-            row |= {"naive_seconds": round(naive.best, 3),
-                    "naive_over_analyze": round(naive.best / analyze.best, 2),
-                    "naive_over_analyze_median": round(naive.median / analyze.median, 2)}
+            row |= {
+                "naive_seconds": round(naive.best, 3),
+                "naive_over_analyze": round(naive.best / analyze.best, 2),
+                "naive_over_analyze_median": round(naive.median / analyze.median, 2),
+            }
         path.unlink()
         yield row
 
@@ -290,10 +365,14 @@ def main() -> None:
     args = parser.parse_args()
 
     if editable_install():
-        print("warning: mdm-watchdog is installed editable; for a user's start-up, run this "
-              "with the Python of a venv made by 'pip install .'", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="mdm-watchdog-bench-",
-                                     dir=os.environ.get("BENCH_TMP")) as temporary:
+        print(
+            "warning: mdm-watchdog is installed editable; for a user's start-up, run this "
+            "with the Python of a venv made by 'pip install .'",
+            file=sys.stderr,
+        )
+    with tempfile.TemporaryDirectory(
+        prefix="mdm-watchdog-bench-", dir=os.environ.get("BENCH_TMP")
+    ) as temporary:
         rows = list(styles_table(args, Path(temporary)))
         one_line = Path(temporary) / "one-line.ndjson"
         one_line.write_text(render("ndjson", datetime(2026, 11, 25, tzinfo=UTC), EXCHANGES[1]))
@@ -306,23 +385,35 @@ def main() -> None:
         }
         if args.bundle:
             starting["bundle_startup"] = [str(args.bundle / "mdm-watchdog"), "-version"]
-        figures: dict[str, object] = {"size_mb": args.size_mb, "cpus": os.cpu_count(),
-                                      "rounds": args.repeat, "styles": rows,
-                                      **startups(starting)}
+        figures: dict[str, object] = {
+            "size_mb": args.size_mb,
+            "cpus": os.cpu_count(),
+            "rounds": args.repeat,
+            "styles": rows,
+            **startups(starting),
+        }
     print(f"fastest of {args.repeat} rounds (in brackets: the same from the medians)")
-    print(f"{'style':8} {'MB':>7} {'analyze s':>10} {'MB/s':>6} {'peak MB':>8} "
-          f"{'grep s':>7} {'x grep':>14} {'naive/analyze':>14}")
+    print(
+        f"{'style':8} {'MB':>7} {'analyze s':>10} {'MB/s':>6} {'peak MB':>8} "
+        f"{'grep s':>7} {'x grep':>14} {'naive/analyze':>14}"
+    )
     for row in rows:
-        naive = (f"{row['naive_over_analyze']} ({row['naive_over_analyze_median']})"
-                 if "naive_over_analyze" in row else "")
-        print(f"{row['style']:8} {row['megabytes']:>7} {row['analyze_seconds']:>10} "
-              f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
-              f"{row['grep_seconds']:>7} "
-              f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}")
+        naive = (
+            f"{row['naive_over_analyze']} ({row['naive_over_analyze_median']})"
+            if "naive_over_analyze" in row
+            else ""
+        )
+        print(
+            f"{row['style']:8} {row['megabytes']:>7} {row['analyze_seconds']:>10} "
+            f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
+            f"{row['grep_seconds']:>7} "
+            f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
+        )
     for name in starting:
         print(f"{name}_ms: {figures[name + '_ms']} (median {figures[name + '_median_ms']})")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
 
 if __name__ == "__main__":
     main()

@@ -16,8 +16,14 @@ from functools import partial
 
 from watchdog_mdm.entries import LogEntry
 
-FIELDS = ("mdmclient", "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200)",
-          "com.apple.ManagedClient", "HTTPUtil", "Default", 1057)
+FIELDS = (
+    "mdmclient",
+    "[0:MDMDaemon:HTTPUtil:<0x2fdb>] <<<<< Received HTTP response (200)",
+    "com.apple.ManagedClient",
+    "HTTPUtil",
+    "Default",
+    1057,
+)
 
 
 def main() -> None:
@@ -27,18 +33,26 @@ def main() -> None:
     args = parser.parse_args()
     # as entries.py builds every entry
     from_tuple = partial(tuple.__new__, LogEntry)
-    names = {"new_entry": from_tuple, "LogEntry": LogEntry,
-             "timestamp": datetime(2026, 11, 25, tzinfo=UTC), "fields": FIELDS}
-    ways = {"LogEntry(...)": "LogEntry(timestamp, *fields)",
-            "from a tuple": "new_entry((timestamp, *fields))"}
+    names = {
+        "new_entry": from_tuple,
+        "LogEntry": LogEntry,
+        "timestamp": datetime(2026, 11, 25, tzinfo=UTC),
+        "fields": FIELDS,
+    }
+    ways = {
+        "LogEntry(...)": "LogEntry(timestamp, *fields)",
+        "from a tuple": "new_entry((timestamp, *fields))",
+    }
     best = dict.fromkeys(ways, float("inf"))
     for _ in range(args.rounds):  # in turn, so that a slow spell falls on both alike
         for label, statement in ways.items():
-            best[label] = min(best[label], timeit.timeit(statement, globals=names,
-                                                         number=args.number))
+            best[label] = min(
+                best[label], timeit.timeit(statement, globals=names, number=args.number)
+            )
     for label, seconds in best.items():
-        print(f"{label:14} {seconds / args.number * 1e6:.3f} us an entry "
-              f"(fastest of {args.rounds})")
+        print(
+            f"{label:14} {seconds / args.number * 1e6:.3f} us an entry (fastest of {args.rounds})"
+        )
 
 
 if __name__ == "__main__":
