@@ -293,7 +293,7 @@ def write_apple(
     return [product, component]
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, help="use this PyInstaller bundle folder")
     parser.add_argument("--output", type=Path, default=REPO / "dist")
@@ -309,8 +309,11 @@ def main() -> None:
         action="store_true",
         help="package a bundle that is not universal macOS (testing only)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = _arguments()
     info = build_info()
     writer = args.writer
     if writer == "auto":

@@ -271,41 +271,14 @@ def _xar_toc(members: Sequence[Member], when: str) -> tuple[str, list[bytes]]:
 
     def write(member: Member, indent: str) -> None:
         nonlocal offset, next_id
-        file_id = next_id
+        lines.append(f'{indent}<file id="{next_id}">')
         next_id += 1
-        lines.append(f'{indent}<file id="{file_id}">')
         inner = indent + " "
         if member.children is None:
-            digest = hashlib.sha1(member.data).hexdigest()  # noqa: S324 - xar's format
-            lines.extend(
-                [
-                    f"{inner}<data>",
-                    f"{inner} <length>{len(member.data)}</length>",
-                    f"{inner} <offset>{offset}</offset>",
-                    f"{inner} <size>{len(member.data)}</size>",
-                    f'{inner} <encoding style="application/octet-stream"/>',
-                    f'{inner} <extracted-checksum style="sha1">{digest}</extracted-checksum>',
-                    f'{inner} <archived-checksum style="sha1">{digest}</archived-checksum>',
-                    f"{inner}</data>",
-                ]
-            )
+            lines.extend(_data_lines(member.data, offset, inner))
             heap.append(member.data)
             offset += len(member.data)
-        kind = "file" if member.children is None else "directory"
-        lines.extend(
-            [
-                f"{inner}<ctime>{when}</ctime>",
-                f"{inner}<mtime>{when}</mtime>",
-                f"{inner}<atime>{when}</atime>",
-                f"{inner}<group>wheel</group>",
-                f"{inner}<gid>0</gid>",
-                f"{inner}<user>root</user>",
-                f"{inner}<uid>0</uid>",
-                f"{inner}<mode>{member.mode:04o}</mode>",
-                f"{inner}<type>{kind}</type>",
-                f"{inner}<name>{escape(member.name)}</name>",
-            ]
-        )
+        lines.extend(_attribute_lines(member, when, inner))
         for child in member.children or ():
             write(child, inner)
         lines.append(f"{indent}</file>")
@@ -329,6 +302,38 @@ def _xar_toc(members: Sequence[Member], when: str) -> tuple[str, list[bytes]]:
         ]
     )
     return toc, heap
+
+
+def _data_lines(data: bytes, offset: int, inner: str) -> list[str]:
+    """Where a file's bytes lie in the heap, stored as they are, and their checksums."""
+    digest = hashlib.sha1(data).hexdigest()  # noqa: S324 - xar's format
+    return [
+        f"{inner}<data>",
+        f"{inner} <length>{len(data)}</length>",
+        f"{inner} <offset>{offset}</offset>",
+        f"{inner} <size>{len(data)}</size>",
+        f'{inner} <encoding style="application/octet-stream"/>',
+        f'{inner} <extracted-checksum style="sha1">{digest}</extracted-checksum>',
+        f'{inner} <archived-checksum style="sha1">{digest}</archived-checksum>',
+        f"{inner}</data>",
+    ]
+
+
+def _attribute_lines(member: Member, when: str, inner: str) -> list[str]:
+    """A member's times, root:wheel ownership, mode, type and name."""
+    kind = "file" if member.children is None else "directory"
+    return [
+        f"{inner}<ctime>{when}</ctime>",
+        f"{inner}<mtime>{when}</mtime>",
+        f"{inner}<atime>{when}</atime>",
+        f"{inner}<group>wheel</group>",
+        f"{inner}<gid>0</gid>",
+        f"{inner}<user>root</user>",
+        f"{inner}<uid>0</uid>",
+        f"{inner}<mode>{member.mode:04o}</mode>",
+        f"{inner}<type>{kind}</type>",
+        f"{inner}<name>{escape(member.name)}</name>",
+    ]
 
 
 def xar(members: Sequence[Member], mtime: int) -> bytes:
