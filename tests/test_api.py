@@ -41,3 +41,15 @@ def test_every_name_one_module_takes_from_another_is_in_its_all() -> None:
     for module, taken in sorted(names.items()):
         exported = set(importlib.import_module(module).__all__)
         assert taken <= exported, f"{module}.__all__ lacks {sorted(taken - exported)}"
+
+
+def test_the_package_imports_its_own_modules_by_their_full_names() -> None:
+    # the check above reads only `from watchdog_mdm.x import`: a relative import would
+    # escape it
+    relative = [
+        f"{path.name}:{node.lineno}"
+        for path in PACKAGE.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert relative == []

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from .json_records import RecordParser, record_parser
+from watchdog_mdm.json_records import RecordParser, record_parser
 
 __all__ = ["EntryParser", "LogEntry", "fixed_offset_suffix", "parse_timestamp"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
 
-from .entries import EntryParser, LogEntry
-from .framing import (
+from watchdog_mdm.entries import EntryParser, LogEntry
+from watchdog_mdm.framing import (
     MAX_RECORD_CHARS,
     Buffer,
     complete_end,
@@ -26,7 +26,7 @@ from .framing import (
     record_bounds,
     records_holding,
 )
-from .markers import MarkerSearch, marker_search
+from watchdog_mdm.markers import MarkerSearch, marker_search
 
 __all__ = ["Buffer", "LogReader"]
 
