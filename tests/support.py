@@ -324,9 +324,9 @@ class FakeSystem:
             self._restart_root_daemon(LAUNCHD_LABELS[argv[3]])
         return CommandResult(reply.returncode, reply.stdout, reply.stderr)
 
-    def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
+    def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[mmap.mmap]:
         reply = self._next(argv, timeout)
-        yield from reply.stdout.splitlines(keepends=True)
+        yield from _valid_until_the_next(reply.stdout.splitlines(keepends=True))
         if reply.returncode != 0:
             raise CommandError(f"{argv[0]} exited with status {reply.returncode}")
 
@@ -403,7 +403,8 @@ class FakeSystem:
 
 def _valid_until_the_next(chunks: Iterable[bytes]) -> Iterator[mmap.mmap]:
     """Each chunk in a memory map closed when the next is asked for, as the real seam's
-    are (System.read_export): a consumer that keeps one gets ValueError from it."""
+    may be (System.stream, System.read_export): a consumer that keeps one gets
+    ValueError from it."""
     for chunk in chunks:
         if chunk:
             with mmap.mmap(-1, len(chunk)) as window:

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import FakeMac, FakeSystem, reference_lines
+from tests.support import FakeMac, FakeSystem, Reply, reference_lines
 from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem, System
 
 
@@ -340,5 +340,14 @@ def test_a_chunk_kept_past_the_next_request_can_no_longer_be_read(
     path.write_bytes(b"first line\nsecond line\n")
     kept = list(system.read_export(str(path)))
     assert kept
+    with pytest.raises(ValueError, match="closed"):
+        kept[0][:1]
+
+
+def test_a_streamed_chunk_kept_past_the_next_request_can_no_longer_be_read() -> None:
+    # the fake holds stream() to the same rule, so the live checks are tested under it
+    system = FakeSystem().reply("/usr/bin/log", Reply(b"first line\nsecond line\n"))
+    kept = list(system.stream(["/usr/bin/log", "show"], timeout=10))
+    assert len(kept) == 2
     with pytest.raises(ValueError, match="closed"):
         kept[0][:1]

@@ -97,7 +97,9 @@ class System(Protocol):
         """Run a command to completion and capture its output."""
         ...
 
-    def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
+    def stream(
+        self, argv: Sequence[str], *, timeout: float
+    ) -> Iterator[bytes | bytearray | mmap.mmap]:
         """Run a command and yield its output as it comes, in blocks that may cut lines,
         each to be consumed before the next is asked for (see above).
 
