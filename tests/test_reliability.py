@@ -610,6 +610,8 @@ def test_a_swapped_state_folder_is_refused(stuck_mac: FakeMac, victim: Path) -> 
     folder.symlink_to(victim.parent)
     done = run_heal(stuck_mac)
     assert done.returncode == 5
+    assert remediation(stuck_mac) == []  # exit 5 before any restart, not after one
+    assert "refusing to write in it" in done.stderr
     assert untouched(victim)
     assert sorted(p.name for p in victim.parent.iterdir()) == ["victim"]
 
