@@ -37,6 +37,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+# the synthetic export builders live apart so the benchmark can use them without pytest
+from tests.exports import CHATTER as CHATTER  # "as": mypy's explicit re-export
+from tests.exports import COMMANDS as COMMANDS
+from tests.exports import EXCHANGES as EXCHANGES
+from tests.exports import render as render
+from tests.exports import write_export as write_export
 from tests.reference_reader import ReferenceReader
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import MANAGED_PREFERENCES

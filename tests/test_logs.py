@@ -391,7 +391,7 @@ def test_a_reader_that_remembers_line_endings_reads_as_one_that_does_not(
 
 def test_a_line_two_styles_can_read_is_read_by_the_style_matched_last() -> None:
     ambiguous = "2026-11-25 10:00:00.000000+0000" + endings()[-2]
-    from tests.perf.bench import EXCHANGES, render
+    from tests.support import EXCHANGES, render
 
     syslog = render("syslog", datetime(2026, 11, 25, 10, 1, tzinfo=UTC), EXCHANGES[1]).strip()
     entries = list(ReferenceReader().read([ambiguous, syslog, ambiguous]))

@@ -14,9 +14,8 @@ from typing import SupportsIndex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.perf.bench import render, write_export
 from tests.reference_reader import ReferenceReader
-from tests.support import LOGS, FakeSystem, real_lines
+from tests.support import LOGS, FakeSystem, real_lines, render, write_export
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
 from watchdog_mdm.markers import MarkerSearch, PassPerMarker
@@ -107,7 +106,7 @@ def test_pretty_json_records_are_found_across_any_chunking(
     import random
 
     rng = random.Random(seed)
-    from tests.perf.bench import CHATTER, COMMANDS, EXCHANGES
+    from tests.support import CHATTER, COMMANDS, EXCHANGES
 
     when = datetime(2026, 11, 25, tzinfo=UTC)
     bodies = []
@@ -153,7 +152,7 @@ def test_each_chunk_of_the_seam_is_read_before_the_next_is_asked_for(tmp_path: P
 
 
 def _pretty(newline: bytes) -> bytes:
-    from tests.perf.bench import COMMANDS, EXCHANGES
+    from tests.support import COMMANDS, EXCHANGES
 
     when = datetime(2026, 11, 25, tzinfo=UTC)
     bodies = [
@@ -224,7 +223,7 @@ def test_finding_record_bounds_costs_about_one_read_of_the_block() -> None:
     """Each pretty JSON record holding a marker is bounded by searching back for its
     opening line. That search must stop at the record before (and must not look for a
     CRLF ending all the way back in an LF export): a day's export once took 30 s."""
-    from tests.perf.bench import COMMANDS, EXCHANGES
+    from tests.support import COMMANDS, EXCHANGES
 
     when = datetime(2026, 11, 25, tzinfo=UTC)
     bodies = [
@@ -247,7 +246,7 @@ def test_a_cut_off_json_export_joined_to_another_loses_none_of_the_others_record
     """`cat` of an export cut off mid-record and a whole one: the cut record has no
     closing line, so it seems to run on into the next export; the records there are read
     all the same (found in review: a stuck verdict flipped on exactly this)."""
-    from tests.perf.bench import EXCHANGES
+    from tests.support import EXCHANGES
 
     when = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     cut_off = render("json", when, EXCHANGES[1])
