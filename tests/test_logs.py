@@ -28,10 +28,8 @@ from watchdog_mdm.entries import EntryParser, LogEntry, parse_timestamp
 
 
 def read(lines: list[str] | list[bytes] | bytes | str, naive_tz: timezone = UTC) -> list[LogEntry]:
-    if isinstance(lines, bytes):
-        return list(ReferenceReader(naive_tz).read(lines.splitlines(keepends=True)))
-    if isinstance(lines, str):
-        return list(ReferenceReader(naive_tz).read(lines.splitlines(keepends=True)))
+    if isinstance(lines, bytes | str):
+        lines = lines.splitlines(keepends=True)
     return list(ReferenceReader(naive_tz).read(lines))
 
 

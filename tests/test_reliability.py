@@ -56,7 +56,8 @@ from tests.support import (
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import load_configuration
 from watchdog_mdm.entries import LogEntry
-from watchdog_mdm.run import heal_run
+from watchdog_mdm.heal import Decision
+from watchdog_mdm.run import HealRun, heal_run
 from watchdog_mdm.state import STATE_PATH, parse_rfc3339
 from watchdog_mdm.system import MacSystem, ProcessInfo
 
@@ -495,14 +496,14 @@ class Simulation:
                 "/usr/bin/log": [Reply(window), Reply(history)],
             }
             system.calls.clear()
-            outcome, _ = heal_run(system, configuration)
+            run, _ = heal_run(system, configuration)
             self.runs += 1
             self.stuck_runs += stuck
-            self._check(system, outcome, true)
+            self._check(system, run, true)
         self._check_spacing()
         return self
 
-    def _check(self, system: FakeSystem, outcome: Any, true: datetime) -> None:
+    def _check(self, system: FakeSystem, run: HealRun, true: datetime) -> None:
         try:
             state = json.loads(system.files[STATE_PATH])
             for key in ("last_mdm_kickstart", "last_software_update_kickstart"):
@@ -512,8 +513,8 @@ class Simulation:
         for call in system.calls:
             if call[:3] == ("/bin/launchctl", "kickstart", "-k"):
                 self.restarts.setdefault(call[3], []).append(true)
-        for result in outcome.healing:
-            if result.action.decision != "cooldown":
+        for result in run.healing:
+            if result.action.decision is not Decision.COOLDOWN:
                 continue
             label = f"system/{result.action.daemon.label}"
             events = [*self.restarts.get(label, []), *self.backward]
