@@ -170,6 +170,26 @@ def styles_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, o
         yield row
 
 
+def print_table(rows: list[dict[str, object]], rounds: int) -> None:
+    print(f"fastest of {rounds} rounds (in brackets: the same from the medians)")
+    print(
+        f"{'style':8} {'MB':>7} {'analyze s':>10} {'MB/s':>6} {'peak MB':>8} "
+        f"{'grep s':>7} {'x grep':>14} {'naive/analyze':>14}"
+    )
+    for row in rows:
+        naive = (
+            f"{row['naive_over_analyze']} ({row['naive_over_analyze_median']})"
+            if "naive_over_analyze" in row
+            else ""
+        )
+        print(
+            f"{row['style']:8} {row['megabytes']:>7} {row['analyze_seconds']:>10} "
+            f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
+            f"{row['grep_seconds']:>7} "
+            f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=200)
@@ -207,23 +227,7 @@ def main() -> None:
             "styles": rows,
             **startups(starting),
         }
-    print(f"fastest of {args.repeat} rounds (in brackets: the same from the medians)")
-    print(
-        f"{'style':8} {'MB':>7} {'analyze s':>10} {'MB/s':>6} {'peak MB':>8} "
-        f"{'grep s':>7} {'x grep':>14} {'naive/analyze':>14}"
-    )
-    for row in rows:
-        naive = (
-            f"{row['naive_over_analyze']} ({row['naive_over_analyze_median']})"
-            if "naive_over_analyze" in row
-            else ""
-        )
-        print(
-            f"{row['style']:8} {row['megabytes']:>7} {row['analyze_seconds']:>10} "
-            f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
-            f"{row['grep_seconds']:>7} "
-            f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
-        )
+    print_table(rows, args.repeat)
     for name in starting:
         print(f"{name}_ms: {figures[name + '_ms']} (median {figures[name + '_median_ms']})")
     if args.json:
