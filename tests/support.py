@@ -46,6 +46,7 @@ from tests.exports import write_export as write_export
 from tests.reference_reader import ReferenceReader
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import MANAGED_PREFERENCES
+from watchdog_mdm.diagnose import HISTORY_PREDICATE
 from watchdog_mdm.enrollment import parse_profiles_status
 from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Diagnosis, Enrollment, Observations, judge
@@ -256,6 +257,17 @@ class Reply:
     stderr: bytes = b""
     error: str | None = None  # raise CommandError with this message (missing, timeout)
 
+
+# `log show`'s arguments for the 24-hour history, as a stuck Mac's second query asks them
+HISTORY_QUERY = (
+    "show",
+    "--style",
+    "ndjson",
+    "--last",
+    "1440m",
+    "--predicate",
+    HISTORY_PREDICATE,
+)
 
 LAUNCHD_LABELS = {
     "system/com.apple.mdmclient.daemon": "/usr/libexec/mdmclient",

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.support import (
+    HISTORY_QUERY,
     JAMF_RUN,
     LAST_ENTRY,
     NOT_ENROLLED,
@@ -21,7 +22,7 @@ from tests.support import (
 )
 from watchdog_mdm import __version__
 from watchdog_mdm.cli import cli
-from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
+from watchdog_mdm.diagnose import WINDOW_PREDICATE
 from watchdog_mdm.system import MacSystem
 
 KEYS = ["MDMEnrolled", "MDMIdentityError", "MDMClientStuck", "MDMSoftwareUpdatesStuck"]
@@ -87,16 +88,7 @@ class TestDiagnose:
             "MDMClientStuck: true MDMSoftwareUpdatesStuck: true\n"
         )
         _window, history = system.calls_to("/usr/bin/log")
-        assert history == (
-            "/usr/bin/log",
-            "show",
-            "--style",
-            "ndjson",
-            "--last",
-            "1440m",
-            "--predicate",
-            HISTORY_PREDICATE,
-        )
+        assert history == ("/usr/bin/log", *HISTORY_QUERY)
 
     def test_window_flag_changes_the_look_back(self) -> None:
         system = fake_system(stuck=False)

@@ -12,6 +12,7 @@ import json
 
 from tests.support import (
     ENROLLED,
+    HISTORY_QUERY,
     LOGS,
     NOT_ENROLLED,
     TRAILER,
@@ -21,7 +22,7 @@ from tests.support import (
     run_installed,
 )
 from watchdog_mdm import __version__
-from watchdog_mdm.diagnose import HISTORY_PREDICATE, WINDOW_PREDICATE
+from watchdog_mdm.diagnose import WINDOW_PREDICATE
 
 
 def test_healthy_mac(fake_mac: FakeMac) -> None:
@@ -48,15 +49,7 @@ def test_stuck_mac_with_an_update_pending(fake_mac: FakeMac) -> None:
         "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
         "MDMSoftwareUpdatesStuck: true\n"
     )
-    assert fake_mac.calls("log")[1] == [
-        "show",
-        "--style",
-        "ndjson",
-        "--last",
-        "1440m",
-        "--predicate",
-        HISTORY_PREDICATE,
-    ]
+    assert fake_mac.calls("log")[1] == list(HISTORY_QUERY)
 
 
 def test_json_on_a_fake_mac(fake_mac: FakeMac) -> None:
