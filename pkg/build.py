@@ -103,11 +103,8 @@ def source_date_epoch() -> int:
         text=True,
         check=False,
     )
-    return (
-        int(done.stdout.strip())
-        if done.returncode == 0 and done.stdout.strip()
-        else (FALLBACK_EPOCH)
-    )
+    stamp = done.stdout.strip()
+    return int(stamp) if done.returncode == 0 and stamp else FALLBACK_EPOCH
 
 
 def build_bundle(work: Path, epoch: int) -> Path:
