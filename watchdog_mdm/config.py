@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
@@ -101,20 +102,28 @@ class ConfigKey:
 
     name: str
     attribute: str
-    kind: type  # bool, int or float (an int is accepted where a float is)
-    default: bool | float
+    kind: type  # bool, int, float (an int is accepted where a float is) or str
+    default: bool | float | str
     low: float | None = None
     high: float | None = None
     to_setting: Callable[[Any], Any] = lambda value: value
     doc: str = ""
+    choices: tuple[str, ...] = ()  # the only strings a str key accepts
 
     def check(self, value: object) -> str | None:
         """Why ``value`` is not acceptable, or None when it is."""
         if self.kind is bool:
             return None if isinstance(value, bool) else f"must be a boolean, not {value!r}"
+        if self.kind is str:
+            return self._choice_problem(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"must be a number, not {value!r}"
         return self._number_problem(value)
+
+    def _choice_problem(self, value: object) -> str | None:
+        if isinstance(value, str) and value in self.choices:
+            return None
+        return f"must be one of {', '.join(self.choices)}, not {value!r}"
 
     def _number_problem(self, value: float) -> str | None:
         if self.kind is int and not isinstance(value, int):
@@ -228,6 +237,8 @@ class Configuration:
             unit = 60 if key.to_setting is _minutes else 3600
             number = setting.total_seconds() / unit
             return int(number) if key.kind is int or number.is_integer() else number
+        if isinstance(setting, StrEnum):  # the plain string, as a profile spells it
+            return setting.value
         return setting
 
 
