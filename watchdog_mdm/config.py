@@ -32,6 +32,7 @@ __all__ = [
     "Configuration",
     "DurationError",
     "Settings",
+    "StuckRule",
     "format_duration",
     "load_configuration",
     "parse_duration",
@@ -77,6 +78,13 @@ def format_duration(value: timedelta) -> str:
     return f"{minutes}m"
 
 
+class StuckRule(StrEnum):
+    """Which rule decides that mdmclient is stuck."""
+
+    EVIDENCE = "evidence"  # only on positive evidence of a wedge
+    QUIET = "quiet"  # the original Addigy tool's rule: no HTTP 200 within the window
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What a run looks at, what it may do, and how long it may wait."""
@@ -92,6 +100,11 @@ class Settings:
     lock_wait_seconds: float = 10.0
     profiles_timeout_seconds: float = 30.0
     command_timeout_seconds: float = 30.0
+    stuck_rule: StuckRule = StuckRule.EVIDENCE
+    push_grace: timedelta = timedelta(minutes=15)
+    request_timeout: timedelta = timedelta(minutes=10)
+    quiet_after: timedelta = timedelta(hours=48)
+    restart_splay: timedelta = timedelta(0)
 
     MAX_HISTORY = timedelta(days=30)
 
@@ -218,6 +231,55 @@ KEYS: tuple[ConfigKey, ...] = (
         300,
         float,
         "How long a run waits for another run to finish before giving up.",
+    ),
+    ConfigKey(
+        "StuckRule",
+        "stuck_rule",
+        str,
+        StuckRule.EVIDENCE.value,
+        to_setting=StuckRule,
+        doc="How MDMClientStuck is decided: evidence of a wedge, or quiet (no recent HTTP 200).",
+        choices=tuple(rule.value for rule in StuckRule),
+    ),
+    ConfigKey(
+        "PushGraceMinutes",
+        "push_grace",
+        int,
+        15,
+        1,
+        1440,
+        _minutes,
+        "How long mdmclient may take to connect after a push before it counts as unanswered.",
+    ),
+    ConfigKey(
+        "RequestTimeoutMinutes",
+        "request_timeout",
+        int,
+        10,
+        1,
+        1440,
+        _minutes,
+        "How long a device-channel request may wait for a response before it counts as hung.",
+    ),
+    ConfigKey(
+        "QuietHours",
+        "quiet_after",
+        int,
+        48,
+        1,
+        720,
+        _hours,
+        "Awake, online hours without a device-channel exchange before mdmclient is stuck.",
+    ),
+    ConfigKey(
+        "RestartSplayMinutes",
+        "restart_splay",
+        int,
+        0,
+        0,
+        240,
+        _minutes,
+        "Longest random delay before a restart, so a fleet does not restart at once.",
     ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
