@@ -98,7 +98,9 @@ def test_jamf_schema_matches_the_configuration_keys() -> None:
     assert list(properties) == [key.name for key in KEYS]
     for key in KEYS:
         prop = properties[key.name]
-        assert prop["type"] == {bool: "boolean", int: "integer", float: "number"}[key.kind]
+        kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
+        assert prop["type"] == kinds[key.kind]
+        assert prop.get("enum") == (list(key.choices) or None)
         assert prop["default"] == key.default
         assert prop["description"] == key.doc
         assert prop.get("minimum") == key.low

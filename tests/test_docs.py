@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from tests.support import JAMF_RUN, REPO, fake_system, run_installed
 from watchdog_mdm import report
 from watchdog_mdm.cli import cli
-from watchdog_mdm.config import KEYS
+from watchdog_mdm.config import KEYS, ConfigKey
 
 SAMPLES = REPO / "docs" / "samples" / "super-12.3-to-13.3.1-jamf"
 
@@ -72,7 +72,18 @@ def test_configuration_doc_lists_every_key_with_its_default_and_range() -> None:
     assert set(rows) == {key.name for key in KEYS}
     for key in KEYS:
         kind, default, bounds = (cell.strip() for cell in rows[key.name].split("|")[:3])
-        assert kind == {bool: "boolean", int: "integer", float: "real"}[key.kind]
-        assert default == (str(key.default).lower() if key.kind is bool else f"{key.default:g}")
-        expected = "" if key.low is None else f"{key.low:g}\N{EN DASH}{key.high:g}"
-        assert bounds == expected, key.name
+        assert kind == {bool: "boolean", int: "integer", float: "real", str: "string"}[key.kind]
+        assert default == _shown_default(key)
+        assert bounds == _shown_range(key), key.name
+
+
+def _shown_default(key: ConfigKey) -> str:
+    if key.kind is bool:
+        return str(key.default).lower()
+    return f"`{key.default}`" if key.kind is str else f"{key.default:g}"
+
+
+def _shown_range(key: ConfigKey) -> str:
+    if key.choices:
+        return ", ".join(f"`{choice}`" for choice in key.choices)
+    return "" if key.low is None else f"{key.low:g}\N{EN DASH}{key.high:g}"

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
@@ -31,6 +32,7 @@ __all__ = [
     "Configuration",
     "DurationError",
     "Settings",
+    "StuckRule",
     "format_duration",
     "load_configuration",
     "parse_duration",
@@ -76,6 +78,13 @@ def format_duration(value: timedelta) -> str:
     return f"{minutes}m"
 
 
+class StuckRule(StrEnum):
+    """Which rule decides that mdmclient is stuck."""
+
+    EVIDENCE = "evidence"  # only on positive evidence of a wedge
+    QUIET = "quiet"  # the original Addigy tool's rule: no HTTP 200 within the window
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What a run looks at, what it may do, and how long it may wait."""
@@ -91,6 +100,11 @@ class Settings:
     lock_wait_seconds: float = 10.0
     profiles_timeout_seconds: float = 30.0
     command_timeout_seconds: float = 30.0
+    stuck_rule: StuckRule = StuckRule.EVIDENCE
+    push_grace: timedelta = timedelta(minutes=15)
+    request_timeout: timedelta = timedelta(minutes=10)
+    quiet_after: timedelta = timedelta(hours=48)
+    restart_splay: timedelta = timedelta(0)
 
     MAX_HISTORY = timedelta(days=30)
 
@@ -101,20 +115,28 @@ class ConfigKey:
 
     name: str
     attribute: str
-    kind: type  # bool, int or float (an int is accepted where a float is)
-    default: bool | float
+    kind: type  # bool, int, float (an int is accepted where a float is) or str
+    default: bool | float | str
     low: float | None = None
     high: float | None = None
     to_setting: Callable[[Any], Any] = lambda value: value
     doc: str = ""
+    choices: tuple[str, ...] = ()  # the only strings a str key accepts
 
     def check(self, value: object) -> str | None:
         """Why ``value`` is not acceptable, or None when it is."""
         if self.kind is bool:
             return None if isinstance(value, bool) else f"must be a boolean, not {value!r}"
+        if self.kind is str:
+            return self._choice_problem(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"must be a number, not {value!r}"
         return self._number_problem(value)
+
+    def _choice_problem(self, value: object) -> str | None:
+        if isinstance(value, str) and value in self.choices:
+            return None
+        return f"must be one of {', '.join(self.choices)}, not {value!r}"
 
     def _number_problem(self, value: float) -> str | None:
         if self.kind is int and not isinstance(value, int):
@@ -210,6 +232,55 @@ KEYS: tuple[ConfigKey, ...] = (
         float,
         "How long a run waits for another run to finish before giving up.",
     ),
+    ConfigKey(
+        "StuckRule",
+        "stuck_rule",
+        str,
+        StuckRule.EVIDENCE.value,
+        to_setting=StuckRule,
+        doc="How MDMClientStuck is decided: evidence of a wedge, or quiet (no recent HTTP 200).",
+        choices=tuple(rule.value for rule in StuckRule),
+    ),
+    ConfigKey(
+        "PushGraceMinutes",
+        "push_grace",
+        int,
+        15,
+        1,
+        1440,
+        _minutes,
+        "How long mdmclient may take to connect after a push before it counts as unanswered.",
+    ),
+    ConfigKey(
+        "RequestTimeoutMinutes",
+        "request_timeout",
+        int,
+        10,
+        1,
+        1440,
+        _minutes,
+        "How long a device-channel request may wait for a response before it counts as hung.",
+    ),
+    ConfigKey(
+        "QuietHours",
+        "quiet_after",
+        int,
+        48,
+        1,
+        720,
+        _hours,
+        "Awake, online hours without a device-channel exchange before mdmclient is stuck.",
+    ),
+    ConfigKey(
+        "RestartSplayMinutes",
+        "restart_splay",
+        int,
+        0,
+        0,
+        240,
+        _minutes,
+        "Longest random delay before a restart, so a fleet does not restart at once.",
+    ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 
@@ -228,6 +299,8 @@ class Configuration:
             unit = 60 if key.to_setting is _minutes else 3600
             number = setting.total_seconds() / unit
             return int(number) if key.kind is int or number.is_integer() else number
+        if isinstance(setting, StrEnum):  # the plain string, as a profile spells it
+            return setting.value
         return setting
 
 
