@@ -45,14 +45,16 @@ from tests.exports import render as render
 from tests.exports import write_export as write_export
 from tests.reference_reader import ReferenceReader
 from watchdog_mdm.cli import cli
-from watchdog_mdm.config import MANAGED_PREFERENCES
-from watchdog_mdm.diagnose import HISTORY_PREDICATE
+from watchdog_mdm.client_state import Circumstances
+from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, Settings, StuckRule
+from watchdog_mdm.diagnose import HISTORY_PREDICATE, ROUTE, SYSCTL
 from watchdog_mdm.enrollment import parse_profiles_status
 from watchdog_mdm.entries import LogEntry
-from watchdog_mdm.evidence import Collector, Diagnosis, Enrollment, Observations, judge
+from watchdog_mdm.evidence import Collector, Enrollment, Observations
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE
 from watchdog_mdm.state import STATE_PATH
 from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
+from watchdog_mdm.verdicts import Diagnosis, judge
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -196,9 +198,23 @@ def observe(lines: list[str], until: datetime | None = None) -> Observations:
     return Collector(until=until).add_all(entries(lines)).observations()
 
 
-def diagnose(lines: list[str], at: datetime, enrollment: Enrollment = ENROLLMENT) -> Diagnosis:
-    """The verdicts on these lines at ``at``, with the default window and history."""
-    return judge(observe(lines, until=at), at, WINDOW, HISTORY, enrollment)
+def quiet_rule(window: timedelta = WINDOW) -> Settings:
+    """The original's rule (StuckRule quiet), with this window and the default history."""
+    return Settings(window=window, history=HISTORY, stuck_rule=StuckRule.QUIET)
+
+
+QUIET_RULE = quiet_rule()
+
+
+def diagnose(
+    lines: list[str],
+    at: datetime,
+    enrollment: Enrollment = ENROLLMENT,
+    settings: Settings = QUIET_RULE,
+    circumstances: Circumstances | None = None,
+) -> Diagnosis:
+    """The verdicts on these lines at ``at``: by the original's rule unless told."""
+    return judge(observe(lines, until=at), at, settings, enrollment, circumstances)
 
 
 # ------------------------------------------------------------------ moving real lines in time
@@ -456,14 +472,21 @@ def quiet(system: FakeSystem, history: bytes | None = None) -> None:
 
 
 def fake_system(
-    *, stuck: bool = True, updates: bool = True, enrolled: bytes = ENROLLED, hours_quiet: float = 3
+    *,
+    stuck: bool = True,
+    updates: bool = True,
+    enrolled: bytes = ENROLLED,
+    hours_quiet: float = 3,
+    rule: str = "quiet",
 ) -> FakeSystem:
     """A Mac whose log is the reconstructed macOS 12 ScheduleOSUpdate run, judged
     ``hours_quiet`` later when stuck (ten minutes later when not), with both daemons
-    running."""
+    running. Its StuckRule is the original's ("quiet"), by which three quiet hours are
+    stuck: the rule the tests of healing and output were written for."""
     system = FakeSystem(
         clock=LAST_ENTRY + (timedelta(hours=hours_quiet) if stuck else timedelta(minutes=10))
     )
+    prefs(system, LOCAL_PREFERENCES, StuckRule=rule)
     system.reply("/usr/bin/profiles", Reply(enrolled))
     if stuck:
         quiet(system, reconstructed_export(updates=updates))
@@ -479,9 +502,12 @@ def heal(system: FakeSystem, *args: str) -> Result:
     return CliRunner().invoke(cli, ["-heal", *args], obj=system)
 
 
+EVIDENCE_COMMANDS = ("/usr/bin/log", "/usr/bin/profiles", SYSCTL, ROUTE)
+
+
 def actions(system: FakeSystem) -> list[tuple[str, ...]]:
     """Everything run except the evidence gathering."""
-    return [c for c in system.calls if c[0] not in ("/usr/bin/log", "/usr/bin/profiles")]
+    return [c for c in system.calls if c[0] not in EVIDENCE_COMMANDS]
 
 
 # ------------------------------------------------------------------ the fake Mac
@@ -670,8 +696,15 @@ def run_heal(mac: FakeMac, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def prefs(target: FakeSystem | FakeMac, path: str = MANAGED_PREFERENCES, **values: object) -> None:
-    """Write a preferences file (by default the managed one) holding ``values``."""
-    data = plistlib.dumps(values)
+    """Set ``values`` in a preferences file (by default the managed one), keeping the
+    keys it holds."""
+    if isinstance(target, FakeSystem):
+        old = target.files.get(path)
+    else:
+        file = target.root / path.lstrip("/")
+        old = file.read_bytes() if file.exists() else None
+    kept = plistlib.loads(old) if old else {}
+    data = plistlib.dumps({**kept, **values})
     if isinstance(target, FakeSystem):
         target.files[path] = data
     else:

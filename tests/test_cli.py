@@ -76,9 +76,12 @@ class TestDiagnose:
                 WINDOW_PREDICATE,
             )
         ]
-        assert 'process == "mdmclient"' in WINDOW_PREDICATE
-        assert 'subsystem == "com.apple.ManagedClient"' in WINDOW_PREDICATE
-        assert 'process == "softwareupdated"' in WINDOW_PREDICATE
+        # by the image path the kernel records, never by a name any program can take
+        assert 'processImagePath == "/usr/libexec/mdmclient"' in WINDOW_PREDICATE
+        assert "Software Update.app/Contents/Resources/softwareupdated" in WINDOW_PREDICATE
+        assert "ApplePushService.framework/apsd" in WINDOW_PREDICATE
+        assert "process ==" not in WINDOW_PREDICATE
+        assert "subsystem" not in WINDOW_PREDICATE
 
     def test_stuck_mac_reaches_back_over_the_history_for_the_last_command(self) -> None:
         system = fake_system()
@@ -235,6 +238,8 @@ class TestAnalyze:
             "2023-05-04 09:00",
             "--tz",
             "-04:00",
+            "--stuck-rule",
+            "quiet",
             "--json",
         )
         doc = json.loads(result.output)
@@ -260,11 +265,13 @@ class TestAnalyze:
         text = invoke(FakeSystem(), "analyze", str(JAMF_RUN / "mdmWorkflow.log")).output
         assert text.startswith("MDMEnrolled: unknown ")
 
-    def test_input_without_log_entries_warns(self) -> None:
+    def test_input_without_log_entries_warns_and_judges_nothing(self) -> None:
         result = CliRunner().invoke(cli, ["analyze", str(JAMF_RUN / "super.log")], obj=FakeSystem())
-        assert result.exit_code == 0
+        assert result.exit_code == 3
         assert "warning: no log entries could be read" in result.output
         assert "the clock: no readable entry" in result.output
+        assert "MDMClientStuck: unknown" in result.output
+        assert "with no readable log entry" in result.output
 
     def test_logarchive_without_macos_log_says_how_to_export(self, tmp_path: Path) -> None:
         archive = tmp_path / "system_logs.logarchive"

@@ -22,17 +22,16 @@ from tests.support import (
     diagnose,
     entries,
     observe,
+    quiet_rule,
     reference_line,
     reference_lines,
     run_lines,
 )
 from watchdog_mdm.enrollment import enrollment_from_log
 from watchdog_mdm.entries import LogEntry
-from watchdog_mdm.evidence import (
-    Collector,
-    judge,
-)
+from watchdog_mdm.evidence import Collector
 from watchdog_mdm.keys import Verdict
+from watchdog_mdm.verdicts import judge
 
 LAST_200 = datetime(2023, 5, 4, 5, 17, 24, 613000, tzinfo=UTC)
 
@@ -113,7 +112,7 @@ class TestMDMClientStuck:
     def test_unknown_enrollment_is_not_judged_stuck(self) -> None:
         workflow = reference_lines("softwareupdated_lines.txt", "softwareupdated[12813")
         obs = observe(workflow)
-        d = judge(obs, obs.newest_entry or LAST_200, WINDOW, HISTORY, enrollment_from_log(obs))
+        d = judge(obs, obs.newest_entry or LAST_200, quiet_rule(WINDOW), enrollment_from_log(obs))
         assert d.enrolled is None
         assert d.client_stuck is False
         assert "unknown" in d.reasons[Verdict.CLIENT_STUCK]
@@ -193,7 +192,7 @@ class TestMDMSoftwareUpdatesStuck:
             install_log.split("softwareupdated[455]: ", 1)[1],
         )
         obs = Collector().add_all([enforcement, request]).observations()
-        d = judge(obs, request.timestamp + timedelta(hours=2), WINDOW, HISTORY, ENROLLMENT)
+        d = judge(obs, request.timestamp + timedelta(hours=2), quiet_rule(WINDOW), ENROLLMENT)
         assert d.updates_stuck is True
 
 
@@ -241,7 +240,7 @@ class TestJudgingAsOf:
         for order in ([base, *week_old], [*week_old, base]):
             obs = Collector().add_all(order).observations()
             assert obs.identity_errors[-1].time == base.timestamp
-            assert judge(obs, at, WINDOW, HISTORY, ENROLLMENT).identity_error is True
+            assert judge(obs, at, quiet_rule(WINDOW), ENROLLMENT).identity_error is True
 
     def test_order_of_entries_does_not_matter(self) -> None:
         lines = run_lines() + reference_lines("mdmclient_lines.txt", "2023-09-23")
@@ -270,7 +269,7 @@ def test_stuck_exactly_when_no_device_200_falls_in_the_window(
     at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     window = timedelta(minutes=window_minutes)
     obs = Collector(until=at).add_all(_exchange(at, m) for m in minutes_before).observations()
-    d = judge(obs, at, window, HISTORY, ENROLLMENT)
+    d = judge(obs, at, quiet_rule(window), ENROLLMENT)
     expected = not any(0 <= m <= window_minutes for m in minutes_before)
     assert d.client_stuck is expected
     assert d.updates_stuck is False  # Idle polls are not commands

@@ -31,16 +31,18 @@ from tests.support import (
     heal,
     prefs,
     quiet,
+    quiet_rule,
     reconstructed_export,
     run_lines,
     saved_state,
 )
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, Settings
-from watchdog_mdm.evidence import Collector, Sighting, judge
+from watchdog_mdm.evidence import Collector, Sighting
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE, effective_kickstarts, plan_heal
 from watchdog_mdm.run import SCHEDULE, missed_runs
 from watchdog_mdm.state import STATE_PATH, Kickstarts
+from watchdog_mdm.verdicts import judge
 
 
 class TestPlan:
@@ -89,7 +91,7 @@ class TestPlan:
         obs = Collector().add_all(entries(run_lines())).observations()
         identity = Sighting(self.at - timedelta(minutes=10), "Unable to create MDM identity")
         obs = replace(obs, identity_errors=(identity,))
-        d = judge(obs, self.at, WINDOW, timedelta(hours=24), ENROLLMENT)
+        d = judge(obs, self.at, quiet_rule(WINDOW), ENROLLMENT)
         assert d.identity_error and d.client_stuck and d.updates_stuck
         assert {a.decision for a in plan_heal(d, Kickstarts(), Settings(), self.at)} == {
             "identity error"
@@ -199,7 +201,7 @@ class TestHeal:
         doc = json.loads(heal(system, "--json").output)
         assert doc["MDMClientRestarted"] is False
         (mdm,) = [d for d in doc["heal"]["daemons"] if d["daemon"] == "mdmclient"]
-        assert "no root-owned /usr/libexec/mdmclient process" in mdm["problem"]
+        assert "no /usr/libexec/mdmclient process of its own account" in mdm["problem"]
         # the attempt still counts against the cooldown: no restart loop
         assert saved_state(system)["last_mdm_kickstart"] != "0001-01-01T00:00:00Z"
 
@@ -444,8 +446,10 @@ class TestHeal:
     def test_dry_run_leaves_a_corrupt_state_where_it_is(self) -> None:
         system = fake_system()
         system.files[STATE_PATH] = b"{corrupt"
+        before = dict(system.files)
         result = heal(system, "--dry-run")
-        assert system.files == {STATE_PATH: b"{corrupt"}
+        assert system.files == before
+        assert system.files[STATE_PATH] == b"{corrupt"
         assert "a real run would move it aside" in result.output
 
     def test_one_unreadable_time_counts_as_now_and_keeps_the_other(self) -> None:

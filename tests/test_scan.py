@@ -32,13 +32,20 @@ class PassPerMarkerReader(LogReader):
         return PassPerMarker(markers)
 
 
+def _what_matters(obs: Observations) -> Observations:
+    # How many entries from the daemons were seen depends on the reader (the scanner
+    # parses only lines with a marker, and each block's last): it only tells whether
+    # the log held any. Everything else must be the same, however it was read.
+    return replace(obs, daemon_entries=min(obs.daemon_entries, 1))
+
+
 def by_reading(lines: list[bytes]) -> Observations:
-    return Collector().add_all(ReferenceReader().read(lines)).observations()
+    return _what_matters(Collector().add_all(ReferenceReader().read(lines)).observations())
 
 
 def by_scanning(chunks: Iterable[Buffer], *, one_pass: bool = True) -> Observations:
     reader = LogReader() if one_pass else PassPerMarkerReader()
-    return Collector().add_all(reader.scan(chunks, MARKERS)).observations()
+    return _what_matters(Collector().add_all(reader.scan(chunks, MARKERS)).observations())
 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:

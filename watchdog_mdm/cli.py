@@ -127,11 +127,17 @@ def warn(system: System, message: str) -> None:
     system.log_to_system(f"warning: {message}")
 
 
-def settings_with(window: timedelta | None, history: timedelta | None = None) -> Settings:
-    from watchdog_mdm.config import Settings
+def settings_with(
+    window: timedelta | None, history: timedelta | None = None, stuck_rule: str | None = None
+) -> Settings:
+    from watchdog_mdm.config import Settings, StuckRule
 
     defaults = Settings()
-    settings = Settings(window=window or defaults.window, history=history or defaults.history)
+    settings = Settings(
+        window=window or defaults.window,
+        history=history or defaults.history,
+        stuck_rule=StuckRule(stuck_rule or defaults.stuck_rule),
+    )
     if settings.window > settings.history:
         raise click.UsageError("--window cannot be longer than the history")
     return settings
@@ -196,6 +202,16 @@ def render_heal(run: HealRun, *, as_json: bool, explain: bool, line: str) -> Non
         click.echo(report.explain_heal(run))
     elif run.dry_run:
         click.echo("\n".join(report.healing_lines(run)))
+
+
+def _fail_if_unreadable(examination: Examination) -> None:
+    """Exit 3 after the result when the log proved nothing: the verdicts are unknown."""
+    problem = examination.evidence_problem
+    if problem is not None:
+        fail(
+            f"the unified log could not be read as evidence: {problem}; nothing was restarted",
+            EXIT_EVIDENCE,
+        )
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -320,22 +336,28 @@ def cli(
         raise click.UsageError("--dry-run goes with -heal")
     from watchdog_mdm import report
     from watchdog_mdm.diagnose import EvidenceError, diagnose_live
-    from watchdog_mdm.state import load_kickstarts
+    from watchdog_mdm.state import load_kickstarts, load_memory
 
     flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
     configuration = configure(system, flags)
     if heal:
         run_heal(system, configuration, as_json=as_json, explain=explain)
         return
-    kickstarts = load_kickstarts(system)  # only reported: -diagnose changes nothing
+    # only read: -diagnose changes nothing, and repairs nothing
+    kickstarts = load_kickstarts(system)
     try:
-        examination = diagnose_live(system, configuration.settings)
+        examination = diagnose_live(system, configuration.settings, load_memory(system))
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     system.log_to_system(report.diagnose_line(examination))
     render_examination(
-        examination, as_json=as_json, explain=explain, show_instant=False, kickstarts=kickstarts
+        examination,
+        as_json=as_json,
+        explain=explain,
+        show_instant=False,
+        kickstarts=kickstarts,
     )
+    _fail_if_unreadable(examination)
 
 
 def run_heal(system: System, configuration: Configuration, *, as_json: bool, explain: bool) -> None:
@@ -364,6 +386,7 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool, exp
     render_heal(run, as_json=as_json, explain=explain, line=line)
     if run.state_problem is not None:
         fail(run.state_problem, EXIT_STATE)
+    _fail_if_unreadable(run.examination)
 
 
 @cli.command("status")
@@ -532,6 +555,12 @@ def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
     show_default=True,
     help="Zone of timestamps without a UTC offset (compact style is local time).",
 )
+@click.option(
+    "--stuck-rule",
+    type=click.Choice(["evidence", "quiet"]),
+    default=None,
+    help="evidence (default): stuck only on a wedge; quiet: the original's 'no 200 in the window'.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the evidence.")
 @click.option("--explain", is_flag=True, help="Say why each verdict was reached.")
 @click.pass_obj
@@ -542,6 +571,7 @@ def analyze(
     window: timedelta | None,
     history: timedelta | None,
     naive_tz: tzinfo,
+    stuck_rule: str | None,
     as_json: bool,
     explain: bool,
 ) -> None:
@@ -553,7 +583,7 @@ def analyze(
     """
     from watchdog_mdm.diagnose import LOG, EvidenceError, analyze_export
 
-    settings = settings_with(window, history)
+    settings = settings_with(window, history, stuck_rule)
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=naive_tz)
     inputs = _expand(system, paths)
@@ -584,6 +614,7 @@ def analyze(
             err=True,
         )
     render_examination(examination, as_json=as_json, explain=explain, show_instant=True)
+    _fail_if_unreadable(examination)
 
 
 def main() -> None:

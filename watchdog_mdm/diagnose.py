@@ -9,26 +9,23 @@ default) to name the last command, so a healthy Mac never pays for a day of log.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from watchdog_mdm import patterns
-from watchdog_mdm.config import Settings
+from watchdog_mdm.awake import Power, PowerEvent, PowerSource, account_quiet, parse_sysctl_times
+from watchdog_mdm.client_state import Circumstances, Memory, Network, newest_success
+from watchdog_mdm.config import Settings, StuckRule
 from watchdog_mdm.enrollment import (
     EnrollmentUnreadable,
     enrollment_from_log,
     parse_profiles_status,
 )
-from watchdog_mdm.evidence import (
-    Collector,
-    Diagnosis,
-    Enrollment,
-    Observations,
-    judge,
-)
+from watchdog_mdm.evidence import Collector, Enrollment, Observations
 from watchdog_mdm.scan import Buffer, LogReader
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
+from watchdog_mdm.verdicts import Diagnosis, judge
 
 __all__ = [
     "HISTORY_PREDICATE",
@@ -43,25 +40,45 @@ __all__ = [
 
 LOG = "/usr/bin/log"
 PROFILES = "/usr/bin/profiles"
+SYSCTL = "/usr/sbin/sysctl"
+ROUTE = "/sbin/route"
 
-WINDOW_PREDICATE = (
-    f'process == "{patterns.MDM_PROCESS}" OR subsystem == "{patterns.MDM_SUBSYSTEM}" '
-    f'OR process == "{patterns.SOFTWARE_UPDATE_PROCESS}"'
-)
+
+def _any_path(paths: Iterable[str]) -> str:
+    return " OR ".join(f'processImagePath == "{path}"' for path in paths)
 
 
 def _contains_any(field: str, texts: Iterable[str]) -> str:
     return " OR ".join(f'{field} CONTAINS "{text}"' for text in texts)
 
 
+# Selected by the sender's image path, which the kernel records and no other program
+# can claim (a process named mdmclient elsewhere, or one logging under mdmclient's
+# subsystem, is not selected). apsd only for what it says of pushes and its connection.
+WINDOW_PREDICATE = (
+    f"{_any_path(patterns.MDM_PATHS)} OR {_any_path(patterns.SOFTWARE_UPDATE_PATHS)} OR "
+    f"(({_any_path(patterns.PUSH_PATHS)}) AND ("
+    + _contains_any("eventMessage", ("Received message for enabled topic",))
+    + " OR "
+    + _contains_any("eventMessage", patterns.COURIER_CONNECTED)
+    + "))"
+)
+
 # Only the lines that name commands or prove an exchange: the history query must stay
-# cheap to print even over a day.
+# cheap to print even over days.
 HISTORY_PREDICATE = (
-    f'(process == "{patterns.MDM_PROCESS}" AND ('
+    f"(({_any_path(patterns.MDM_PATHS)}) AND ("
     + _contains_any("eventMessage", patterns.EXCHANGE_AND_COMMAND_WORDINGS)
-    + f')) OR (process == "{patterns.SOFTWARE_UPDATE_PROCESS}" AND ('
+    + f")) OR (({_any_path(patterns.SOFTWARE_UPDATE_PATHS)}) AND ("
     + _contains_any("eventMessage", patterns.DDM_UPDATE_ENFORCEMENT)
     + "))"
+)
+
+# What an export needs for `analyze` to account for sleep as well: the window's
+# predicate and powerd's sleep and wake events (docs/offline-analysis.md).
+EXPORT_PREDICATE = (
+    f'{WINDOW_PREDICATE} OR (subsystem == "{patterns.POWER_SUBSYSTEM}" AND '
+    f'category == "{patterns.POWER_CATEGORY}")'
 )
 
 
@@ -99,13 +116,20 @@ class Examination:
     """A diagnosis and how it was reached: the log read, the instant judged, the queries.
 
     What `-diagnose` and ``analyze`` report; a `-heal` run wraps one
-    (:class:`watchdog_mdm.run.HealRun`) with what healing did.
+    (:class:`watchdog_mdm.run.HealRun`) with what healing did. ``memory`` is what a
+    `-heal` run remembers for the next (the newest exchange, the quiet time counted).
     """
 
     diagnosis: Diagnosis
     log: LogStats
     judged_at_source: str  # why this instant: "clock", "--at", "newest entry", ...
     queries: tuple[tuple[str, ...], ...] = ()  # the `log show` commands run, live
+    memory: Memory = field(default_factory=Memory)
+
+    @property
+    def evidence_problem(self) -> str | None:
+        """Why the log could not be read, when it could not (exit 3, nothing restarted)."""
+        return self.diagnosis.circumstances.evidence_problem
 
 
 def _minutes(seconds: float) -> str:
@@ -128,14 +152,14 @@ def window_query(settings: Settings) -> tuple[str, ...]:
     )
 
 
-def history_query(settings: Settings) -> tuple[str, ...]:
+def history_query(span: timedelta) -> tuple[str, ...]:
     return (
         LOG,
         "show",
         "--style",
         "ndjson",
         "--last",
-        _minutes(settings.history.total_seconds()),
+        _minutes(span.total_seconds()),
         "--predicate",
         HISTORY_PREDICATE,
     )
@@ -161,13 +185,34 @@ def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | No
         return None, f"{PROFILES}: {exc}"
 
 
-def _needs_history(obs: Observations, enrollment: Enrollment | None, start: datetime) -> bool:
-    if enrollment is not None and enrollment.enrolled is False:
-        return False
-    success = obs.last_device_success
-    command = obs.last_command
-    quiet = success is None or success.time < start
-    return quiet and (command is None or command.time < start)
+def read_power(system: System, settings: Settings) -> Power:
+    """When the Mac last woke and booted, from the kernel; nothing known on failure."""
+    argv = (SYSCTL, "-n", "kern.waketime", "kern.boottime")
+    try:
+        result = system.run(argv, timeout=settings.command_timeout_seconds)
+        if result.returncode != 0:
+            raise CommandError(f"{SYSCTL} exited with status {result.returncode}")
+        wake, boot = parse_sysctl_times(result.stdout.decode("utf-8", "replace"))
+    except (CommandError, ValueError) as exc:
+        return Power(PowerSource.NONE, detail=f"{SYSCTL}: {one_line(str(exc), 200)}")
+    return Power(PowerSource.SYSCTL, boot=boot, last_wake=wake, detail="kern.waketime/boottime")
+
+
+def read_network(system: System, settings: Settings) -> Network:
+    """Whether there is a default route: "not in table" is no network; a gateway or an
+    interface is one; anything else (a failing probe) is not known, never offline."""
+    argv = (ROUTE, "-n", "get", "default")
+    try:
+        result = system.run(argv, timeout=settings.command_timeout_seconds)
+    except CommandError as exc:
+        return Network(None, f"{ROUTE}: {one_line(str(exc), 200)}")
+    output = (result.stdout + b"\n" + result.stderr).decode("utf-8", "replace")
+    if patterns.NO_ROUTE in output:
+        return Network(False, f"no default route: {patterns.NO_ROUTE}")
+    route = patterns.DEFAULT_ROUTE.search(output)
+    if route is not None and result.returncode == 0:
+        return Network(True, f"default route {one_line(route[0], 120)}")
+    return Network(None, f"{ROUTE} said nothing readable (status {result.returncode})")
 
 
 def _stream_into(
@@ -188,29 +233,92 @@ def _stream_into(
         raise EvidenceError(f"could not read the unified log: {exc}") from exc
 
 
-def diagnose_live(system: System, settings: Settings) -> Examination:
-    """Diagnose this Mac as of now."""
+def unreadable(reader: LogReader, obs: Observations, source: str) -> str | None:
+    """Why the log read proves nothing, or None when it is evidence.
+
+    Empty output, output with no readable entry, or entries none of which come from
+    Apple's daemons: a silent or broken `log` must never look like a quiet mdmclient.
+    """
+    if reader.bytes_read == 0:
+        return f"{source} printed nothing"
+    if reader.entries == 0:
+        return f"{source} printed {reader.bytes_read} bytes with no readable log entry"
+    if obs.daemon_entries == 0:
+        ignored = f" ({obs.ignored_entries} from other programs ignored)"
+        return f"{source} printed no entry from mdmclient, softwareupdated or apsd" + (
+            ignored if obs.ignored_entries else ""
+        )
+    return None
+
+
+def _history_span(diagnosis: Diagnosis, memory: Memory, settings: Settings) -> timedelta | None:
+    """How far back the narrow history query must reach, or None when it is not needed:
+    to find the newest exchange when none is in the window and none is remembered; the
+    last command when the client looks stuck and the window names none; and to see
+    whether the log can be read at all when the window held nothing."""
+    obs = diagnosis.observations
+    start = diagnosis.judged_at - settings.window
+    if diagnosis.enrolled is False:
+        return None
+    seen = obs.last_device_success is not None and obs.last_device_success.time >= start
+    if not seen and memory.last_success is None:
+        if settings.stuck_rule is StuckRule.QUIET:  # quiet time is not counted
+            return settings.history
+        return max(settings.history, settings.quiet_after)
+    command = obs.last_command
+    looks_stuck = diagnosis.client_stuck and (command is None or command.time < start)
+    if looks_stuck or diagnosis.circumstances.evidence_problem:
+        return settings.history
+    return None
+
+
+def diagnose_live(system: System, settings: Settings, memory: Memory | None = None) -> Examination:
+    """Diagnose this Mac as of now; ``memory`` is what earlier runs remembered."""
+    memory = memory or Memory()
     at = system.now()
     enrollment, enrollment_problem = read_enrollment(system, settings)
+    power = read_power(system, settings)
+    network = read_network(system, settings)
     reader = LogReader(naive_tz=at.tzinfo or UTC)
-    collector = Collector()
+    collector = Collector(verified_only=True)
     queries = [window_query(settings)]
     _stream_into(system, queries[0], reader, collector, settings)
-    if _needs_history(collector.observations(), enrollment, at - settings.window):
-        queries.append(history_query(settings))
-        _stream_into(system, queries[1], reader, collector, settings)
-    obs = collector.observations()
     if enrollment is None:
-        enrollment = enrollment_from_log(obs)
+        enrollment = enrollment_from_log(collector.observations())
         if enrollment.enrolled is None:
             raise EvidenceError(
                 f"could not tell whether this Mac is enrolled: {enrollment_problem}"
             )
+
+    def judged() -> tuple[Diagnosis, Memory]:
+        obs = collector.observations()
+        # not enrolled: there is nothing in the log to judge, so nothing to read
+        problem = None if enrollment.enrolled is False else unreadable(reader, obs, f"{LOG} show")
+        remembered = newest_success(memory.last_success, obs.last_device_success)
+        ledger = account_quiet(memory.quiet, obs.last_device_life, at, power, network.online)
+        circumstances = Circumstances(
+            power=power,
+            network=network,
+            remembered_success=remembered,
+            quiet=None if ledger is None else ledger.quiet,
+            evidence_problem=problem,
+        )
+        diagnosis = judge(obs, at, settings, enrollment, circumstances)
+        kept = memory if problem else Memory(remembered, ledger)
+        return diagnosis, kept
+
+    diagnosis, kept = judged()
+    span = _history_span(diagnosis, memory, settings)
+    if span is not None:
+        queries.append(history_query(span))
+        _stream_into(system, queries[1], reader, collector, settings)
+        diagnosis, kept = judged()
     return Examination(
-        diagnosis=judge(obs, at, settings.window, settings.history, enrollment),
+        diagnosis=diagnosis,
         log=LogStats.of(reader),
         judged_at_source="clock",
         queries=tuple(queries),
+        memory=kept,
     )
 
 
@@ -225,7 +333,8 @@ def analyze_export(
     """Diagnose from saved ``log show`` output, as of ``at`` or its newest entry.
 
     Enrollment comes from the log alone: any device-channel exchange proves it;
-    without one it is unknown. ``clock`` is only used when the input has no entry.
+    without one it is unknown. Sleep is accounted for where the export holds powerd's
+    sleep and wake events. ``clock`` is only used when the input has no entry.
     """
     reader = LogReader(naive_tz=naive_tz)
     collector = Collector(until=at)
@@ -244,10 +353,24 @@ def analyze_export(
         judged_at, how = obs.newest_entry, "newest entry"
     else:
         judged_at, how = clock, "the clock: no readable entry in the input"
+    circumstances = Circumstances(
+        power=power_from_log(obs.power_events),
+        network=Network(None, "not known offline: an export holds no network probe"),
+        evidence_problem=unreadable(reader, obs, "the input"),
+    )
     return Examination(
-        diagnosis=judge(
-            obs, judged_at, settings.window, settings.history, enrollment_from_log(obs)
-        ),
+        diagnosis=judge(obs, judged_at, settings, enrollment_from_log(obs), circumstances),
         log=LogStats.of(reader),
         judged_at_source=how,
     )
+
+
+def power_from_log(events: tuple[PowerEvent, ...]) -> Power:
+    """Sleep as an export shows it: its powerd events, or nothing known without them."""
+    if not events:
+        return Power(
+            PowerSource.NONE,
+            detail="no sleep or wake events in the input; export with the predicate "
+            "in docs/offline-analysis.md to include them",
+        )
+    return Power(PowerSource.LOG, events=events, detail=f"{len(events)} sleep/wake events")

@@ -34,12 +34,17 @@ class LogEntry(NamedTuple):
     category: str = ""
     message_type: str = ""
     pid: int | None = None
+    # Who wrote it, as the kernel recorded it: only JSON styles carry these. The image
+    # path cannot be chosen by the writer (a process named "mdmclient" elsewhere is not
+    # /usr/libexec/mdmclient); "" and None where the style does not say.
+    image_path: str = ""
+    user_id: int | None = None
 
 
-# A LogEntry's seven fields, in order.
-EntryFields = tuple[datetime, str, str, str, str, str, int | None]
+# A LogEntry's nine fields, in order.
+EntryFields = tuple[datetime, str, str, str, str, str, int | None, str, int | None]
 
-# Every entry is built here, straight from a tuple of its seven fields (mypy checks each
+# Every entry is built here, straight from a tuple of its nine fields (mypy checks each
 # call against EntryFields), not by LogEntry(...), which runs the generated __new__, a
 # Python function: 0.29-0.33 against 0.40-0.60 us an entry (tests/perf/entry_build.py),
 # and scanning the 200 MB compact export of tests/perf/bench.py (53,383 entries) took
@@ -93,6 +98,8 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
 # pid_t is 32 bits: anything else in processID is damage (and orjson would read a
 # number past 64 bits as a float where the standard parser keeps an int).
 _PID_MAX = 2**31 - 1
+# uid_t is 32 bits, unsigned.
+_ID_MAX = 2**32 - 1
 
 
 def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
@@ -142,8 +149,9 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-# process, message, subsystem, category, message_type, pid: a LogEntry but its time
-_Fields = tuple[str, str, str, str, str, int]
+# process, message, subsystem, category, message_type, pid, image path, user id: a
+# LogEntry but its time (text styles say neither path nor user)
+_Fields = tuple[str, str, str, str, str, int, str, None]
 
 # (offset given?, style order as the styles' pattern texts, line ending): a compiled
 # pattern hashes its whole compiled code each time, nearly a microsecond a line.
@@ -178,6 +186,8 @@ def _parsed(match: re.Match[str]) -> _Parsed:
             category,
             _COMPACT_TYPES.get(message_type, message_type),
             int(match["pid"]),
+            "",
+            None,
         ),
         timestamp_end,
         has_offset,
@@ -290,6 +300,7 @@ class EntryParser:
         path = record.get("processImagePath")
         process = path.rsplit("/", 1)[-1] if isinstance(path, str) else record.get("process")
         pid = record.get("processID")
+        user = record.get("userID")
         # positional: this runs for every candidate record, and keywords cost more
         self.entries += 1
         return _new_entry(
@@ -301,5 +312,7 @@ class EntryParser:
                 _text(record.get("category")),
                 _text(record.get("messageType")),
                 pid if type(pid) is int and 0 <= pid <= _PID_MAX else None,
+                path if isinstance(path, str) else "",
+                user if type(user) is int and 0 <= user <= _ID_MAX else None,
             )
         )

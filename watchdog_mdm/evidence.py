@@ -1,38 +1,40 @@
-"""Evidence and verdicts: what the log shows about mdmclient, and what that means.
+"""Evidence: what the log shows about mdmclient, softwareupdated and apsd.
 
 :class:`Collector` folds log entries, in any order, into the few facts the checks need
-(newest successful device-channel exchange, newest MDM command, identity errors...), so
-a day of log costs constant memory. :func:`judge` turns those facts, an enrollment
-reading and an explicit instant into the four verdicts, each with its reason.
-Both are pure: no clock, no files, no processes.
+(newest successful device-channel exchange, newest request and outcome, pushes, MDM
+commands, identity errors, sleeps and wakes...), so a day of log costs constant memory.
+Only entries that Apple's daemons wrote count (patterns.DAEMON_PATHS); the rest are
+counted and ignored. Verdicts are reached from these facts by verdicts.py. Pure: no
+clock, no files, no processes.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache, wraps
-from types import MappingProxyType
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from watchdog_mdm import patterns
+from watchdog_mdm.awake import PowerEvent
 from watchdog_mdm.entries import LogEntry
-from watchdog_mdm.keys import Verdict
 from watchdog_mdm.text import one_line
 
 __all__ = [
     "Collector",
     "Command",
-    "Diagnosis",
     "Enrollment",
     "EnrollmentSource",
     "Observations",
+    "Outcome",
+    "OutcomeKind",
     "Sighting",
+    "ago",
     "is_software_update_command",
-    "judge",
+    "window_text",
 ]
 
 EXCERPT_CHARS = 240
@@ -84,6 +86,29 @@ class Enrollment:
     mdm_server: str | None = None
 
 
+class OutcomeKind(StrEnum):
+    """How a device-channel exchange ended."""
+
+    SUCCESS = "success"  # HTTP 200
+    REJECTED = "rejected"  # 401/403: the server no longer accepts this Mac
+    SERVER_ERROR = "server-error"  # any other status, or the server could not be reached
+    OFFLINE = "offline"  # the Mac had no network to try with
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The end of a device-channel exchange: a response of any status, or a failure."""
+
+    time: datetime
+    kind: OutcomeKind
+    text: str
+    code: str | None = None  # the HTTP status, when a response was received
+
+    @property
+    def message(self) -> str:
+        return _excerpt(self.text)
+
+
 @dataclass(frozen=True, slots=True)
 class Observations:
     """Everything the verdicts are reached from, distilled from the log."""
@@ -98,6 +123,24 @@ class Observations:
     last_update_progress: Sighting | None = None
     last_ddm_enforcement: Sighting | None = None
     relevant_entries: int = 0
+    last_device_request: Sighting | None = None  # "Sending HTTP request" on the device channel
+    last_device_outcome: Outcome | None = None  # newest response or failed connection
+    last_push: Sighting | None = None  # a push for the MDM topic, or mdmclient's connect
+    redacted_pushes: int = 0  # pushes whose topic the log hid (<private>)
+    last_courier_connection: Sighting | None = None  # apsd connected to APNs
+    power_events: tuple[PowerEvent, ...] = ()  # sleeps and wakes, in time order
+    daemon_entries: int = 0  # entries from Apple's daemons (verified or not)
+    unverified_entries: int = 0  # of those, entries whose sender the style does not name
+    ignored_entries: int = 0  # entries claiming to be a daemon's from another program
+
+    @property
+    def last_device_life(self) -> datetime | None:
+        """mdmclient's newest sign of life on the device channel: a request it sent, a
+        response it received, or a connection it failed to make."""
+        times = [
+            s.time for s in (self.last_device_request, self.last_device_outcome) if s is not None
+        ]
+        return max(times, default=None)
 
 
 def _excerpt(message: str) -> str:
@@ -112,11 +155,15 @@ class MdmReading(NamedTuple):
 
     identity_error: bool
     exchange_or_request: bool  # an HTTP exchange or a server request: neither, no more
-    channel: str  # patterns.DEVICE, USER or UNKNOWN
+    channel: str  # patterns.DEVICE, USER or UNKNOWN, as the line's tag says
     received: bool = False
     success: bool = False
     request_type: str | None = None  # the command handled, if the line names one
     status: str | None = None  # Acknowledged, NotNow, Error...; None while processing
+    code: str | None = None  # the HTTP status of a response
+    sent: bool = False  # an HTTP request sent
+    failure: OutcomeKind | None = None  # a connection that failed, and why
+    connect: bool = False  # mdmclient starting to connect after a push
 
 
 # Memoized: mdmclient repeats the same few lines all day (every exchange of a process
@@ -145,14 +192,17 @@ def read_mdm_message(message: str) -> MdmReading:
     if exchange is not None:
         received = exchange["direction"].startswith("Received")
         bracket = patterns.COMMAND_BRACKET.fullmatch(exchange["bracket"] or "")
+        code = exchange["code"] if received else None
         return MdmReading(
             identity_error,
             True,
             patterns.exchange_channel(message),
             received,
-            received and exchange["code"] == patterns.SUCCESS_CODE,
+            code == patterns.SUCCESS_CODE,
             bracket["request_type"] if bracket else None,
             bracket["status"] if bracket else None,
+            code,
+            sent=not received,
         )
     request = patterns.SERVER_REQUEST.search(message)
     if request is not None:
@@ -162,7 +212,24 @@ def read_mdm_message(message: str) -> MdmReading:
             patterns.request_channel(request["target"]),
             request_type=request["request_type"],
         )
-    return MdmReading(identity_error, False, patterns.UNKNOWN)
+    failure = patterns.connection_failure(message)
+    connect = any(text in message for text in patterns.MDM_CONNECT_WORDINGS)
+    return MdmReading(
+        identity_error,
+        False,
+        patterns.exchange_channel(message),
+        failure=None if failure is None else OutcomeKind(failure),
+        connect=connect,
+    )
+
+
+def outcome_of(code: str) -> OutcomeKind:
+    """What an HTTP status on the device channel means for the client."""
+    if code == patterns.SUCCESS_CODE:
+        return OutcomeKind.SUCCESS
+    if code in patterns.REJECTED_CODES:
+        return OutcomeKind.REJECTED
+    return OutcomeKind.SERVER_ERROR
 
 
 @_memoized_when_short
@@ -178,6 +245,9 @@ def read_update_message(message: str) -> tuple[bool, bool]:
 # the collector keeps them: made into frozen results only once, by observations().
 _Seen = tuple[datetime, str]
 _Handled = tuple[datetime, str, str | None, str]
+_Ended = tuple[datetime, OutcomeKind, str, str | None]
+
+POWER_EVENTS_KEPT = 512
 
 
 def _newer(current: _Seen | None, time: datetime, text: str) -> _Seen:
@@ -191,12 +261,20 @@ def _sighting(seen: _Seen | None) -> Sighting | None:
 class Collector:
     """Folds log entries into :class:`Observations`; order of entries does not matter.
 
+    An entry counts only if it comes from one of Apple's daemons: its process image is
+    the daemon's real path (:data:`patterns.DAEMON_PATHS`). Entries that claim to be a
+    daemon's (by process name or mdmclient's subsystem) from another program are ignored
+    and counted. Text styles do not name the image: their entries are taken by process
+    name and counted as unverified, unless ``verified_only`` (live runs, which always
+    read a style that names it).
+
     ``until`` drops entries written after the instant being judged, so judging an
     export "as of" an earlier time ignores what came later.
     """
 
-    def __init__(self, until: datetime | None = None) -> None:
+    def __init__(self, until: datetime | None = None, *, verified_only: bool = False) -> None:
         self.until = until
+        self.verified_only = verified_only
         self.newest_entry: datetime | None = None
         self.last_device_success: _Seen | None = None
         self.last_device_failure: _Seen | None = None
@@ -205,9 +283,18 @@ class Collector:
         self.last_command: _Handled | None = None
         self.last_update_progress: _Seen | None = None
         self.last_ddm_enforcement: _Seen | None = None
+        self.last_device_request: _Seen | None = None
+        self.last_device_outcome: _Ended | None = None
+        self.last_push: _Seen | None = None
+        self.last_courier_connection: _Seen | None = None
+        self.redacted_pushes = 0
         self.relevant_entries = 0
-        # a min-heap by time: the newest few identity errors, whatever order they came in
+        self.daemon_entries = 0
+        self.unverified_entries = 0
+        self.ignored_entries = 0
+        # min-heaps by time: the newest few, whatever order they came in
         self._identity: list[tuple[datetime, int, str]] = []
+        self._power: list[tuple[datetime, int, bool, str]] = []
 
     def add_all(self, entries: Iterable[LogEntry]) -> Collector:
         for entry in entries:
@@ -220,42 +307,93 @@ class Collector:
             return
         if self.newest_entry is None or time > self.newest_entry:
             self.newest_entry = time
-        if entry.process == patterns.MDM_PROCESS or entry.subsystem.startswith(
+        claimed, verified = self._claim(entry)
+        if claimed is None:
+            return
+        if not verified and (self.verified_only or claimed == _FOREIGN):
+            if _would_matter(entry):
+                self.ignored_entries += 1
+            return
+        if claimed == patterns.POWER:  # the system's own, not a daemon's
+            self._add_power(time, entry.message)
+            return
+        self.daemon_entries += 1
+        before = self.relevant_entries
+        if claimed == patterns.MDM_PROCESS:
+            self._add_mdm(time, entry.message, entry.user_id)
+        elif claimed == patterns.SOFTWARE_UPDATE_PROCESS:
+            self._add_software_update(time, entry.message)
+        else:
+            self._add_push_service(time, entry.message)
+        if not verified and self.relevant_entries > before:
+            self.unverified_entries += 1
+
+    @staticmethod
+    def _claim(entry: LogEntry) -> tuple[str | None, bool]:
+        """Which daemon (or the power manager) the entry is from, and whether its image
+        path proves it; _FOREIGN for another program claiming a daemon's name or
+        mdmclient's subsystem; None for anything else."""
+        path = entry.image_path
+        if path:
+            name = patterns.DAEMON_PATHS.get(path)
+            if name is not None:
+                return name, True
+            if path in patterns.POWER_PATHS:
+                return patterns.POWER, True
+        elif entry.process in patterns.DAEMON_NAMES:
+            return entry.process, False
+        elif entry.process in patterns.POWER_PROCESSES:
+            return patterns.POWER, False
+        if entry.process in patterns.DAEMON_NAMES or entry.subsystem.startswith(
             patterns.MDM_SUBSYSTEM
         ):
-            self._add_mdm(time, entry.message)
-        elif entry.process == patterns.SOFTWARE_UPDATE_PROCESS:
-            self._add_software_update(time, entry.message)
+            return _FOREIGN, False
+        return None, False
 
-    def _add_mdm(self, time: datetime, message: str) -> None:
+    def _add_mdm(self, time: datetime, message: str, user_id: int | None) -> None:
         reading = read_mdm_message(message)
-        if reading.identity_error:
+        channel = patterns.channel_of(reading.channel, user_id)
+        if reading.identity_error and channel != patterns.USER:
             self.relevant_entries += 1
             self._add_identity_error(time, message)
-        if not reading.exchange_or_request:
-            return
-        self.relevant_entries += 1
-        if reading.channel == patterns.DEVICE:
+        if reading.exchange_or_request:
+            self.relevant_entries += 1
+            self._add_exchange(time, message, reading, channel)
+        elif channel == patterns.DEVICE and (reading.failure or reading.connect):
+            self.relevant_entries += 1
+            if reading.failure is not None:
+                self._add_outcome((time, reading.failure, message, None))
+            else:
+                self.last_push = _newer(self.last_push, time, message)
+
+    def _add_exchange(
+        self, time: datetime, message: str, reading: MdmReading, channel: str
+    ) -> None:
+        if channel == patterns.DEVICE:
             self.last_device_activity = _newer(self.last_device_activity, time, message)
             if reading.success:
                 self.last_device_success = _newer(self.last_device_success, time, message)
             elif reading.received:
                 self.last_device_failure = _newer(self.last_device_failure, time, message)
+            if reading.code is not None:
+                self._add_outcome((time, outcome_of(reading.code), message, reading.code))
+            elif reading.sent:
+                self.last_device_request = _newer(self.last_device_request, time, message)
             if reading.request_type is not None:
                 self._add_command((time, reading.request_type, reading.status, message))
-        elif reading.channel == patterns.USER and reading.success:
+        elif channel == patterns.USER and reading.success:
             self.last_user_success = _newer(self.last_user_success, time, message)
+
+    def _add_outcome(self, outcome: _Ended) -> None:
+        if self.last_device_outcome is None or outcome[0] >= self.last_device_outcome[0]:
+            self.last_device_outcome = outcome
 
     def _add_command(self, command: _Handled) -> None:
         if self.last_command is None or command[0] >= self.last_command[0]:
             self.last_command = command
 
     def _add_identity_error(self, time: datetime, message: str) -> None:
-        item = (time, len(self._identity), message)
-        if len(self._identity) < IDENTITY_ERRORS_KEPT:
-            heapq.heappush(self._identity, item)
-        elif time > self._identity[0][0]:
-            heapq.heapreplace(self._identity, item)
+        _keep_newest(self._identity, (time, len(self._identity), message), IDENTITY_ERRORS_KEPT)
 
     def _add_software_update(self, time: datetime, message: str) -> None:
         progress, enforcement = read_update_message(message)
@@ -266,8 +404,27 @@ class Collector:
             self.relevant_entries += 1
             self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, time, message)
 
+    def _add_push_service(self, time: datetime, message: str) -> None:
+        topic = patterns.push_topic(message)
+        if topic is not None:
+            self.relevant_entries += 1
+            if topic.startswith(patterns.MDM_TOPIC_PREFIX):
+                self.last_push = _newer(self.last_push, time, message)
+            elif topic == patterns.REDACTED:
+                self.redacted_pushes += 1
+        elif any(text in message for text in patterns.COURIER_CONNECTED):
+            self.relevant_entries += 1
+            self.last_courier_connection = _newer(self.last_courier_connection, time, message)
+
+    def _add_power(self, time: datetime, message: str) -> None:
+        asleep = patterns.power_event(message)
+        if asleep is not None:
+            self.relevant_entries += 1
+            _keep_newest(self._power, (time, len(self._power), asleep, message), POWER_EVENTS_KEPT)
+
     def observations(self) -> Observations:
         """The facts gathered so far."""
+        outcome = self.last_device_outcome
         return Observations(
             newest_entry=self.newest_entry,
             last_device_success=_sighting(self.last_device_success),
@@ -282,26 +439,54 @@ class Collector:
             last_update_progress=_sighting(self.last_update_progress),
             last_ddm_enforcement=_sighting(self.last_ddm_enforcement),
             relevant_entries=self.relevant_entries,
+            last_device_request=_sighting(self.last_device_request),
+            last_device_outcome=None
+            if outcome is None
+            else Outcome(outcome[0], outcome[1], outcome[2], outcome[3]),
+            last_push=_sighting(self.last_push),
+            redacted_pushes=self.redacted_pushes,
+            last_courier_connection=_sighting(self.last_courier_connection),
+            power_events=tuple(
+                PowerEvent(time, asleep, text)
+                for time, _, asleep, text in sorted(self._power, key=lambda i: i[:2])
+            ),
+            daemon_entries=self.daemon_entries,
+            unverified_entries=self.unverified_entries,
+            ignored_entries=self.ignored_entries,
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """The four verdicts, as of ``judged_at``, with the evidence behind them."""
-
-    enrolled: bool | None
-    identity_error: bool
-    client_stuck: bool
-    updates_stuck: bool
-    judged_at: datetime
-    window: timedelta
-    history: timedelta
-    enrollment: Enrollment
-    observations: Observations
-    reasons: Mapping[Verdict, str] = field(default_factory=dict)
+_FOREIGN = "foreign"  # another program, claiming to be a daemon
 
 
-def _ago(at: datetime, then: datetime) -> str:
+def _would_matter(entry: LogEntry) -> bool:
+    """Whether a line would have counted, had a daemon written it: only such forgeries
+    are counted (a program named mdmclient saying "hello" is not worth a mention)."""
+    message = entry.message
+    reading = read_mdm_message(message)
+    return (
+        reading.identity_error
+        or reading.exchange_or_request
+        or reading.failure is not None
+        or reading.connect
+        or any(read_update_message(message))
+        or patterns.push_topic(message) is not None
+        or any(text in message for text in patterns.COURIER_CONNECTED)
+    )
+
+
+_Item = TypeVar("_Item", bound=tuple[Any, ...])
+
+
+def _keep_newest(heap: list[_Item], item: _Item, size: int) -> None:
+    """Keep the ``size`` newest items (by their first field) in a min-heap."""
+    if len(heap) < size:
+        heapq.heappush(heap, item)
+    elif item[0] > heap[0][0]:
+        heapq.heapreplace(heap, item)
+
+
+def ago(at: datetime, then: datetime) -> str:
     seconds = int((at - then).total_seconds())
     if seconds < 0:
         return f"{-seconds // 60} min after the judged instant"
@@ -312,7 +497,7 @@ def _ago(at: datetime, then: datetime) -> str:
     return f"{seconds // 86400} days ago"
 
 
-def _window_text(window: timedelta) -> str:
+def window_text(window: timedelta) -> str:
     minutes = int(window.total_seconds() // 60)
     return f"{minutes // 60} h" if minutes % 60 == 0 and minutes >= 120 else f"{minutes} min"
 
@@ -326,122 +511,3 @@ def is_software_update_command(command: Command, obs: Observations, since: datet
         and obs.last_ddm_enforcement is not None
         and obs.last_ddm_enforcement.time >= since
     )
-
-
-def judge(
-    obs: Observations,
-    at: datetime,
-    window: timedelta,
-    history: timedelta,
-    enrollment: Enrollment,
-) -> Diagnosis:
-    """Reach the four verdicts as of ``at``.
-
-    - MDMIdentityError: an identity failure logged within ``window`` before ``at``.
-    - MDMClientStuck: enrolled, and no device-channel HTTP 200 within the window.
-    - MDMSoftwareUpdatesStuck: stuck, and the newest device command within ``history``
-      belongs to a software update.
-    """
-    start = at - window
-    window_text = _window_text(window)
-    enrolled = enrollment.enrolled
-    identity_error, identity_reason = _identity_verdict(obs, at, start, window_text)
-    client_stuck, client_reason = _client_verdict(obs, at, start, window_text, enrolled)
-    updates_stuck, updates_reason = _updates_verdict(obs, at, history, client_stuck)
-    reasons = {
-        Verdict.ENROLLED: _enrollment_reason(enrollment, obs, at),
-        Verdict.IDENTITY_ERROR: identity_reason,
-        Verdict.CLIENT_STUCK: client_reason,
-        Verdict.UPDATES_STUCK: updates_reason,
-    }
-    return Diagnosis(
-        enrolled=enrolled,
-        identity_error=identity_error,
-        client_stuck=client_stuck,
-        updates_stuck=updates_stuck,
-        judged_at=at,
-        window=window,
-        history=history,
-        enrollment=enrollment,
-        observations=obs,
-        reasons=MappingProxyType(reasons),
-    )
-
-
-def _identity_verdict(
-    obs: Observations, at: datetime, start: datetime, window_text: str
-) -> tuple[bool, str]:
-    recent = [s for s in obs.identity_errors if start <= s.time <= at]
-    if not recent:
-        return False, f"no MDM identity failure logged by mdmclient in the last {window_text}"
-    newest = recent[-1]
-    return True, (
-        f"mdmclient logged an MDM identity failure {_ago(at, newest.time)}: {newest.message}"
-    )
-
-
-def _client_verdict(
-    obs: Observations, at: datetime, start: datetime, window_text: str, enrolled: bool | None
-) -> tuple[bool, str]:
-    if enrolled is False:
-        return False, "not enrolled, so there is no MDM server to talk to"
-    if enrolled is None:
-        return False, (
-            "enrollment is unknown (no device-channel MDM traffic in this log), "
-            "so stuck cannot be judged"
-        )
-    success = obs.last_device_success
-    if success is not None and success.time >= start:
-        return False, (
-            f"the device channel exchanged with the MDM server {_ago(at, success.time)} "
-            f"(within {window_text}): {success.message}"
-        )
-    return True, _stuck_reason(obs, at, window_text)
-
-
-def _updates_verdict(
-    obs: Observations, at: datetime, history: timedelta, client_stuck: bool
-) -> tuple[bool, str]:
-    command = obs.last_command
-    history_start = at - history
-    if not client_stuck:
-        return False, "the MDM client is not stuck"
-    if command is None or command.time < history_start:
-        return False, f"no MDM command seen in the last {_window_text(history)}"
-    if is_software_update_command(command, obs, history_start):
-        return True, (
-            f"the last MDM command before the client went quiet was {command.request_type} "
-            f"({_ago(at, command.time)}), a software-update command: {command.message}"
-        )
-    return False, (
-        f"the last MDM command was {command.request_type} ({_ago(at, command.time)}), "
-        "not a software-update command"
-    )
-
-
-def _enrollment_reason(enrollment: Enrollment, obs: Observations, at: datetime) -> str:
-    if enrollment.source is EnrollmentSource.PROFILES:
-        text = f"profiles reports MDM enrollment: {enrollment.mdm_enrollment}"
-        if enrollment.mdm_server:
-            text += f" (server {enrollment.mdm_server})"
-        return text
-    activity = obs.last_device_activity
-    if enrollment.enrolled and activity is not None:
-        return f"the device channel talked to an MDM server {_ago(at, activity.time)}"
-    return "no device-channel MDM traffic in this log, so enrollment is unknown"
-
-
-def _stuck_reason(obs: Observations, at: datetime, window_text: str) -> str:
-    success = obs.last_device_success
-    text = f"no device-channel HTTP 200 from the MDM server in the last {window_text}"
-    if success is not None:
-        text += f"; the last was {_ago(at, success.time)}"
-    else:
-        text += "; none in the log read"
-    failure = obs.last_device_failure
-    if failure is not None and failure.time >= at - timedelta(days=365):
-        text += f"; last failed response {_ago(at, failure.time)}: {failure.message}"
-    user = obs.last_user_success
-    if user is not None and (success is None or user.time > success.time):
-        text += f"; a user channel succeeded {_ago(at, user.time)}, which does not count"
-    return text

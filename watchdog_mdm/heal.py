@@ -19,11 +19,11 @@ from enum import StrEnum
 
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
-from watchdog_mdm.evidence import Diagnosis
 from watchdog_mdm.keys import Verdict
 from watchdog_mdm.state import Kickstarts
 from watchdog_mdm.system import CommandError, ProcessInfo, System
 from watchdog_mdm.text import one_line, printable
+from watchdog_mdm.verdicts import Diagnosis
 
 __all__ = [
     "MDM_CLIENT",
@@ -54,6 +54,9 @@ class Daemon:
     # (`launchctl print`) is tried first, and must end in the daemon's name.
     executables: tuple[str, ...]
     kickstarts_field: str
+    # The system accounts it runs as: only their processes are ever signalled (a user's
+    # `mdmclient agent` runs the same executable as that user, and is never touched).
+    accounts: tuple[int, ...] = (0,)
 
     @property
     def kickstart(self) -> tuple[str, ...]:
@@ -66,18 +69,15 @@ class Daemon:
 
 # Named as the log names their processes (what the plan and the output call them).
 MDM_CLIENT = Daemon(
-    patterns.MDM_PROCESS, "com.apple.mdmclient.daemon", ("/usr/libexec/mdmclient",), "mdm_client"
+    patterns.MDM_PROCESS, "com.apple.mdmclient.daemon", patterns.MDM_PATHS, "mdm_client"
 )
 SOFTWARE_UPDATE = Daemon(
     patterns.SOFTWARE_UPDATE_PROCESS,
     "com.apple.softwareupdated",
-    (
-        # seen in `ps` output and Apple's entitlement listings, macOS 13-15
-        "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
-        # third-party path table (tests/fixtures/log_show_formats.md), older macOS
-        "/System/Library/PrivateFrameworks/SoftwareUpdate.framework/Resources/softwareupdated",
-    ),
+    patterns.SOFTWARE_UPDATE_PATHS,
     "software_update",
+    # root, or _softwareupdate (uid 200): `ps aux` on macOS 26.3 shows the latter
+    (0, 200),
 )
 # `launchctl print system/<label>` describes the service, with "program = <path>"
 # and "pid = <n>" lines (admins' scripts grep for exactly these).
@@ -188,7 +188,11 @@ def plan_heal(
         last = getattr(kickstarts, daemon.kickstarts_field)
         stored_last = getattr(stored, daemon.kickstarts_field)
         cooling = _cooldown_reason(daemon, last, stored_last, now, settings.cooldown)
-        if not needed:
+        if needed is None:
+            action = Action(
+                daemon, Decision.NOT_NEEDED, f"{verdict} is unknown: nothing is restarted"
+            )
+        elif not needed:
             action = Action(daemon, Decision.NOT_NEEDED, f"{verdict} is false")
         elif d.identity_error:
             action = Action(
@@ -239,11 +243,18 @@ def _run(system: System, argv: tuple[str, ...], timeout: float) -> CommandRun:
     )
 
 
-def root_processes(system: System, paths: tuple[str, ...]) -> list[ProcessInfo]:
-    """The daemon's processes: one of its exact executables, run by root. A user's
-    ``mdmclient agent`` has the same executable but not root's uid, and is never
-    touched; a same-named program elsewhere has another path."""
-    return [p for path in paths for p in system.processes(path) if p.uid == 0 and p.euid == 0]
+def daemon_processes(
+    system: System, paths: tuple[str, ...], accounts: tuple[int, ...]
+) -> list[ProcessInfo]:
+    """The daemon's processes: one of its exact executables, run by one of its system
+    accounts. A same-named program elsewhere has another path; a user's process of the
+    same executable has the user's uid."""
+    return [
+        p
+        for path in paths
+        for p in system.processes(path)
+        if p.uid in accounts and p.euid in accounts
+    ]
 
 
 def program_paths(
@@ -290,12 +301,12 @@ def _poll(system: System, attempts: int, check: Callable[[], bool]) -> bool:
 
 
 def _signal_daemon(
-    system: System, paths: tuple[str, ...], targets: list[ProcessInfo]
+    system: System, paths: tuple[str, ...], accounts: tuple[int, ...], targets: list[ProcessInfo]
 ) -> tuple[bool, str | None]:
     """SIGTERM the daemon's own processes so launchd starts a fresh one; SIGKILL the
     ones a wedge keeps from exiting."""
     if not targets:
-        return False, f"no root-owned {' or '.join(paths)} process to signal"
+        return False, f"no {' or '.join(paths)} process of its own account to signal"
     delivered, problems = False, []
     for process in targets:
         try:
@@ -306,10 +317,12 @@ def _signal_daemon(
     signalled = {(p.pid, p.create_time) for p in targets}
 
     def gone() -> bool:
-        return not any((p.pid, p.create_time) in signalled for p in root_processes(system, paths))
+        return not any(
+            (p.pid, p.create_time) in signalled for p in daemon_processes(system, paths, accounts)
+        )
 
     if delivered and not _poll(system, _attempts(TERM_GRACE_SECONDS), gone):
-        for process in root_processes(system, paths):
+        for process in daemon_processes(system, paths, accounts):
             if (process.pid, process.create_time) in signalled:
                 try:
                     system.send_signal(process, signal.SIGKILL)
@@ -321,10 +334,11 @@ def _signal_daemon(
 def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
     """Carry out one planned restart (its time already saved)."""
     daemon = action.daemon
+    accounts = daemon.accounts
     timeout = settings.command_timeout_seconds
     runs = [_run(system, argv, timeout) for argv in action.preparation]
     paths = daemon.executables
-    before = root_processes(system, paths)
+    before = daemon_processes(system, paths, accounts)
     kickstart = _run(system, daemon.kickstart, timeout)
     runs.append(kickstart)
     if kickstart.returncode == 0:
@@ -335,8 +349,8 @@ def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
         method = Method.SIGNAL
         paths, asked = program_paths(system, daemon, timeout)
         runs.append(asked)
-        before = root_processes(system, paths)
-        restarted, problem = _signal_daemon(system, paths, before)
+        before = daemon_processes(system, paths, accounts)
+        restarted, problem = _signal_daemon(system, paths, accounts, before)
     result = DaemonResult(action, tuple(runs), method, restarted, problem=problem)
     if not restarted:
         return result
@@ -344,7 +358,7 @@ def restart(system: System, action: Action, settings: Settings) -> DaemonResult:
     fresh: list[ProcessInfo] = []
 
     def running_again() -> bool:
-        fresh[:] = [p for p in root_processes(system, paths) if p.pid not in old]
+        fresh[:] = [p for p in daemon_processes(system, paths, accounts) if p.pid not in old]
         return bool(fresh)
 
     verified = _poll(system, _attempts(settings.verify_seconds), running_again)

@@ -38,6 +38,7 @@ class StateKey(StrEnum):
     LAST_SOFTWARE_UPDATE_KICKSTART = "last_software_update_kickstart"
     SCHEMA_VERSION = "schema_version"
     LAST_RUN = "last_run"
+    MDM_CLIENT = "mdm_client"  # what runs remember of mdmclient (its newest exchange...)
 
 
 class RunKey(StrEnum):

@@ -10,24 +10,59 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "CHANNEL",
     "COMMAND_BRACKET",
+    "COURIER_CONNECTED",
+    "DAEMON_NAMES",
+    "DAEMON_PATHS",
     "DDM_UPDATE_ENFORCEMENT",
     "DECLARATIVE_COMMAND",
+    "DEFAULT_ROUTE",
     "DEVICE",
+    "DEVICE_AGENT",
+    "DEVICE_TARGET",
+    "DEVICE_UID",
     "EXCHANGE_AND_COMMAND_WORDINGS",
     "HTTP_EXCHANGE",
     "IDENTITY_ERRORS",
+    "MDM_CONNECT_WORDINGS",
+    "MDM_PATHS",
     "MDM_PROCESS",
     "MDM_SUBSYSTEM",
+    "MDM_TOPIC_PREFIX",
+    "NO_ROUTE",
+    "OFFLINE",
+    "OFFLINE_URL_ERRORS",
+    "POWER",
+    "POWER_CATEGORY",
+    "POWER_PATHS",
+    "POWER_PROCESSES",
+    "POWER_SUBSYSTEM",
+    "PUSH_PATHS",
+    "PUSH_PROCESS",
+    "PUSH_RECEIVED",
+    "REDACTED",
+    "REJECTED_CODES",
     "RELEVANT_MARKERS",
+    "ROOT_USER_ID",
+    "SERVER_ERROR",
     "SERVER_REQUEST",
+    "SLEEP_WORDINGS",
     "SOFTWARE_UPDATE_COMMANDS",
+    "SOFTWARE_UPDATE_PATHS",
     "SOFTWARE_UPDATE_PROCESS",
     "SUCCESS_CODE",
     "UNKNOWN",
+    "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "URL_ERROR",
     "USER",
+    "WAKE",
+    "channel_of",
+    "connection_failure",
     "exchange_channel",
+    "power_event",
+    "push_topic",
     "request_channel",
 ]
 
@@ -35,6 +70,124 @@ __all__ = [
 MDM_PROCESS = "mdmclient"
 MDM_SUBSYSTEM = "com.apple.ManagedClient"
 SOFTWARE_UPDATE_PROCESS = "softwareupdated"
+PUSH_PROCESS = "apsd"
+
+# Where Apple's daemons are. An entry counts only if the kernel recorded one of these
+# as its process image (ndjson/json "processImagePath"): any user can run a program
+# named mdmclient, or log under the subsystem com.apple.ManagedClient, but not from
+# these paths, which System Integrity Protection keeps read-only.
+# mdmclient: super runs it by this path (tests/fixtures/log_show_formats.md).
+MDM_PATHS: tuple[str, ...] = ("/usr/libexec/mdmclient",)
+SOFTWARE_UPDATE_PATHS: tuple[str, ...] = (
+    # `ps aux` on macOS 26.3 and OS X 10.10; blacktop/ipsw-diffs entitlements, macOS 15
+    "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated",
+    # a third-party path table (tests/fixtures/log_show_formats.md); no capture shows it
+    "/System/Library/PrivateFrameworks/SoftwareUpdate.framework/Resources/softwareupdated",
+)
+# `ps ax` (OS X 10.10) and blacktop/ipsw-diffs MACHOS/apsd.md: unchanged since, and the
+# same path on iOS.
+PUSH_PATHS: tuple[str, ...] = ("/System/Library/PrivateFrameworks/ApplePushService.framework/apsd",)
+DAEMON_PATHS: dict[str, str] = {
+    **dict.fromkeys(MDM_PATHS, MDM_PROCESS),
+    **dict.fromkeys(SOFTWARE_UPDATE_PATHS, SOFTWARE_UPDATE_PROCESS),
+    **dict.fromkeys(PUSH_PATHS, PUSH_PROCESS),
+}
+DAEMON_NAMES = frozenset(DAEMON_PATHS.values())
+# mdmclient runs twice: `mdmclient daemon` as root (the device channel) and
+# `mdmclient agent` as each logged-in user; a record's userID tells them apart.
+ROOT_USER_ID = 0
+
+# Sleep and wake, from powerd (`log show --style compact`, macOS 26, a public test's
+# copy of a real Mac's lines, tests/fixtures/power_lines.txt):
+#   "powerd[423:1a] [com.apple.powerd:sleepWake] Entering Sleep state due to 'Idle Sleep'"
+#   "... [com.apple.powerd:sleepWake] Wake from Deep Idle [CDNVA]"
+#   "... [com.apple.powerd:sleepWake] DarkWake from Deep Idle [CDNP]"
+# A DarkWake is maintenance with the display off (mdmclient answers NotNow "Not
+# supported during DarkWake"): it does not end a sleep here, so awake time is never
+# overstated. powerd's path is where macOS keeps it; no captured record shows it.
+POWER = "power"
+POWER_PROCESSES = frozenset({"powerd"})
+POWER_PATHS = frozenset({"/System/Library/CoreServices/powerd.bundle/powerd"})
+POWER_SUBSYSTEM, POWER_CATEGORY = "com.apple.powerd", "sleepWake"
+SLEEP_WORDINGS: tuple[str, ...] = ("Entering Sleep state",)
+WAKE = re.compile(r"(?<!Dark)Wake from |DarkWake to FullWake")
+
+
+def power_event(message: str) -> bool | None:
+    """True for a sleep, False for a full wake, None for anything else."""
+    if any(text in message for text in SLEEP_WORDINGS):
+        return True
+    if WAKE.search(message):
+        return False
+    return None
+
+
+# apsd, a push arrived (format string from apsd's binary, field_notes_checkin.md):
+# "%@: Received message for enabled topic '%@' onInterface: %@ with payload '%@' ..."
+# An MDM server's pushes come on its push certificate's topic, "com.apple.mgmt.External.
+# <uuid>" (Apple, MDM check-in "Topic"). Without a private-data logging profile the
+# topic prints as "<private>": such a push cannot be told from any other app's, so it
+# proves nothing about mdmclient, and is only counted.
+PUSH_RECEIVED = re.compile(r"Received message for enabled topic '(?P<topic>[^']*)'")
+MDM_TOPIC_PREFIX = "com.apple.mgmt."
+REDACTED = "<private>"
+
+
+def push_topic(message: str) -> str | None:
+    """The topic of a push apsd received, or None when the line is not one."""
+    match = PUSH_RECEIVED.search(message)
+    return None if match is None else match["topic"]
+
+
+# apsd connected to APNs (Der Flounder, 2026-08-29, macOS 26): "<APSCourierConnectionManager:
+# 0x1036e3710; production>: Connected to courier 18-courier.push.apple.com ...". Logged
+# once a connection, not continuously: its absence proves nothing.
+COURIER_CONNECTED: tuple[str, ...] = ("Connected to courier",)
+
+# mdmclient starting to connect because of a push (unconfirmed capture, macOS 26,
+# field_notes_checkin.md): "Calling MDM_Connect (At login: no) <PushNotification> for:
+# https://<host>/...". Only on the device channel does it ask anything of the daemon.
+MDM_CONNECT_WORDINGS: tuple[str, ...] = ("Calling MDM_Connect",)
+
+# A connection that failed, as NSError prints it ("Error Domain=NSURLErrorDomain
+# Code=-1009 \"The Internet connection appears to be offline.\"", CFNetwork's wording
+# in any process's log). No capture of mdmclient logging one was found, so this only
+# ever stops a restart, never causes one. Codes: Apple's NSURLError constants.
+URL_ERROR = re.compile(r"NSURLErrorDomain Code=(?P<code>-?\d+)")
+OFFLINE_URL_ERRORS = frozenset(
+    {
+        "-1009",  # NSURLErrorNotConnectedToInternet
+        "-1018",  # NSURLErrorInternationalRoamingOff
+        "-1020",  # NSURLErrorDataNotAllowed
+    }
+)
+UNREACHABLE_URL_ERRORS = frozenset(
+    {
+        "-1001",  # NSURLErrorTimedOut
+        "-1003",  # NSURLErrorCannotFindHost
+        "-1004",  # NSURLErrorCannotConnectToHost
+        "-1005",  # NSURLErrorNetworkConnectionLost
+        "-1200",  # NSURLErrorSecureConnectionFailed
+    }
+)
+OFFLINE, SERVER_ERROR = "offline", "server-error"
+
+# `route -n get default`: with no network, "route: writing to routing socket: not in
+# table" (matched by many independent tools; which stream and status is unconfirmed);
+# with one, "gateway: 192.168.1.1" and "interface: en0" lines (public captures).
+NO_ROUTE = "not in table"
+DEFAULT_ROUTE = re.compile(r"^\s*(?:gateway|interface): \S+", re.MULTILINE)
+
+
+def connection_failure(message: str) -> str | None:
+    """OFFLINE or SERVER_ERROR for a failed connection, None for anything else."""
+    match = URL_ERROR.search(message)
+    if match is None:
+        return None
+    if match["code"] in OFFLINE_URL_ERRORS:
+        return OFFLINE
+    return SERVER_ERROR if match["code"] in UNREACHABLE_URL_ERRORS else None
+
 
 # "[0:MDMDaemon:HTTPUtil:<0x2fdb>]" (macOS 12-26) or "[0:MDMDaemon:<0x4d0d>]" (macOS 15):
 # uid 0 + MDMDaemon is the device channel, the daemon that gets kickstarted;
@@ -45,14 +198,29 @@ DEVICE, USER, UNKNOWN = "device", "user", "unknown"
 
 
 def exchange_channel(message: str) -> str:
-    """Which channel an HTTP exchange line belongs to; without a tag it is unknown,
-    and an unknown channel neither clears nor proves anything."""
+    """Which channel an HTTP exchange line belongs to by its tag; without one it is
+    unknown (the record's userID may still tell, see :func:`channel_of`)."""
     match = CHANNEL.search(message)
     if match is None:
         return UNKNOWN
     if match["uid"] == DEVICE_UID and match["agent"] == DEVICE_AGENT:
         return DEVICE
     return USER
+
+
+def channel_of(tagged: str, user_id: int | None) -> str:
+    """The channel of a line, from its tag and the userID the kernel recorded.
+
+    The userID decides where there is one: the device channel is root's mdmclient, so a
+    "[0:MDMDaemon]" tag from another user is not the device's. Without a userID (text
+    styles) the tag decides, and an untagged line's channel is unknown, which neither
+    clears nor proves anything.
+    """
+    if user_id is None:
+        return tagged
+    if user_id != ROOT_USER_ID:
+        return USER
+    return DEVICE if tagged in (DEVICE, UNKNOWN) else USER
 
 
 # ">>>>> Sending HTTP request (PUT) [Idle] >>>>>" /
@@ -65,6 +233,11 @@ HTTP_EXCHANGE = re.compile(
     r"(?: \[(?P<bracket>[^\]]*)\])?"
 )
 SUCCESS_CODE = "200"
+# Statuses that say the server will not talk to this Mac until it is enrolled again
+# (the MDM check-in protocol answers 401 to an identity it does not know; an
+# unconfirmed macOS 26 capture: "<<<<< Received HTTP response (401)
+# [MDM_Authenticate] <<<<<", tests/fixtures/field_notes_checkin.md).
+REJECTED_CODES = frozenset({"401", "403"})
 COMMAND_BRACKET = re.compile(
     r"(?P<status>[A-Za-z]+)\((?P<request_type>[A-Za-z][\w.]*)\)(?::(?P<command_uuid>.*))?"
 )
@@ -123,4 +296,11 @@ RELEVANT_MARKERS: tuple[bytes, ...] = (
     b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
+    b"Received message for enabled topic",
+    *(text.encode() for text in COURIER_CONNECTED),
+    *(text.encode() for text in MDM_CONNECT_WORDINGS),
+    b"NSURLErrorDomain Code=",
+    *(text.encode() for text in SLEEP_WORDINGS),
+    b"Wake from ",
+    b"FullWake",
 )

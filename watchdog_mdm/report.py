@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog_mdm.config import format_duration
 from watchdog_mdm.diagnose import Examination
-from watchdog_mdm.evidence import Command, Diagnosis, Sighting, is_software_update_command
+from watchdog_mdm.evidence import Command, Outcome, Sighting, is_software_update_command
 from watchdog_mdm.keys import HealKey, Verdict
+from watchdog_mdm.verdicts import Diagnosis
 
 if TYPE_CHECKING:  # only named in annotations: analyze loads neither healing nor state
     from watchdog_mdm.heal import DaemonResult
@@ -121,8 +122,45 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _sighting(value: Sighting | None) -> dict[str, Any] | None:
-    return None if value is None else {"time": _time(value.time), "message": value.message}
+def _sighting(value: Sighting | Outcome | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    shown: dict[str, Any] = {"time": _time(value.time), "message": value.message}
+    if isinstance(value, Outcome):
+        shown |= {"outcome": value.kind, "code": value.code}
+    return shown
+
+
+def mdm_client(d: Diagnosis) -> dict[str, Any]:
+    """The client's state, the rule that reached it, and the lines that prove it."""
+    return {
+        "state": d.client.state,
+        "stuck": d.client.stuck,
+        "rule": d.settings.stuck_rule,
+        "reason": d.client.reason,
+        "proof": [_sighting(p) for p in d.client.proof],
+    }
+
+
+def _circumstances(d: Diagnosis) -> dict[str, Any]:
+    c = d.circumstances
+    power = c.power
+    return {
+        "power": {
+            "source": power.source,
+            "boot": _time(power.boot),
+            "last_wake": _time(power.last_wake),
+            "awake_since": _time(power.awake_start(d.judged_at)),
+            "events": len(power.events),
+            "detail": power.detail,
+        },
+        "network": {"online": c.network.online, "detail": c.network.detail},
+        "remembered_device_exchange": _sighting(c.remembered_success),
+        "quiet_hours_counted": None
+        if c.quiet is None
+        else round(c.quiet.total_seconds() / 3600, 2),
+        "evidence_problem": c.evidence_problem,
+    }
 
 
 def _command(d: Diagnosis, command: Command | None) -> dict[str, Any] | None:
@@ -164,6 +202,17 @@ def evidence(examination: Examination) -> dict[str, Any]:
         "identity_errors": [_sighting(s) for s in obs.identity_errors],
         "last_software_update_progress": _sighting(obs.last_update_progress),
         "last_ddm_update_enforcement": _sighting(obs.last_ddm_enforcement),
+        "last_device_request": _sighting(obs.last_device_request),
+        "last_device_outcome": _sighting(obs.last_device_outcome),
+        "last_push": _sighting(obs.last_push),
+        "redacted_pushes": obs.redacted_pushes,
+        "last_courier_connection": _sighting(obs.last_courier_connection),
+        "circumstances": _circumstances(d),
+        "senders": {
+            "daemon_entries": obs.daemon_entries,
+            "unverified_entries": obs.unverified_entries,
+            "ignored_entries": obs.ignored_entries,
+        },
         "log": {
             "bytes_read": log.bytes_read,
             "candidate_lines": log.candidate_lines,
@@ -224,6 +273,7 @@ def _document(
         HealKey.LAST_MDM_KICKSTART: _time(last[0]),
         HealKey.LAST_SOFTWARE_UPDATE_KICKSTART: _time(last[1]),
         "schema_version": SCHEMA_VERSION,
+        "mdm_client": mdm_client(examination.diagnosis),
         "heal": heal,
         "evidence": evidence(examination),
     }
@@ -280,6 +330,27 @@ def healing_lines(run: HealRun) -> list[str]:
     return lines
 
 
+def _client_lines(d: Diagnosis) -> list[str]:
+    """The client's state, what it was judged with, and whose lines were read."""
+    obs, c = d.observations, d.circumstances
+    lines = [f"MDM client state: {d.client.state} (StuckRule {d.settings.stuck_rule})"]
+    lines += [f"  proof: {_time(p.time)}  {p.message}" for p in d.client.proof]
+    lines.append(f"Sleep: {c.power.source}: {c.power.detail}")
+    lines.append(f"Network: {_word(c.network.online)}: {c.network.detail}")
+    if obs.ignored_entries:
+        lines.append(
+            f"Ignored {obs.ignored_entries} entries from other programs claiming to be "
+            "mdmclient, softwareupdated or apsd (not from their real paths)."
+        )
+    if obs.unverified_entries:
+        lines.append(
+            f"The sender of {obs.unverified_entries} entries could not be verified: this "
+            "style does not say which program wrote a line (ndjson and json do)."
+        )
+    lines.append("")
+    return lines
+
+
 def explain(examination: Examination) -> str:
     """The evidence in words, one verdict per paragraph, for the admin reading it."""
     return _explain(examination, None)
@@ -301,6 +372,7 @@ def _explain(examination: Examination, healing: list[str] | None) -> str:
         lines.append(f"{key}: {_word(value)}")
         lines.append(f"  because {d.reasons[key]}")
     lines.append("")
+    lines += _client_lines(d)
     facts = (
         ("Last device-channel HTTP 200", obs.last_device_success),
         ("Last failed device-channel response", obs.last_device_failure),

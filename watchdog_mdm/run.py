@@ -9,6 +9,7 @@ changes nothing.
 from __future__ import annotations
 
 import contextlib
+import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -88,7 +89,7 @@ def _last_run(
         RunKey.DURATION_SECONDS: round((finished - started).total_seconds(), 3),
         RunKey.MODE: HEAL_MODE,
         RunKey.MISSED_RUNS: 0 if run is None else run.missed_runs,
-        RunKey.ERROR: error,
+        RunKey.ERROR: error if run is None else run.examination.evidence_problem,
         RunKey.RESULT: None if run is None else report.heal_document(run),
     }
 
@@ -117,7 +118,13 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
     started = system.now()
     state, warnings = load_state(system, started, repair=not settings.dry_run)
     try:
-        examination = diagnose_live(system, settings)
+        examination = diagnose_live(system, settings, state.memory)
+        actions = plan_heal(examination.diagnosis, state.kickstarts, settings, started)
+        if any(a.restarts for a in actions) and settings.restart_splay and not settings.dry_run:
+            # Spread a fleet's restarts; then judge again: the delay may be long.
+            system.sleep(_splay_seconds(settings.restart_splay))
+            examination = diagnose_live(system, settings, state.memory)
+            actions = plan_heal(examination.diagnosis, state.kickstarts, settings, system.now())
     except EvidenceError as exc:
         if not settings.dry_run:
             _save_quietly(
@@ -127,7 +134,7 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
             )
         raise
     previous = _previous_start(state)
-    actions = plan_heal(examination.diagnosis, state.kickstarts, settings, started)
+    state = replace(state, memory=examination.memory)
     run = HealRun(
         examination,
         state.kickstarts,
@@ -155,6 +162,11 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
     except StateError as exc:
         run = replace(run, state_problem=run.state_problem or str(exc))
     return run, warnings
+
+
+def _splay_seconds(splay: timedelta) -> float:
+    """A random delay up to ``splay``: different on every Mac, so a fleet spreads out."""
+    return random.SystemRandom().uniform(0, splay.total_seconds())
 
 
 def _previous_start(state: State) -> datetime | None:

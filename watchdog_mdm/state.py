@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from watchdog_mdm.awake import QuietLedger
+from watchdog_mdm.client_state import Memory
+from watchdog_mdm.evidence import Sighting
 from watchdog_mdm.keys import StateKey
 
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
@@ -28,6 +31,7 @@ __all__ = [
     "State",
     "StateError",
     "load_kickstarts",
+    "load_memory",
     "load_state",
     "parse_rfc3339",
     "read_state_document",
@@ -60,6 +64,7 @@ class State:
 
     kickstarts: Kickstarts = Kickstarts()
     last_run: dict[str, Any] | None = None
+    memory: Memory = field(default_factory=Memory)
     # Keys written by someone else (the original, a newer version) are kept as they were.
     other: dict[str, Any] = field(default_factory=dict)
 
@@ -109,8 +114,69 @@ def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
             )
     last_run = document.get(StateKey.LAST_RUN)
     other = {k: v for k, v in document.items() if k not in tuple(StateKey)}
-    state = State(Kickstarts(*times), last_run if isinstance(last_run, dict) else None, other)
+    state = State(
+        Kickstarts(*times),
+        last_run if isinstance(last_run, dict) else None,
+        read_memory(document.get(StateKey.MDM_CLIENT)),
+        other,
+    )
     return state, problems
+
+
+def _stored_time(value: object) -> datetime | None:
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        return None
+
+
+def read_memory(stored: object) -> Memory:
+    """What earlier runs remembered of mdmclient; any part that cannot be read is
+    forgotten (the next run reads the log for it again), never guessed."""
+    if not isinstance(stored, dict):
+        return Memory()
+    exchange = stored.get("last_exchange")
+    success = None
+    if isinstance(exchange, dict) and isinstance(exchange.get("message"), str):
+        time = _stored_time(exchange.get("time"))
+        success = None if time is None else Sighting(time, exchange["message"])
+    return Memory(success, _read_ledger(stored.get("quiet")))
+
+
+def _read_ledger(stored: object) -> QuietLedger | None:
+    if not isinstance(stored, dict):
+        return None
+    since = _stored_time(stored.get("since"))
+    until = _stored_time(stored.get("accounted_until"))
+    seconds = stored.get("seconds")
+    online = stored.get("online")
+    if (
+        since is None
+        or until is None
+        or isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds < 1e9
+        or not (online is None or isinstance(online, bool))
+    ):
+        return None
+    return QuietLedger(since, timedelta(seconds=seconds), until, online)
+
+
+def memory_document(memory: Memory) -> dict[str, Any]:
+    success, ledger = memory.last_success, memory.quiet
+    return {
+        "last_exchange": None
+        if success is None
+        else {"time": format_rfc3339(success.time), "message": success.message},
+        "quiet": None
+        if ledger is None
+        else {
+            "since": format_rfc3339(ledger.since),
+            "seconds": round(ledger.quiet.total_seconds(), 3),
+            "accounted_until": format_rfc3339(ledger.accounted_until),
+            "online": ledger.online,
+        },
+    }
 
 
 def load_state(system: System, now: datetime, *, repair: bool = True) -> tuple[State, list[str]]:
@@ -174,6 +240,15 @@ def load_kickstarts(system: System) -> Kickstarts:
         return Kickstarts()
 
 
+def load_memory(system: System) -> Memory:
+    """What earlier runs remembered of mdmclient, for a run that saves nothing."""
+    try:
+        data = system.read_bytes(STATE_PATH)
+        return read_memory(_document(data).get(StateKey.MDM_CLIENT)) if data else Memory()
+    except (OSError, ValueError):
+        return Memory()
+
+
 def _reported(value: object) -> datetime | None:
     try:
         return parse_rfc3339(value)
@@ -190,6 +265,8 @@ def encode_state(state: State) -> bytes:
     }
     if state.last_run is not None:
         document[StateKey.LAST_RUN] = state.last_run
+    if state.memory != Memory():
+        document[StateKey.MDM_CLIENT] = memory_document(state.memory)
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 

@@ -23,6 +23,8 @@ FIELDS = (
     "HTTPUtil",
     "Default",
     1057,
+    "/usr/libexec/mdmclient",
+    0,
 )
 
 
