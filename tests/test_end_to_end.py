@@ -18,6 +18,7 @@ from tests.support import (
     TRAILER,
     FakeMac,
     export,
+    prefs,
     reconstructed_lines,
     run_installed,
 )
@@ -41,15 +42,31 @@ def test_healthy_mac(fake_mac: FakeMac) -> None:
     ]
 
 
-def test_stuck_mac_with_an_update_pending(fake_mac: FakeMac) -> None:
+def test_six_quiet_hours_after_an_update_are_stuck_by_the_original_rule(
+    fake_mac: FakeMac,
+) -> None:
     fake_mac.install("/usr/bin/profiles", ENROLLED)
     fake_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), hours_ago=6)])
+    prefs(fake_mac, StuckRule="quiet")
     done = run_installed("-diagnose", "-system-root", str(fake_mac.root))
     assert done.stdout == (
         "MDMEnrolled: true MDMIdentityError: false MDMClientStuck: true "
         "MDMSoftwareUpdatesStuck: true\n"
     )
     assert fake_mac.calls("log")[1] == list(HISTORY_QUERY)
+
+
+def test_six_quiet_hours_after_an_update_are_idle_by_the_evidence(fake_mac: FakeMac) -> None:
+    # Nothing was asked of mdmclient since it acknowledged the update: a healthy Mac.
+    fake_mac.install("/usr/bin/profiles", ENROLLED)
+    fake_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), hours_ago=6)])
+    done = run_installed("-diagnose", "--json", "-system-root", str(fake_mac.root))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["MDMClientStuck"] is False and doc["MDMSoftwareUpdatesStuck"] is False
+    assert doc["mdm_client"]["state"] == "idle"
+    # the first run, with nothing remembered, reaches back over QuietHours once
+    assert fake_mac.calls("log")[1][:5] == ["show", "--style", "ndjson", "--last", "2880m"]
 
 
 def test_json_on_a_fake_mac(fake_mac: FakeMac) -> None:
@@ -95,8 +112,9 @@ def test_log_failing_exits_3(fake_mac: FakeMac) -> None:
 def test_analyze_reads_stdin_and_files_on_any_computer() -> None:
     run = LOGS / "super-45fdb21" / "13.0-to-13.3.1-Apple-Silicon-Jamf-Pro-MDM"
     data = (run / "mdmCommand.log").read_bytes()
-    piped = run_installed("analyze", "-", "--at", "2023-05-03T18:00:00", stdin=data)
-    named = run_installed("analyze", str(run / "mdmCommand.log"), "--at", "2023-05-03T18:00:00")
+    at = ("--at", "2023-05-03T18:00:00", "--stuck-rule", "quiet")
+    piped = run_installed("analyze", "-", *at, stdin=data)
+    named = run_installed("analyze", str(run / "mdmCommand.log"), *at)
     assert piped.returncode == named.returncode == 0
     assert piped.stdout == named.stdout
     assert piped.stdout.startswith(

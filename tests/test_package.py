@@ -29,7 +29,15 @@ import libarchive
 import pyapplebom
 import pytest
 
-from tests.support import ENROLLED, REPO, FakeMac, prefs
+from tests.support import (
+    ENROLLED,
+    REPO,
+    TRAILER,
+    FakeMac,
+    export,
+    prefs,
+    reconstructed_lines,
+)
 from watchdog_mdm import __version__
 from watchdog_mdm.heal import MDM_CLIENT
 
@@ -161,9 +169,11 @@ class TestBundle:
 
     def test_diagnose_and_heal_on_the_fake_mac(self, bundle: Path, fake_mac: FakeMac) -> None:
         fake_mac.install("/usr/bin/profiles", ENROLLED)
-        fake_mac.install("/usr/bin/log", b'{"count":0,"finished":1}\n')
+        # by the original's rule, three quiet hours are stuck (each run asks twice)
+        history = export(reconstructed_lines(updates=False), hours_ago=3)
+        fake_mac.install("/usr/bin/log", [TRAILER, history, TRAILER, history])
         fake_mac.install("/bin/launchctl")
-        prefs(fake_mac, VerifySeconds=0)  # no daemon runs here to wait for
+        prefs(fake_mac, VerifySeconds=0, StuckRule="quiet")  # no daemon runs here to wait for
         binary = str(bundle / "mdm-watchdog")
         diagnose = subprocess.run(
             [binary, "-diagnose", "--system-root", str(fake_mac.root)],
