@@ -86,6 +86,14 @@ class Power:
             return at - since - _asleep_within(self.events, since, at)
         return at - since
 
+    def slept_between(self, since: datetime, at: datetime) -> bool:
+        """Whether the Mac is known to have slept (or restarted) between two instants:
+        a wake or boot after ``since`` says so; without a source nothing is known."""
+        if self.source is PowerSource.LOG:
+            return any(since < e.time <= at for e in self.events)
+        start = self.awake_start(at)
+        return start is not None and start > since
+
     def awake_since_start(self, at: datetime) -> timedelta | None:
         """How long the Mac has been awake at ``at``; None when not known."""
         start = self.awake_start(at)
@@ -155,14 +163,15 @@ def account_quiet(
     at: datetime,
     power: Power,
     online: bool | None,
-) -> QuietLedger | None:
+) -> QuietLedger:
     """The ledger as of ``at``: restarted from ``life`` when that is newer than the
     ledger's (mdmclient did something since), else grown by what this run can vouch for.
-    None when there is no sign of life at all to count from."""
+    With no sign of life at all and no ledger, one starts now, at zero."""
     if previous is not None and (life is None or life <= previous.since):
         return _grown(previous, at, power, online)
     if life is None:
-        return None
+        # Nothing known of mdmclient: count from now, never from a guess about the past.
+        return QuietLedger(at, ZERO, at, online)
     counted = power.awake_between(life, at) if online and power.accounts_for_sleep else ZERO
     return QuietLedger(life, counted, at, online)
 

@@ -233,7 +233,8 @@ def _pending(
     power = circumstances.power
     for state, sighting, grace in candidates:
         awake = power.awake_between(sighting.time, at)
-        if awake < grace:
+        # A sleep since cuts any connection: what it left unanswered is not a wedge.
+        if awake < grace or power.slept_between(sighting.time, at):
             continue
         blocked = _circumstantial(obs, at, settings, circumstances)
         if blocked is not None:

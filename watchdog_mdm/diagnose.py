@@ -58,7 +58,7 @@ def _contains_any(field: str, texts: Iterable[str]) -> str:
 WINDOW_PREDICATE = (
     f"{_any_path(patterns.MDM_PATHS)} OR {_any_path(patterns.SOFTWARE_UPDATE_PATHS)} OR "
     f"(({_any_path(patterns.PUSH_PATHS)}) AND ("
-    + _contains_any("eventMessage", ("Received message for enabled topic",))
+    + _contains_any("eventMessage", (patterns.PUSH_WORDING,))
     + " OR "
     + _contains_any("eventMessage", patterns.COURIER_CONNECTED)
     + "))"
@@ -68,10 +68,20 @@ WINDOW_PREDICATE = (
 # cheap to print even over days.
 HISTORY_PREDICATE = (
     f"(({_any_path(patterns.MDM_PATHS)}) AND ("
-    + _contains_any("eventMessage", patterns.EXCHANGE_AND_COMMAND_WORDINGS)
+    + _contains_any(
+        "eventMessage",
+        (
+            *patterns.EXCHANGE_AND_COMMAND_WORDINGS,
+            *patterns.MDM_CONNECT_WORDINGS,
+            *patterns.IDENTITY_ERRORS,
+            patterns.URL_ERROR_WORDING,
+        ),
+    )
     + f")) OR (({_any_path(patterns.SOFTWARE_UPDATE_PATHS)}) AND ("
     + _contains_any("eventMessage", patterns.DDM_UPDATE_ENFORCEMENT)
-    + "))"
+    + f")) OR (({_any_path(patterns.PUSH_PATHS)}) AND "
+    + _contains_any("eventMessage", (patterns.PUSH_WORDING,))
+    + ")"
 )
 
 # What an export needs for `analyze` to account for sleep as well: the window's
@@ -300,7 +310,7 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
             power=power,
             network=network,
             remembered_success=remembered,
-            quiet=None if ledger is None else ledger.quiet,
+            quiet=ledger.quiet,
             evidence_problem=problem,
         )
         diagnosis = judge(obs, at, settings, enrollment, circumstances)

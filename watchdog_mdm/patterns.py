@@ -41,6 +41,7 @@ __all__ = [
     "PUSH_PATHS",
     "PUSH_PROCESS",
     "PUSH_RECEIVED",
+    "PUSH_WORDING",
     "REDACTED",
     "REJECTED_CODES",
     "RELEVANT_MARKERS",
@@ -56,6 +57,7 @@ __all__ = [
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
     "URL_ERROR",
+    "URL_ERROR_WORDING",
     "USER",
     "WAKE",
     "channel_of",
@@ -128,7 +130,8 @@ def power_event(message: str) -> bool | None:
 # <uuid>" (Apple, MDM check-in "Topic"). Without a private-data logging profile the
 # topic prints as "<private>": such a push cannot be told from any other app's, so it
 # proves nothing about mdmclient, and is only counted.
-PUSH_RECEIVED = re.compile(r"Received message for enabled topic '(?P<topic>[^']*)'")
+PUSH_WORDING = "Received message for enabled topic"
+PUSH_RECEIVED = re.compile(rf"{PUSH_WORDING} '(?P<topic>[^']*)'")
 MDM_TOPIC_PREFIX = "com.apple.mgmt."
 REDACTED = "<private>"
 
@@ -153,7 +156,8 @@ MDM_CONNECT_WORDINGS: tuple[str, ...] = ("Calling MDM_Connect",)
 # Code=-1009 \"The Internet connection appears to be offline.\"", CFNetwork's wording
 # in any process's log). No capture of mdmclient logging one was found, so this only
 # ever stops a restart, never causes one. Codes: Apple's NSURLError constants.
-URL_ERROR = re.compile(r"NSURLErrorDomain Code=(?P<code>-?\d+)")
+URL_ERROR_WORDING = "NSURLErrorDomain Code="
+URL_ERROR = re.compile(rf"{URL_ERROR_WORDING}(?P<code>-?\d+)")
 OFFLINE_URL_ERRORS = frozenset(
     {
         "-1009",  # NSURLErrorNotConnectedToInternet
@@ -296,10 +300,10 @@ RELEVANT_MARKERS: tuple[bytes, ...] = (
     b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
-    b"Received message for enabled topic",
+    PUSH_WORDING.encode(),
     *(text.encode() for text in COURIER_CONNECTED),
     *(text.encode() for text in MDM_CONNECT_WORDINGS),
-    b"NSURLErrorDomain Code=",
+    URL_ERROR_WORDING.encode(),
     *(text.encode() for text in SLEEP_WORDINGS),
     b"Wake from ",
     b"FullWake",
