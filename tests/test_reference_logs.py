@@ -47,7 +47,7 @@ def test_every_log_gets_an_explained_result(path: Path) -> None:
     from_daemons = doc["evidence"]["senders"]["daemon_entries"] > 0
     # unified-log lines (compact "mdmclient[1057:...]", default "mdmclient: "), not
     # super's own log, which only names them
-    assert from_daemons is bool(re.search(r"\b(mdmclient|softwareupdated)(\[\d|: [[(])", text))
+    assert from_daemons is bool(re.search(r"\b(mdmclient|softwareupdated)(\[\d|: [\[(])", text))
     reasons = doc["evidence"]["reasons"]
     assert set(reasons) == {
         "MDMEnrolled",
