@@ -201,6 +201,9 @@ def _refused(
         )
     if _quiet_time(obs, at, circumstances) >= settings.quiet_after:
         return None  # too long ago to explain the silence since
+    asked = [s.time for s in (obs.last_push, obs.last_device_request) if s is not None]
+    if any(time > outcome.time for time in asked):
+        return None  # asked again since: whether that was answered is _pending's to judge
     if outcome.kind is OutcomeKind.OFFLINE:
         return _finding(
             ClientState.OFFLINE,
