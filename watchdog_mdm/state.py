@@ -123,13 +123,6 @@ def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
     return state, problems
 
 
-def _stored_time(value: object) -> datetime | None:
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        return None
-
-
 def read_memory(stored: object) -> Memory:
     """What earlier runs remembered of mdmclient; any part that cannot be read is
     forgotten (the next run reads the log for it again), never guessed."""
@@ -138,7 +131,7 @@ def read_memory(stored: object) -> Memory:
     exchange = stored.get("last_exchange")
     success = None
     if isinstance(exchange, dict) and isinstance(exchange.get("message"), str):
-        time = _stored_time(exchange.get("time"))
+        time = _reported(exchange.get("time"))
         success = None if time is None else Sighting(time, exchange["message"])
     return Memory(success, _read_ledger(stored.get("quiet")))
 
@@ -146,8 +139,8 @@ def read_memory(stored: object) -> Memory:
 def _read_ledger(stored: object) -> QuietLedger | None:
     if not isinstance(stored, dict):
         return None
-    since = _stored_time(stored.get("since"))
-    until = _stored_time(stored.get("accounted_until"))
+    since = _reported(stored.get("since"))
+    until = _reported(stored.get("accounted_until"))
     seconds = stored.get("seconds")
     online = stored.get("online")
     if (
@@ -250,6 +243,7 @@ def load_memory(system: System) -> Memory:
 
 
 def _reported(value: object) -> datetime | None:
+    """A stored time, or None for never and for anything that is not a time."""
     try:
         return parse_rfc3339(value)
     except ValueError:
