@@ -53,8 +53,10 @@ Output keys (-diagnose prints the first four on one line, -heal all eight):
   MDMEnrolled              the Mac is enrolled in an MDM (profiles status)
   MDMIdentityError         mdmclient logged "Unable to create MDM identity" in the
                            window: a restart cannot fix this; re-enroll the Mac
-  MDMClientStuck           enrolled, but the device channel has had no successful
-                           (HTTP 200) exchange with the MDM server in the window
+  MDMClientStuck           mdmclient is wedged: a push it never answered, a request
+                           that never got a response, or no exchange for QuietHours
+                           of awake, online time (StuckRule quiet: the original's
+                           "no device-channel HTTP 200 in the window")
   MDMSoftwareUpdatesStuck  the client is stuck and the last MDM command it handled
                            was a software-update command (ScheduleOSUpdate...)
   MDMClientRestarted       this run restarted mdmclient
@@ -67,8 +69,9 @@ Output keys (-diagnose prints the first four on one line, -heal all eight):
 same keys (times in RFC 3339 or null), schema_version, heal and evidence.
 \b
 Exit status: 0 the checks ran (whatever they found), 1 internal error,
-2 usage error, 3 the evidence (log, profiles) could not be gathered,
-4 another run is in progress, 5 the state could not be saved.
+2 usage error, 3 the evidence (log, profiles) could not be gathered or proved
+nothing (the line then says unknown; nothing is restarted), 4 another run is in
+progress, 5 the state could not be saved.
 """
 
 
