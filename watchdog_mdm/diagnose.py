@@ -54,14 +54,15 @@ def _contains_any(field: str, texts: Iterable[str]) -> str:
 
 # Selected by the sender's image path, which the kernel records and no other program
 # can claim (a process named mdmclient elsewhere, or one logging under mdmclient's
-# subsystem, is not selected). apsd only for what it says of pushes and its connection.
+# subsystem, is not selected). apsd only for its pushes and its APNs connection (its
+# "courier" category, [com.apple.apsd:courier] in a macOS 27 capture, research in
+# docs/detection.md): enough that a Mac with push service logs something in the
+# window, so an empty window means the log could not be read, not a quiet Mac.
 WINDOW_PREDICATE = (
     f"{_any_path(patterns.MDM_PATHS)} OR {_any_path(patterns.SOFTWARE_UPDATE_PATHS)} OR "
     f"(({_any_path(patterns.PUSH_PATHS)}) AND ("
-    + _contains_any("eventMessage", (patterns.PUSH_WORDING,))
-    + " OR "
-    + _contains_any("eventMessage", patterns.COURIER_CONNECTED)
-    + "))"
+    + _contains_any("eventMessage", (patterns.PUSH_WORDING, *patterns.COURIER_CONNECTED))
+    + f' OR category == "{patterns.PUSH_COURIER_CATEGORY}"))'
 )
 
 # Only the lines that name commands or prove an exchange: the history query must stay

@@ -38,6 +38,7 @@ __all__ = [
     "POWER_PATHS",
     "POWER_PROCESSES",
     "POWER_SUBSYSTEM",
+    "PUSH_COURIER_CATEGORY",
     "PUSH_PATHS",
     "PUSH_PROCESS",
     "PUSH_RECEIVED",
@@ -146,6 +147,9 @@ def push_topic(message: str) -> str | None:
 # 0x1036e3710; production>: Connected to courier 18-courier.push.apple.com ...". Logged
 # once a connection, not continuously: its absence proves nothing.
 COURIER_CONNECTED: tuple[str, ...] = ("Connected to courier",)
+# apsd's category for its APNs connection ("apsd: [com.apple.apsd:courier] <private> all
+# couriers have finished processing server bag", Der Flounder 2026-09-15, macOS 27).
+PUSH_COURIER_CATEGORY = "courier"
 
 # mdmclient starting to connect because of a push (unconfirmed capture, macOS 26,
 # field_notes_checkin.md): "Calling MDM_Connect (At login: no) <PushNotification> for:
