@@ -130,7 +130,13 @@ def _pid(process: str) -> int:
     return 100 + sum(map(ord, process)) % 9000
 
 
-def render(style: str, when: datetime, record: tuple[str, str, str, str, str]) -> str:
+def render(
+    style: str,
+    when: datetime,
+    record: tuple[str, str, str, str, str],
+    user_id: int | None = 0,
+) -> str:
+    """One entry in ``style``; ``user_id`` None leaves the key out (older records)."""
     process, image, subsystem, category, message = record
     pid = _pid(process)
     micro = when.strftime("%Y-%m-%d %H:%M:%S.%f%z")
@@ -171,10 +177,40 @@ def render(style: str, when: datetime, record: tuple[str, str, str, str, str]) -
         "senderProgramCounter": 1764,
         "parentActivityIdentifier": 0,
     }
+    if user_id is None:
+        del record_json["userID"]
+    else:
+        record_json["userID"] = user_id
     if style == "ndjson":
         return json.dumps(record_json, separators=(",", ":")).replace("/", "\\/") + "\n"
     pretty = json.dumps(record_json, indent=2, separators=(",", " : ")).replace("/", "\\/")
     return pretty[1:-1].strip("\n") + "\n"  # the body; write() adds the brackets
+
+
+STYLES = ("default", "compact", "syslog", "ndjson", "json")
+TEXT_STYLES = ("default", "compact", "syslog")  # no process image path: unverified senders
+
+
+def export_of(
+    style: str, rows: list[tuple[datetime, tuple[str, str, str, str, str], int | None]]
+) -> bytes:
+    """A whole `log show` output in ``style`` of these (time, record, userID) rows, in
+    time order, with the header or brackets that style has."""
+    bodies = [render(style, when, record, uid) for when, record, uid in sorted(rows, key=_first)]
+    if style == "json":
+        return ("[{\n" + "},{\n".join(bodies) + "}]\n").encode()
+    if style == "ndjson":
+        return ("".join(bodies) + f'{{"count":{len(bodies)},"finished":1}}\n').encode()
+    if style == "default":
+        header = "Timestamp                       Thread     Type        Activity             "
+        return (header + "PID    TTL  \n" + "".join(bodies)).encode()
+    if style == "compact":
+        return ("Timestamp               Ty Process[PID:TID]\n" + "".join(bodies)).encode()
+    return ("Timestamp                       (process)[PID]\n" + "".join(bodies)).encode()
+
+
+def _first(row: tuple[datetime, object, object]) -> datetime:
+    return row[0]
 
 
 def write_export(style: str, path: Path, size: int, seed: int = 7) -> int:
