@@ -608,11 +608,6 @@ class TestMemory:
         state = json.loads(result.output)["state"]
         assert state["mdm_client"]["last_exchange"]["message"] == OK
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="status.py reads the last run's window (evidence.last_device_exchange), "
-        "not the remembered mdm_client.last_exchange",
-    )
     def test_the_checkin_date_survives_a_window_without_a_200(self) -> None:
         system = live_mac(HEALTHY)
         healed(system)
@@ -620,7 +615,9 @@ class TestMemory:
         system.replies[LOG] = [Reply(export_of("ndjson", [(system.clock, CHATTER[5], 0)]))]
         healed(system)
         result = CliRunner().invoke(cli, ["status", "--field", "last-mdm-checkin"], obj=system)
-        assert result.output.strip() != ""
+        remembered = saved_state(system)["mdm_client"]["last_exchange"]["time"]
+        expected = datetime.fromisoformat(remembered).astimezone(UTC)
+        assert result.output.strip() == expected.strftime("%Y-%m-%d %H:%M:%S")
 
     def test_the_first_run_without_memory_asks_the_history_once(self) -> None:
         system = live_mac([row(5 * MINUTE, CHATTER[5])], log=None)

@@ -79,7 +79,13 @@ def last_result(state: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _last_checkin(state: dict[str, Any]) -> object:
+    """The newest device-channel exchange any run has seen: remembered across runs, so
+    a Mac quiet for a week still shows when it last checked in; the last run's own
+    evidence for a state written before runs remembered it."""
     # state.json is data another program may have written: any level may be any shape
+    remembered = _dict(_dict(state.get(StateKey.MDM_CLIENT)).get("last_exchange")).get("time")
+    if remembered is not None:
+        return remembered
     evidence = _dict((last_result(state) or {}).get("evidence"))
     return _dict(evidence.get("last_device_exchange")).get("time")
 
