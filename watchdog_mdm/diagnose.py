@@ -147,9 +147,13 @@ def _minutes(seconds: float) -> str:
     return f"{max(1, int(-(-seconds // 60)))}m"
 
 
-def window_query(settings: Settings) -> tuple[str, ...]:
+def _window_span(settings: Settings) -> timedelta:
     # One spare minute so the window is whole even if `log` starts a little late.
-    last = _minutes(settings.window.total_seconds() + 60)
+    return timedelta(minutes=int(-(-(settings.window.total_seconds() + 60) // 60)))
+
+
+def window_query(settings: Settings) -> tuple[str, ...]:
+    last = _minutes(_window_span(settings).total_seconds())
     return (
         LOG,
         "show",
@@ -322,6 +326,8 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
     span = _history_span(diagnosis, memory, settings)
     if span is not None:
         queries.append(history_query(span))
+        # what the window query printed was read already: counted once, not twice
+        collector.read_only_before(at - _window_span(settings))
         _stream_into(system, queries[1], reader, collector, settings)
         diagnosis, kept = judged()
     return Examination(

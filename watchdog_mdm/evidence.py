@@ -275,6 +275,7 @@ class Collector:
     def __init__(self, until: datetime | None = None, *, verified_only: bool = False) -> None:
         self.until = until
         self.verified_only = verified_only
+        self._read_from: datetime | None = None  # entries from then on were read already
         self.newest_entry: datetime | None = None
         self.last_device_success: _Seen | None = None
         self.last_device_failure: _Seen | None = None
@@ -296,6 +297,11 @@ class Collector:
         self._identity: list[tuple[datetime, int, str]] = []
         self._power: list[tuple[datetime, int, bool, str]] = []
 
+    def read_only_before(self, instant: datetime) -> None:
+        """From now on, take only entries written before ``instant``: a second query
+        that overlaps a first must not count the same entries twice."""
+        self._read_from = instant
+
     def add_all(self, entries: Iterable[LogEntry]) -> Collector:
         for entry in entries:
             self.add(entry)
@@ -304,6 +310,8 @@ class Collector:
     def add(self, entry: LogEntry) -> None:
         time = entry.timestamp
         if self.until is not None and time > self.until:
+            return
+        if self._read_from is not None and time >= self._read_from:
             return
         if self.newest_entry is None or time > self.newest_entry:
             self.newest_entry = time
