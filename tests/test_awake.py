@@ -95,15 +95,18 @@ class TestQuietLedger:
         ledger = account_quiet(None, AT - 3 * HOUR, AT, self.power, True)
         assert ledger == QuietLedger(AT - 3 * HOUR, 3 * HOUR, AT, True)
 
-    def test_none_without_any_sign_of_life(self) -> None:
-        assert account_quiet(None, None, AT, self.power, True) is None
+    def test_starts_now_at_zero_without_any_sign_of_life(self) -> None:
+        # nothing known of mdmclient: counted from the first run, never from a guess
+        assert account_quiet(None, None, AT, self.power, True) == QuietLedger(
+            AT, timedelta(0), AT, True
+        )
 
     def test_grows_only_while_online_at_both_ends(self) -> None:
         first = QuietLedger(AT - 5 * HOUR, 2 * HOUR, AT - HOUR, True)
-        assert account_quiet(first, None, AT, self.power, True).quiet == 3 * HOUR  # type: ignore[union-attr]
-        assert account_quiet(first, None, AT, self.power, False).quiet == 2 * HOUR  # type: ignore[union-attr]
+        assert account_quiet(first, None, AT, self.power, True).quiet == 3 * HOUR
+        assert account_quiet(first, None, AT, self.power, False).quiet == 2 * HOUR
         offline = QuietLedger(AT - 5 * HOUR, 2 * HOUR, AT - HOUR, False)
-        assert account_quiet(offline, None, AT, self.power, True).quiet == 2 * HOUR  # type: ignore[union-attr]
+        assert account_quiet(offline, None, AT, self.power, True).quiet == 2 * HOUR
 
     def test_a_newer_sign_of_life_restarts_it(self) -> None:
         first = QuietLedger(AT - 50 * HOUR, 40 * HOUR, AT - HOUR, True)
