@@ -26,22 +26,49 @@ def test_samples_are_byte_for_byte_the_real_logs() -> None:
         assert (SAMPLES / name).read_bytes() == (JAMF_RUN / name).read_bytes()
 
 
-def test_the_readme_try_it_command_prints_what_the_readme_shows() -> None:
-    command = next(
+def _try_it() -> str:
+    return readme().split("## Try it", 1)[1].split("\nRun the tests", 1)[0]
+
+
+def _commands_and_outputs() -> list[tuple[list[str], list[str]]]:
+    """Each `mdm-watchdog` command in "Try it", with the lines shown after it."""
+    blocks = re.findall(r"```(\w*)\n(.*?)```", _try_it(), re.DOTALL)
+    pairs = []
+    for (kind, body), (_, output) in zip(blocks, blocks[1:], strict=False):
+        if kind == "sh" and ".venv/bin/mdm-watchdog " in body:
+            args = body.strip().split(".venv/bin/mdm-watchdog ", 1)[1].split()
+            pairs.append((args, [line for line in output.splitlines() if line != "..."]))
+    return pairs
+
+
+def test_the_readme_try_it_commands_print_what_the_readme_shows() -> None:
+    first = next(
         line
-        for line in readme().splitlines()
+        for line in _try_it().splitlines()
         if line.startswith("python3 -m venv .venv && .venv/bin/pip install . &&")
     )
-    args = command.split(".venv/bin/mdm-watchdog ", 1)[1].split()
-    done = run_installed(*args)
-    assert done.returncode == 0, done.stderr
-    after_command = readme().split(command, 1)[1].split("```", 1)[1]
-    match = re.search(r"```\n(.*?)```", after_command, re.DOTALL)
-    assert match is not None
-    shown = [line for line in match[1].splitlines() if line != "..."]
-    assert shown
-    for line in shown:
-        assert line in done.stdout.splitlines()
+    pairs = _commands_and_outputs()
+    assert len(pairs) == 2
+    assert pairs[0][0] == first.split(".venv/bin/mdm-watchdog ", 1)[1].split()
+    for args, shown in pairs:
+        done = run_installed(*args)
+        assert done.returncode == 0, done.stderr
+        assert shown
+        for line in shown:
+            assert line in done.stdout.splitlines(), (args, line)
+
+
+def test_the_readme_demo_is_a_verdict_an_admin_would_agree_with() -> None:
+    """The successful upgrade is idle by default; only the original's rule calls it stuck."""
+    (default, _), (original, _) = _commands_and_outputs()
+    assert "--stuck-rule" not in default
+    assert original[original.index("--stuck-rule") + 1] == "quiet"
+    judged = json.loads(run_installed(*default, "--json").stdout)
+    assert judged["mdm_client"]["state"] == "idle"
+    assert judged["MDMClientStuck"] is False
+    assert judged["heal"] is None
+    again = json.loads(run_installed(*original, "--json").stdout)
+    assert again["mdm_client"] == again["mdm_client"] | {"state": "quiet-too-long", "rule": "quiet"}
 
 
 def test_the_readme_has_the_test_command_ci_runs() -> None:
