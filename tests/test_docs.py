@@ -87,6 +87,13 @@ def test_usage_documents_every_json_key() -> None:
         *doc["heal"],
         *doc["heal"]["daemons"][0],
         *doc["heal"]["daemons"][0]["commands"][0],
+        *doc["mdm_client"],
+        *doc["mdm_client"]["proof"][0],
+        *doc["evidence"]["last_device_outcome"],
+        *doc["evidence"]["circumstances"],
+        *doc["evidence"]["circumstances"]["power"],
+        *doc["evidence"]["circumstances"]["network"],
+        *doc["evidence"]["senders"],
     ]
     for key in keys:
         assert f"`{key}`" in usage, key
