@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from tests.support import JAMF_RUN, REPO, fake_system, run_installed
 from watchdog_mdm import report
+from watchdog_mdm.client_state import STUCK_STATES, ClientState
+from watchdog_mdm.diagnose import EXPORT_PREDICATE, HISTORY_PREDICATE, WINDOW_PREDICATE
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import KEYS, ConfigKey
 
@@ -121,3 +123,25 @@ def _shown_range(key: ConfigKey) -> str:
     if key.choices:
         return ", ".join(f"`{choice}`" for choice in key.choices)
     return "" if key.low is None else f"{key.low:g}\N{EN DASH}{key.high:g}"
+
+
+def test_detection_has_a_row_per_client_state_with_its_verdict() -> None:
+    text = (REPO / "docs" / "detection.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| (.*)$", text, re.MULTILINE)
+    states = {state for state, _ in rows if state in set(ClientState)}
+    assert states == set(ClientState)
+    for state, row in rows:
+        if state in set(ClientState):
+            verdict = row.split(" | ")[1]
+            stuck = ClientState(state) in STUCK_STATES
+            assert verdict.startswith(
+                "**true**" if stuck else ("unknown" if state == "unknown" else "false")
+            ), state
+
+
+def test_the_documented_predicates_are_the_ones_run() -> None:
+    detection = (REPO / "docs" / "detection.md").read_text()
+    assert WINDOW_PREDICATE in detection
+    assert HISTORY_PREDICATE in detection
+    assert EXPORT_PREDICATE in readme()
+    assert EXPORT_PREDICATE in (REPO / "docs" / "offline-analysis.md").read_text()
