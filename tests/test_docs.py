@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -9,10 +10,10 @@ from click.testing import CliRunner
 
 from tests.support import JAMF_RUN, REPO, fake_system, run_installed
 from watchdog_mdm import report
-from watchdog_mdm.client_state import STUCK_STATES, ClientState
-from watchdog_mdm.diagnose import EXPORT_PREDICATE, HISTORY_PREDICATE, WINDOW_PREDICATE
 from watchdog_mdm.cli import cli
+from watchdog_mdm.client_state import STUCK_STATES, ClientState
 from watchdog_mdm.config import KEYS, ConfigKey
+from watchdog_mdm.diagnose import EXPORT_PREDICATE, HISTORY_PREDICATE, WINDOW_PREDICATE
 
 SAMPLES = REPO / "docs" / "samples" / "super-12.3-to-13.3.1-jamf"
 
@@ -36,7 +37,7 @@ def _commands_and_outputs() -> list[tuple[list[str], list[str]]]:
     """Each `mdm-watchdog` command in "Try it", with the lines shown after it."""
     blocks = re.findall(r"```(\w*)\n(.*?)```", _try_it(), re.DOTALL)
     pairs = []
-    for (kind, body), (_, output) in zip(blocks, blocks[1:], strict=False):
+    for (kind, body), (_, output) in itertools.pairwise(blocks):
         if kind == "sh" and ".venv/bin/mdm-watchdog " in body:
             args = body.strip().split(".venv/bin/mdm-watchdog ", 1)[1].split()
             pairs.append((args, [line for line in output.splitlines() if line != "..."]))
