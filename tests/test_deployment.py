@@ -16,16 +16,22 @@ from tests.support import (
     installed_command,
     reconstructed_lines,
     run_heal,
+    saved_state,
 )
 from watchdog_mdm.config import DOMAIN, KEYS, load_configuration
+from watchdog_mdm.state import STATE_PATH
 from watchdog_mdm.status import VERDICT_STATUSES
 
 JAMF = REPO / "docs" / "jamf"
 PROFILES = REPO / "docs" / "profiles"
 
 
-def extension_attribute(name: str, mac: FakeMac | None, tool: str | None = None) -> str:
+def extension_attribute(
+    name: str, mac: FakeMac | None, tool: str | None = None, tz: str | None = None
+) -> str:
     env = {"PATH": os.environ["PATH"], "MDM_WATCHDOG": tool or installed_command()}
+    if tz is not None:
+        env["TZ"] = tz
     if mac is not None:
         env["MDM_WATCHDOG_ROOT"] = str(mac.root)
     done = subprocess.run(
@@ -66,6 +72,49 @@ class TestExtensionAttributes:
         # each restart has its own time, saved just before it: moments apart
         later = jamf_date(extension_attribute("last-software-update-kickstart", enrolled_mac))
         assert timedelta(0) <= later - kick < timedelta(seconds=30)
+
+    def test_a_mac_quiet_for_a_week_still_shows_its_last_check_in(
+        self, enrolled_mac: FakeMac
+    ) -> None:
+        """The last run's log window held no exchange; state.json remembers the last."""
+        enrolled_mac.install("/usr/bin/log", export(reconstructed_lines(), 24 * 7))
+        assert run_heal(enrolled_mac).returncode == 0
+        week_ago = datetime.now() - timedelta(days=7)
+        remembered = saved_state(enrolled_mac)["mdm_client"]["last_exchange"]["time"]
+        # then a week of quiet: softwareupdated talks, mdmclient has nothing to do
+        quiet = [x for x in reconstructed_lines() if "softwareupdated" in x]
+        enrolled_mac.install("/usr/bin/log", export(quiet, 0.1))
+        assert run_heal(enrolled_mac).returncode == 0
+        state = saved_state(enrolled_mac)
+        assert state["last_run"]["result"]["evidence"]["last_device_exchange"] is None
+        assert state["mdm_client"]["last_exchange"]["time"] == remembered
+        checkin = jamf_date(extension_attribute("last-mdm-checkin", enrolled_mac))
+        assert abs(checkin - week_ago) < timedelta(minutes=1)
+
+    def test_the_check_in_is_shown_in_the_macs_local_time(self, enrolled_mac: FakeMac) -> None:
+        memory = {"last_exchange": {"time": "2026-11-20T14:30:00.250413-04:00", "message": "x"}}
+        enrolled_mac.write(STATE_PATH, json.dumps({"mdm_client": memory}, indent=2).encode())
+        shown = {
+            tz: extension_attribute("last-mdm-checkin", enrolled_mac, tz=tz)
+            for tz in ("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata")
+        }
+        assert shown == {
+            "UTC": "<result>2026-11-20 18:30:00</result>\n",
+            "Europe/Berlin": "<result>2026-11-20 19:30:00</result>\n",
+            "America/Los_Angeles": "<result>2026-11-20 10:30:00</result>\n",
+            "Asia/Kolkata": "<result>2026-11-21 00:00:00</result>\n",
+        }
+
+    def test_a_state_from_before_the_memory_falls_back_to_the_last_run(
+        self, enrolled_mac: FakeMac
+    ) -> None:
+        enrolled_mac.install("/usr/bin/log", export(reconstructed_lines(), 3))
+        assert run_heal(enrolled_mac).returncode == 0
+        state = saved_state(enrolled_mac)
+        del state["mdm_client"]
+        enrolled_mac.write(STATE_PATH, json.dumps(state, indent=2).encode())
+        checkin = jamf_date(extension_attribute("last-mdm-checkin", enrolled_mac))
+        assert abs(checkin - (datetime.now() - timedelta(hours=3))) < timedelta(minutes=1)
 
     def test_never_run(self, enrolled_mac: FakeMac) -> None:
         assert extension_attribute("status", enrolled_mac) == "<result>Never run</result>\n"
