@@ -201,6 +201,17 @@ IDLE = [row(3 * HOUR + 1 * MINUTE, mdm(SENT)), row(3 * HOUR, mdm(OK))]
 FLEET_503 = [*IDLE, row(2 * HOUR, mdm(SENT)), row(2 * HOUR - MINUTE, mdm(SERVER_503))]
 REJECTED = [*IDLE, row(2 * HOUR, mdm(SENT)), row(2 * HOUR - MINUTE, mdm(REJECTED_401))]
 PUSHED = [*IDLE, row(20 * MINUTE, apsd(MDM_PUSH))]
+# source: the topic mdmclient's daemon registers (Der Flounder 2026-08-29, in
+# mdmclient_lines.txt) in the same apsd line; the user channel's topic proves nothing
+DAEMON_TOPIC_PUSH = MDM_PUSH.replace(
+    "com.apple.mgmt.External.c809ab17-5b2e-4c1e-9d1f-3a5c1b7e2d40",
+    "com.apple.aps.mdmclient.daemon.push.production",
+)
+PUSHED_ON_THE_DAEMON_TOPIC = [*IDLE, row(20 * MINUTE, apsd(DAEMON_TOPIC_PUSH))]
+PUSHED_ON_THE_AGENT_TOPIC = [
+    *IDLE,
+    row(20 * MINUTE, apsd(DAEMON_TOPIC_PUSH.replace(".daemon.", ".agent."))),
+]
 CONNECT_UNANSWERED = [*IDLE, row(20 * MINUTE, mdm(CONNECT, "MDMDaemon"))]
 HUNG = [*IDLE, row(12 * MINUTE, mdm(SENT))]
 
@@ -210,6 +221,8 @@ SCENARIOS: dict[str, tuple[list[Row], str, bool]] = {
     "503 fleet": (FLEET_503, "server-error", False),
     "401": (REJECTED, "rejected", False),
     "push unanswered": (PUSHED, "push-unanswered", True),
+    "push on the daemon's topic unanswered": (PUSHED_ON_THE_DAEMON_TOPIC, "push-unanswered", True),
+    "push on a user's topic": (PUSHED_ON_THE_AGENT_TOPIC, "idle", False),
     "connect unanswered": (CONNECT_UNANSWERED, "push-unanswered", True),
     "request hung": (HUNG, "request-hung", True),
 }

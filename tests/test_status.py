@@ -43,6 +43,16 @@ def run(minutes_ago: float, **result: object) -> dict[str, object]:
             "Evidence unavailable",
         ),
         (run(60 * 49), "Not run since 2026-11-23 11:00:00"),
+        # the log proved nothing: verdicts unknown, never "Healthy"
+        (
+            run(
+                10,
+                MDMIdentityError=None,
+                MDMClientStuck=None,
+                MDMSoftwareUpdatesStuck=None,
+            ),
+            "Evidence unavailable",
+        ),
     ],
 )
 def test_overall_status(last_run: dict[str, object] | None, expected: str) -> None:

@@ -120,7 +120,7 @@ def _overlap(start: datetime, end: datetime, since: datetime, at: datetime) -> t
 
 
 # `sysctl -n kern.waketime kern.boottime` prints one timeval a line:
-# "{ sec = 1732899912, usec = 113437 } Fri Nov 29 17:05:12 2024" (field_notes_checkin.md).
+# "{ sec = 1732899912, usec = 113437 } Fri Nov 29 17:05:12 2024" (tests/fixtures/power_lines.txt).
 _TIMEVAL = re.compile(r"\{\s*sec\s*=\s*(?P<sec>\d+),\s*usec\s*=\s*(?P<usec>\d+)\s*\}")
 
 

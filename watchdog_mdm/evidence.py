@@ -416,7 +416,7 @@ class Collector:
         topic = patterns.push_topic(message)
         if topic is not None:
             self.relevant_entries += 1
-            if topic.startswith(patterns.MDM_TOPIC_PREFIX):
+            if topic.startswith(patterns.MDM_TOPIC_PREFIXES):
                 self.last_push = _newer(self.last_push, time, message)
             elif topic == patterns.REDACTED:
                 self.redacted_pushes += 1

@@ -29,7 +29,7 @@ __all__ = [
     "MDM_PATHS",
     "MDM_PROCESS",
     "MDM_SUBSYSTEM",
-    "MDM_TOPIC_PREFIX",
+    "MDM_TOPIC_PREFIXES",
     "NO_ROUTE",
     "OFFLINE",
     "OFFLINE_URL_ERRORS",
@@ -125,15 +125,17 @@ def power_event(message: str) -> bool | None:
     return None
 
 
-# apsd, a push arrived (format string from apsd's binary, field_notes_checkin.md):
+# apsd, a push arrived (format string from apsd's binary, tests/fixtures/checkin_lines.txt):
 # "%@: Received message for enabled topic '%@' onInterface: %@ with payload '%@' ..."
-# An MDM server's pushes come on its push certificate's topic, "com.apple.mgmt.External.
-# <uuid>" (Apple, MDM check-in "Topic"). Without a private-data logging profile the
-# topic prints as "<private>": such a push cannot be told from any other app's, so it
-# proves nothing about mdmclient, and is only counted.
+# Which topic apsd prints for an MDM push is unconfirmed, so both candidates count: the
+# server's push certificate topic, "com.apple.mgmt.External.<uuid>" (Apple, MDM check-in
+# "Topic"), and the topic mdmclient's daemon registers, "com.apple.aps.mdmclient.daemon.
+# push.production" (Der Flounder 2026-08-29; the user channel's is "...agent...", not
+# read). Without a private-data logging profile the topic prints as "<private>": such a
+# push cannot be told from any other app's, so it proves nothing, and is only counted.
 PUSH_WORDING = "Received message for enabled topic"
 PUSH_RECEIVED = re.compile(rf"{PUSH_WORDING} '(?P<topic>[^']*)'")
-MDM_TOPIC_PREFIX = "com.apple.mgmt."
+MDM_TOPIC_PREFIXES: tuple[str, ...] = ("com.apple.mgmt.", "com.apple.aps.mdmclient.daemon.")
 REDACTED = "<private>"
 
 
@@ -152,7 +154,7 @@ COURIER_CONNECTED: tuple[str, ...] = ("Connected to courier",)
 PUSH_COURIER_CATEGORY = "courier"
 
 # mdmclient starting to connect because of a push (unconfirmed capture, macOS 26,
-# field_notes_checkin.md): "Calling MDM_Connect (At login: no) <PushNotification> for:
+# tests/fixtures/checkin_lines.txt): "Calling MDM_Connect (At login: no) <PushNotification> for:
 # https://<host>/...". Only on the device channel does it ask anything of the daemon.
 MDM_CONNECT_WORDINGS: tuple[str, ...] = ("Calling MDM_Connect",)
 
@@ -244,7 +246,7 @@ SUCCESS_CODE = "200"
 # Statuses that say the server will not talk to this Mac until it is enrolled again
 # (the MDM check-in protocol answers 401 to an identity it does not know; an
 # unconfirmed macOS 26 capture: "<<<<< Received HTTP response (401)
-# [MDM_Authenticate] <<<<<", tests/fixtures/field_notes_checkin.md).
+# [MDM_Authenticate] <<<<<", tests/fixtures/checkin_lines.txt).
 REJECTED_CODES = frozenset({"401", "403"})
 COMMAND_BRACKET = re.compile(
     r"(?P<status>[A-Za-z]+)\((?P<request_type>[A-Za-z][\w.]*)\)(?::(?P<command_uuid>.*))?"

@@ -28,6 +28,7 @@ STALE_AFTER = timedelta(days=2)
 JAMF_DATE = "%Y-%m-%d %H:%M:%S"
 
 HEALTHY = "Healthy"
+EVIDENCE_UNAVAILABLE = "Evidence unavailable"
 NEVER_RUN = "Never run"
 OVERALL = "overall"  # the field holding the overall status; the others are dates
 
@@ -60,10 +61,14 @@ def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo
         return f"Not run since {started.astimezone(local).strftime(JAMF_DATE)}"
     result = last_run.get(RunKey.RESULT)
     if not isinstance(result, dict):
-        return "Evidence unavailable"
+        return EVIDENCE_UNAVAILABLE
     for key, value, status in VERDICT_STATUSES:
         if result.get(key) is value:
             return status
+    # Healthy only when every verdict was reached: an unknown one (the log proved
+    # nothing) is not a healthy Mac.
+    if any(result.get(key) is None for key in Verdict) or last_run.get(RunKey.ERROR):
+        return EVIDENCE_UNAVAILABLE
     return HEALTHY
 
 
