@@ -167,7 +167,7 @@ KEYS: tuple[ConfigKey, ...] = (
         15,
         10080,
         _minutes,
-        "Minutes without a device-channel HTTP 200 before the MDM client is stuck.",
+        "The window: an exchange within it is healthy; under StuckRule quiet, none within it is stuck.",
     ),
     ConfigKey(
         "HistoryHours",

@@ -207,7 +207,10 @@ def read_power(system: System, settings: Settings) -> Power:
         result = system.run(argv, timeout=settings.command_timeout_seconds)
         if result.returncode != 0:
             raise CommandError(f"{SYSCTL} exited with status {result.returncode}")
-        wake, boot = parse_sysctl_times(result.stdout.decode("utf-8", "replace"))
+        times = parse_sysctl_times(result.stdout.decode("utf-8", "replace"))
+        if len(times) != 2:
+            raise ValueError(f"printed {len(times)} times, not the wake and boot times")
+        wake, boot = times
     except (CommandError, ValueError) as exc:
         return Power(PowerSource.NONE, detail=f"{SYSCTL}: {one_line(str(exc), 200)}")
     return Power(PowerSource.SYSCTL, boot=boot, last_wake=wake, detail="kern.waketime/boottime")
