@@ -167,7 +167,7 @@ KEYS: tuple[ConfigKey, ...] = (
         15,
         10080,
         _minutes,
-        "The window: an exchange within it is healthy; under StuckRule quiet, none within it is stuck.",
+        "Window: an exchange within it is healthy; by StuckRule quiet, none within it is stuck.",
     ),
     ConfigKey(
         "HistoryHours",
