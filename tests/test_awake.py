@@ -21,6 +21,7 @@ from watchdog_mdm.awake import (
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 class TestSysctl:
@@ -113,6 +114,28 @@ class TestQuietLedger:
         ledger = account_quiet(first, AT - 10 * 60 * timedelta(seconds=1), AT, self.power, True)
         assert ledger is not None and ledger.quiet == timedelta(minutes=10)
 
-    def test_the_clock_going_back_adds_nothing(self) -> None:
+    def test_a_ledger_from_the_future_is_not_trusted(self) -> None:
+        # the clock went back, or state.json was edited: counted again from now, so a
+        # frozen ledger can never keep a Mac "quiet too long"
         first = QuietLedger(AT - 5 * HOUR, 2 * HOUR, AT, True)
-        assert account_quiet(first, None, AT - HOUR, self.power, True) == first
+        restarted = QuietLedger(AT - HOUR, timedelta(0), AT - HOUR, True)
+        assert account_quiet(first, None, AT - HOUR, self.power, True) == restarted
+        ahead = QuietLedger(AT + 2 * DAY, 50 * HOUR, AT + 2 * DAY, True)
+        assert account_quiet(ahead, AT - 3 * HOUR, AT, self.power, True) == QuietLedger(
+            AT - 3 * HOUR, 3 * HOUR, AT, True
+        )
+
+    def test_one_run_adds_at_most_two_intervals(self) -> None:
+        # three days between runs with no wake: a clock set forward, not awake time
+        first = QuietLedger(AT - 5 * HOUR, 2 * HOUR, AT - 3 * DAY, True)
+        grown = account_quiet(first, None, AT, Power(PowerSource.SYSCTL, boot=AT - 9 * DAY), True)
+        assert grown.quiet == 2 * HOUR + timedelta(minutes=190)
+
+    def test_an_orphan_wake_counts_as_asleep_before_it(self) -> None:
+        # the sleep before this wake is no longer in the log: nothing before it is awake
+        power = Power(PowerSource.LOG, events=(PowerEvent(AT - 2 * HOUR, asleep=False),))
+        assert power.awake_between(AT - 3 * DAY, AT) == 2 * HOUR
+
+    def test_a_time_past_the_platforms_range_is_refused_not_a_crash(self) -> None:
+        with pytest.raises(ValueError, match="not a time"):
+            parse_sysctl_times("{ sec = 9999999999999999999999, usec = 0 } x")

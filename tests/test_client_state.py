@@ -34,6 +34,7 @@ from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES
 from watchdog_mdm.diagnose import HISTORY_PREDICATE, LOG, ROUTE, SYSCTL
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE
+from watchdog_mdm.state import STATE_PATH
 
 Record = tuple[str, str, str, str, str]
 Row = tuple[datetime, Record, int | None]
@@ -446,10 +447,31 @@ class TestQuietTooLong:
             system.replies[LOG] = [Reply(export_of("ndjson", [(system.clock, CHATTER[5], 0)]))]
             states.append(state_of(healed(system)))
         assert states[0] == ("idle", False)
-        assert states[-1] == ("quiet-too-long", True)
+        assert ("quiet-too-long", True) in states  # once: one spell, one restart at most
         quiet = saved_state(system)["mdm_client"]["quiet"]
         assert quiet["seconds"] >= 48 * 3600
         assert restarted_mdmclient(system)
+
+    def test_live_one_quiet_spell_costs_mdmclient_one_restart_at_most(self) -> None:
+        # A server that stopped pushing (an expired push certificate, APNs blocked): the
+        # restart did not end the silence, so the days after restart nothing more.
+        system = live_mac(HEALTHY, wake=AT - 9 * DAY)
+        healed(system)
+        states = []
+        for _ in range(int(6 * DAY / (90 * MINUTE))):
+            system.clock += 90 * MINUTE
+            system.replies[LOG] = [Reply(export_of("ndjson", [(system.clock, CHATTER[5], 0)]))]
+            states.append(state_of(healed(system)))
+        assert states.count(("quiet-too-long", True)) == 1
+        assert states[-1] == ("idle", False)
+        assert len([c for c in system.calls if c[:3] == KICK_MDM[:3]]) == 1
+        memory = saved_state(system)["mdm_client"]
+        assert memory["quiet_restart_for"] == memory["quiet"]["since"]
+        # an exchange ends the spell: the next quiet spell may cost a restart again
+        system.clock += 90 * MINUTE
+        system.replies[LOG] = [Reply(export_of("ndjson", [(system.clock - MINUTE, mdm(OK), 0)]))]
+        assert state_of(healed(system)) == ("healthy", False)
+        assert saved_state(system)["mdm_client"]["quiet_restart_for"] is None
 
     def test_live_first_run_counts_awake_time_since_the_last_wake(self) -> None:
         # from sysctl only the time since the last wake is sure to have been awake
@@ -701,3 +723,109 @@ def test_a_healthy_mac_with_only_200s_and_idle_gaps_is_never_stuck(
     ]
     with_forgeries = analyzed(tmp_path, "ndjson", [*rows, *fakes[:forged_count]], "--history", "7d")
     assert with_forgeries["mdm_client"]["state"] == document["mdm_client"]["state"]
+
+
+# ------------------------------------------------------------------ what a push asks
+
+# source: Apple DTS, developer forums thread 738806 (field notes, checkin_lines.txt): the
+# MDM daemon's words for a push with the wrong magic; the device tag is a real one.
+WRONG_MAGIC = (
+    "[0:MDMDaemon:<0x464d>] Rejecting MDM push dictionary because it does not have the "
+    "right magic string."
+)
+PROCESSING = COMMANDS[1][4]  # "... Processing server request: DeclarativeManagement for: <Device>"
+
+
+class TestWhatAPushAsks:
+    def test_a_push_with_the_wrong_magic_is_the_servers_fault_fleet_wide(self) -> None:
+        system = live_mac(
+            [
+                *IDLE,
+                row(30 * MINUTE, apsd(MDM_PUSH)),
+                row(30 * MINUTE - timedelta(seconds=1), mdm(WRONG_MAGIC, "MDMDaemon")),
+            ]
+        )
+        assert state_of(healed(system)) == ("server-error", False)
+        assert not restarted_mdmclient(system)
+
+    def test_a_push_while_a_command_is_carried_out_is_not_judged(self) -> None:
+        # mdmclient got a command and is carrying it out (an install may take long): it
+        # polls again when done, so the push it has not answered yet is no wedge
+        rows = [
+            row(36 * MINUTE, mdm(SENT)),
+            row(35 * MINUTE, mdm(OK)),
+            row(35 * MINUTE, mdm(PROCESSING, "MDMDaemon")),
+            row(20 * MINUTE, apsd(MDM_PUSH)),
+        ]
+        assert state_of(healed(live := live_mac(rows))) == ("healthy", False)
+        assert not restarted_mdmclient(live)
+
+    def test_a_push_the_users_mdmclient_answered_is_answered(self) -> None:
+        rows = [*IDLE, row(30 * MINUTE, apsd(MDM_PUSH)), row(29 * MINUTE, EXCHANGES[2], 501)]
+        system = live_mac(rows)
+        assert state_of(healed(system)) == ("idle", False)
+        assert not restarted_mdmclient(system)
+
+    def test_apsd_run_by_a_user_is_not_apsd(self) -> None:
+        # anyone may run the binary, as themselves: its records are not the daemon's
+        system = live_mac([*IDLE, (AT - 30 * MINUTE, apsd(MDM_PUSH), 501)])
+        document = healed(system)
+        assert state_of(document) == ("idle", False)
+        assert document["evidence"]["senders"]["ignored_entries"] == 1
+
+
+class TestReadingLive:
+    def test_an_empty_window_is_not_made_good_by_older_log(self) -> None:
+        system = live_mac([])
+        history = export_of(
+            "ndjson", [*IDLE, row(91 * MINUTE + 30 * timedelta(seconds=1), apsd(MDM_PUSH))]
+        )
+        system.replies[LOG] = [Reply(b""), Reply(history)]
+        result = heal(system, "--json")
+        assert result.exit_code == 3
+        assert len(system.calls_to(LOG)) == 1
+        assert not restarted_mdmclient(system)
+
+    def test_an_ipv6_only_network_is_a_network(self) -> None:
+        ipv6 = Reply(b"   route to: default\ndestination: default\n  interface: en0\n")
+        system = live_mac(HUNG, route=NO_ROUTE)
+        system.replies[ROUTE] = [NO_ROUTE, ipv6]
+        document = healed(system)
+        assert state_of(document) == ("request-hung", True)
+        assert document["evidence"]["circumstances"]["network"]["online"] is True
+        assert (ROUTE, "-n", "get", "-inet6", "default") in system.calls
+
+    def test_a_ledger_from_the_future_does_not_keep_a_mac_quiet(self) -> None:
+        system = live_mac(IDLE)
+        ahead = (AT + 2 * DAY).isoformat()
+        system.files[STATE_PATH] = json.dumps(
+            {
+                "mdm_client": {
+                    "quiet": {
+                        "since": ahead,
+                        "seconds": 180000,
+                        "accounted_until": ahead,
+                        "online": True,
+                    }
+                }
+            }
+        ).encode()
+        assert state_of(healed(system)) == ("idle", False)
+        assert not restarted_mdmclient(system)
+
+    def test_a_memory_this_version_cannot_read_is_kept_as_it_was(self) -> None:
+        system = live_mac([], log=export_of("ndjson", BACKGROUND))
+        newer = {"format": 7, "exchanges": [1, 2, 3]}
+        system.files[STATE_PATH] = json.dumps({"mdm_client": newer}).encode()
+        system.replies[LOG] = [Reply(b"")]  # proves nothing: nothing new to remember
+        heal(system)
+        assert saved_state(system)["mdm_client"] == newer
+
+    def test_a_checkin_that_is_not_a_time_falls_back_to_the_last_runs(self) -> None:
+        system = live_mac(HEALTHY)
+        healed(system)
+        document = saved_state(system)
+        document["mdm_client"]["last_exchange"]["time"] = 123
+        system.files[STATE_PATH] = json.dumps(document).encode()
+        result = CliRunner().invoke(cli, ["status", "--field", "last-mdm-checkin"], obj=system)
+        assert result.output.strip().startswith("2026-11-25 11:")

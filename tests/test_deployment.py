@@ -9,8 +9,8 @@ import subprocess
 from datetime import datetime, timedelta
 
 from tests.support import (
+    QUIET_WINDOW,
     REPO,
-    TRAILER,
     FakeMac,
     export,
     installed_command,
@@ -62,7 +62,7 @@ class TestExtensionAttributes:
         assert abs(checkin - (datetime.now() - timedelta(hours=0.1))) < timedelta(minutes=1)
 
     def test_stuck_mac_after_a_restart(self, enrolled_mac: FakeMac) -> None:
-        enrolled_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), 3)])
+        enrolled_mac.install("/usr/bin/log", [QUIET_WINDOW, export(reconstructed_lines(), 3)])
         assert run_heal(enrolled_mac).returncode == 0
         assert extension_attribute("status", enrolled_mac) == (
             "<result>Software updates stuck</result>\n"

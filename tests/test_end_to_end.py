@@ -15,6 +15,7 @@ from tests.support import (
     HISTORY_QUERY,
     LOGS,
     NOT_ENROLLED,
+    QUIET_WINDOW,
     TRAILER,
     FakeMac,
     export,
@@ -46,7 +47,7 @@ def test_six_quiet_hours_after_an_update_are_stuck_by_the_original_rule(
     fake_mac: FakeMac,
 ) -> None:
     fake_mac.install("/usr/bin/profiles", ENROLLED)
-    fake_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), hours_ago=6)])
+    fake_mac.install("/usr/bin/log", [QUIET_WINDOW, export(reconstructed_lines(), hours_ago=6)])
     prefs(fake_mac, StuckRule="quiet")
     done = run_installed("-diagnose", "-system-root", str(fake_mac.root))
     assert done.stdout == (
@@ -59,7 +60,7 @@ def test_six_quiet_hours_after_an_update_are_stuck_by_the_original_rule(
 def test_six_quiet_hours_after_an_update_are_idle_by_the_evidence(fake_mac: FakeMac) -> None:
     # Nothing was asked of mdmclient since it acknowledged the update: a healthy Mac.
     fake_mac.install("/usr/bin/profiles", ENROLLED)
-    fake_mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(), hours_ago=6)])
+    fake_mac.install("/usr/bin/log", [QUIET_WINDOW, export(reconstructed_lines(), hours_ago=6)])
     done = run_installed("-diagnose", "--json", "-system-root", str(fake_mac.root))
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)

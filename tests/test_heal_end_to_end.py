@@ -25,11 +25,11 @@ import pytest
 
 from tests.support import (
     KICK_MDM,
+    QUIET_WINDOW,
     RFC3339_MICRO,
     SIP_REFUSAL,
     SLEEP,
     SU_SEQUENCE,
-    TRAILER,
     FakeLaunchd,
     FakeMac,
     export,
@@ -58,7 +58,7 @@ def running_mac(enrolled_mac: FakeMac, launchd: FakeLaunchd) -> FakeMac:
 
 def stuck(mac: FakeMac, *, updates: bool) -> None:
     """Nothing in the window; the history ends with an update command, or another one."""
-    mac.install("/usr/bin/log", [TRAILER, export(reconstructed_lines(updates=updates), 3)])
+    mac.install("/usr/bin/log", [QUIET_WINDOW, export(reconstructed_lines(updates=updates), 3)])
     (mac.root / ".fake" / "log" / "count").unlink(missing_ok=True)
 
 

@@ -31,8 +31,8 @@ import pytest
 
 from tests.support import (
     ENROLLED,
+    QUIET_WINDOW,
     REPO,
-    TRAILER,
     FakeMac,
     export,
     prefs,
@@ -171,7 +171,7 @@ class TestBundle:
         fake_mac.install("/usr/bin/profiles", ENROLLED)
         # by the original's rule, three quiet hours are stuck (each run asks twice)
         history = export(reconstructed_lines(updates=False), hours_ago=3)
-        fake_mac.install("/usr/bin/log", [TRAILER, history, TRAILER, history])
+        fake_mac.install("/usr/bin/log", [QUIET_WINDOW, history, QUIET_WINDOW, history])
         fake_mac.install("/bin/launchctl")
         prefs(fake_mac, VerifySeconds=0, StuckRule="quiet")  # no daemon runs here to wait for
         binary = str(bundle / "mdm-watchdog")

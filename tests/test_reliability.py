@@ -32,8 +32,8 @@ from tests.support import (
     ENROLLED,
     KICK_MDM,
     LOGS,
+    QUIET_WINDOW,
     REPO,
-    TRAILER,
     FakeMac,
     FakeSystem,
     Reply,
@@ -494,7 +494,7 @@ class Simulation:
                 if updates
                 else update_ack["eventMessage"].replace("ScheduleOSUpdate)", "SecurityInfo)")
             )
-            window = TRAILER if stuck else ndjson_line(idle_200, now - timedelta(minutes=5))
+            window = QUIET_WINDOW if stuck else ndjson_line(idle_200, now - timedelta(minutes=5))
             history = ndjson_line(update_ack, now - timedelta(hours=3), command)
             system.replies = {
                 "/usr/bin/profiles": [Reply(ENROLLED)],

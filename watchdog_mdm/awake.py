@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 ZERO = timedelta(0)
+# The most one run may add to the quiet time. The LaunchDaemon runs every 95 minutes
+# while the Mac is awake; a longer gap with no wake in it is a clock set forward or a
+# daemon that was stopped, which proves no awake time beyond two intervals.
+MAX_STEP = timedelta(minutes=190)
 
 
 class PowerSource(StrEnum):
@@ -104,12 +108,18 @@ def _asleep_within(events: Iterable[PowerEvent], since: datetime, at: datetime) 
     """Time asleep between two instants: from each sleep to the next wake."""
     asleep = ZERO
     slept: datetime | None = None
+    first = True
     for event in events:
         if event.asleep:
             slept = slept or event.time
         elif slept is not None:
             asleep += _overlap(slept, event.time, since, at)
             slept = None
+        elif first:
+            # A wake whose sleep the log no longer holds (retention, the events kept):
+            # asleep for all that is not known to be awake, so never overstated.
+            asleep += _overlap(since, event.time, since, at)
+        first = False
     if slept is not None:
         asleep += _overlap(slept, at, since, at)
     return asleep
@@ -136,7 +146,10 @@ def parse_sysctl_times(text: str) -> tuple[datetime | None, ...]:
         if match is None:
             raise ValueError(f"not a timeval: {line.strip()[:80]!r}")
         seconds = int(match["sec"]) + int(match["usec"]) / 1_000_000
-        values.append(None if seconds == 0 else datetime.fromtimestamp(seconds, UTC))
+        try:
+            values.append(None if seconds == 0 else datetime.fromtimestamp(seconds, UTC))
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"not a time: {line.strip()[:80]!r}") from None
     return tuple(values)
 
 
@@ -167,6 +180,8 @@ def account_quiet(
     """The ledger as of ``at``: restarted from ``life`` when that is newer than the
     ledger's (mdmclient did something since), else grown by what this run can vouch for.
     With no sign of life at all and no ledger, one starts now, at zero."""
+    if previous is not None and (previous.since > at or previous.accounted_until > at):
+        previous = None  # from the future (a clock set ahead, an edited file): not trusted
     if previous is not None and (life is None or life <= previous.since):
         return _grown(previous, at, power, online)
     if life is None:
@@ -181,5 +196,5 @@ def _grown(previous: QuietLedger, at: datetime, power: Power, online: bool | Non
         return previous  # the clock went back, or the same instant twice: nothing to add
     added = ZERO
     if online and previous.online and power.accounts_for_sleep:
-        added = power.awake_between(previous.accounted_until, at)
+        added = min(power.awake_between(previous.accounted_until, at), MAX_STEP)
     return QuietLedger(previous.since, previous.quiet + added, at, online)

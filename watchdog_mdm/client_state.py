@@ -75,6 +75,9 @@ class Memory:
 
     last_success: Sighting | None = None  # newest device-channel HTTP 200 ever seen
     quiet: QuietLedger | None = None
+    # the quiet spell (its ledger's start) in which mdmclient was restarted for being
+    # quiet too long: once a spell, for a restart that did not help will not the next day
+    quiet_restart_for: datetime | None = None
 
 
 def newest_success(*sightings: Sighting | None) -> Sighting | None:
@@ -93,6 +96,8 @@ class Circumstances:
     # awake, online time since mdmclient's last sign of life, counted across runs;
     # None: count it from the log and power alone
     quiet: timedelta | None = None
+    # when this quiet spell already cost mdmclient a restart (which did not end it)
+    quiet_restarted: bool = False
     evidence_problem: str | None = None  # why the log could not be read, if it could not
 
 
@@ -201,7 +206,9 @@ def _refused(
         )
     if _quiet_time(obs, at, circumstances) >= settings.quiet_after:
         return None  # too long ago to explain the silence since
-    asked = [s.time for s in (obs.last_push, obs.last_device_request) if s is not None]
+    asked = [
+        s.time for s in (obs.last_push, obs.last_connect, obs.last_device_request) if s is not None
+    ]
     if any(time > outcome.time for time in asked):
         return None  # asked again since: whether that was answered is _pending's to judge
     if outcome.kind is OutcomeKind.OFFLINE:
@@ -225,12 +232,11 @@ def _pending(
 ) -> ClientFinding | None:
     """mdmclient was asked to connect, or sent a request, and nothing came of it: stuck
     when it has been awake past the grace since, has a network, and did not just wake."""
-    life = obs.last_device_life
-    push, request = obs.last_push, obs.last_device_request
+    candidates = [
+        (ClientState.PUSH_UNANSWERED, push, settings.push_grace) for push in _unanswered_pushes(obs)
+    ]
+    request = obs.last_device_request
     outcome_time = obs.last_device_outcome.time if obs.last_device_outcome else None
-    candidates: list[tuple[ClientState, Sighting, timedelta]] = []
-    if push is not None and (life is None or push.time > life):
-        candidates.append((ClientState.PUSH_UNANSWERED, push, settings.push_grace))
     if request is not None and (outcome_time is None or request.time > outcome_time):
         candidates.append((ClientState.REQUEST_HUNG, request, settings.request_timeout))
     power = circumstances.power
@@ -244,6 +250,38 @@ def _pending(
             return blocked
         return _finding(state, _pending_reason(state, sighting, at, awake, power), sighting)
     return None
+
+
+def _unanswered_pushes(obs: Observations) -> list[Sighting]:
+    """Pushes nothing has come of yet: apsd's for an MDM topic with no exchange on any
+    channel since (the user's mdmclient answers a user-channel push), and mdmclient's
+    own connect with no device-channel request or outcome since. None while mdmclient
+    is still carrying out a command it was given: it polls again when it is done."""
+    if _busy(obs):
+        return []
+    life = obs.last_device_life
+    answered = [t for t in (life, _time(obs.last_exchange_any_channel)) if t is not None]
+    pending = []
+    if obs.last_push is not None and not any(t > obs.last_push.time for t in answered):
+        pending.append(obs.last_push)
+    if obs.last_connect is not None and (life is None or obs.last_connect.time > life):
+        pending.append(obs.last_connect)
+    return pending
+
+
+def _busy(obs: Observations) -> bool:
+    """Whether mdmclient is carrying out a command: it processed a server request after
+    its last request (an install may take long; it reports when it is done)."""
+    command, request = obs.last_command, obs.last_device_request
+    return (
+        command is not None
+        and command.status is None
+        and (request is None or command.time > request.time)
+    )
+
+
+def _time(sighting: Sighting | None) -> datetime | None:
+    return None if sighting is None else sighting.time
 
 
 def _pending_reason(
@@ -322,6 +360,15 @@ def _quiet(
     hours = quiet.total_seconds() / 3600
     success = _newest_success(obs, circumstances)
     last = f"; the last device-channel HTTP 200 was {ago(at, success.time)}" if success else ""
+    if quiet >= settings.quiet_after and circumstances.quiet_restarted:
+        return _finding(
+            ClientState.IDLE,
+            f"no device-channel exchange for {hours:.1f} h of awake, online time, but "
+            "mdmclient was already restarted once in this quiet spell and it did not end "
+            "it: the server is not pushing (or APNs is blocked), which another restart "
+            f"cannot fix{last}",
+            success,
+        )
     if quiet >= settings.quiet_after:
         counted = (
             "awake, online time counted across runs"

@@ -1,9 +1,13 @@
 """Gathering the evidence and reaching a diagnosis, live on this Mac or from an export.
 
-Live: ``profiles status -type enrollment`` for enrollment, then one ``log show`` over
-the look-back window. Only when that window shows a stuck client with no MDM command
-in it does a second, narrower ``log show`` reach back over the history (24 h by
-default) to name the last command, so a healthy Mac never pays for a day of log.
+Live: ``profiles status -type enrollment`` for enrollment, ``sysctl`` for the last wake
+and boot, ``route`` for a network, then one ``log show`` over the look-back window,
+selecting Apple's daemons by their program's path. A second, narrower ``log show``
+reaches back only when needed: to find the newest exchange when the window has none and
+no earlier run remembers one (over QuietHours or the history, whichever is longer), and
+to name the last command when the client looks stuck (over the history). A window that
+proves nothing makes every verdict but enrollment unknown. Offline (``analyze``), the
+export alone, with its sleep and wake events when it holds them.
 """
 
 from __future__ import annotations
@@ -217,20 +221,33 @@ def read_power(system: System, settings: Settings) -> Power:
 
 
 def read_network(system: System, settings: Settings) -> Network:
-    """Whether there is a default route: "not in table" is no network; a gateway or an
-    interface is one; anything else (a failing probe) is not known, never offline."""
-    argv = (ROUTE, "-n", "get", "default")
+    """Whether there is a default route: "not in table" for IPv4 and IPv6 alike is no
+    network; a gateway or an interface is one; anything else (a failing probe) is not
+    known, never offline."""
+    ipv4 = _route(system, "-n", "get", "default", settings=settings)
+    if ipv4.online is not False:
+        return ipv4
+    # No IPv4 route: an IPv6-only network (NAT64) still reaches the server.
+    ipv6 = _route(system, "-n", "get", "-inet6", "default", settings=settings)
+    if ipv6.online is False:
+        return Network(False, f"no default route, IPv4 or IPv6: {patterns.NO_ROUTE}")
+    return ipv6 if ipv6.online else Network(None, f"no IPv4 default route; {ipv6.detail}")
+
+
+def _route(system: System, *args: str, settings: Settings) -> Network:
+    """What one `route get` says of a default route."""
+    argv = (ROUTE, *args)
     try:
         result = system.run(argv, timeout=settings.command_timeout_seconds)
     except CommandError as exc:
         return Network(None, f"{ROUTE}: {one_line(str(exc), 200)}")
     output = (result.stdout + b"\n" + result.stderr).decode("utf-8", "replace")
-    if patterns.NO_ROUTE in output:
-        return Network(False, f"no default route: {patterns.NO_ROUTE}")
     route = patterns.DEFAULT_ROUTE.search(output)
     if route is not None and result.returncode == 0:
         return Network(True, f"default route {one_line(route[0], 120)}")
-    return Network(None, f"{ROUTE} said nothing readable (status {result.returncode})")
+    if patterns.NO_ROUTE in output:
+        return Network(False, f"no default route: {patterns.NO_ROUTE}")
+    return Network(None, f"{' '.join(argv)} said nothing readable (status {result.returncode})")
 
 
 def _stream_into(
@@ -272,20 +289,19 @@ def unreadable(reader: LogReader, obs: Observations, source: str) -> str | None:
 def _history_span(diagnosis: Diagnosis, memory: Memory, settings: Settings) -> timedelta | None:
     """How far back the narrow history query must reach, or None when it is not needed:
     to find the newest exchange when none is in the window and none is remembered; the
-    last command when the client looks stuck and the window names none; and to see
-    whether the log can be read at all when the window held nothing."""
+    last command when the client looks stuck and the window names none. Never when the
+    window proved nothing: what it would have shown cannot be read from older log."""
     obs = diagnosis.observations
     start = diagnosis.judged_at - settings.window
-    if diagnosis.enrolled is False:
-        return None
+    if diagnosis.enrolled is False or diagnosis.circumstances.evidence_problem:
+        return None  # an unreadable window is not made good by older log: unknown
     seen = obs.last_device_success is not None and obs.last_device_success.time >= start
     if not seen and memory.last_success is None:
         if settings.stuck_rule is StuckRule.QUIET:  # quiet time is not counted
             return settings.history
         return max(settings.history, settings.quiet_after)
     command = obs.last_command
-    looks_stuck = diagnosis.client_stuck and (command is None or command.time < start)
-    if looks_stuck or diagnosis.circumstances.evidence_problem:
+    if diagnosis.client_stuck and (command is None or command.time < start):
         return settings.history
     return None
 
@@ -314,15 +330,19 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
         problem = None if enrollment.enrolled is False else unreadable(reader, obs, f"{LOG} show")
         remembered = newest_success(memory.last_success, obs.last_device_success)
         ledger = account_quiet(memory.quiet, obs.last_device_life, at, power, network.online)
+        restarted_for = (
+            memory.quiet_restart_for if memory.quiet_restart_for == ledger.since else None
+        )
         circumstances = Circumstances(
             power=power,
             network=network,
             remembered_success=remembered,
             quiet=ledger.quiet,
+            quiet_restarted=restarted_for is not None,
             evidence_problem=problem,
         )
         diagnosis = judge(obs, at, settings, enrollment, circumstances)
-        kept = memory if problem else Memory(remembered, ledger)
+        kept = memory if problem else Memory(remembered, ledger, restarted_for)
         return diagnosis, kept
 
     diagnosis, kept = judged()

@@ -125,7 +125,11 @@ class Observations:
     relevant_entries: int = 0
     last_device_request: Sighting | None = None  # "Sending HTTP request" on the device channel
     last_device_outcome: Outcome | None = None  # newest response or failed connection
-    last_push: Sighting | None = None  # a push for the MDM topic, or mdmclient's connect
+    last_push: Sighting | None = None  # apsd received a push on an MDM topic
+    last_connect: Sighting | None = None  # mdmclient's device channel set out to connect
+    # mdmclient's newest HTTP exchange or server request on any channel: a push on an MDM
+    # topic may be the user channel's, answered by the user's mdmclient
+    last_exchange_any_channel: Sighting | None = None
     redacted_pushes: int = 0  # pushes whose topic the log hid (<private>)
     last_courier_connection: Sighting | None = None  # apsd connected to APNs
     power_events: tuple[PowerEvent, ...] = ()  # sleeps and wakes, in time order
@@ -287,6 +291,8 @@ class Collector:
         self.last_device_request: _Seen | None = None
         self.last_device_outcome: _Ended | None = None
         self.last_push: _Seen | None = None
+        self.last_connect: _Seen | None = None
+        self.last_exchange_any_channel: _Seen | None = None
         self.last_courier_connection: _Seen | None = None
         self.redacted_pushes = 0
         self.relevant_entries = 0
@@ -341,17 +347,9 @@ class Collector:
         """Which daemon (or the power manager) the entry is from, and whether its image
         path proves it; _FOREIGN for another program claiming a daemon's name or
         mdmclient's subsystem; None for anything else."""
-        path = entry.image_path
-        if path:
-            name = patterns.DAEMON_PATHS.get(path)
-            if name is not None:
-                return name, True
-            if path in patterns.POWER_PATHS:
-                return patterns.POWER, True
-        elif entry.process in patterns.DAEMON_NAMES:
-            return entry.process, False
-        elif entry.process in patterns.POWER_PROCESSES:
-            return patterns.POWER, False
+        claimed = _by_path(entry) if entry.image_path else _by_name(entry)
+        if claimed[0] is not None:
+            return claimed
         if entry.process in patterns.DAEMON_NAMES or entry.subsystem.startswith(
             patterns.MDM_SUBSYSTEM
         ):
@@ -366,13 +364,15 @@ class Collector:
             self._add_identity_error(time, message)
         if reading.exchange_or_request:
             self.relevant_entries += 1
+            self.last_exchange_any_channel = _newer(self.last_exchange_any_channel, time, message)
             self._add_exchange(time, message, reading, channel)
-        elif channel == patterns.DEVICE and (reading.failure or reading.connect):
+        elif reading.failure is not None and channel != patterns.USER:
+            # a failure only ever stops a restart: an untagged one counts as the device's
             self.relevant_entries += 1
-            if reading.failure is not None:
-                self._add_outcome((time, reading.failure, message, None))
-            else:
-                self.last_push = _newer(self.last_push, time, message)
+            self._add_outcome((time, reading.failure, message, None))
+        elif reading.connect and channel == patterns.DEVICE:
+            self.relevant_entries += 1
+            self.last_connect = _newer(self.last_connect, time, message)
 
     def _add_exchange(
         self, time: datetime, message: str, reading: MdmReading, channel: str
@@ -452,6 +452,8 @@ class Collector:
             if outcome is None
             else Outcome(outcome[0], outcome[1], outcome[2], outcome[3]),
             last_push=_sighting(self.last_push),
+            last_connect=_sighting(self.last_connect),
+            last_exchange_any_channel=_sighting(self.last_exchange_any_channel),
             redacted_pushes=self.redacted_pushes,
             last_courier_connection=_sighting(self.last_courier_connection),
             power_events=tuple(
@@ -465,6 +467,26 @@ class Collector:
 
 
 _FOREIGN = "foreign"  # another program, claiming to be a daemon
+
+
+def _by_path(entry: LogEntry) -> tuple[str | None, bool]:
+    """The daemon whose program wrote the entry, by the path the kernel recorded."""
+    name = patterns.DAEMON_PATHS.get(entry.image_path)
+    if name is None:
+        return (patterns.POWER, True) if entry.image_path in patterns.POWER_PATHS else (None, False)
+    accounts = patterns.DAEMON_ACCOUNTS.get(name)
+    if accounts and entry.user_id is not None and entry.user_id not in accounts:
+        return _FOREIGN, False  # the daemon's binary, run by someone else
+    return name, True
+
+
+def _by_name(entry: LogEntry) -> tuple[str | None, bool]:
+    """The daemon a text-style entry names: unverified, the style records no path."""
+    if entry.process in patterns.DAEMON_NAMES:
+        return entry.process, False
+    if entry.process in patterns.POWER_PROCESSES:
+        return patterns.POWER, False
+    return None, False
 
 
 def _would_matter(entry: LogEntry) -> bool:

@@ -13,6 +13,7 @@ __all__ = [
     "CHANNEL",
     "COMMAND_BRACKET",
     "COURIER_CONNECTED",
+    "DAEMON_ACCOUNTS",
     "DAEMON_NAMES",
     "DAEMON_PATHS",
     "DDM_UPDATE_ENFORCEMENT",
@@ -42,6 +43,7 @@ __all__ = [
     "PUSH_PATHS",
     "PUSH_PROCESS",
     "PUSH_RECEIVED",
+    "PUSH_REJECTED",
     "PUSH_WORDING",
     "REDACTED",
     "REJECTED_CODES",
@@ -96,6 +98,14 @@ DAEMON_PATHS: dict[str, str] = {
     **dict.fromkeys(PUSH_PATHS, PUSH_PROCESS),
 }
 DAEMON_NAMES = frozenset(DAEMON_PATHS.values())
+# The accounts each runs as, where its records say (userID): apsd as root, softwareupdated
+# as root or _softwareupdate (uid 200, `ps aux` on macOS 26.3). Anyone can run these
+# binaries, as themselves: such a record is not the daemon's. (mdmclient runs as root and
+# as each user: its channel is told by the userID, see channel_of.)
+DAEMON_ACCOUNTS: dict[str, frozenset[int]] = {
+    "apsd": frozenset({0}),
+    "softwareupdated": frozenset({0, 200}),
+}
 # mdmclient runs twice: `mdmclient daemon` as root (the device channel) and
 # `mdmclient agent` as each logged-in user; a record's userID tells them apart.
 ROOT_USER_ID = 0
@@ -182,6 +192,13 @@ UNREACHABLE_URL_ERRORS = frozenset(
 )
 OFFLINE, SERVER_ERROR = "offline", "server-error"
 
+# mdmclient refusing a push its server sent with the wrong push magic (Apple DTS, developer
+# forums thread 738806, in field notes): it never connects, and a restart cannot fix the
+# server's configuration, so this is the server's error.
+PUSH_REJECTED: tuple[str, ...] = (
+    "Rejecting MDM push dictionary because it does not have the right magic string",
+)
+
 # `route -n get default`: with no network, "route: writing to routing socket: not in
 # table" (matched by many independent tools; which stream and status is unconfirmed);
 # with one, "gateway: 192.168.1.1" and "interface: en0" lines (public captures).
@@ -190,7 +207,10 @@ DEFAULT_ROUTE = re.compile(r"^\s*(?:gateway|interface): \S+", re.MULTILINE)
 
 
 def connection_failure(message: str) -> str | None:
-    """OFFLINE or SERVER_ERROR for a failed connection, None for anything else."""
+    """OFFLINE or SERVER_ERROR for a failed connection (or a push the server sent wrong),
+    None for anything else."""
+    if any(text in message for text in PUSH_REJECTED):
+        return SERVER_ERROR
     match = URL_ERROR.search(message)
     if match is None:
         return None
@@ -310,6 +330,7 @@ RELEVANT_MARKERS: tuple[bytes, ...] = (
     *(text.encode() for text in COURIER_CONNECTED),
     *(text.encode() for text in MDM_CONNECT_WORDINGS),
     URL_ERROR_WORDING.encode(),
+    *(text.encode() for text in PUSH_REJECTED),
     *(text.encode() for text in SLEEP_WORDINGS),
     b"Wake from ",
     b"FullWake",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from watchdog_mdm import report
+from watchdog_mdm.client_state import ClientState, Memory
 from watchdog_mdm.config import Configuration, Settings
 from watchdog_mdm.diagnose import EvidenceError, Examination, diagnose_live
 from watchdog_mdm.heal import (
@@ -154,6 +155,7 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
 
     results, problem = carry_out(system, actions, settings, record)
     run = replace(run, kickstarts=kickstarts, healing=results, state_problem=problem)
+    state = replace(state, memory=_after_restart(examination, run))
     final = replace(
         state.with_kickstarts(kickstarts), last_run=_last_run(started, system.now(), run=run)
     )
@@ -162,6 +164,16 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
     except StateError as exc:
         run = replace(run, state_problem=run.state_problem or str(exc))
     return run, warnings
+
+
+def _after_restart(examination: Examination, run: HealRun) -> Memory:
+    """The memory to keep: a restart for a quiet spell is remembered, so that spell
+    never costs mdmclient another (if it did not end it, the cause is elsewhere)."""
+    memory = examination.memory
+    quiet = examination.diagnosis.client.state is ClientState.QUIET_TOO_LONG
+    if run.mdm_client_restarted and quiet and memory.quiet is not None:
+        return replace(memory, quiet_restart_for=memory.quiet.since)
+    return memory
 
 
 def _splay_seconds(splay: timedelta) -> float:

@@ -114,10 +114,14 @@ def _decode(document: dict[str, Any], now: datetime) -> tuple[State, list[str]]:
             )
     last_run = document.get(StateKey.LAST_RUN)
     other = {k: v for k, v in document.items() if k not in tuple(StateKey)}
+    stored = document.get(StateKey.MDM_CLIENT)
+    memory = read_memory(stored)
+    if stored is not None and memory == Memory():
+        other[StateKey.MDM_CLIENT] = stored  # a shape this version cannot read: kept as it was
     state = State(
         Kickstarts(*times),
         last_run if isinstance(last_run, dict) else None,
-        read_memory(document.get(StateKey.MDM_CLIENT)),
+        memory,
         other,
     )
     return state, problems
@@ -133,7 +137,9 @@ def read_memory(stored: object) -> Memory:
     if isinstance(exchange, dict) and isinstance(exchange.get("message"), str):
         time = _reported(exchange.get("time"))
         success = None if time is None else Sighting(time, exchange["message"])
-    return Memory(success, _read_ledger(stored.get("quiet")))
+    return Memory(
+        success, _read_ledger(stored.get("quiet")), _reported(stored.get("quiet_restart_for"))
+    )
 
 
 def _read_ledger(stored: object) -> QuietLedger | None:
@@ -169,6 +175,9 @@ def memory_document(memory: Memory) -> dict[str, Any]:
             "accounted_until": format_rfc3339(ledger.accounted_until),
             "online": ledger.online,
         },
+        "quiet_restart_for": None
+        if memory.quiet_restart_for is None
+        else format_rfc3339(memory.quiet_restart_for),
     }
 
 

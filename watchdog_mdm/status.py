@@ -89,7 +89,7 @@ def _last_checkin(state: dict[str, Any]) -> object:
     evidence for a state written before runs remembered it."""
     # state.json is data another program may have written: any level may be any shape
     remembered = _dict(_dict(state.get(StateKey.MDM_CLIENT)).get("last_exchange")).get("time")
-    if remembered is not None:
+    if _time(remembered) is not None:
         return remembered
     evidence = _dict((last_result(state) or {}).get("evidence"))
     return _dict(evidence.get("last_device_exchange")).get("time")
