@@ -205,6 +205,7 @@ def evidence(examination: Examination) -> dict[str, Any]:
         "last_device_request": _sighting(obs.last_device_request),
         "last_device_outcome": _sighting(obs.last_device_outcome),
         "last_push": _sighting(obs.last_push),
+        "last_connect": _sighting(obs.last_connect),
         "redacted_pushes": obs.redacted_pushes,
         "last_courier_connection": _sighting(obs.last_courier_connection),
         "circumstances": _circumstances(d),
