@@ -369,12 +369,12 @@ def _quiet(
             f"cannot fix{last}",
             success,
         )
+    counted = (
+        "awake, online time counted across runs"
+        if circumstances.quiet is not None
+        else _awake_words(circumstances.power)
+    )
     if quiet >= settings.quiet_after:
-        counted = (
-            "awake, online time counted across runs"
-            if circumstances.quiet is not None
-            else _awake_words(circumstances.power)
-        )
         return _finding(
             ClientState.QUIET_TOO_LONG,
             f"no device-channel exchange for {hours:.1f} h of {counted} "
@@ -390,7 +390,7 @@ def _quiet(
     return _finding(
         ClientState.IDLE,
         f"quiet, and nothing asked of it: no unanswered push or hung request, and "
-        f"{hours:.1f} h of quiet awake time is under QuietHours "
+        f"{hours:.1f} h of quiet {counted} is under QuietHours "
         f"({settings.quiet_after.total_seconds() / 3600:g}){last}{pushes}",
         success,
     )
