@@ -177,6 +177,18 @@ class TestHeal:
         assert mdm["commands"][0]["returncode"] == 150
         assert "System Integrity Protection" in mdm["commands"][0]["detail"]
 
+    def test_softwareupdated_is_signalled_as_its_own_account_runs_it(self) -> None:
+        # macOS 26.3's `ps aux`: softwareupdated runs as _softwareupdate (uid 200)
+        system = fake_system()
+        system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))
+        system.procs[SOFTWARE_UPDATE.executable] = []
+        daemon = system.start(SOFTWARE_UPDATE.executable, uid=200)
+        someone = system.start(SOFTWARE_UPDATE.executable, uid=501)  # a user ran the binary
+        doc = json.loads(heal(system, "--json").output)
+        assert doc["SoftwareUpdateDaemonRestarted"] is True
+        assert (daemon.pid, signal.SIGTERM) in system.signals
+        assert all(pid != someone.pid for pid, _ in system.signals)
+
     def test_a_daemon_that_ignores_sigterm_gets_sigkill(self) -> None:
         system = fake_system(updates=False)
         system.reply(LAUNCHCTL, Reply(b"", 150, SIP_REFUSAL))

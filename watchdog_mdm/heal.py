@@ -77,7 +77,7 @@ SOFTWARE_UPDATE = Daemon(
     patterns.SOFTWARE_UPDATE_PATHS,
     "software_update",
     # root, or _softwareupdate (uid 200): `ps aux` on macOS 26.3 shows the latter
-    (0, 200),
+    tuple(sorted(patterns.DAEMON_ACCOUNTS[patterns.SOFTWARE_UPDATE_PROCESS])),
 )
 # `launchctl print system/<label>` describes the service, with "program = <path>"
 # and "pid = <n>" lines (admins' scripts grep for exactly these).
