@@ -26,6 +26,7 @@ from watchdog_mdm.evidence import (
     ago,
     window_text,
 )
+from watchdog_mdm.software_update import UpdateFacts
 
 __all__ = [
     "STUCK_STATES",
@@ -99,6 +100,7 @@ class Circumstances:
     # when this quiet spell already cost mdmclient a restart (which did not end it)
     quiet_restarted: bool = False
     evidence_problem: str | None = None  # why the log could not be read, if it could not
+    update: UpdateFacts = field(default_factory=UpdateFacts)  # the declared update, the OS
 
 
 @dataclass(frozen=True, slots=True)

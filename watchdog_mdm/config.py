@@ -105,6 +105,8 @@ class Settings:
     request_timeout: timedelta = timedelta(minutes=10)
     quiet_after: timedelta = timedelta(hours=48)
     restart_splay: timedelta = timedelta(0)
+    update_stall: timedelta = timedelta(minutes=60)
+    overdue_grace: timedelta = timedelta(hours=24)
 
     MAX_HISTORY = timedelta(days=30)
 

@@ -59,6 +59,7 @@ __all__ = [
     "UNKNOWN",
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "UPDATE_PROGRESS_WORDING",
     "URL_ERROR",
     "URL_ERROR_WORDING",
     "USER",
@@ -311,9 +312,10 @@ DDM_UPDATE_ENFORCEMENT: tuple[str, ...] = ("scheduleEnforcedManagedUpdateWithVer
 
 # "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO ..."
 # (super example logs, macOS 12-13) and "Scan reported progress (end): phase:..." (scans).
+UPDATE_PROGRESS_WORDING = "Reported progress ("  # an update's, not a scan's ("Scan reported")
 UPDATE_PROGRESS = re.compile(
-    r"[Rr]eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
-    r"(?: stalled:(?P<stalled>\w+))?"
+    r"(?P<scan>Scan r|r|R)eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
+    r"(?: stalled:(?P<stalled>\w+))?(?: portionComplete:(?P<portion>[0-9.]+))?"
 )
 
 # The raw bytes that every line the checks read contains. Lines with none of them are

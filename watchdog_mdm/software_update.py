@@ -1,0 +1,355 @@
+"""The software update's own state: what is declared, what is running, what is moving.
+
+Since macOS 14 fleets declare OS updates with Declarative Device Management: a target
+version and a deadline, kept by the Mac in ``SoftwareUpdateDDMStatePersistence.plist``;
+``ScheduleOSUpdate`` is deprecated in macOS 26 (docs/detection.md). So whether updates
+are stuck follows the update, not mdmclient's chatter: the declaration, the running
+version, and softwareupdated's progress. :func:`update_state` is pure: facts and an
+instant in, an :class:`UpdateFinding` out. Reading the plists is done here too, from
+bytes; the files come through the seam.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+from typing import Any
+
+from watchdog_mdm.config import Settings
+from watchdog_mdm.evidence import Command, Progress, ago
+
+__all__ = [
+    "ACTIVE_STATES",
+    "DDM_STATE_PATH",
+    "STUCK_UPDATE_STATES",
+    "SYSTEM_VERSION_PATH",
+    "Declaration",
+    "UpdateChannel",
+    "UpdateEvidence",
+    "UpdateFacts",
+    "UpdateFinding",
+    "UpdateState",
+    "UpdateUnreadable",
+    "read_ddm_state",
+    "read_system_version",
+    "update_state",
+    "version_key",
+]
+
+DDM_STATE_PATH = "/var/db/softwareupdate/SoftwareUpdateDDMStatePersistence.plist"
+SYSTEM_VERSION_PATH = "/System/Library/CoreServices/SystemVersion.plist"
+
+
+class UpdateChannel(StrEnum):
+    DDM = "ddm"  # a declaration with a target and a deadline
+    MDM = "mdm"  # the MDM update commands (ScheduleOSUpdate...)
+    NONE = "none"
+
+
+class UpdateState(StrEnum):
+    NONE = "none"  # nothing pending
+    PENDING = "pending"  # declared, before its deadline
+    DOWNLOADING = "downloading"
+    PREPARING = "preparing"
+    INSTALLING = "installing"
+    STALLED = "stalled"  # an unfinished phase with no progress for UpdateStallMinutes
+    LOOPING = "looping"  # ACCEPTED -> PREPARED_COMMITTING_STASH, again and again
+    OVERDUE = "overdue"  # past the deadline and its grace, still on the old version
+    DONE = "done"  # running the target version or later
+    UNKNOWN = "unknown"
+
+
+STUCK_UPDATE_STATES = frozenset({UpdateState.STALLED, UpdateState.LOOPING, UpdateState.OVERDUE})
+ACTIVE_STATES = frozenset({UpdateState.DOWNLOADING, UpdateState.PREPARING, UpdateState.INSTALLING})
+
+# softwareupdated's progress phases (tests/fixtures/softwareupdated_lines.txt, super's
+# example logs, macOS 12-13), and the state each means while it advances.
+_DOWNLOADING = ("DOWNLOADING_", "DOWNLOADED_")
+_INSTALLING = ("APPLYING",)
+# Phases after which nothing is expected to move, so silence is no stall: ready to
+# install at the user's or the deadline's word; finished; APPLYING, after which the Mac
+# restarts into the update (the super example runs end there). An update that never
+# gets past them is caught by its deadline (overdue), not by silence.
+WAITING_PHASES = frozenset({"READY", "COMPLETED", "COMPLETE", "APPLYING"})
+# super issues 95 and 213: a loop of ACCEPTED -> PREPARED_COMMITTING_STASH that never
+# reaches PREPARING_UPDATE or APPLYING. A successful run passes through it once.
+_FINISHED = frozenset({"COMPLETED", "COMPLETE"})
+LOOP_START, LOOP_END = "ACCEPTED", "PREPARED_COMMITTING_STASH"
+LOOP_BREAKERS = frozenset({"PREPARING_UPDATE", "APPLYING"})
+LOOPS = 3
+# The MDM-era update commands that leave an update to do (routine inventory commands,
+# AvailableOSUpdates and OSUpdateStatus, never do).
+SCHEDULING_COMMANDS = frozenset({"ScheduleOSUpdate", "ScheduleOSUpdateScan"})
+
+
+class UpdateUnreadable(ValueError):
+    """A plist of a shape this version cannot read: the state is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A declared OS update: its target and its deadline (in the Mac's time)."""
+
+    target_version: str
+    target_build: str | None
+    deadline: datetime | None
+
+
+def _plist(data: bytes, name: str) -> dict[str, Any]:
+    import plistlib  # noqa: PLC0415 - only live runs read plists; analyze never loads it
+
+    try:
+        loaded = plistlib.loads(data)
+    except Exception as exc:  # plistlib raises many kinds on damage
+        raise UpdateUnreadable(f"{name} is not a readable property list ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise UpdateUnreadable(f"{name} is not a dictionary")
+    return loaded
+
+
+def read_ddm_state(data: bytes | None, local: tzinfo) -> Declaration | None:
+    """The declared update, if any. None: no file, or no declaration in it. Raises
+    UpdateUnreadable for a shape this version does not know."""
+    if data is None:
+        return None
+    policy = _plist(data, "the DDM state").get("SUCorePersistedStatePolicyFields")
+    if not isinstance(policy, dict):
+        raise UpdateUnreadable("the DDM state has no SUCorePersistedStatePolicyFields")
+    declarations = policy.get("Declarations", {})
+    if not isinstance(declarations, dict):
+        raise UpdateUnreadable("the DDM state's Declarations is not a dictionary")
+    found = [_declaration(value, local) for value in declarations.values()]
+    if not found:
+        return None
+    # Several: the highest target is the one the Mac must reach.
+    return max(found, key=lambda d: version_key(d.target_version) or ((), ""))
+
+
+def _declaration(value: object, local: tzinfo) -> Declaration:
+    if not isinstance(value, dict) or not isinstance(value.get("TargetOSVersion"), str):
+        raise UpdateUnreadable("a declaration without a TargetOSVersion")
+    version = value["TargetOSVersion"]
+    if version_key(version) is None:
+        raise UpdateUnreadable(f"TargetOSVersion {version[:40]!r} is not a version")
+    build = value.get("TargetBuildVersion")
+    when = value.get("TargetLocalDateTime")
+    deadline = None
+    if isinstance(when, str):
+        try:
+            deadline = datetime.fromisoformat(when).replace(tzinfo=local)
+        except ValueError:
+            raise UpdateUnreadable(f"TargetLocalDateTime {when[:40]!r} is not a time") from None
+    return Declaration(version, build if isinstance(build, str) else None, deadline)
+
+
+def read_system_version(data: bytes | None) -> str | None:
+    """The running macOS version, with a Rapid Security Response's letter ("13.3.1 (a)")."""
+    if data is None:
+        return None
+    document = _plist(data, "SystemVersion.plist")
+    version, extra = document.get("ProductVersion"), document.get("ProductVersionExtra")
+    if not isinstance(version, str) or version_key(version) is None:
+        raise UpdateUnreadable("SystemVersion.plist has no ProductVersion")
+    return f"{version} {extra}" if isinstance(extra, str) and extra else version
+
+
+_VERSION = re.compile(r"(?P<numbers>\d+(?:\.\d+)*)(?:\s*\((?P<letter>[a-z])\))?")
+
+
+def version_key(text: str) -> tuple[tuple[int, ...], str] | None:
+    """A version for comparing: numerically part by part (26.1 < 26.1.1 < 26.10), then
+    a supplemental letter (13.3.1 < 13.3.1 (a) < 13.3.1 (b)); None if it is none."""
+    match = _VERSION.fullmatch(text.strip())
+    if match is None:
+        return None
+    numbers = tuple(int(n) for n in match["numbers"].split("."))
+    while len(numbers) > 1 and numbers[-1] == 0:  # 26.1.0 is 26.1
+        numbers = numbers[:-1]
+    return numbers, match["letter"] or ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFacts:
+    """What is known of the update besides the log."""
+
+    declaration: Declaration | None = None
+    running_version: str | None = None
+    problem: str | None = None  # why a file could not be read: the state is unknown
+    source: str = "files"  # where the declaration came from
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFinding:
+    """The update's state, and what it was judged from."""
+
+    channel: UpdateChannel
+    state: UpdateState
+    reason: str
+    target_version: str | None = None
+    target_build: str | None = None
+    deadline: datetime | None = None
+    running_version: str | None = None
+    phase: str | None = None
+    last_progress_at: datetime | None = None
+
+    @property
+    def stuck(self) -> bool:
+        return self.state in STUCK_UPDATE_STATES
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+def _working_state(phase: str) -> UpdateState:
+    if phase.startswith(_DOWNLOADING):
+        return UpdateState.DOWNLOADING
+    if phase in _INSTALLING:
+        return UpdateState.INSTALLING
+    return UpdateState.PREPARING
+
+
+def loops(progress: Sequence[Progress]) -> int:
+    """ACCEPTED -> PREPARED_COMMITTING_STASH cycles since the last time the update got
+    past them (PREPARING_UPDATE or APPLYING)."""
+    count, accepted = 0, False
+    for event in progress:
+        if event.phase in LOOP_BREAKERS:
+            count, accepted = 0, False
+        elif event.phase == LOOP_START:
+            accepted = True
+        elif event.phase == LOOP_END and accepted:
+            count, accepted = count + 1, False
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateEvidence:
+    """What the update's state is judged from, besides the instant and the rules."""
+
+    facts: UpdateFacts
+    progress: Sequence[Progress]  # softwareupdated's update progress, oldest first
+    last_command: Command | None  # the newest MDM command of the device channel
+    client_stuck: bool | None  # whether mdmclient is wedged
+    booted: datetime | None = None  # the last boot, when known
+
+
+def update_state(evidence: UpdateEvidence, at: datetime, settings: Settings) -> UpdateFinding:
+    """The update's state at ``at``."""
+    declared = evidence.facts.declaration
+    scheduled = _scheduling(evidence.last_command, at, settings.history)
+    channel = (
+        UpdateChannel.DDM
+        if declared is not None
+        else UpdateChannel.MDM
+        if scheduled
+        else UpdateChannel.NONE
+    )
+    last = evidence.progress[-1] if evidence.progress else None
+    state, reason = _judged(evidence, at, settings)
+    return UpdateFinding(
+        channel,
+        state,
+        reason,
+        target_version=declared.target_version if declared else None,
+        target_build=declared.target_build if declared else None,
+        deadline=declared.deadline if declared else None,
+        running_version=evidence.facts.running_version,
+        phase=last.phase if last else None,
+        last_progress_at=last.time if last else None,
+    )
+
+
+def _scheduling(command: Command | None, at: datetime, history: timedelta) -> bool:
+    return (
+        command is not None
+        and command.request_type in SCHEDULING_COMMANDS
+        and command.time >= at - history
+    )
+
+
+def _judged(evidence: UpdateEvidence, at: datetime, settings: Settings) -> tuple[UpdateState, str]:
+    facts = evidence.facts
+    if facts.problem is not None:
+        return UpdateState.UNKNOWN, f"{facts.problem}: the update's state is unknown"
+    moving = _from_progress(evidence, at, settings)
+    if moving is not None:
+        return moving
+    if facts.declaration is not None:
+        return _declared(facts.declaration, facts.running_version, at, settings.overdue_grace)
+    command = evidence.last_command
+    if command is not None and _scheduling(command, at, settings.history) and evidence.client_stuck:
+        return UpdateState.STALLED, (
+            f"mdmclient is stuck, its last command was {command.request_type} "
+            f"({ago(at, command.time)}), and softwareupdated shows no progress since"
+        )
+    last = evidence.progress[-1] if evidence.progress else None
+    if last is not None:
+        return UpdateState.NONE, (
+            f"nothing declared, and softwareupdated's last word was {last.phase} "
+            f"({ago(at, last.time)}), after which nothing is expected of it"
+        )
+    return UpdateState.NONE, "no update declared, scheduled or under way"
+
+
+def _from_progress(
+    evidence: UpdateEvidence, at: datetime, settings: Settings
+) -> tuple[UpdateState, str] | None:
+    """Under way, looping or stalled, as softwareupdated's progress shows; None when it
+    shows none of these (no progress, or finished, or waiting)."""
+    progress = evidence.progress
+    last = progress[-1] if progress else None
+    working = last is not None and last.phase not in WAITING_PHASES and last.edge != "end"
+    recent = last is not None and at - last.time < settings.update_stall
+    if last is not None and recent and last.edge != "end" and last.phase not in _FINISHED:
+        return _working_state(last.phase), (
+            f"softwareupdated reported progress {ago(at, last.time)} in {last.phase}"
+            f"{_portion(last)}: an update is under way, and is never interrupted"
+        )
+    cycles = loops(progress)
+    if cycles >= LOOPS:
+        return UpdateState.LOOPING, (
+            f"softwareupdated went from {LOOP_START} to {LOOP_END} {cycles} times without "
+            f"reaching PREPARING_UPDATE or APPLYING (super issues 95, 213)"
+        )
+    restarted = evidence.booted is not None and last is not None and evidence.booted > last.time
+    if last is not None and working and not restarted:
+        return UpdateState.STALLED, (
+            f"softwareupdated's last progress was {ago(at, last.time)}, in {last.phase}"
+            f"{_portion(last)}, and nothing since for longer than "
+            f"{_minutes(settings.update_stall)}"
+        )
+    return None
+
+
+def _declared(
+    declared: Declaration, running: str | None, at: datetime, grace: timedelta
+) -> tuple[UpdateState, str]:
+    target = declared.target_version
+    if running is None:
+        return UpdateState.UNKNOWN, f"{target} is declared, but the running version is unknown"
+    if (version_key(running) or ((), "")) >= (version_key(target) or ((), "")):
+        return UpdateState.DONE, f"running {running}, the declared {target} or later"
+    deadline = declared.deadline
+    if deadline is not None and at >= deadline + grace:
+        return UpdateState.OVERDUE, (
+            f"{target} was due {deadline.isoformat()} ({ago(at, deadline)}), the grace of "
+            f"{_hours(grace)} has passed, and the Mac still runs {running}"
+        )
+    due = f" by {deadline.isoformat()}" if deadline else ""
+    return UpdateState.PENDING, f"{target} is declared{due}; the Mac runs {running}"
+
+
+def _portion(progress: Progress) -> str:
+    return "" if progress.portion is None else f" ({progress.portion:.1%} done)"
+
+
+def _minutes(value: timedelta) -> str:
+    return f"{int(value.total_seconds() // 60)} min"
+
+
+def _hours(value: timedelta) -> str:
+    return f"{value.total_seconds() / 3600:g} h"
