@@ -283,6 +283,26 @@ KEYS: tuple[ConfigKey, ...] = (
         _minutes,
         "Longest random delay before a restart, so a fleet does not restart at once.",
     ),
+    ConfigKey(
+        "UpdateStallMinutes",
+        "update_stall",
+        int,
+        60,
+        10,
+        1440,
+        _minutes,
+        "Minutes without softwareupdated progress before an unfinished update counts as stalled.",
+    ),
+    ConfigKey(
+        "OverdueGraceHours",
+        "overdue_grace",
+        int,
+        24,
+        0,
+        720,
+        _hours,
+        "Hours past a DDM deadline before an update not installed counts as overdue.",
+    ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 
