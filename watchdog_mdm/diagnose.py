@@ -34,6 +34,7 @@ from watchdog_mdm.software_update import (
     UpdateFacts,
     UpdateState,
     UpdateUnreadable,
+    declaration_from_log,
     read_ddm_state,
     read_system_version,
 )
@@ -441,6 +442,9 @@ def analyze_export(
         power=power_from_log(obs.power_events),
         network=Network(None, "not known offline: an export holds no network probe"),
         evidence_problem=unreadable(reader, obs, "the input"),
+        # no files: the declaration as softwareupdated named it; the running version
+        # is not in a log
+        update=UpdateFacts(declaration_from_log(obs.last_ddm_declaration, naive_tz), source="log"),
     )
     return Examination(
         diagnosis=judge(obs, judged_at, settings, enrollment_from_log(obs), circumstances),

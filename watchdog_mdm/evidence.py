@@ -145,6 +145,7 @@ class Observations:
     last_courier_connection: Sighting | None = None  # apsd connected to APNs
     power_events: tuple[PowerEvent, ...] = ()  # sleeps and wakes, in time order
     update_progress: tuple[Progress, ...] = ()  # the newest update progress, oldest first
+    last_ddm_declaration: Sighting | None = None  # softwareupdated naming what it enforces
     daemon_entries: int = 0  # entries from Apple's daemons (verified or not)
     unverified_entries: int = 0  # of those, entries whose sender the style does not name
     ignored_entries: int = 0  # entries claiming to be a daemon's from another program
@@ -329,6 +330,7 @@ class Collector:
         self._identity: list[tuple[datetime, int, str]] = []
         self._power: list[tuple[datetime, int, bool, str]] = []
         self._progress: list[tuple[datetime, int, str, str, float | None]] = []
+        self.last_ddm_declaration: _Seen | None = None
 
     def read_only_before(self, instant: datetime) -> None:
         """From now on, take only entries written before ``instant``: a second query
@@ -431,6 +433,9 @@ class Collector:
         _keep_newest(self._identity, (time, len(self._identity), message), IDENTITY_ERRORS_KEPT)
 
     def _add_software_update(self, time: datetime, message: str) -> None:
+        if patterns.DDM_DECLARATION_WORDING in message:
+            self.relevant_entries += 1
+            self.last_ddm_declaration = _newer(self.last_ddm_declaration, time, message)
         progress, enforcement = read_update_message(message)
         if progress:
             self.relevant_entries += 1
@@ -495,6 +500,7 @@ class Collector:
                 Progress(time, phase, edge, portion)
                 for time, _, phase, edge, portion in sorted(self._progress, key=lambda i: i[:2])
             ),
+            last_ddm_declaration=_sighting(self.last_ddm_declaration),
             daemon_entries=self.daemon_entries,
             unverified_entries=self.unverified_entries,
             ignored_entries=self.ignored_entries,

@@ -16,6 +16,9 @@ __all__ = [
     "DAEMON_ACCOUNTS",
     "DAEMON_NAMES",
     "DAEMON_PATHS",
+    "DDM_DECLARATION_WORDING",
+    "DDM_ENFORCED_DATE",
+    "DDM_TARGET_VERSION",
     "DDM_UPDATE_ENFORCEMENT",
     "DECLARATIVE_COMMAND",
     "DEFAULT_ROUTE",
@@ -309,6 +312,14 @@ SOFTWARE_UPDATE_COMMANDS: frozenset[str] = frozenset(
 # the history (sudoade.com "DDM Software Update Logs", macOS 14).
 DECLARATIVE_COMMAND = "DeclarativeManagement"
 DDM_UPDATE_ENFORCEMENT: tuple[str, ...] = ("scheduleEnforcedManagedUpdateWithVersion",)
+# softwareupdated naming the declaration it enforces (tests/fixtures/ddm_update_lines.txt):
+# "-[SUOSUManagedServiceDaemon declarationFromKeys]: Falling back to default applicable
+# declaration: SUCoreDDMDeclaration (DeclarationKey:...|EnforcedInstallDate:2026-08-21T
+# 13:00:00|VersionString:26.6.2|...)". What an export, without the Mac's files, knows
+# of the declared target and deadline (local time, no offset, as declared).
+DDM_DECLARATION_WORDING = "declarationFromKeys]"
+DDM_ENFORCED_DATE = re.compile(r"EnforcedInstallDate:(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
+DDM_TARGET_VERSION = re.compile(r"VersionString:(?P<version>\d+(?:\.\d+)*)")
 
 # "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO ..."
 # (super example logs, macOS 12-13) and "Scan reported progress (end): phase:..." (scans).
@@ -328,6 +339,7 @@ RELEVANT_MARKERS: tuple[bytes, ...] = (
     b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
+    DDM_DECLARATION_WORDING.encode(),
     PUSH_WORDING.encode(),
     *(text.encode() for text in COURIER_CONNECTED),
     *(text.encode() for text in MDM_CONNECT_WORDINGS),

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
+from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
-from watchdog_mdm.evidence import Command, Progress, ago
+from watchdog_mdm.evidence import Command, Progress, Sighting, ago
 
 __all__ = [
     "ACTIVE_STATES",
@@ -33,6 +34,7 @@ __all__ = [
     "UpdateFinding",
     "UpdateState",
     "UpdateUnreadable",
+    "declaration_from_log",
     "read_ddm_state",
     "read_system_version",
     "update_state",
@@ -143,6 +145,24 @@ def _declaration(value: object, local: tzinfo) -> Declaration:
         except ValueError:
             raise UpdateUnreadable(f"TargetLocalDateTime {when[:40]!r} is not a time") from None
     return Declaration(version, build if isinstance(build, str) else None, deadline)
+
+
+def declaration_from_log(line: Sighting | None, local: tzinfo) -> Declaration | None:
+    """The declaration softwareupdated said it enforces, when an export has no files;
+    None when the line names no version."""
+    if line is None:
+        return None
+    version = patterns.DDM_TARGET_VERSION.search(line.text)
+    if version is None:
+        return None
+    date = patterns.DDM_ENFORCED_DATE.search(line.text)
+    deadline = None
+    if date is not None:
+        try:
+            deadline = datetime.fromisoformat(date["date"]).replace(tzinfo=local)
+        except ValueError:
+            deadline = None
+    return Declaration(version["version"], None, deadline)
 
 
 def read_system_version(data: bytes | None) -> str | None:

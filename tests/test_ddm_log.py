@@ -1,0 +1,50 @@
+"""What an export alone says of a DDM update: softwareupdated's own naming of the
+declaration it enforces (tests/fixtures/ddm_update_lines.txt), without the Mac's files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.exports import export_of
+from tests.support import FakeSystem, reference_line
+from watchdog_mdm.cli import cli
+from watchdog_mdm.evidence import Sighting
+from watchdog_mdm.software_update import Declaration, declaration_from_log
+
+SOFTWAREUPDATED = (
+    "/System/Library/CoreServices/Software Update.app/Contents/Resources/softwareupdated"
+)
+DECLARATION = reference_line("ddm_update_lines.txt", "declarationFromKeys")
+AT = datetime(2026, 8, 20, 9, 0, tzinfo=UTC)
+
+
+def test_the_declared_target_and_deadline_are_read_from_the_line() -> None:
+    line = Sighting(AT, DECLARATION)
+    assert declaration_from_log(line, UTC) == Declaration(
+        "26.6.2", None, datetime(2026, 8, 21, 13, 0, tzinfo=UTC)
+    )
+
+
+def test_a_line_without_a_version_declares_nothing() -> None:
+    assert declaration_from_log(Sighting(AT, "declarationFromKeys]: nothing here"), UTC) is None
+
+
+def test_analyze_shows_the_declaration_and_cannot_tell_the_running_version(
+    tmp_path: Path,
+) -> None:
+    record = ("softwareupdated", SOFTWAREUPDATED, "com.apple.SoftwareUpdate", "SU", DECLARATION)
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(export_of("ndjson", [(AT - timedelta(minutes=5), record, 200)]))
+    result = CliRunner().invoke(
+        cli, ["analyze", str(path), "--at", AT.isoformat(), "--json"], obj=FakeSystem(clock=AT)
+    )
+    update = json.loads(result.output)["software_update"]
+    assert update["channel"] == "ddm"
+    assert update["target_version"] == "26.6.2"
+    assert update["deadline"] == "2026-08-21T13:00:00+00:00"
+    assert update["state"] == "unknown"  # the running version is not in a log
+    assert "running version is unknown" in update["reason"]
