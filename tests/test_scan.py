@@ -33,10 +33,12 @@ class PassPerMarkerReader(LogReader):
 
 
 def _what_matters(obs: Observations) -> Observations:
-    # How many entries from the daemons were seen depends on the reader (the scanner
-    # parses only lines with a marker, and each block's last): it only tells whether
-    # the log held any. Everything else must be the same, however it was read.
-    return replace(obs, daemon_entries=min(obs.daemon_entries, 1))
+    # How many entries from the daemons were seen depends on the reader, by design: the
+    # scanner parses only lines with a marker, and each block's last (a shuffled export
+    # may end with a marker line, and then a daemon's other lines are never parsed). It
+    # only tells a live run, whose output is all the daemons', that the log held any.
+    # Everything else must be the same, however it was read.
+    return replace(obs, daemon_entries=0)
 
 
 def by_reading(lines: list[bytes]) -> Observations:
