@@ -228,6 +228,8 @@ class TestReadingTheFiles:
         with pytest.raises(UpdateUnreadable):
             read_system_version(NO_PRODUCT_VERSION)
         with pytest.raises(UpdateUnreadable):
+            read_system_version(plistlib.dumps({"ProductVersion": "Tahoe"}))
+        with pytest.raises(UpdateUnreadable):
             read_system_version(b"garbage")
 
 
@@ -501,7 +503,8 @@ class TestLive:
         assert "MDMSoftwareUpdatesStuck: true" in result.output
 
     @pytest.mark.parametrize(
-        ("target", "running"), [("26.1", TARGET_OS), ("13.3.1", SUPPLEMENTAL_OS)]
+        ("target", "running"),
+        [("26.1", TARGET_OS), ("13.3.1", SUPPLEMENTAL_OS), ("13.3.1 (a)", SUPPLEMENTAL_OS)],
     )
     def test_done(self, target: str, running: bytes) -> None:
         system = live(HEALTHY, declared=ddm_state(AT - 5 * DAY, version=target), running=running)
@@ -520,8 +523,19 @@ class TestLive:
         document = healed(system)
         assert document["MDMClientStuck"] is True
         assert document["software_update"]["state"] == "downloading"
-        assert su_decision(document)["decision"] == "update under way"
+        assert document["MDMSoftwareUpdatesStuck"] is True  # the original's verdict, kept
+        daemon = su_decision(document)
+        assert daemon["decision"] == "update under way"
+        assert daemon["reason"].startswith("an update is under way")  # never even planned
+        assert daemon["planned_commands"] == []
         assert not restarted_software_update(system)
+
+    def test_a_dry_run_would_not_interrupt_it_either(self) -> None:
+        system = live([*SCHEDULED, *ADVANCING], rule="quiet")
+        result = heal(system, "--dry-run", "--json")
+        assert result.exit_code == 0, result.output
+        assert su_decision(json.loads(result.output))["decision"] == "update under way"
+        assert actions(system) == []
 
     def test_stalled_two_hours_restarts_softwareupdated(self) -> None:
         system = live([*HEALTHY, *STALLED], declared=ddm_state(AT + 3 * DAY))
