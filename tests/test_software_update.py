@@ -118,6 +118,10 @@ DAMAGED_DDM_STATES = {
     "Declarations not a dict": damaged(DECLARATION[:2], ["26.1"]),
     "TargetOSVersion not a version": damaged([*DECLARATION, "TargetOSVersion"], "Tahoe"),
     "TargetLocalDateTime garbage": damaged([*DECLARATION, "TargetLocalDateTime"], "next Tue"),
+    "TargetLocalDateTime a plist date": damaged(
+        [*DECLARATION, "TargetLocalDateTime"], datetime(2026, 11, 20, 18, 0)
+    ),
+    "TargetLocalDateTime a number": damaged([*DECLARATION, "TargetLocalDateTime"], 20261120),
 }
 
 # ------------------------------------------------------------------ softwareupdated's lines
@@ -208,6 +212,13 @@ class TestReadingTheFiles:
         declaration = read_ddm_state(ENFORCED_BINARY, paris)
         assert declaration is not None and declaration.deadline is not None
         assert declaration.deadline == datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+
+    def test_a_deadline_with_an_offset_keeps_it(self) -> None:
+        # the schema says no offset; one that is there anyway is not the Mac's zone
+        data = damaged([*DECLARATION, "TargetLocalDateTime"], "2026-11-20T18:00:00+02:00")
+        declaration = read_ddm_state(data, UTC)
+        assert declaration is not None
+        assert declaration.deadline == datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 
     def test_no_file_or_no_declaration_is_none(self) -> None:
         assert read_ddm_state(None, UTC) is None
