@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.exports import export_of
 from tests.support import (
+    HISTORY_QUERY,
     KICK_SU,
     REMEDIATION_TOOLS,
     SU_SEQUENCE,
@@ -78,6 +79,9 @@ def fixture(name: str) -> bytes:
     return reference(f"{FIXTURES}/{name}").read_bytes()
 
 
+# source: key names and types from ddm_software_update.md of the reference collection
+# (Apple's device-management schema, Support App, sudoade.com; `sw_vers` for
+# SystemVersion.plist); the values are ours (tests/fixtures/SOURCES.md).
 ENFORCED_XML = fixture("ddm_state_enforced.plist")
 ENFORCED_BINARY = fixture("ddm_state_enforced.binary.plist")
 NO_DECLARATION = fixture("ddm_state_none.plist")
@@ -468,6 +472,13 @@ def ndjson(rows: list[Row]) -> bytes:
     return export_of("ndjson", [*BACKGROUND, *rows])
 
 
+def windowed(rows: list[Row]) -> tuple[bytes, bytes]:
+    """What `log show` prints for the window (the last 90 minutes) and for the history
+    query (the whole day): the fake System answers each in turn, whatever it asks."""
+    recent = [r for r in rows if r[0] >= AT - 90 * MINUTE]
+    return ndjson(recent), ndjson(rows)
+
+
 def su_decision(document: dict[str, Any]) -> dict[str, Any]:
     (daemon,) = [d for d in document["heal"]["daemons"] if d["daemon"] == SOFTWARE_UPDATE.name]
     result: dict[str, Any] = daemon
@@ -549,10 +560,14 @@ class TestLive:
         assert actions(system) == []
 
     def test_stalled_two_hours_restarts_softwareupdated(self) -> None:
-        system = live([*HEALTHY, *STALLED], declared=ddm_state(AT + 3 * DAY))
+        window, history = windowed([*HEALTHY, *STALLED])
+        system = live([], declared=ddm_state(AT + 3 * DAY), log=[window, history])
         document = healed(system)
         assert update_of(document) == ("stalled", True)
         assert actions(system) == SU_SEQUENCE
+        # the stall is older than the window: the day's history was asked for it
+        queries = system.calls_to("/usr/bin/log")
+        assert queries[1][1:] == HISTORY_QUERY
 
     def test_the_loop_restarts_softwareupdated(self) -> None:
         system = live([*HEALTHY, *LOOP], declared=ddm_state(AT + 3 * DAY))
@@ -561,9 +576,9 @@ class TestLive:
         assert actions(system) == SU_SEQUENCE
 
     def test_an_install_that_starts_before_the_restart_cancels_it(self) -> None:
-        stalled = ndjson([*HEALTHY, *STALLED])
-        started = ndjson([*HEALTHY, *STALLED, row(MINUTE, su(APPLYING))])
-        system = live([], declared=ddm_state(AT + 3 * DAY), log=[stalled, stalled, started])
+        window, history = windowed([*HEALTHY, *STALLED])
+        started = windowed([*HEALTHY, *STALLED, row(MINUTE, su(APPLYING))])[0]
+        system = live([], declared=ddm_state(AT + 3 * DAY), log=[window, history, started])
         document = healed(system)
         daemon = su_decision(document)
         assert daemon["decision"] == "update under way"
