@@ -141,9 +141,13 @@ def _declaration(value: object, local: tzinfo) -> Declaration:
     deadline = None
     if isinstance(when, str):
         try:
-            deadline = datetime.fromisoformat(when).replace(tzinfo=local)
+            parsed = datetime.fromisoformat(when)
         except ValueError:
             raise UpdateUnreadable(f"TargetLocalDateTime {when[:40]!r} is not a time") from None
+        # local time, no offset (the schema); an offset written anyway is kept
+        deadline = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=local)
+    elif when is not None:
+        raise UpdateUnreadable(f"TargetLocalDateTime is a {type(when).__name__}, not a string")
     return Declaration(version, build if isinstance(build, str) else None, deadline)
 
 
