@@ -51,6 +51,7 @@ from tests.test_client_state import (
     row,
 )
 from tests.test_installed_states import fake_live_mac
+from watchdog_mdm.awake import Power, PowerSource
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Command, Progress
@@ -301,7 +302,11 @@ def judged(
 ) -> Any:
     facts = UpdateFacts(read_ddm_state(declared, UTC), read_system_version(running))
     evidence = UpdateEvidence(
-        facts, progress_of(progress or []), command, client_stuck, AT - 5 * DAY
+        facts,
+        progress_of(progress or []),
+        command,
+        client_stuck,
+        Power(PowerSource.SYSCTL, boot=AT - 5 * DAY),  # awake since a boot 5 days ago
     )
     return update_state(evidence, at, SETTINGS)
 

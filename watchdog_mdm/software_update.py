@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
 from watchdog_mdm import patterns
+from watchdog_mdm.awake import Power
 from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Command, Progress, Sighting, ago
 
@@ -72,10 +73,13 @@ ACTIVE_STATES = frozenset({UpdateState.DOWNLOADING, UpdateState.PREPARING, Updat
 _DOWNLOADING = ("DOWNLOADING_", "DOWNLOADED_")
 _INSTALLING = ("APPLYING",)
 # Phases after which nothing is expected to move, so silence is no stall: ready to
-# install at the user's or the deadline's word; finished; APPLYING, after which the Mac
-# restarts into the update (the super example runs end there). An update that never
-# gets past them is caught by its deadline (overdue), not by silence.
-WAITING_PHASES = frozenset({"READY", "COMPLETED", "COMPLETE", "APPLYING"})
+# install at the user's or the deadline's word; finished; APPLYING and
+# PREPARED_COMMITTING_STASH, after which the Mac restarts into the update (the super
+# example runs end there: a full update, and a pre-downloaded or supplemental one). An
+# update that never gets past them is caught by its deadline (overdue) or by looping.
+WAITING_PHASES = frozenset(
+    {"READY", "COMPLETED", "COMPLETE", "APPLYING", "PREPARED_COMMITTING_STASH"}
+)
 # super issues 95 and 213: a loop of ACCEPTED -> PREPARED_COMMITTING_STASH that never
 # reaches PREPARING_UPDATE or APPLYING. A successful run passes through it once.
 _FINISHED = frozenset({"COMPLETED", "COMPLETE"})
@@ -180,7 +184,9 @@ def read_system_version(data: bytes | None) -> str | None:
     return f"{version} {extra}" if isinstance(extra, str) and extra else version
 
 
-_VERSION = re.compile(r"(?P<numbers>\d+(?:\.\d+)*)(?:\s*\((?P<letter>[a-z])\))?")
+# at most six digits a part, five parts: anything longer is no version (and int() of
+# thousands of digits raises)
+_VERSION = re.compile(r"(?P<numbers>\d{1,6}(?:\.\d{1,6}){0,4})(?:\s*\((?P<letter>[a-z])\))?")
 
 
 def version_key(text: str) -> tuple[tuple[int, ...], str] | None:
@@ -201,6 +207,7 @@ class UpdateFacts:
 
     declaration: Declaration | None = None
     running_version: str | None = None
+    running_build: str | None = None  # ProductBuildVersion: tells a supplemental apart
     problem: str | None = None  # why a file could not be read: the state is unknown
     source: str = "files"  # where the declaration came from
 
@@ -258,7 +265,7 @@ class UpdateEvidence:
     progress: Sequence[Progress]  # softwareupdated's update progress, oldest first
     last_command: Command | None  # the newest MDM command of the device channel
     client_stuck: bool | None  # whether mdmclient is wedged
-    booted: datetime | None = None  # the last boot, when known
+    power: Power = field(default_factory=Power)  # when the Mac slept and booted
 
 
 def update_state(evidence: UpdateEvidence, at: datetime, settings: Settings) -> UpdateFinding:
@@ -299,18 +306,45 @@ def _judged(evidence: UpdateEvidence, at: datetime, settings: Settings) -> tuple
     facts = evidence.facts
     if facts.problem is not None:
         return UpdateState.UNKNOWN, f"{facts.problem}: the update's state is unknown"
-    moving = _from_progress(evidence, at, settings)
-    if moving is not None:
-        return moving
-    if facts.declaration is not None:
-        return _declared(facts.declaration, facts.running_version, at, settings.overdue_grace)
+    progress = [p for p in evidence.progress if p.time <= at]
+    last = progress[-1] if progress else None
+    if last is not None and at - last.time < settings.update_stall:
+        # Any progress this recent, whatever its phase or edge, is an update under way:
+        # an `end` is followed within minutes by the next phase (PREPARED, COMPLETED,
+        # then ACCEPTED, APPLYING in the real runs).
+        return _working_state(last.phase), (
+            f"softwareupdated reported progress {ago(at, last.time)} in {last.phase}"
+            f"{_portion(last)}: an update is under way, and is never interrupted"
+        )
+    declared = facts.declaration
+    if declared is not None and _reached(declared, facts):
+        return UpdateState.DONE, (
+            f"running {facts.running_version}, the declared {declared.target_version} or later"
+        )
+    stuck = _stuck_progress(evidence, progress, at, settings)
+    if stuck is not None:
+        return stuck
+    if declared is not None:
+        return _declared(declared, facts.running_version, at, settings.overdue_grace)
+    return _undeclared(evidence, last, at, settings)
+
+
+def _undeclared(
+    evidence: UpdateEvidence, last: Progress | None, at: datetime, settings: Settings
+) -> tuple[UpdateState, str]:
+    """No declaration: the original's case (a wedged mdmclient after ScheduleOSUpdate,
+    with no progress since), or nothing pending."""
     command = evidence.last_command
-    if command is not None and _scheduling(command, at, settings.history) and evidence.client_stuck:
+    if (
+        command is not None
+        and _scheduling(command, at, settings.history)
+        and evidence.client_stuck
+        and (last is None or last.time < command.time)
+    ):
         return UpdateState.STALLED, (
             f"mdmclient is stuck, its last command was {command.request_type} "
             f"({ago(at, command.time)}), and softwareupdated shows no progress since"
         )
-    last = evidence.progress[-1] if evidence.progress else None
     if last is not None:
         return UpdateState.NONE, (
             f"nothing declared, and softwareupdated's last word was {last.phase} "
@@ -319,34 +353,46 @@ def _judged(evidence: UpdateEvidence, at: datetime, settings: Settings) -> tuple
     return UpdateState.NONE, "no update declared, scheduled or under way"
 
 
-def _from_progress(
-    evidence: UpdateEvidence, at: datetime, settings: Settings
+def _stuck_progress(
+    evidence: UpdateEvidence, progress: Sequence[Progress], at: datetime, settings: Settings
 ) -> tuple[UpdateState, str] | None:
-    """Under way, looping or stalled, as softwareupdated's progress shows; None when it
-    shows none of these (no progress, or finished, or waiting)."""
-    progress = evidence.progress
-    last = progress[-1] if progress else None
-    working = last is not None and last.phase not in WAITING_PHASES and last.edge != "end"
-    recent = last is not None and at - last.time < settings.update_stall
-    if last is not None and recent and last.edge != "end" and last.phase not in _FINISHED:
-        return _working_state(last.phase), (
-            f"softwareupdated reported progress {ago(at, last.time)} in {last.phase}"
-            f"{_portion(last)}: an update is under way, and is never interrupted"
-        )
-    cycles = loops(progress)
+    """Looping, or stalled, as softwareupdated's progress shows; None when it shows
+    neither (no progress, finished, waiting, or a restart or sleep since)."""
+    recent = [p for p in progress if p.time >= at - settings.history]
+    cycles = loops(recent)
     if cycles >= LOOPS:
         return UpdateState.LOOPING, (
-            f"softwareupdated went from {LOOP_START} to {LOOP_END} {cycles} times without "
-            f"reaching PREPARING_UPDATE or APPLYING (super issues 95, 213)"
+            f"softwareupdated went from {LOOP_START} to {LOOP_END} {cycles} times in the "
+            f"last {_hours(settings.history)} without reaching PREPARING_UPDATE or "
+            "APPLYING (super issues 95, 213)"
         )
-    restarted = evidence.booted is not None and last is not None and evidence.booted > last.time
-    if last is not None and working and not restarted:
-        return UpdateState.STALLED, (
-            f"softwareupdated's last progress was {ago(at, last.time)}, in {last.phase}"
-            f"{_portion(last)}, and nothing since for longer than "
-            f"{_minutes(settings.update_stall)}"
-        )
-    return None
+    last = progress[-1] if progress else None
+    if last is None or last.phase in WAITING_PHASES or last.edge == "end":
+        return None
+    power = evidence.power
+    booted = power.boot is not None and power.boot > last.time
+    awake = power.awake_between(last.time, at)
+    if booted or awake < settings.update_stall:
+        return None  # restarted since (into the update or not), or asleep most of it
+    return UpdateState.STALLED, (
+        f"softwareupdated's last progress was {ago(at, last.time)}, in {last.phase}"
+        f"{_portion(last)}, and nothing since in {int(awake.total_seconds() // 60)} min "
+        f"of awake time (UpdateStallMinutes {_minutes(settings.update_stall)})"
+    )
+
+
+def _reached(declared: Declaration, facts: UpdateFacts) -> bool:
+    """Whether the running version is the declared target or later. A supplemental
+    (Rapid Security Response) target names its letter in the build ("22E772610a" for
+    13.3.1): on the same version, the builds must then agree."""
+    running, target = version_key(facts.running_version or ""), version_key(declared.target_version)
+    if running is None or target is None or running < target:
+        return False
+    build = declared.target_build
+    supplemental = build is not None and build[-1:].islower() and build[-1:].isalpha()
+    if running[0] == target[0] and supplemental and facts.running_build is not None:
+        return facts.running_build == build or running[1] > ""
+    return True
 
 
 def _declared(
@@ -355,8 +401,6 @@ def _declared(
     target = declared.target_version
     if running is None:
         return UpdateState.UNKNOWN, f"{target} is declared, but the running version is unknown"
-    if (version_key(running) or ((), "")) >= (version_key(target) or ((), "")):
-        return UpdateState.DONE, f"running {running}, the declared {target} or later"
     deadline = declared.deadline
     if deadline is not None and at >= deadline + grace:
         return UpdateState.OVERDUE, (

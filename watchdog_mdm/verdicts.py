@@ -84,7 +84,7 @@ def judge(
             obs.update_progress,
             obs.last_command,
             client.stuck,
-            circumstances.power.boot,
+            circumstances.power,
         ),
         at,
         settings,
