@@ -48,3 +48,25 @@ def test_analyze_shows_the_declaration_and_cannot_tell_the_running_version(
     assert update["deadline"] == "2026-08-21T13:00:00+00:00"
     assert update["state"] == "unknown"  # the running version is not in a log
     assert "running version is unknown" in update["reason"]
+
+
+def test_only_the_progress_managers_own_lines_are_progress(tmp_path: Path) -> None:
+    # softwareupdated logs text others choose (a client's path): it must not pass for
+    # progress, and hold off or bring on a restart
+    real = reference_line("softwareupdated_lines.txt", "phase:DOWNLOADING_UPDATE", "(inter)")
+    message = real[real.index("[SUMacControllerProgressManager]") :]
+    forged = "Adding client: path = /tmp/Reported progress (inter): phase:DOWNLOADING_UPDATE x"
+    rows = [
+        (AT - timedelta(minutes=3), ("softwareupdated", SOFTWAREUPDATED, "", "", forged), 200),
+    ]
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(export_of("ndjson", rows))
+    run = ["analyze", str(path), "--at", AT.isoformat(), "--json"]
+    update = json.loads(CliRunner().invoke(cli, run, obj=FakeSystem(clock=AT)).output)
+    assert update["software_update"]["phase"] is None
+    rows.append(
+        (AT - timedelta(minutes=2), ("softwareupdated", SOFTWAREUPDATED, "", "", message), 200)
+    )
+    path.write_bytes(export_of("ndjson", rows))
+    update = json.loads(CliRunner().invoke(cli, run, obj=FakeSystem(clock=AT)).output)
+    assert update["software_update"]["state"] == "downloading"

@@ -36,7 +36,7 @@ from watchdog_mdm.software_update import (
     UpdateUnreadable,
     declaration_from_log,
     read_ddm_state,
-    read_system_version,
+    read_running,
 )
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
@@ -217,18 +217,18 @@ def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | No
         return None, f"{PROFILES}: {exc}"
 
 
-def read_update(system: System, local: tzinfo) -> UpdateFacts:
+def read_update(system: System) -> UpdateFacts:
     """The declared update (SoftwareUpdateDDMStatePersistence.plist) and the running
     version (SystemVersion.plist); a file that cannot be read makes the state unknown."""
     try:
-        declaration = read_ddm_state(system.read_bytes(DDM_STATE_PATH), local)
-        running = read_system_version(system.read_bytes(SYSTEM_VERSION_PATH))
+        declaration = read_ddm_state(system.read_bytes(DDM_STATE_PATH), system.local_time)
+        running, build = read_running(system.read_bytes(SYSTEM_VERSION_PATH))
     except UpdateUnreadable as exc:
         return UpdateFacts(problem=str(exc))
     except OSError as exc:
         name = exc.filename or "a software update file"
         return UpdateFacts(problem=f"{name}: {exc.strerror or exc}")
-    return UpdateFacts(declaration, running)
+    return UpdateFacts(declaration, running, build)
 
 
 def read_power(system: System, settings: Settings) -> Power:
@@ -356,7 +356,7 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
     enrollment, enrollment_problem = read_enrollment(system, settings)
     power = read_power(system, settings)
     network = read_network(system, settings)
-    update = read_update(system, at.tzinfo or UTC)
+    update = read_update(system)
     reader = LogReader(naive_tz=at.tzinfo or UTC)
     collector = Collector(verified_only=True)
     queries = [window_query(settings)]

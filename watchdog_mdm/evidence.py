@@ -261,6 +261,8 @@ def read_update_message(message: str) -> tuple[bool, bool]:
 def update_progress(message: str) -> tuple[str, str, float | None] | None:
     """(phase, edge, portion) of an update's progress line; None for a catalog scan's
     progress and for anything else."""
+    if patterns.UPDATE_PROGRESS_LINE.match(message) is None:
+        return None
     match = patterns.UPDATE_PROGRESS.search(message)
     if match is None or match["scan"] == "Scan r":
         return None
@@ -433,7 +435,7 @@ class Collector:
         _keep_newest(self._identity, (time, len(self._identity), message), IDENTITY_ERRORS_KEPT)
 
     def _add_software_update(self, time: datetime, message: str) -> None:
-        if patterns.DDM_DECLARATION_WORDING in message:
+        if patterns.DDM_DECLARATION_LINE.match(message):
             self.relevant_entries += 1
             self.last_ddm_declaration = _newer(self.last_ddm_declaration, time, message)
         progress, enforcement = read_update_message(message)

@@ -16,6 +16,7 @@ __all__ = [
     "DAEMON_ACCOUNTS",
     "DAEMON_NAMES",
     "DAEMON_PATHS",
+    "DDM_DECLARATION_LINE",
     "DDM_DECLARATION_WORDING",
     "DDM_ENFORCED_DATE",
     "DDM_TARGET_VERSION",
@@ -62,6 +63,7 @@ __all__ = [
     "UNKNOWN",
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "UPDATE_PROGRESS_LINE",
     "UPDATE_PROGRESS_WORDING",
     "URL_ERROR",
     "URL_ERROR_WORDING",
@@ -318,6 +320,7 @@ DDM_UPDATE_ENFORCEMENT: tuple[str, ...] = ("scheduleEnforcedManagedUpdateWithVer
 # 13:00:00|VersionString:26.6.2|...)". What an export, without the Mac's files, knows
 # of the declared target and deadline (local time, no offset, as declared).
 DDM_DECLARATION_WORDING = "declarationFromKeys]"
+DDM_DECLARATION_LINE = re.compile(r"-\[SUOSUManagedServiceDaemon declarationFromKeys\]: ")
 DDM_ENFORCED_DATE = re.compile(r"EnforcedInstallDate:(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 DDM_TARGET_VERSION = re.compile(r"VersionString:(?P<version>\d+(?:\.\d+)*)")
 
@@ -328,6 +331,10 @@ UPDATE_PROGRESS = re.compile(
     r"(?P<scan>Scan r|r|R)eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
     r"(?: stalled:(?P<stalled>\w+))?(?: portionComplete:(?P<portion>[0-9.]+))?"
 )
+# An update's progress only as its progress manager writes it, at the start of the
+# message: softwareupdated also logs text others choose (a client's path), which must
+# not be able to pass for progress and hold off, or bring on, a restart.
+UPDATE_PROGRESS_LINE = re.compile(r"\[SUMacControllerProgressManager\] Reported progress \(")
 
 # The raw bytes that every line the checks read contains. Lines with none of them are
 # never decoded or parsed, which is what makes reading a day of log fast; a new wording

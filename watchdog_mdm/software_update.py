@@ -12,7 +12,7 @@ bytes; the files come through the seam.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -37,6 +37,7 @@ __all__ = [
     "UpdateUnreadable",
     "declaration_from_log",
     "read_ddm_state",
+    "read_running",
     "read_system_version",
     "update_state",
     "version_key",
@@ -116,7 +117,18 @@ def _plist(data: bytes, name: str) -> dict[str, Any]:
     return loaded
 
 
-def read_ddm_state(data: bytes | None, local: tzinfo) -> Declaration | None:
+# How a wall-clock time of the Mac becomes an instant: a zone, or the Mac's own rules
+# (System.local_time), which are right across a daylight-saving change.
+Localize = tzinfo | Callable[[datetime], datetime]
+
+
+def _localized(wall: datetime, local: Localize) -> datetime:
+    if wall.tzinfo is not None:
+        return wall  # an offset written in the value is kept
+    return wall.replace(tzinfo=local) if isinstance(local, tzinfo) else local(wall)
+
+
+def read_ddm_state(data: bytes | None, local: Localize) -> Declaration | None:
     """The declared update, if any. None: no file, or no declaration in it. Raises
     UpdateUnreadable for a shape this version does not know."""
     if data is None:
@@ -134,7 +146,7 @@ def read_ddm_state(data: bytes | None, local: tzinfo) -> Declaration | None:
     return max(found, key=lambda d: version_key(d.target_version) or ((), ""))
 
 
-def _declaration(value: object, local: tzinfo) -> Declaration:
+def _declaration(value: object, local: Localize) -> Declaration:
     if not isinstance(value, dict) or not isinstance(value.get("TargetOSVersion"), str):
         raise UpdateUnreadable("a declaration without a TargetOSVersion")
     version = value["TargetOSVersion"]
@@ -149,13 +161,13 @@ def _declaration(value: object, local: tzinfo) -> Declaration:
         except ValueError:
             raise UpdateUnreadable(f"TargetLocalDateTime {when[:40]!r} is not a time") from None
         # local time, no offset (the schema); an offset written anyway is kept
-        deadline = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=local)
+        deadline = _localized(parsed, local)
     elif when is not None:
         raise UpdateUnreadable(f"TargetLocalDateTime is a {type(when).__name__}, not a string")
     return Declaration(version, build if isinstance(build, str) else None, deadline)
 
 
-def declaration_from_log(line: Sighting | None, local: tzinfo) -> Declaration | None:
+def declaration_from_log(line: Sighting | None, local: Localize) -> Declaration | None:
     """The declaration softwareupdated said it enforces, when an export has no files;
     None when the line names no version."""
     if line is None:
@@ -167,7 +179,7 @@ def declaration_from_log(line: Sighting | None, local: tzinfo) -> Declaration | 
     deadline = None
     if date is not None:
         try:
-            deadline = datetime.fromisoformat(date["date"]).replace(tzinfo=local)
+            deadline = _localized(datetime.fromisoformat(date["date"]), local)
         except ValueError:
             deadline = None
     return Declaration(version["version"], None, deadline)
@@ -175,13 +187,21 @@ def declaration_from_log(line: Sighting | None, local: tzinfo) -> Declaration | 
 
 def read_system_version(data: bytes | None) -> str | None:
     """The running macOS version, with a Rapid Security Response's letter ("13.3.1 (a)")."""
+    return read_running(data)[0]
+
+
+def read_running(data: bytes | None) -> tuple[str | None, str | None]:
+    """The running version (with its supplemental letter) and build; (None, None)
+    without the file."""
     if data is None:
-        return None
+        return None, None
     document = _plist(data, "SystemVersion.plist")
     version, extra = document.get("ProductVersion"), document.get("ProductVersionExtra")
     if not isinstance(version, str) or version_key(version) is None:
         raise UpdateUnreadable("SystemVersion.plist has no ProductVersion")
-    return f"{version} {extra}" if isinstance(extra, str) and extra else version
+    build = document.get("ProductBuildVersion")
+    full = f"{version} {extra}" if isinstance(extra, str) and extra else version
+    return full, build if isinstance(build, str) else None
 
 
 # at most six digits a part, five parts: anything longer is no version (and int() of
