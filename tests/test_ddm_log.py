@@ -56,7 +56,7 @@ def test_only_the_progress_managers_own_lines_are_progress(tmp_path: Path) -> No
     real = reference_line("softwareupdated_lines.txt", "phase:DOWNLOADING_UPDATE", "(inter)")
     message = real[real.index("[SUMacControllerProgressManager]") :]
     forged = "Adding client: path = /tmp/Reported progress (inter): phase:DOWNLOADING_UPDATE x"
-    rows = [
+    rows: list[tuple[datetime, tuple[str, str, str, str, str], int | None]] = [
         (AT - timedelta(minutes=3), ("softwareupdated", SOFTWAREUPDATED, "", "", forged), 200),
     ]
     path = tmp_path / "export.ndjson"

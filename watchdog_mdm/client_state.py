@@ -22,6 +22,7 @@ from watchdog_mdm.evidence import (
     Observations,
     Outcome,
     OutcomeKind,
+    Progress,
     Sighting,
     ago,
     window_text,
@@ -79,6 +80,9 @@ class Memory:
     # the quiet spell (its ledger's start) in which mdmclient was restarted for being
     # quiet too long: once a spell, for a restart that did not help will not the next day
     quiet_restart_for: datetime | None = None
+    # softwareupdated's newest update progress ever seen: a download that stalled
+    # hours ago is no longer in the window's log, and must still be seen as stalled
+    last_update_progress: Progress | None = None
 
 
 def newest_success(*sightings: Sighting | None) -> Sighting | None:
@@ -101,6 +105,7 @@ class Circumstances:
     quiet_restarted: bool = False
     evidence_problem: str | None = None  # why the log could not be read, if it could not
     update: UpdateFacts = field(default_factory=UpdateFacts)  # the declared update, the OS
+    remembered_progress: Progress | None = None  # the newest update progress, remembered
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from watchdog_mdm.software_update import (
 )
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
-from watchdog_mdm.verdicts import Diagnosis, judge
+from watchdog_mdm.verdicts import Diagnosis, judge, with_remembered
 
 __all__ = [
     "HISTORY_PREDICATE",
@@ -385,9 +385,15 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
             quiet_restarted=restarted_for is not None,
             evidence_problem=problem,
             update=update,
+            remembered_progress=memory.last_update_progress,
         )
         diagnosis = judge(obs, at, settings, enrollment, circumstances)
-        kept = memory if problem else Memory(remembered, ledger, restarted_for)
+        newest = with_remembered(obs.update_progress, memory.last_update_progress)
+        kept = (
+            memory
+            if problem
+            else Memory(remembered, ledger, restarted_for, newest[-1] if newest else None)
+        )
         return diagnosis, kept
 
     diagnosis, kept = judged()

@@ -19,6 +19,7 @@ from watchdog_mdm.evidence import (
     Enrollment,
     EnrollmentSource,
     Observations,
+    Progress,
     ago,
     is_software_update_command,
     window_text,
@@ -26,7 +27,7 @@ from watchdog_mdm.evidence import (
 from watchdog_mdm.keys import Verdict
 from watchdog_mdm.software_update import UpdateEvidence, UpdateFinding, UpdateState, update_state
 
-__all__ = ["Diagnosis", "judge"]
+__all__ = ["Diagnosis", "judge", "with_remembered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ def judge(
     update = update_state(
         UpdateEvidence(
             circumstances.update,
-            obs.update_progress,
+            with_remembered(obs.update_progress, circumstances.remembered_progress),
             obs.last_command,
             client.stuck,
             circumstances.power,
@@ -135,6 +136,16 @@ def _identity_verdict(
     return True, (
         f"mdmclient logged an MDM identity failure {ago(at, newest.time)}: {newest.message}"
     )
+
+
+def with_remembered(
+    progress: tuple[Progress, ...], remembered: Progress | None
+) -> tuple[Progress, ...]:
+    """The log's update progress, and the one remembered when it is newer (a stall
+    older than the window)."""
+    if remembered is None or (progress and progress[-1].time >= remembered.time):
+        return progress
+    return (*progress, remembered)
 
 
 def _update_verdict(
