@@ -788,6 +788,66 @@ class TestLive:
         assert not restarted_software_update(system)
 
 
+class TestLiveReviewFixes:
+    PREPARED_END = progress_message("(end): phase:PREPARED stalled")
+    COMPLETED_END = progress_message("(end): phase:COMPLETED")
+    DOWNLOADED_END = progress_message("(end): phase:DOWNLOADED_UPDATE")
+
+    def test_a_recent_end_is_never_interrupted(self) -> None:
+        ends = [row(2 * MINUTE, su(self.PREPARED_END)), row(MINUTE, su(self.COMPLETED_END))]
+        system = live([*HEALTHY, *ends], declared=ddm_state(AT - 2 * DAY))
+        document = healed(system)
+        assert update_of(document) == ("preparing", False)
+        assert document["software_update"]["phase"] == "COMPLETED"
+        assert not restarted_software_update(system)
+
+    def test_a_download_that_ended_seconds_ago_is_never_interrupted(self) -> None:
+        end = row(timedelta(seconds=5), su(self.DOWNLOADED_END))
+        system = live([*HEALTHY, end], declared=ddm_state(AT - 2 * DAY))
+        document = healed(system)
+        assert update_of(document) == ("downloading", False)
+        assert not restarted_software_update(system)
+
+    def test_a_download_paused_by_sleep_is_not_restarted(self) -> None:
+        # the last progress 14 h ago, then asleep until 5 minutes ago
+        window, history = windowed([*HEALTHY, *download_for_hours(14 * HOUR)])
+        system = live_mac([], wake=AT - 5 * MINUTE)
+        system.replies["/usr/bin/log"] = [Reply(window), Reply(history)]
+        system.files[DDM_STATE_PATH] = ddm_state(AT + 3 * DAY)
+        system.files[SYSTEM_VERSION_PATH] = OLD_OS
+        document = healed(system)
+        assert update_of(document) == ("pending", False)
+        assert not restarted_software_update(system)
+
+    def test_a_huge_target_version_is_unknown(self) -> None:
+        declared = damaged([*DECLARATION, "TargetOSVersion"], "9" * 5000)
+        document = healed(system := live([*HEALTHY, *STALLED], declared=declared))
+        assert update_of(document) == ("unknown", None)
+        assert not restarted_software_update(system)
+
+    def test_a_huge_running_version_is_unknown(self) -> None:
+        running = plistlib.dumps({"ProductVersion": "9" * 5000})
+        system = live([*HEALTHY, *STALLED], declared=ddm_state(AT - 2 * DAY), running=running)
+        result = heal(system)
+        assert result.exit_code == 0, result.output
+        assert "MDMSoftwareUpdatesStuck: unknown" in result.output
+        assert not restarted_software_update(system)
+
+
+class TestAnalyzeReviewFixes:
+    def test_progress_after_the_schedule_is_not_the_originals_stall(self, tmp_path: Path) -> None:
+        after = [row(2 * HOUR + 5 * MINUTE, su(ACCEPTED)), row(2 * HOUR, su(APPLYING))]
+        document = analyzed(tmp_path, [*SCHEDULED, *after])
+        assert document["MDMClientStuck"] is True
+        assert update_of(document) == ("none", False)
+
+    def test_progress_before_the_schedule_is_the_originals_stall(self, tmp_path: Path) -> None:
+        before = [row(5 * HOUR + 5 * MINUTE, su(ACCEPTED)), row(5 * HOUR, su(APPLYING))]
+        document = analyzed(tmp_path, [*before, *SCHEDULED])
+        assert document["MDMClientStuck"] is True
+        assert update_of(document) == ("stalled", True)
+
+
 # ------------------------------------------------------------------ installed: the fake Mac
 
 
