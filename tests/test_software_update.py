@@ -51,7 +51,7 @@ from tests.test_client_state import (
     row,
 )
 from tests.test_installed_states import fake_live_mac
-from watchdog_mdm.awake import Power, PowerSource
+from watchdog_mdm.awake import Power, PowerEvent, PowerSource
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import Settings
 from watchdog_mdm.evidence import Command, Progress
@@ -384,6 +384,167 @@ class TestPureState:
         assert (finding.channel, finding.state, finding.stuck) == ("none", "none", False)
 
 
+class TestReviewFixes:
+    """The review findings of the pure state: sleep and restarts, recent `end` edges,
+    done first, the original's case, supplemental builds, huge versions, loops in the
+    history, and the silence after PREPARED_COMMITTING_STASH."""
+
+    EVENING = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    MORNING = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # woke 07:55
+
+    @staticmethod
+    def state(
+        facts: UpdateFacts,
+        progress: list[Progress],
+        *,
+        command: Command | None = None,
+        client_stuck: bool | None = False,
+        power: Power | None = None,
+        at: datetime = AT,
+    ) -> Any:
+        evidence = (
+            UpdateEvidence(facts, progress, command, client_stuck)
+            if power is None  # nothing known of sleep: every span counted as awake
+            else UpdateEvidence(facts, progress, command, client_stuck, power)
+        )
+        return update_state(evidence, at, SETTINGS)
+
+    @staticmethod
+    def facts(deadline: datetime, *, running: bytes = OLD_OS, version: str = "26.1") -> UpdateFacts:
+        return UpdateFacts(
+            read_ddm_state(ddm_state(deadline, version=version), UTC), read_system_version(running)
+        )
+
+    # 1. a download paused by sleep
+    def overnight(self) -> list[Progress]:
+        return [
+            Progress(self.EVENING - 10 * MINUTE, "DOWNLOADING_UPDATE", "inter", 0.2),
+            Progress(self.EVENING, "DOWNLOADING_UPDATE", "inter", 0.3),  # 14 h before
+        ]
+
+    def test_a_download_paused_by_sleep_is_not_stalled_sysctl(self) -> None:
+        at = self.MORNING
+        power = Power(PowerSource.SYSCTL, boot=at - 5 * DAY, last_wake=at - 5 * MINUTE)
+        finding = self.state(self.facts(at + 3 * DAY), self.overnight(), power=power, at=at)
+        assert (finding.state, finding.stuck) == ("pending", False)
+
+    def test_a_download_paused_by_sleep_is_not_stalled_log(self) -> None:
+        at = self.MORNING
+        events = (
+            PowerEvent(self.EVENING + MINUTE, asleep=True),
+            PowerEvent(at - 5 * MINUTE, asleep=False),
+        )
+        power = Power(PowerSource.LOG, events=events)
+        finding = self.state(self.facts(at + 3 * DAY), self.overnight(), power=power, at=at)
+        assert (finding.state, finding.stuck) == ("pending", False)
+
+    def test_the_same_download_awake_all_night_is_stalled(self) -> None:
+        at = self.MORNING
+        power = Power(PowerSource.SYSCTL, boot=at - 5 * DAY)
+        finding = self.state(self.facts(at + 3 * DAY), self.overnight(), power=power, at=at)
+        assert (finding.state, finding.stuck) == ("stalled", True)
+
+    # 2. any recent progress is under way, an `end` edge too
+    def test_a_recent_end_is_an_update_under_way(self) -> None:
+        progress = [
+            Progress(AT - 2 * MINUTE, "PREPARED", "end", 0.999),
+            Progress(AT - MINUTE, "COMPLETED", "end", 1.0),
+        ]
+        finding = self.state(self.facts(AT - 2 * DAY), progress)
+        assert (finding.state, finding.active, finding.stuck) == ("preparing", True, False)
+
+    def test_a_download_that_ended_seconds_ago_is_under_way(self) -> None:
+        progress = [Progress(AT - timedelta(seconds=5), "DOWNLOADED_UPDATE", "end", 0.549)]
+        finding = self.state(self.facts(AT - 2 * DAY), progress)
+        assert (finding.state, finding.active, finding.stuck) == ("downloading", True, False)
+
+    # 3. the original's case, only with no progress since its command
+    SCHEDULE = Command(AT - 3 * HOUR, "ScheduleOSUpdate", "Acknowledged", "")
+
+    def test_progress_after_the_schedule_is_no_stall(self) -> None:
+        progress = [
+            Progress(AT - 2 * HOUR - 5 * MINUTE, "ACCEPTED", "start", 0.0),
+            Progress(AT - 2 * HOUR, "APPLYING", "start", 0.999),
+        ]
+        facts = UpdateFacts()
+        finding = self.state(facts, progress, command=self.SCHEDULE, client_stuck=True)
+        assert (finding.channel, finding.state, finding.stuck) == ("mdm", "none", False)
+
+    def test_progress_only_before_the_schedule_is_the_originals_stall(self) -> None:
+        progress = [
+            Progress(AT - 5 * HOUR - 5 * MINUTE, "ACCEPTED", "start", 0.0),
+            Progress(AT - 5 * HOUR, "APPLYING", "start", 0.999),
+        ]
+        finding = self.state(UpdateFacts(), progress, command=self.SCHEDULE, client_stuck=True)
+        assert (finding.channel, finding.state, finding.stuck) == ("mdm", "stalled", True)
+
+    # 4. done beats looping and stalled
+    def test_done_beats_looping(self) -> None:
+        facts = self.facts(AT - 5 * DAY, running=TARGET_OS)
+        finding = self.state(facts, progress_of(LOOP))
+        assert (finding.state, finding.stuck) == ("done", False)
+
+    def test_done_beats_a_stale_download(self) -> None:
+        facts = self.facts(AT - 5 * DAY, running=TARGET_OS)
+        finding = self.state(facts, progress_of(STALLED))
+        assert (finding.state, finding.stuck) == ("done", False)
+
+    # 5. a supplemental (Rapid Security Response) target
+    @staticmethod
+    def supplemental(deadline: datetime, version: str, build: str) -> UpdateFacts:
+        declared = Declaration("13.3.1", "22E772610a", deadline)
+        return UpdateFacts(declared, running_version=version, running_build=build)
+
+    def test_a_supplemental_target_is_not_reached_by_its_base_build(self) -> None:
+        before = self.supplemental(AT + 3 * DAY, "13.3.1", "22E252")
+        assert self.state(before, []).state == "pending"
+        after = self.supplemental(AT - 3 * DAY, "13.3.1", "22E252")
+        assert (self.state(after, []).state, self.state(after, []).stuck) == ("overdue", True)
+
+    def test_a_supplemental_target_reached(self) -> None:
+        facts = self.supplemental(AT - 3 * DAY, "13.3.1 (a)", "22E772610a")
+        assert (self.state(facts, []).state, self.state(facts, []).stuck) == ("done", False)
+
+    # 6. versions of thousands of digits are no versions
+    HUGE = ("9" * 5000, "26." + "1" * 5000, "1" + ".1" * 2500)
+
+    @pytest.mark.parametrize("text", HUGE, ids=["5000 digits", "a part of 5000", "2501 parts"])
+    def test_a_huge_version_is_no_version(self, text: str) -> None:
+        assert version_key(text) is None
+        with pytest.raises(UpdateUnreadable):
+            read_ddm_state(damaged([*DECLARATION, "TargetOSVersion"], text), UTC)
+        with pytest.raises(UpdateUnreadable):
+            read_system_version(plistlib.dumps({"ProductVersion": text}))
+
+    # 7. loops counted within the history
+    @staticmethod
+    def cycles(*hours_ago: float) -> list[Progress]:
+        out = []
+        for hours in hours_ago:
+            start = AT - hours * HOUR
+            out.append(Progress(start, "ACCEPTED", "start", 0.0))
+            out.append(Progress(start + 2 * MINUTE, "PREPARED_COMMITTING_STASH", "start", 0.01))
+        return out
+
+    def test_loops_over_two_days_are_not_looping(self) -> None:
+        finding = self.state(self.facts(AT + 3 * DAY), self.cycles(40, 30, 5))
+        assert (finding.state, finding.stuck) == ("pending", False)
+
+    def test_loops_within_the_day_are_looping(self) -> None:
+        finding = self.state(self.facts(AT + 3 * DAY), self.cycles(20, 10, 5))
+        assert (finding.state, finding.stuck) == ("looping", True)
+
+    # 8. silence after PREPARED_COMMITTING_STASH: the Mac restarts into the update
+    @pytest.mark.parametrize(("edge", "portion"), [("start", 0.01), ("inter", 0.5045)])
+    def test_silence_after_the_stash_is_no_stall(self, edge: str, portion: float) -> None:
+        progress = [
+            Progress(AT - 5 * HOUR - 2 * MINUTE, "ACCEPTED", "start", 0.0),
+            Progress(AT - 5 * HOUR, "PREPARED_COMMITTING_STASH", edge, portion),
+        ]
+        finding = self.state(self.facts(AT + 3 * DAY), progress)
+        assert (finding.state, finding.stuck) == ("pending", False)
+
+
 # ------------------------------------------------------------------ offline: analyze
 
 
@@ -625,6 +786,66 @@ class TestLive:
         assert document["MDMClientStuck"] is True
         assert update_of(document) == ("none", False)
         assert not restarted_software_update(system)
+
+
+class TestLiveReviewFixes:
+    PREPARED_END = progress_message("(end): phase:PREPARED stalled")
+    COMPLETED_END = progress_message("(end): phase:COMPLETED")
+    DOWNLOADED_END = progress_message("(end): phase:DOWNLOADED_UPDATE")
+
+    def test_a_recent_end_is_never_interrupted(self) -> None:
+        ends = [row(2 * MINUTE, su(self.PREPARED_END)), row(MINUTE, su(self.COMPLETED_END))]
+        system = live([*HEALTHY, *ends], declared=ddm_state(AT - 2 * DAY))
+        document = healed(system)
+        assert update_of(document) == ("preparing", False)
+        assert document["software_update"]["phase"] == "COMPLETED"
+        assert not restarted_software_update(system)
+
+    def test_a_download_that_ended_seconds_ago_is_never_interrupted(self) -> None:
+        end = row(timedelta(seconds=5), su(self.DOWNLOADED_END))
+        system = live([*HEALTHY, end], declared=ddm_state(AT - 2 * DAY))
+        document = healed(system)
+        assert update_of(document) == ("downloading", False)
+        assert not restarted_software_update(system)
+
+    def test_a_download_paused_by_sleep_is_not_restarted(self) -> None:
+        # the last progress 14 h ago, then asleep until 5 minutes ago
+        window, history = windowed([*HEALTHY, *download_for_hours(14 * HOUR)])
+        system = live_mac([], wake=AT - 5 * MINUTE)
+        system.replies["/usr/bin/log"] = [Reply(window), Reply(history)]
+        system.files[DDM_STATE_PATH] = ddm_state(AT + 3 * DAY)
+        system.files[SYSTEM_VERSION_PATH] = OLD_OS
+        document = healed(system)
+        assert update_of(document) == ("pending", False)
+        assert not restarted_software_update(system)
+
+    def test_a_huge_target_version_is_unknown(self) -> None:
+        declared = damaged([*DECLARATION, "TargetOSVersion"], "9" * 5000)
+        document = healed(system := live([*HEALTHY, *STALLED], declared=declared))
+        assert update_of(document) == ("unknown", None)
+        assert not restarted_software_update(system)
+
+    def test_a_huge_running_version_is_unknown(self) -> None:
+        running = plistlib.dumps({"ProductVersion": "9" * 5000})
+        system = live([*HEALTHY, *STALLED], declared=ddm_state(AT - 2 * DAY), running=running)
+        result = heal(system)
+        assert result.exit_code == 0, result.output
+        assert "MDMSoftwareUpdatesStuck: unknown" in result.output
+        assert not restarted_software_update(system)
+
+
+class TestAnalyzeReviewFixes:
+    def test_progress_after_the_schedule_is_not_the_originals_stall(self, tmp_path: Path) -> None:
+        after = [row(2 * HOUR + 5 * MINUTE, su(ACCEPTED)), row(2 * HOUR, su(APPLYING))]
+        document = analyzed(tmp_path, [*SCHEDULED, *after])
+        assert document["MDMClientStuck"] is True
+        assert update_of(document) == ("none", False)
+
+    def test_progress_before_the_schedule_is_the_originals_stall(self, tmp_path: Path) -> None:
+        before = [row(5 * HOUR + 5 * MINUTE, su(ACCEPTED)), row(5 * HOUR, su(APPLYING))]
+        document = analyzed(tmp_path, [*before, *SCHEDULED])
+        assert document["MDMClientStuck"] is True
+        assert update_of(document) == ("stalled", True)
 
 
 # ------------------------------------------------------------------ installed: the fake Mac
