@@ -906,3 +906,33 @@ def test_installed_damaged_state_is_unknown(fake_mac: FakeMac) -> None:
     assert done.returncode == 0, done.stderr
     assert "MDMSoftwareUpdatesStuck: unknown" in done.stdout
     assert restarts(fake_mac) == []
+
+
+class TestSupplementalLive:
+    """A live run reads ProductBuildVersion: a supplemental target is reached only
+    when the running build is the declared one."""
+
+    def declared(self) -> bytes:
+        document = plistlib.loads(ddm_state(AT - 3 * DAY, version="13.3.1"))
+        (declaration,) = document["SUCorePersistedStatePolicyFields"]["Declarations"].values()
+        declaration["TargetBuildVersion"] = "22E772610a"
+        return plistlib.dumps(document)
+
+    def running(self, build: str, extra: str | None = None) -> bytes:
+        document = {"ProductVersion": "13.3.1", "ProductBuildVersion": build}
+        if extra is not None:
+            document["ProductVersionExtra"] = extra
+        return plistlib.dumps(document)
+
+    def test_the_version_without_its_supplement_is_overdue(self) -> None:
+        system = live(HEALTHY, declared=self.declared(), running=self.running("22E252"))
+        document = json.loads(heal(system, "--json").output)
+        assert document["software_update"]["state"] == "overdue"
+        assert document["MDMSoftwareUpdatesStuck"] is True
+
+    def test_the_supplement_running_is_done(self) -> None:
+        running = self.running("22E772610a", "(a)")
+        system = live(HEALTHY, declared=self.declared(), running=running)
+        document = json.loads(heal(system, "--json").output)
+        assert document["software_update"]["state"] == "done"
+        assert document["MDMSoftwareUpdatesStuck"] is False
