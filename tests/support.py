@@ -352,6 +352,9 @@ class FakeSystem:
     def now(self) -> datetime:
         return self.clock
 
+    def local_time(self, wall: datetime) -> datetime:
+        return wall.replace(tzinfo=self.clock.tzinfo)
+
     def has_command(self, path: str) -> bool:
         return path in self.commands
 

@@ -1,4 +1,5 @@
-"""The preference keys that choose and tune the stuck rule and spread restarts."""
+"""The preference keys that choose and tune the stuck rule, spread restarts, and judge
+software updates."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ NEW_KEYS = (
     "RequestTimeoutMinutes",
     "QuietHours",
     "RestartSplayMinutes",
+    "UpdateStallMinutes",
+    "OverdueGraceHours",
 )
 
 
@@ -43,6 +46,8 @@ class TestDefaults:
         assert settings.request_timeout == timedelta(minutes=10)
         assert settings.quiet_after == timedelta(hours=48)
         assert settings.restart_splay == timedelta(0)
+        assert settings.update_stall == timedelta(minutes=60)
+        assert settings.overdue_grace == timedelta(hours=24)
 
     def test_without_files_every_new_key_is_its_default(self) -> None:
         configuration = load_configuration({})
@@ -55,6 +60,8 @@ class TestDefaults:
             "RequestTimeoutMinutes": 10,
             "QuietHours": 48,
             "RestartSplayMinutes": 0,
+            "UpdateStallMinutes": 60,
+            "OverdueGraceHours": 24,
         }
         assert {configuration.sources[name] for name in NEW_KEYS} == {"default"}
 
@@ -77,6 +84,12 @@ class TestReadFromAProfile:
             ("QuietHours", 720, "quiet_after", timedelta(days=30)),
             ("RestartSplayMinutes", 0, "restart_splay", timedelta(0)),
             ("RestartSplayMinutes", 240, "restart_splay", timedelta(hours=4)),
+            ("UpdateStallMinutes", 10, "update_stall", timedelta(minutes=10)),
+            ("UpdateStallMinutes", 90, "update_stall", timedelta(minutes=90)),
+            ("UpdateStallMinutes", 1440, "update_stall", timedelta(days=1)),
+            ("OverdueGraceHours", 0, "overdue_grace", timedelta(0)),
+            ("OverdueGraceHours", 48, "overdue_grace", timedelta(days=2)),
+            ("OverdueGraceHours", 720, "overdue_grace", timedelta(days=30)),
         ],
     )
     def test_value_is_used(self, name: str, value: object, attribute: str, setting: object) -> None:
@@ -115,6 +128,14 @@ class TestBadValuesAreIgnored:
             ("QuietHours", 721, "721 is above the maximum of 720"),
             ("RestartSplayMinutes", -1, "-1 is below the minimum of 0"),
             ("RestartSplayMinutes", 241, "241 is above the maximum of 240"),
+            ("UpdateStallMinutes", 9, "9 is below the minimum of 10"),
+            ("UpdateStallMinutes", 1441, "1441 is above the maximum of 1440"),
+            ("OverdueGraceHours", -1, "-1 is below the minimum of 0"),
+            ("OverdueGraceHours", 721, "721 is above the maximum of 720"),
+            ("UpdateStallMinutes", 60.5, "must be a whole number, not 60.5"),
+            ("OverdueGraceHours", 1.5, "must be a whole number, not 1.5"),
+            ("UpdateStallMinutes", "60", "must be a number, not '60'"),
+            ("OverdueGraceHours", False, "must be a number, not False"),
             ("PushGraceMinutes", 1.5, "must be a whole number, not 1.5"),
             ("QuietHours", "48", "must be a number, not '48'"),
             ("RestartSplayMinutes", True, "must be a number, not True"),
@@ -130,6 +151,23 @@ class TestBadValuesAreIgnored:
         assert configuration.warnings == (f"{MANAGED_PREFERENCES}: {name} {problem}; ignored",)
         assert configuration.settings == Settings()
         assert configuration.sources[name] == "default"
+
+    def test_the_next_source_applies_to_the_update_keys(self) -> None:
+        configuration = load_configuration(
+            {
+                MANAGED_PREFERENCES: plistlib.dumps(
+                    {"UpdateStallMinutes": 5, "OverdueGraceHours": 1000}
+                ),
+                LOCAL_PREFERENCES: plistlib.dumps(
+                    {"UpdateStallMinutes": 120, "OverdueGraceHours": 72}
+                ),
+            }
+        )
+        assert len(configuration.warnings) == 2
+        assert configuration.settings.update_stall == timedelta(hours=2)
+        assert configuration.settings.overdue_grace == timedelta(days=3)
+        assert configuration.sources["UpdateStallMinutes"] == LOCAL_PREFERENCES
+        assert configuration.sources["OverdueGraceHours"] == LOCAL_PREFERENCES
 
     def test_the_next_source_applies(self) -> None:
         configuration = load_configuration(
@@ -156,10 +194,14 @@ class TestConfigCommand:
         assert doc["RestartSplayMinutes"] == {"value": 30, "source": MANAGED_PREFERENCES}
         assert doc["RequestTimeoutMinutes"] == {"value": 10, "source": "default"}
         assert doc["QuietHours"] == {"value": 48, "source": "default"}
+        assert doc["UpdateStallMinutes"] == {"value": 60, "source": "default"}
+        assert doc["OverdueGraceHours"] == {"value": 24, "source": "default"}
 
     def test_text_shows_value_and_source(self) -> None:
         system = FakeSystem()
-        prefs(system, LOCAL_PREFERENCES, QuietHours=24, RequestTimeoutMinutes=20)
+        prefs(
+            system, LOCAL_PREFERENCES, QuietHours=24, RequestTimeoutMinutes=20, OverdueGraceHours=0
+        )
         result = CliRunner().invoke(cli, ["config"], obj=system)
         assert result.exit_code == 0, result.output
         rows = {line.split()[0]: line.split(None, 2)[1:] for line in result.output.splitlines()}
@@ -168,6 +210,8 @@ class TestConfigCommand:
         assert rows["RequestTimeoutMinutes"] == ["20", LOCAL_PREFERENCES]
         assert rows["QuietHours"] == ["24", LOCAL_PREFERENCES]
         assert rows["RestartSplayMinutes"] == ["0", "default"]
+        assert rows["UpdateStallMinutes"] == ["60", "default"]
+        assert rows["OverdueGraceHours"] == ["0", LOCAL_PREFERENCES]
 
     def test_a_bad_stuck_rule_is_warned_about_and_the_default_shown(self) -> None:
         system = FakeSystem()

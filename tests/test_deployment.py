@@ -20,7 +20,7 @@ from tests.support import (
 )
 from watchdog_mdm.config import DOMAIN, KEYS, load_configuration
 from watchdog_mdm.state import STATE_PATH
-from watchdog_mdm.status import VERDICT_STATUSES
+from watchdog_mdm.status import UPDATE_STATUSES, VERDICT_STATUSES
 
 JAMF = REPO / "docs" / "jamf"
 PROFILES = REPO / "docs" / "profiles"
@@ -127,6 +127,62 @@ class TestExtensionAttributes:
             "<result></result>\n"
         )
 
+    def test_software_update_in_the_macs_local_time(self, enrolled_mac: FakeMac) -> None:
+        def stored(state: str) -> bytes:
+            update = {
+                "channel": "ddm",
+                "target_version": "26.1",
+                "target_build": "25B78",
+                "deadline": "2026-11-20T17:00:00.000000+00:00",
+                "running_version": "26.0.1",
+                "phase": "DOWNLOADING_UPDATE",
+                "last_progress_at": "2026-11-20T13:30:00.000000+00:00",
+                "state": state,
+                "reason": "written for this test",
+            }
+            started = datetime.now().astimezone().isoformat()
+            result = {"software_update": update}
+            return json.dumps({"last_run": {"started_at": started, "result": result}}).encode()
+
+        shown = {}
+        for state in ("stalled", "overdue", "pending", "downloading", "done", "unknown"):
+            enrolled_mac.write(STATE_PATH, stored(state))
+            shown[state] = extension_attribute("software-update", enrolled_mac, tz="Europe/Berlin")
+        assert shown == {
+            "stalled": (
+                "<result>Stalled: 26.1 in DOWNLOADING_UPDATE since 2026-11-20 14:30:00</result>\n"
+            ),
+            "overdue": "<result>Overdue: 26.1 since 2026-11-20</result>\n",
+            "pending": "<result>Pending: 26.1 by 2026-11-20 18:00:00</result>\n",
+            "downloading": "<result>Downloading: 26.1</result>\n",
+            "done": "<result>Up to date</result>\n",
+            "unknown": "<result>Unknown</result>\n",
+        }
+        enrolled_mac.write(STATE_PATH, stored("overdue"))
+        # the deadline's date where the Mac is: 17:00 UTC is already the 21st in Kiribati
+        assert extension_attribute("software-update", enrolled_mac, tz="Pacific/Kiritimati") == (
+            "<result>Overdue: 26.1 since 2026-11-21</result>\n"
+        )
+
+    def test_software_update_never_run_unreadable_or_not_installed(
+        self, enrolled_mac: FakeMac
+    ) -> None:
+        assert extension_attribute("software-update", enrolled_mac) == "<result>Unknown</result>\n"
+        enrolled_mac.write(STATE_PATH, b"{broken")
+        assert extension_attribute("software-update", enrolled_mac) == "<result>Unknown</result>\n"
+        assert extension_attribute("software-update", None, "/nonexistent/mdm-watchdog") == (
+            "<result>Not installed</result>\n"
+        )
+
+    def test_software_update_after_a_heal_run_is_one_of_the_summaries(
+        self, enrolled_mac: FakeMac
+    ) -> None:
+        enrolled_mac.install("/usr/bin/log", export(reconstructed_lines(), 0.1))
+        assert run_heal(enrolled_mac).returncode == 0
+        shown = extension_attribute("software-update", enrolled_mac)
+        labels = {"Up to date", "Unknown", *UPDATE_STATUSES.values()}
+        assert any(shown.startswith(f"<result>{label}") for label in labels), shown
+
     def test_every_status_is_documented_for_smart_groups(self) -> None:
         deployment = (REPO / "docs" / "deployment.md").read_text()
         statuses = [s for _, _, s in VERDICT_STATUSES] + [
@@ -139,6 +195,9 @@ class TestExtensionAttributes:
         ]
         for status in statuses:
             assert f"`{status}" in deployment, status
+        for summary in {*UPDATE_STATUSES.values(), "Not installed"}:
+            assert f"`{summary}" in deployment, summary
+        assert "ea-software-update.sh" in deployment
 
 
 def test_jamf_schema_matches_the_configuration_keys() -> None:

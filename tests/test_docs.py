@@ -91,6 +91,7 @@ def test_usage_documents_every_json_key() -> None:
         *doc["heal"]["daemons"][0],
         *doc["heal"]["daemons"][0]["commands"][0],
         *doc["mdm_client"],
+        *doc["software_update"],
         *doc["mdm_client"]["proof"][0],
         *doc["evidence"]["last_device_outcome"],
         *doc["evidence"]["circumstances"],

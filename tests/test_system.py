@@ -351,3 +351,22 @@ def test_a_streamed_chunk_kept_past_the_next_request_can_no_longer_be_read() -> 
     assert len(kept) == 2
     with pytest.raises(ValueError, match="closed"):
         kept[0][:1]
+
+
+def test_a_wall_clock_time_is_read_by_the_macs_zone_rules_on_its_date() -> None:
+    # A DDM deadline is local time with no offset: on each side of a daylight-saving
+    # change it must get that date's offset, not today's.
+    script = (
+        "from datetime import datetime; from watchdog_mdm.system import MacSystem; "
+        "s = MacSystem('/'); "
+        "print(s.local_time(datetime(2026, 1, 15, 12)).isoformat()); "
+        "print(s.local_time(datetime(2026, 7, 15, 12)).isoformat())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TZ": "Europe/Berlin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["2026-01-15T12:00:00+01:00", "2026-07-15T12:00:00+02:00"]

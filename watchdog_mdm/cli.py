@@ -57,8 +57,9 @@ Output keys (-diagnose prints the first four on one line, -heal all eight):
                            that never got a response, or no exchange for QuietHours
                            of awake, online time (StuckRule quiet: the original's
                            "no device-channel HTTP 200 in the window")
-  MDMSoftwareUpdatesStuck  the client is stuck and the last MDM command it handled
-                           was a software-update command (ScheduleOSUpdate...)
+  MDMSoftwareUpdatesStuck  the OS update is stalled, looping, or past its DDM
+                           deadline on the old version; never while it downloads or
+                           installs
   MDMClientRestarted       this run restarted mdmclient
   SoftwareUpdateDaemonRestarted
                            this run restarted softwareupdated

@@ -22,10 +22,12 @@ from watchdog_mdm.evidence import (
     Observations,
     Outcome,
     OutcomeKind,
+    Progress,
     Sighting,
     ago,
     window_text,
 )
+from watchdog_mdm.software_update import UpdateFacts
 
 __all__ = [
     "STUCK_STATES",
@@ -78,6 +80,9 @@ class Memory:
     # the quiet spell (its ledger's start) in which mdmclient was restarted for being
     # quiet too long: once a spell, for a restart that did not help will not the next day
     quiet_restart_for: datetime | None = None
+    # softwareupdated's newest update progress ever seen: a download that stalled
+    # hours ago is no longer in the window's log, and must still be seen as stalled
+    last_update_progress: Progress | None = None
 
 
 def newest_success(*sightings: Sighting | None) -> Sighting | None:
@@ -99,6 +104,8 @@ class Circumstances:
     # when this quiet spell already cost mdmclient a restart (which did not end it)
     quiet_restarted: bool = False
     evidence_problem: str | None = None  # why the log could not be read, if it could not
+    update: UpdateFacts = field(default_factory=UpdateFacts)  # the declared update, the OS
+    remembered_progress: Progress | None = None  # the newest update progress, remembered
 
 
 @dataclass(frozen=True, slots=True)

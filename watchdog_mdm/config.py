@@ -105,6 +105,8 @@ class Settings:
     request_timeout: timedelta = timedelta(minutes=10)
     quiet_after: timedelta = timedelta(hours=48)
     restart_splay: timedelta = timedelta(0)
+    update_stall: timedelta = timedelta(minutes=60)
+    overdue_grace: timedelta = timedelta(hours=24)
 
     MAX_HISTORY = timedelta(days=30)
 
@@ -280,6 +282,26 @@ KEYS: tuple[ConfigKey, ...] = (
         240,
         _minutes,
         "Longest random delay before a restart, so a fleet does not restart at once.",
+    ),
+    ConfigKey(
+        "UpdateStallMinutes",
+        "update_stall",
+        int,
+        60,
+        10,
+        1440,
+        _minutes,
+        "Minutes without softwareupdated progress before an unfinished update counts as stalled.",
+    ),
+    ConfigKey(
+        "OverdueGraceHours",
+        "overdue_grace",
+        int,
+        24,
+        0,
+        720,
+        _hours,
+        "Hours past a DDM deadline before an update not installed counts as overdue.",
     ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}

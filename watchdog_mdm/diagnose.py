@@ -27,9 +27,20 @@ from watchdog_mdm.enrollment import (
 )
 from watchdog_mdm.evidence import Collector, Enrollment, Observations
 from watchdog_mdm.scan import Buffer, LogReader
+from watchdog_mdm.software_update import (
+    DDM_STATE_PATH,
+    SYSTEM_VERSION_PATH,
+    UpdateChannel,
+    UpdateFacts,
+    UpdateState,
+    UpdateUnreadable,
+    declaration_from_log,
+    read_ddm_state,
+    read_running,
+)
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.text import one_line
-from watchdog_mdm.verdicts import Diagnosis, judge
+from watchdog_mdm.verdicts import Diagnosis, judge, with_remembered
 
 __all__ = [
     "HISTORY_PREDICATE",
@@ -83,7 +94,9 @@ HISTORY_PREDICATE = (
         ),
     )
     + f")) OR (({_any_path(patterns.SOFTWARE_UPDATE_PATHS)}) AND ("
-    + _contains_any("eventMessage", patterns.DDM_UPDATE_ENFORCEMENT)
+    + _contains_any(
+        "eventMessage", (*patterns.DDM_UPDATE_ENFORCEMENT, patterns.UPDATE_PROGRESS_WORDING)
+    )
     + f")) OR (({_any_path(patterns.PUSH_PATHS)}) AND "
     + _contains_any("eventMessage", (patterns.PUSH_WORDING,))
     + ")"
@@ -204,6 +217,20 @@ def read_enrollment(system: System, settings: Settings) -> tuple[Enrollment | No
         return None, f"{PROFILES}: {exc}"
 
 
+def read_update(system: System) -> UpdateFacts:
+    """The declared update (SoftwareUpdateDDMStatePersistence.plist) and the running
+    version (SystemVersion.plist); a file that cannot be read makes the state unknown."""
+    try:
+        declaration = read_ddm_state(system.read_bytes(DDM_STATE_PATH), system.local_time)
+        running, build = read_running(system.read_bytes(SYSTEM_VERSION_PATH))
+    except UpdateUnreadable as exc:
+        return UpdateFacts(problem=str(exc))
+    except OSError as exc:
+        name = exc.filename or "a software update file"
+        return UpdateFacts(problem=f"{name}: {exc.strerror or exc}")
+    return UpdateFacts(declaration, running, build)
+
+
 def read_power(system: System, settings: Settings) -> Power:
     """When the Mac last woke and booted, from the kernel; nothing known on failure."""
     argv = (SYSCTL, "-n", "kern.waketime", "kern.boottime")
@@ -303,7 +330,23 @@ def _history_span(diagnosis: Diagnosis, memory: Memory, settings: Settings) -> t
     command = obs.last_command
     if diagnosis.client_stuck and (command is None or command.time < start):
         return settings.history
+    if _update_needs_history(diagnosis, start):
+        return settings.history
     return None
+
+
+def _update_needs_history(diagnosis: Diagnosis, start: datetime) -> bool:
+    """An update is declared and not done, and the window shows none of softwareupdated's
+    progress: whether it stalled is in the older log. (An MDM-scheduled one is looked
+    for when the client looks stuck, with its last command.)"""
+    update = diagnosis.software_update
+    progress = diagnosis.observations.update_progress
+    if progress and progress[-1].time >= start:
+        return False
+    return update.channel is UpdateChannel.DDM and update.state not in (
+        UpdateState.DONE,
+        UpdateState.UNKNOWN,
+    )
 
 
 def diagnose_live(system: System, settings: Settings, memory: Memory | None = None) -> Examination:
@@ -313,6 +356,7 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
     enrollment, enrollment_problem = read_enrollment(system, settings)
     power = read_power(system, settings)
     network = read_network(system, settings)
+    update = read_update(system)
     reader = LogReader(naive_tz=at.tzinfo or UTC)
     collector = Collector(verified_only=True)
     queries = [window_query(settings)]
@@ -340,9 +384,16 @@ def diagnose_live(system: System, settings: Settings, memory: Memory | None = No
             quiet=ledger.quiet,
             quiet_restarted=restarted_for is not None,
             evidence_problem=problem,
+            update=update,
+            remembered_progress=memory.last_update_progress,
         )
         diagnosis = judge(obs, at, settings, enrollment, circumstances)
-        kept = memory if problem else Memory(remembered, ledger, restarted_for)
+        newest = with_remembered(obs.update_progress, memory.last_update_progress)
+        kept = (
+            memory
+            if problem
+            else Memory(remembered, ledger, restarted_for, newest[-1] if newest else None)
+        )
         return diagnosis, kept
 
     diagnosis, kept = judged()
@@ -397,6 +448,9 @@ def analyze_export(
         power=power_from_log(obs.power_events),
         network=Network(None, "not known offline: an export holds no network probe"),
         evidence_problem=unreadable(reader, obs, "the input"),
+        # no files: the declaration as softwareupdated named it; the running version
+        # is not in a log
+        update=UpdateFacts(declaration_from_log(obs.last_ddm_declaration, naive_tz), source="log"),
     )
     return Examination(
         diagnosis=judge(obs, judged_at, settings, enrollment_from_log(obs), circumstances),

@@ -31,6 +31,7 @@ __all__ = [
     "Observations",
     "Outcome",
     "OutcomeKind",
+    "Progress",
     "Sighting",
     "ago",
     "is_software_update_command",
@@ -86,6 +87,16 @@ class Enrollment:
     mdm_server: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """softwareupdated reporting progress of an update (not of a catalog scan)."""
+
+    time: datetime
+    phase: str
+    edge: str  # start, inter or end
+    portion: float | None  # portionComplete, 0 to 1
+
+
 class OutcomeKind(StrEnum):
     """How a device-channel exchange ended."""
 
@@ -133,6 +144,8 @@ class Observations:
     redacted_pushes: int = 0  # pushes whose topic the log hid (<private>)
     last_courier_connection: Sighting | None = None  # apsd connected to APNs
     power_events: tuple[PowerEvent, ...] = ()  # sleeps and wakes, in time order
+    update_progress: tuple[Progress, ...] = ()  # the newest update progress, oldest first
+    last_ddm_declaration: Sighting | None = None  # softwareupdated naming what it enforces
     daemon_entries: int = 0  # entries from Apple's daemons (verified or not)
     unverified_entries: int = 0  # of those, entries whose sender the style does not name
     ignored_entries: int = 0  # entries claiming to be a daemon's from another program
@@ -245,6 +258,21 @@ def read_update_message(message: str) -> tuple[bool, bool]:
     )
 
 
+def update_progress(message: str) -> tuple[str, str, float | None] | None:
+    """(phase, edge, portion) of an update's progress line; None for a catalog scan's
+    progress and for anything else."""
+    if patterns.UPDATE_PROGRESS_LINE.match(message) is None:
+        return None
+    match = patterns.UPDATE_PROGRESS.search(message)
+    if match is None or match["scan"] == "Scan r":
+        return None
+    try:
+        portion = float(match["portion"]) if match["portion"] else None
+    except ValueError:
+        portion = None
+    return match["phase"], match["edge"], portion
+
+
 # (time, text) of a sighting, and (time, request type, status, text) of a command, as
 # the collector keeps them: made into frozen results only once, by observations().
 _Seen = tuple[datetime, str]
@@ -252,6 +280,7 @@ _Handled = tuple[datetime, str, str | None, str]
 _Ended = tuple[datetime, OutcomeKind, str, str | None]
 
 POWER_EVENTS_KEPT = 512
+PROGRESS_EVENTS_KEPT = 512
 
 
 def _newer(current: _Seen | None, time: datetime, text: str) -> _Seen:
@@ -302,6 +331,8 @@ class Collector:
         # min-heaps by time: the newest few, whatever order they came in
         self._identity: list[tuple[datetime, int, str]] = []
         self._power: list[tuple[datetime, int, bool, str]] = []
+        self._progress: list[tuple[datetime, int, str, str, float | None]] = []
+        self.last_ddm_declaration: _Seen | None = None
 
     def read_only_before(self, instant: datetime) -> None:
         """From now on, take only entries written before ``instant``: a second query
@@ -404,10 +435,17 @@ class Collector:
         _keep_newest(self._identity, (time, len(self._identity), message), IDENTITY_ERRORS_KEPT)
 
     def _add_software_update(self, time: datetime, message: str) -> None:
+        if patterns.DDM_DECLARATION_LINE.match(message):
+            self.relevant_entries += 1
+            self.last_ddm_declaration = _newer(self.last_ddm_declaration, time, message)
         progress, enforcement = read_update_message(message)
         if progress:
             self.relevant_entries += 1
             self.last_update_progress = _newer(self.last_update_progress, time, message)
+            update = update_progress(message)
+            if update is not None:
+                item = (time, len(self._progress), *update)
+                _keep_newest(self._progress, item, PROGRESS_EVENTS_KEPT)
         if enforcement:
             self.relevant_entries += 1
             self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, time, message)
@@ -460,6 +498,11 @@ class Collector:
                 PowerEvent(time, asleep, text)
                 for time, _, asleep, text in sorted(self._power, key=lambda i: i[:2])
             ),
+            update_progress=tuple(
+                Progress(time, phase, edge, portion)
+                for time, _, phase, edge, portion in sorted(self._progress, key=lambda i: i[:2])
+            ),
+            last_ddm_declaration=_sighting(self.last_ddm_declaration),
             daemon_entries=self.daemon_entries,
             unverified_entries=self.unverified_entries,
             ignored_entries=self.ignored_entries,

@@ -34,6 +34,7 @@ __all__ = [
     "DaemonResult",
     "Decision",
     "Method",
+    "cancel_if_under_way",
     "carry_out",
     "effective_kickstarts",
     "plan_heal",
@@ -99,6 +100,7 @@ class Decision(StrEnum):
     DISABLED = "disabled"
     IDENTITY_ERROR = "identity error"
     COOLDOWN = "cooldown"
+    UPDATE_UNDER_WAY = "update under way"  # softwareupdated is downloading or installing
 
 
 class Method(StrEnum):
@@ -194,6 +196,12 @@ def plan_heal(
             )
         elif not needed:
             action = Action(daemon, Decision.NOT_NEEDED, f"{verdict} is false")
+        elif daemon is SOFTWARE_UPDATE and d.software_update.active:
+            action = Action(
+                daemon,
+                Decision.UPDATE_UNDER_WAY,
+                f"an update is under way ({d.software_update.reason}); it is never interrupted",
+            )
         elif d.identity_error:
             action = Action(
                 daemon,
@@ -211,6 +219,24 @@ def plan_heal(
             )
         actions.append(action)
     return tuple(actions)
+
+
+def cancel_if_under_way(actions: tuple[Action, ...], again: Diagnosis) -> tuple[Action, ...]:
+    """The plan, with the software-update restart cancelled when ``again`` (a diagnosis
+    made just before acting) shows an install under way that started since."""
+    update = again.software_update
+    if not update.active:
+        return actions
+    return tuple(
+        Action(
+            a.daemon,
+            Decision.UPDATE_UNDER_WAY,
+            f"restart cancelled: an update started since the diagnosis ({update.reason})",
+        )
+        if a.daemon is SOFTWARE_UPDATE and a.restarts
+        else a
+        for a in actions
+    )
 
 
 @dataclass(frozen=True, slots=True)

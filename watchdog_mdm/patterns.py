@@ -16,6 +16,10 @@ __all__ = [
     "DAEMON_ACCOUNTS",
     "DAEMON_NAMES",
     "DAEMON_PATHS",
+    "DDM_DECLARATION_LINE",
+    "DDM_DECLARATION_WORDING",
+    "DDM_ENFORCED_DATE",
+    "DDM_TARGET_VERSION",
     "DDM_UPDATE_ENFORCEMENT",
     "DECLARATIVE_COMMAND",
     "DEFAULT_ROUTE",
@@ -59,6 +63,8 @@ __all__ = [
     "UNKNOWN",
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "UPDATE_PROGRESS_LINE",
+    "UPDATE_PROGRESS_WORDING",
     "URL_ERROR",
     "URL_ERROR_WORDING",
     "USER",
@@ -308,13 +314,27 @@ SOFTWARE_UPDATE_COMMANDS: frozenset[str] = frozenset(
 # the history (sudoade.com "DDM Software Update Logs", macOS 14).
 DECLARATIVE_COMMAND = "DeclarativeManagement"
 DDM_UPDATE_ENFORCEMENT: tuple[str, ...] = ("scheduleEnforcedManagedUpdateWithVersion",)
+# softwareupdated naming the declaration it enforces (tests/fixtures/ddm_update_lines.txt):
+# "-[SUOSUManagedServiceDaemon declarationFromKeys]: Falling back to default applicable
+# declaration: SUCoreDDMDeclaration (DeclarationKey:...|EnforcedInstallDate:2026-08-21T
+# 13:00:00|VersionString:26.6.2|...)". What an export, without the Mac's files, knows
+# of the declared target and deadline (local time, no offset, as declared).
+DDM_DECLARATION_WORDING = "declarationFromKeys]"
+DDM_DECLARATION_LINE = re.compile(r"-\[SUOSUManagedServiceDaemon declarationFromKeys\]: ")
+DDM_ENFORCED_DATE = re.compile(r"EnforcedInstallDate:(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
+DDM_TARGET_VERSION = re.compile(r"VersionString:(?P<version>\d+(?:\.\d+)*)")
 
 # "[SUMacControllerProgressManager] Reported progress (start): phase:ACCEPTED stalled:NO ..."
 # (super example logs, macOS 12-13) and "Scan reported progress (end): phase:..." (scans).
+UPDATE_PROGRESS_WORDING = "Reported progress ("  # an update's, not a scan's ("Scan reported")
 UPDATE_PROGRESS = re.compile(
-    r"[Rr]eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
-    r"(?: stalled:(?P<stalled>\w+))?"
+    r"(?P<scan>Scan r|r|R)eported progress \((?P<edge>\w+)\): phase:(?P<phase>[A-Z_]+)"
+    r"(?: stalled:(?P<stalled>\w+))?(?: portionComplete:(?P<portion>[0-9.]+))?"
 )
+# An update's progress only as its progress manager writes it, at the start of the
+# message: softwareupdated also logs text others choose (a client's path), which must
+# not be able to pass for progress and hold off, or bring on, a restart.
+UPDATE_PROGRESS_LINE = re.compile(r"\[SUMacControllerProgressManager\] Reported progress \(")
 
 # The raw bytes that every line the checks read contains. Lines with none of them are
 # never decoded or parsed, which is what makes reading a day of log fast; a new wording
@@ -326,6 +346,7 @@ RELEVANT_MARKERS: tuple[bytes, ...] = (
     b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
+    DDM_DECLARATION_WORDING.encode(),
     PUSH_WORDING.encode(),
     *(text.encode() for text in COURIER_CONNECTED),
     *(text.encode() for text in MDM_CONNECT_WORDINGS),

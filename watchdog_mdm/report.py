@@ -142,6 +142,22 @@ def mdm_client(d: Diagnosis) -> dict[str, Any]:
     }
 
 
+def software_update(d: Diagnosis) -> dict[str, Any]:
+    """The update's state, its target and deadline, and what softwareupdated last did."""
+    u = d.software_update
+    return {
+        "channel": u.channel,
+        "target_version": u.target_version,
+        "target_build": u.target_build,
+        "deadline": _time(u.deadline),
+        "running_version": u.running_version,
+        "phase": u.phase,
+        "last_progress_at": _time(u.last_progress_at),
+        "state": u.state,
+        "reason": u.reason,
+    }
+
+
 def _circumstances(d: Diagnosis) -> dict[str, Any]:
     c = d.circumstances
     power = c.power
@@ -275,6 +291,7 @@ def _document(
         HealKey.LAST_SOFTWARE_UPDATE_KICKSTART: _time(last[1]),
         "schema_version": SCHEMA_VERSION,
         "mdm_client": mdm_client(examination.diagnosis),
+        "software_update": software_update(examination.diagnosis),
         "heal": heal,
         "evidence": evidence(examination),
     }
@@ -336,6 +353,9 @@ def _client_lines(d: Diagnosis) -> list[str]:
     obs, c = d.observations, d.circumstances
     lines = [f"MDM client state: {d.client.state} (StuckRule {d.settings.stuck_rule})"]
     lines += [f"  proof: {_time(p.time)}  {p.message}" for p in d.client.proof]
+    u = d.software_update
+    target = f" {u.target_version}" if u.target_version else ""
+    lines.append(f"Software update: {u.state} ({u.channel}{target}): {u.reason}")
     lines.append(f"Sleep: {c.power.source}: {c.power.detail}")
     lines.append(f"Network: {_word(c.network.online)}: {c.network.detail}")
     if obs.ignored_entries:

@@ -22,6 +22,7 @@ from watchdog_mdm.heal import (
     SOFTWARE_UPDATE,
     Daemon,
     DaemonResult,
+    cancel_if_under_way,
     carry_out,
     effective_kickstarts,
     plan_heal,
@@ -126,6 +127,14 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
             system.sleep(_splay_seconds(settings.restart_splay))
             examination = diagnose_live(system, settings, state.memory)
             actions = plan_heal(examination.diagnosis, state.kickstarts, settings, system.now())
+        if (
+            any(a.restarts and a.daemon is SOFTWARE_UPDATE for a in actions)
+            and not settings.dry_run
+        ):
+            # An install may have started since the diagnosis: read again just before
+            # acting, and never interrupt one.
+            again = diagnose_live(system, settings, state.memory)
+            actions = cancel_if_under_way(actions, again.diagnosis)
     except EvidenceError as exc:
         if not settings.dry_run:
             _save_quietly(

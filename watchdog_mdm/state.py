@@ -11,13 +11,14 @@ times, error and full result), so inventory scripts never re-run checks or scrap
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from watchdog_mdm.awake import QuietLedger
 from watchdog_mdm.client_state import Memory
-from watchdog_mdm.evidence import Sighting
+from watchdog_mdm.evidence import Progress, Sighting
 from watchdog_mdm.keys import StateKey
 
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
@@ -138,8 +139,30 @@ def read_memory(stored: object) -> Memory:
         time = _reported(exchange.get("time"))
         success = None if time is None else Sighting(time, exchange["message"])
     return Memory(
-        success, _read_ledger(stored.get("quiet")), _reported(stored.get("quiet_restart_for"))
+        success,
+        _read_ledger(stored.get("quiet")),
+        _reported(stored.get("quiet_restart_for")),
+        _read_progress(stored.get("last_update_progress")),
     )
+
+
+def _read_progress(stored: object) -> Progress | None:
+    if not isinstance(stored, dict):
+        return None
+    time = _reported(stored.get("time"))
+    phase, edge, portion = stored.get("phase"), stored.get("edge"), stored.get("portion")
+    if time is None or not isinstance(phase, str) or not isinstance(edge, str):
+        return None
+    if not (phase.replace("_", "").isalnum() and phase.isupper() and edge.isalpha()):
+        return None
+    number = (
+        float(portion)
+        if isinstance(portion, int | float)
+        and not isinstance(portion, bool)
+        and math.isfinite(portion)
+        else None
+    )
+    return Progress(time, phase[:64], edge[:16], number)
 
 
 def _read_ledger(stored: object) -> QuietLedger | None:
@@ -162,7 +185,7 @@ def _read_ledger(stored: object) -> QuietLedger | None:
 
 
 def memory_document(memory: Memory) -> dict[str, Any]:
-    success, ledger = memory.last_success, memory.quiet
+    success, ledger, progress = memory.last_success, memory.quiet, memory.last_update_progress
     return {
         "last_exchange": None
         if success is None
@@ -178,6 +201,14 @@ def memory_document(memory: Memory) -> dict[str, Any]:
         "quiet_restart_for": None
         if memory.quiet_restart_for is None
         else format_rfc3339(memory.quiet_restart_for),
+        "last_update_progress": None
+        if progress is None
+        else {
+            "time": format_rfc3339(progress.time),
+            "phase": progress.phase,
+            "edge": progress.edge,
+            "portion": progress.portion,
+        },
     }
 
 

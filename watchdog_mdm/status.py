@@ -2,11 +2,13 @@
 
 Inventory runs often; it must never scan logs. `mdm-watchdog status` reads the last
 `-heal` result from state.json and turns it into one overall status string for smart
-groups, and dates in the form Jamf Pro's Date attributes take.
+groups, a one-line summary of the software update, and dates in the form Jamf Pro's
+Date attributes take.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -16,10 +18,13 @@ from watchdog_mdm.keys import RunKey, StateKey, Verdict
 __all__ = [
     "FIELDS",
     "OVERALL",
+    "SOFTWARE_UPDATE",
+    "UPDATE_STATUSES",
     "VERDICT_STATUSES",
     "field_value",
     "last_result",
     "overall_status",
+    "software_update_status",
 ]
 
 # Three missed 95-minute runs in a row is normal sleep; two days is a Mac whose daemon
@@ -30,7 +35,9 @@ JAMF_DATE = "%Y-%m-%d %H:%M:%S"
 HEALTHY = "Healthy"
 EVIDENCE_UNAVAILABLE = "Evidence unavailable"
 NEVER_RUN = "Never run"
-OVERALL = "overall"  # the field holding the overall status; the others are dates
+OVERALL = "overall"  # the field holding the overall status
+SOFTWARE_UPDATE = "software-update"  # the update's one-line summary; the others are dates
+JAMF_DAY = "%Y-%m-%d"
 
 
 def _time(value: object) -> datetime | None:
@@ -72,9 +79,70 @@ def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo
     return HEALTHY
 
 
-def _jamf_date(value: object, local: tzinfo) -> str:
+def _jamf_date(value: object, local: tzinfo, form: str = JAMF_DATE) -> str:
     parsed = _time(value)
-    return "" if parsed is None else parsed.astimezone(local).strftime(JAMF_DATE)
+    if parsed is None:
+        return ""
+    try:
+        return parsed.astimezone(local).strftime(form)
+    except (OverflowError, ValueError):  # a stored year 9999 with an offset, and kin
+        return ""
+
+
+# The summary of `software_update.state`, for an extension attribute and its smart
+# groups ("like Overdue"): the label, then what the state says more.
+UP_TO_DATE = "Up to date"
+UNKNOWN = "Unknown"
+UPDATE_STATUSES: dict[str, str] = {
+    "overdue": "Overdue",
+    "stalled": "Stalled",
+    "looping": "Looping",
+    "downloading": "Downloading",
+    "preparing": "Preparing",
+    "installing": "Installing",
+    "pending": "Pending",
+    "done": UP_TO_DATE,
+    "none": UP_TO_DATE,
+    "unknown": UNKNOWN,
+}
+# What of another program's strings may reach an inventory line: a version such as
+# `26.1`, `26.1.1` or `13.3.1 (a)`, a phase such as `DOWNLOADING_UPDATE`; never a
+# newline or markup that would break `<result>…</result>`.
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.()_ -]{0,39}")
+_PHASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def _shown(value: object, pattern: re.Pattern[str]) -> str | None:
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value.strip()
+    return None
+
+
+def software_update_status(result: object, local: tzinfo) -> str:
+    """One line for inventory from a stored result's `software_update`:
+    ``Overdue: 26.1 since 2026-11-20``, ``Stalled: 26.1 in DOWNLOADING_UPDATE since
+    2026-11-20 14:30:00``, ``Pending: 26.1 by 2026-11-20 18:00:00``, ``Up to date``,
+    ``Unknown`` for anything unreadable. Dates in local time."""
+    update = _dict(_dict(result).get("software_update"))
+    state = update.get("state")
+    label = UPDATE_STATUSES.get(state) if isinstance(state, str) else None
+    if label is None or label in (UP_TO_DATE, UNKNOWN):
+        return label or UNKNOWN
+    line = label
+    version = _shown(update.get("target_version"), _VERSION)
+    if version:
+        line += f": {version}"
+    if state == "overdue":
+        since = _jamf_date(update.get("deadline"), local, JAMF_DAY)
+        return f"{line} since {since}" if since else line
+    if state == "pending":
+        by = _jamf_date(update.get("deadline"), local)
+        return f"{line} by {by}" if by else line
+    if state == "stalled":
+        phase = _shown(update.get("phase"), _PHASE)
+        since = _jamf_date(update.get("last_progress_at"), local)
+        return line + (f" in {phase}" if phase else "") + (f" since {since}" if since else "")
+    return line
 
 
 def last_result(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -112,7 +180,7 @@ _DATES: dict[str, Callable[[dict[str, Any]], object]] = {
     "last-mdm-checkin": _last_checkin,
     "last-run": lambda state: (_last_run(state) or {}).get(RunKey.STARTED_AT),
 }
-FIELDS = (OVERALL, *_DATES)
+FIELDS = (OVERALL, SOFTWARE_UPDATE, *_DATES)
 
 
 def field_value(field: str, state: dict[str, Any], now: datetime, local: tzinfo) -> str:
@@ -120,4 +188,6 @@ def field_value(field: str, state: dict[str, Any], now: datetime, local: tzinfo)
     empty when there is none (Jamf Pro stores an empty Date as no value)."""
     if field == OVERALL:
         return overall_status(_last_run(state), now, local)
+    if field == SOFTWARE_UPDATE:
+        return software_update_status(last_result(state), local)
     return _jamf_date(_DATES[field](state), local)

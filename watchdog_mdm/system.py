@@ -89,6 +89,11 @@ class System(Protocol):
         """The current instant, timezone-aware."""
         ...
 
+    def local_time(self, wall: datetime) -> datetime:
+        """A wall-clock time on this Mac (no offset), as an instant: by the Mac's zone
+        rules for that date, so a deadline across a daylight-saving change is right."""
+        ...
+
     def has_command(self, path: str) -> bool:
         """Whether the macOS command at ``path`` can be run here."""
         ...
@@ -187,6 +192,10 @@ class MacSystem:
     def path(self, path: str) -> str:
         """Where an absolute macOS path lives on this machine."""
         return os.path.join(self.root, path.lstrip("/"))
+
+    def local_time(self, wall: datetime) -> datetime:
+        # a naive datetime's astimezone() reads it in the system zone, by its rules
+        return wall.replace(tzinfo=None).astimezone()
 
     def now(self) -> datetime:
         return datetime.now(UTC).astimezone()

@@ -14,18 +14,20 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from watchdog_mdm.client_state import Circumstances, ClientFinding, client_state
-from watchdog_mdm.config import Settings
+from watchdog_mdm.config import Settings, StuckRule
 from watchdog_mdm.evidence import (
     Enrollment,
     EnrollmentSource,
     Observations,
+    Progress,
     ago,
     is_software_update_command,
     window_text,
 )
 from watchdog_mdm.keys import Verdict
+from watchdog_mdm.software_update import UpdateEvidence, UpdateFinding, UpdateState, update_state
 
-__all__ = ["Diagnosis", "judge"]
+__all__ = ["Diagnosis", "judge", "with_remembered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Diagnosis:
     enrollment: Enrollment
     observations: Observations
     client: ClientFinding
+    software_update: UpdateFinding
     circumstances: Circumstances = field(default_factory=Circumstances)
     reasons: Mapping[Verdict, str] = field(default_factory=dict)
 
@@ -68,14 +71,29 @@ def judge(
     - MDMIdentityError: an identity failure logged within the window before ``at``
       and no successful device-channel exchange after it.
     - MDMClientStuck: the client's state is one of the wedged ones (client_state.py).
-    - MDMSoftwareUpdatesStuck: stuck, and the newest device command within the history
-      belongs to a software update.
+    - MDMSoftwareUpdatesStuck: the update is stalled, looping or overdue
+      (software_update.py); by StuckRule quiet, the original's rule: stuck, and the
+      newest device command within the history belongs to a software update.
     """
     circumstances = circumstances or Circumstances()
     readable = circumstances.evidence_problem is None
     client = client_state(obs, at, settings, enrollment.enrolled, circumstances)
     identity_error, identity_reason = _identity_verdict(obs, at, settings.window, readable)
-    updates_stuck, updates_reason = _updates_verdict(obs, at, settings.history, client)
+    update = update_state(
+        UpdateEvidence(
+            circumstances.update,
+            with_remembered(obs.update_progress, circumstances.remembered_progress),
+            obs.last_command,
+            client.stuck,
+            circumstances.power,
+        ),
+        at,
+        settings,
+    )
+    if settings.stuck_rule is StuckRule.QUIET:  # the original's rule, all of it
+        updates_stuck, updates_reason = _updates_verdict(obs, at, settings.history, client)
+    else:
+        updates_stuck, updates_reason = _update_verdict(update, client, readable)
     reasons = {
         Verdict.ENROLLED: _enrollment_reason(enrollment, obs, at),
         Verdict.IDENTITY_ERROR: identity_reason,
@@ -92,6 +110,7 @@ def judge(
         enrollment=enrollment,
         observations=obs,
         client=client,
+        software_update=update,
         circumstances=circumstances,
         reasons=MappingProxyType(reasons),
     )
@@ -117,6 +136,27 @@ def _identity_verdict(
     return True, (
         f"mdmclient logged an MDM identity failure {ago(at, newest.time)}: {newest.message}"
     )
+
+
+def with_remembered(
+    progress: tuple[Progress, ...], remembered: Progress | None
+) -> tuple[Progress, ...]:
+    """The log's update progress, and the one remembered when it is newer (a stall
+    older than the window)."""
+    if remembered is None or (progress and progress[-1].time >= remembered.time):
+        return progress
+    return (*progress, remembered)
+
+
+def _update_verdict(
+    update: UpdateFinding, client: ClientFinding, readable: bool
+) -> tuple[bool | None, str]:
+    """Stuck when the update is stalled, looping or overdue: the update's own state."""
+    if not readable:
+        return None, "the log could not be read"
+    if update.state is UpdateState.UNKNOWN:
+        return None, update.reason
+    return update.stuck, f"{update.state}: {update.reason}"
 
 
 def _updates_verdict(
