@@ -1,0 +1,49 @@
+"""Faults around the state file: times that only look like "never", saves that fail,
+foreign values that are not JSON; each ends well."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.support import actions, fake_system, heal, saved_state
+from watchdog_mdm.state import NEVER, STATE_PATH, load_state, parse_rfc3339
+
+
+class TestCooldown:
+    @pytest.mark.parametrize(
+        "value", ["0001-01-01 this is not a time", "0001-01-01", "0001-01-01T00:00:00Zjunk"]
+    )
+    def test_a_time_that_only_starts_like_the_zero_time_counts_as_now(self, value: str) -> None:
+        system = fake_system(updates=False)  # mdmclient stuck: a restart is due unless cooling
+        system.files[STATE_PATH] = json.dumps(
+            {"last_mdm_kickstart": value, "last_software_update_kickstart": NEVER}
+        ).encode()
+        state, warnings = load_state(system, system.clock, repair=False)
+        assert state.kickstarts.mdm_client == system.clock
+        assert state.kickstarts.software_update is None
+        assert any("is not a time; counting it as now" in w for w in warnings)
+
+        result = heal(system)
+        assert result.exit_code == 0, result.output
+        assert actions(system) == []
+        assert "MDMClientRestarted: false" in result.output
+        saved = saved_state(system)
+        assert datetime.fromisoformat(saved["last_mdm_kickstart"]) == system.clock
+        assert saved["last_software_update_kickstart"] == NEVER
+
+    @pytest.mark.parametrize("value", [NEVER, "0001-01-01T00:00:00+00:00"])
+    def test_only_the_exact_zero_time_means_never(self, value: str) -> None:
+        assert parse_rfc3339(value) is None
+        system = fake_system(updates=False)
+        system.files[STATE_PATH] = json.dumps({"last_mdm_kickstart": value}).encode()
+        assert heal(system).exit_code == 0
+        assert actions(system) != []
+
+    def test_a_real_year_one_time_is_a_time(self) -> None:
+        parsed = parse_rfc3339("0001-01-01T00:00:01+00:00")
+        assert parsed is not None
+        assert parsed.second == 1
+        assert datetime.fromisoformat("0001-01-02T00:00:00+00:00") - parsed > timedelta(0)
