@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.support import actions, fake_system, heal, saved_state
+from watchdog_mdm import report
 from watchdog_mdm.state import NEVER, STATE_PATH, load_state, parse_rfc3339
 
 
@@ -47,3 +48,36 @@ class TestCooldown:
         assert parsed is not None
         assert parsed.second == 1
         assert datetime.fromisoformat("0001-01-02T00:00:00+00:00") - parsed > timedelta(0)
+
+
+class TestFullDisk:
+    def test_the_line_shows_the_stored_times_when_the_restart_could_not_be_saved(self) -> None:
+        system = fake_system()  # both daemons due for a restart
+        old = (system.clock - timedelta(days=3)).isoformat(timespec="microseconds")
+        system.files[STATE_PATH] = json.dumps(
+            {"last_mdm_kickstart": old, "last_software_update_kickstart": NEVER}
+        ).encode()
+        before = system.files[STATE_PATH]
+        system.write_error = OSError(28, "No space left on device")
+        result = heal(system)
+        assert result.exit_code == 5, result.output
+        assert actions(system) == []
+        assert system.files[STATE_PATH] == before
+        line = result.output.splitlines()[0]
+        stored = report.go_time(datetime.fromisoformat(old), system.clock.tzinfo)
+        assert f"LastMDMKickstart: {stored} " in line
+        assert line.endswith("LastSoftwareUpdateDaemonKickstart: 0001-01-01 00:00:00 +0000 UTC")
+        assert "MDMClientRestarted: false SoftwareUpdateDaemonRestarted: false" in line
+        assert system.system_log == [line]
+        assert "No space left on device" in result.output
+
+    def test_a_clock_gone_back_is_not_shown_as_saved_when_nothing_could_be_saved(self) -> None:
+        system = fake_system(updates=False)
+        future = (system.clock + timedelta(days=300)).isoformat(timespec="microseconds")
+        system.files[STATE_PATH] = json.dumps({"last_mdm_kickstart": future}).encode()
+        system.write_error = OSError(28, "No space left on device")
+        result = heal(system)
+        assert result.exit_code == 5, result.output
+        assert actions(system) == []
+        stored = report.go_time(datetime.fromisoformat(future), system.clock.tzinfo)
+        assert f"LastMDMKickstart: {stored} " in result.output.splitlines()[0]
