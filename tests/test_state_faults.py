@@ -4,12 +4,22 @@ foreign values that are not JSON; each ends well."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime, timedelta
 
 import pytest
+from click.testing import CliRunner, Result
 
-from tests.support import actions, fake_system, heal, saved_state
+from tests.support import (
+    actions,
+    fake_system,
+    heal,
+    installed_command,
+    reconstructed_export,
+    saved_state,
+)
 from watchdog_mdm import report
+from watchdog_mdm.cli import cli
 from watchdog_mdm.state import NEVER, STATE_PATH, load_state, parse_rfc3339
 
 
@@ -81,3 +91,73 @@ class TestFullDisk:
         assert actions(system) == []
         stored = report.go_time(datetime.fromisoformat(future), system.clock.tzinfo)
         assert f"LastMDMKickstart: {stored} " in result.output.splitlines()[0]
+
+
+NINES = "9" * 30
+
+
+def _one_error(result: Result) -> str:
+    """The run's only error line: no traceback, no exception left to the interpreter."""
+    assert isinstance(result.exception, SystemExit | None), result.exception
+    errors = [x for x in result.output.splitlines() if "error:" in x]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    return errors[0]
+
+
+class TestExitCodes:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["--at", "0001-01-01T00:00:00+00:00"],
+            ["--at", "0001-01-20", "--history", "30d"],
+            ["--at", "9999-12-31T23:00:00-12:00"],
+        ],
+    )
+    def test_an_instant_whose_history_leaves_the_calendar_is_a_usage_error(
+        self, args: list[str]
+    ) -> None:
+        result = CliRunner().invoke(
+            cli, ["analyze", "-", *args], obj=fake_system(), input=reconstructed_export()
+        )
+        assert result.exit_code == 2, result.output
+        assert "reaches outside the years 1 to 9999" in _one_error(result)
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["analyze", "-", "--window", NINES],
+            ["analyze", "-", "--history", NINES],
+            ["-diagnose", "--window", NINES],
+            ["-heal", "--window", NINES],
+        ],
+    )
+    def test_a_duration_no_time_can_hold_is_a_usage_error(self, args: list[str]) -> None:
+        system = fake_system()
+        result = CliRunner().invoke(cli, args, obj=system, input=reconstructed_export())
+        assert result.exit_code == 2, result.output
+        assert "is out of range (1m to 30d)" in _one_error(result)
+        assert actions(system) == []
+
+    def test_closed_standard_input_is_unreadable_evidence(self) -> None:
+        done = subprocess.run(
+            ["/bin/bash", "-c", f"'{installed_command()}' analyze - <&-"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr
+        assert done.stderr == "mdm-watchdog: error: cannot read - : standard input is closed\n"
+
+    def test_a_last_run_time_at_the_edge_of_the_calendar_is_reported(self) -> None:
+        system = fake_system(stuck=False)
+        system.files[STATE_PATH] = json.dumps(
+            {"last_run": {"started_at": "0001-01-02T00:00:00+23:59", "result": {}}}
+        ).encode()
+        for args in (["status"], ["status", "--json"], ["status", "--field", "overall"]):
+            result = CliRunner().invoke(cli, args, obj=system)
+            assert result.exit_code == 0, result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+        overall = CliRunner().invoke(cli, ["status", "--field", "overall"], obj=system).output
+        assert overall.startswith("Not run since 0001-01-0"), overall
