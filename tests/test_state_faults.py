@@ -161,3 +161,20 @@ class TestExitCodes:
             assert result.exception is None or isinstance(result.exception, SystemExit)
         overall = CliRunner().invoke(cli, ["status", "--field", "overall"], obj=system).output
         assert overall.startswith("Not run since 0001-01-0"), overall
+
+
+class TestStrictJson:
+    def test_foreign_non_finite_numbers_are_written_back_as_null(self) -> None:
+        system = fake_system(stuck=False)
+        system.files[STATE_PATH] = (
+            b'{"last_mdm_kickstart": "0001-01-01T00:00:00Z", "vendor": '
+            b'{"score": NaN, "limits": [Infinity, -Infinity, 1.5], "name": "x"}}'
+        )
+        result = heal(system)
+        assert result.exit_code == 0, result.output
+
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"non-strict JSON written: {constant}")
+
+        saved = json.loads(system.files[STATE_PATH], parse_constant=refuse)
+        assert saved["vendor"] == {"score": None, "limits": [None, None, 1.5], "name": "x"}

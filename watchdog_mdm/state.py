@@ -304,7 +304,22 @@ def encode_state(state: State) -> bytes:
         document[StateKey.LAST_RUN] = state.last_run
     if state.memory != Memory():
         document[StateKey.MDM_CLIENT] = memory_document(state.memory)
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a foreign NaN or Infinity: strict JSON has no such numbers
+        text = json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def save_state(system: System, state: State) -> None:
