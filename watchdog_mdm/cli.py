@@ -85,6 +85,8 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         duration = parse_duration(value)
     except DurationError as exc:
         raise click.BadParameter(str(exc)) from exc
+    except (OverflowError, ValueError):  # 30 nines: no timedelta holds it
+        raise click.BadParameter(f"{value!r} is out of range (1m to 30d)") from None
     if duration < timedelta(minutes=1) or duration > Settings.MAX_HISTORY:
         raise click.BadParameter(f"{value!r} is out of range (1m to 30d)")
     return duration
@@ -527,6 +529,35 @@ def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
             yield system.read_export(path)
 
 
+def _judgeable(at: datetime, settings: Settings) -> datetime:
+    """--at, refused when its history or a day either side leaves the calendar (years 1
+    to 9999): no log holds such times, and the arithmetic on them cannot be done."""
+    margin = timedelta(days=1)
+    try:
+        (at - settings.history - margin).astimezone(UTC)
+        (at + margin).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise click.BadParameter(
+            f"{at.isoformat()} with a history of {_span(settings.history)} reaches outside "
+            "the years 1 to 9999",
+            param_hint="'--at'",
+        ) from None
+    return at
+
+
+def _span(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+def _stdin_closed() -> bool:
+    """True when the command was started with its standard input closed (``<&-``)."""
+    return sys.stdin is None  # Python's stand-in for a closed descriptor 0
+
+
 @cli.command()
 @click.argument(
     "paths",
@@ -588,9 +619,11 @@ def analyze(
     from watchdog_mdm.diagnose import LOG, EvidenceError, analyze_export
 
     settings = settings_with(window, history, stuck_rule)
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=naive_tz)
+    if at is not None:
+        at = _judgeable(at if at.tzinfo is not None else at.replace(tzinfo=naive_tz), settings)
     inputs = _expand(system, paths)
+    if "-" in inputs and _stdin_closed():
+        fail("cannot read - : standard input is closed", EXIT_EVIDENCE)
     for path in inputs:
         if _is_archive(path) and not system.has_command(LOG):
             fail(_archive_hint(path), EXIT_EVIDENCE)

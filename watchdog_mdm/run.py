@@ -156,11 +156,14 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
     if settings.dry_run:
         return run, warnings
     kickstarts = effective_kickstarts(state.kickstarts, started)
+    # The times on disk: what the run reports when it could not save its own.
+    on_disk = state.kickstarts
 
     def record(daemon: Daemon) -> None:
-        nonlocal kickstarts
-        kickstarts = replace(kickstarts, **{daemon.kickstarts_field: system.now()})
-        save_state(system, state.with_kickstarts(kickstarts))
+        nonlocal kickstarts, on_disk
+        attempt = replace(kickstarts, **{daemon.kickstarts_field: system.now()})
+        save_state(system, state.with_kickstarts(attempt))  # raises: not restarted
+        kickstarts = on_disk = attempt
 
     results, problem = carry_out(system, actions, settings, record)
     run = replace(run, kickstarts=kickstarts, healing=results, state_problem=problem)
@@ -171,7 +174,7 @@ def _locked_run(system: System, settings: Settings) -> tuple[HealRun, list[str]]
     try:
         save_state(system, final)
     except StateError as exc:
-        run = replace(run, state_problem=run.state_problem or str(exc))
+        run = replace(run, kickstarts=on_disk, state_problem=run.state_problem or str(exc))
     return run, warnings
 
 

@@ -43,6 +43,9 @@ STATE_DIR = "/Library/Application Support/mdm-watchdog"
 STATE_PATH = f"{STATE_DIR}/state.json"
 LOCK_PATH = f"{STATE_DIR}/.lock"
 NEVER = "0001-01-01T00:00:00Z"
+# The zero time as the original writes it, and as Go's RFC 3339 may spell it: the only
+# values meaning "never". Anything else starting with the year 1 is read as a time.
+NEVER_VALUES = frozenset({NEVER, "0001-01-01T00:00:00+00:00"})
 SCHEMA_VERSION = 1
 KICKSTART_KEYS = (StateKey.LAST_MDM_KICKSTART, StateKey.LAST_SOFTWARE_UPDATE_KICKSTART)
 
@@ -77,7 +80,7 @@ def parse_rfc3339(value: object) -> datetime | None:
     """A stored time, or None for the zero time. Raises ValueError for anything else."""
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
-    if value.startswith("0001-01-01"):
+    if value in NEVER_VALUES:
         return None
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
@@ -301,7 +304,22 @@ def encode_state(state: State) -> bytes:
         document[StateKey.LAST_RUN] = state.last_run
     if state.memory != Memory():
         document[StateKey.MDM_CLIENT] = memory_document(state.memory)
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a foreign NaN or Infinity: strict JSON has no such numbers
+        text = json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def save_state(system: System, state: State) -> None:

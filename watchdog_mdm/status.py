@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from watchdog_mdm.keys import RunKey, StateKey, Verdict
@@ -45,9 +45,12 @@ def _time(value: object) -> datetime | None:
     from watchdog_mdm.state import parse_rfc3339  # noqa: PLC0415
 
     try:
-        return parse_rfc3339(value) if value is not None else None
-    except ValueError:
+        parsed = parse_rfc3339(value) if value is not None else None
+        if parsed is not None:
+            parsed.astimezone(UTC)  # an instant before the year 1 (0001-01-01T00:00+01:00)
+    except (OverflowError, ValueError):
         return None
+    return parsed
 
 
 # Worst first: the first verdict that holds names the Mac's state.
@@ -65,7 +68,7 @@ def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo
     if last_run is None or started is None:
         return NEVER_RUN
     if now - started > STALE_AFTER:
-        return f"Not run since {started.astimezone(local).strftime(JAMF_DATE)}"
+        return f"Not run since {_jamf_date(started, local) or _strftime(started, JAMF_DATE)}"
     result = last_run.get(RunKey.RESULT)
     if not isinstance(result, dict):
         return EVIDENCE_UNAVAILABLE
@@ -79,12 +82,17 @@ def overall_status(last_run: dict[str, Any] | None, now: datetime, local: tzinfo
     return HEALTHY
 
 
+def _strftime(value: datetime, form: str) -> str:
+    # %Y is "1", not "0001", for the year 1 on some C libraries
+    return value.strftime(form.replace("%Y", f"{value.year:04d}"))
+
+
 def _jamf_date(value: object, local: tzinfo, form: str = JAMF_DATE) -> str:
-    parsed = _time(value)
+    parsed = value if isinstance(value, datetime) else _time(value)
     if parsed is None:
         return ""
     try:
-        return parsed.astimezone(local).strftime(form)
+        return _strftime(parsed.astimezone(local), form)
     except (OverflowError, ValueError):  # a stored year 9999 with an offset, and kin
         return ""
 
