@@ -1,5 +1,6 @@
-"""Issue 14: text from the log is made encodable where it enters, so no renderer
-(`--explain`, `--json`, the `-heal` line, state.json) can fail on it.
+"""Issue 14: text from the log and from `profiles` is made encodable and printable where
+it enters, so no renderer (`--explain`, `--json`, the `-heal` line, state.json) can fail
+on it or show it raw.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import heal, saved_state
+from tests.support import ENROLLED, Reply, heal, saved_state
 from tests.test_client_state import (
     HUNG,
     IDLE,
@@ -26,8 +27,11 @@ from tests.test_client_state import (
     row,
 )
 from watchdog_mdm.entries import EntryParser
+from watchdog_mdm.text import one_line, printable
 
 SURROGATE = "\udc80"
+# bidi marks, embeddings, overrides and isolates, and C1 controls (CSI among them)
+BIDI_AND_C1 = "\u061c\u200e\u200f\u202a\u202e\u2066\u2067\u2068\u2069\u0080\u0085\u009b\u009f"
 UNSAFE = re.compile(
     "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e"
     "\\u2066-\\u2069\\ud800-\\udfff]"
@@ -93,5 +97,41 @@ class TestLoneSurrogates:
         assert_safe(result.output)
         state = saved_state(system)
         assert state.get("last_run")
+        for text in strings(state):
+            assert_safe(text)
+
+
+class TestControls:
+    def test_printable_replaces_every_bidi_and_c1_control(self) -> None:
+        text = printable(f"a{BIDI_AND_C1}{SURROGATE}b")
+        assert text == "a" + "\ufffd" * (len(BIDI_AND_C1) + 1) + "b"
+        assert one_line("x \u061c\u009b y", 10) == "x \ufffd\ufffd y"
+
+    @pytest.mark.parametrize("output", ["--json", "--explain"])
+    def test_log_text_reaches_no_output_raw(self, tmp_path: Path, output: str) -> None:
+        result = analyze(tmp_path, "ndjson", idle_with(BIDI_AND_C1), output)
+        assert result.exit_code == 0, result.output
+        assert_safe(result.output)
+        assert "\ufffd" in result.output
+
+    @pytest.mark.parametrize("style", ["default", "compact", "syslog", "json"])
+    def test_no_style_lets_controls_through(self, tmp_path: Path, style: str) -> None:
+        result = analyze(tmp_path, style, idle_with(BIDI_AND_C1), "--json")
+        assert result.exit_code == 0, result.output
+        assert_safe(result.output)
+
+    def test_profiles_output_reaches_no_output_or_state_raw(self) -> None:
+        system = live_mac(HUNG)
+        profiles = ENROLLED + (
+            "MDM server: https://mdm.example.com/\u202eevil\u009b[2J\u061c/mdm\n".encode()
+        )
+        system.reply("/usr/bin/profiles", Reply(profiles))
+        for output in ("--json", "--explain"):
+            result = heal(system, output)
+            assert result.exit_code == 0, result.output
+            assert_safe(result.output)
+            assert "mdm.example.com" in result.output
+        state = saved_state(system)
+        assert "mdm.example.com" in json.dumps(state)
         for text in strings(state):
             assert_safe(text)
