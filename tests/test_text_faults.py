@@ -1,6 +1,6 @@
 """Issue 14: text from the log and from `profiles` is made encodable and printable where
 it enters, so no renderer (`--explain`, `--json`, the `-heal` line, state.json) can fail
-on it or show it raw.
+on it or show it raw; and times of year 1 print as Go prints them.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.test_client_state import (
     row,
 )
 from watchdog_mdm.entries import EntryParser
+from watchdog_mdm.report import go_time
 from watchdog_mdm.text import one_line, printable
 
 SURROGATE = "\udc80"
@@ -135,3 +137,19 @@ class TestControls:
         assert "mdm.example.com" in json.dumps(state)
         for text in strings(state):
             assert_safe(text)
+
+
+class TestYearOne:
+    @pytest.mark.parametrize(
+        ("value", "shown"),
+        [
+            (
+                datetime(1, 1, 2, 0, 0, tzinfo=timezone(timedelta(hours=23, minutes=59))),
+                "0001-01-02 00:00:00 +2359 +2359",
+            ),
+            (datetime(1, 1, 1, 0, 0, 0, 500000, tzinfo=UTC), "0001-01-01 00:00:00.5 +0000 UTC"),
+            (datetime(999, 3, 4, 5, 6, 7, tzinfo=UTC), "0999-03-04 05:06:07 +0000 UTC"),
+        ],
+    )
+    def test_a_four_digit_year(self, value: datetime, shown: str) -> None:
+        assert go_time(value) == shown
