@@ -13,6 +13,7 @@ Real output (see tests/fixtures/profiles_status.txt)::
 from __future__ import annotations
 
 from watchdog_mdm.evidence import Enrollment, EnrollmentSource, Observations
+from watchdog_mdm.text import printable
 
 __all__ = ["EnrollmentUnreadable", "enrollment_from_log", "parse_profiles_status"]
 
@@ -25,8 +26,8 @@ def _fields(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
-        if sep:
-            fields[key.strip().lower()] = value.strip()
+        if sep:  # one line each: every control replaced (text.py), as shown anywhere
+            fields[key.strip().lower()] = printable(value.strip())
     return fields
 
 

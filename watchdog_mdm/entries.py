@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
 from watchdog_mdm.json_records import RecordParser, record_parser
+from watchdog_mdm.text import safe
 
 __all__ = ["EntryParser", "LogEntry", "fixed_offset_suffix", "parse_timestamp"]
 
@@ -146,7 +147,7 @@ def _split_rest(rest: str) -> tuple[str, str, str]:
 
 
 def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    return safe(value) if isinstance(value, str) else ""
 
 
 # process, message, subsystem, category, message_type, pid, image path, user id: a
@@ -170,7 +171,8 @@ class _Parsed(NamedTuple):
 
 
 def _parsed(match: re.Match[str]) -> _Parsed:
-    subsystem, category, message = _split_rest(match["rest"])
+    # made safe once here (text.py): the fields are remembered for lines ending alike
+    subsystem, category, message = _split_rest(safe(match["rest"]))
     groups = match.re.groupindex
     message_type = (match["type"] or "") if "type" in groups else ""
     if "offset" in groups:  # compact: the offset is optional, and outside "ts"
@@ -180,7 +182,7 @@ def _parsed(match: re.Match[str]) -> _Parsed:
         has_offset, timestamp_end = True, match.end("ts")
     return _Parsed(
         (
-            match["process"].strip(),
+            safe(match["process"].strip()),
             message,
             subsystem,
             category,
@@ -301,18 +303,20 @@ class EntryParser:
         process = path.rsplit("/", 1)[-1] if isinstance(path, str) else record.get("process")
         pid = record.get("processID")
         user = record.get("userID")
-        # positional: this runs for every candidate record, and keywords cost more
+        # positional: this runs for every candidate record, and keywords cost more. Every
+        # text is made safe (text.py) here, where it enters: a JSON escape such as
+        # "\udc80" gives a lone surrogate, which no output could encode.
         self.entries += 1
         return _new_entry(
             (
                 timestamp,
-                process if isinstance(process, str) else "",
-                message,
+                _text(process),
+                safe(message),
                 _text(record.get("subsystem")),
                 _text(record.get("category")),
                 _text(record.get("messageType")),
                 pid if type(pid) is int and 0 <= pid <= _PID_MAX else None,
-                path if isinstance(path, str) else "",
+                _text(path),
                 user if type(user) is int and 0 <= user <= _ID_MAX else None,
             )
         )

@@ -66,7 +66,9 @@ def go_time(value: datetime | None, local: tzinfo | None = None) -> str:
     if value is None:
         return "0001-01-01 00:00:00 +0000 UTC"
     fraction = f"{value.microsecond:06d}".rstrip("0")
-    text = value.strftime("%Y-%m-%d %H:%M:%S") + (f".{fraction}" if fraction else "")
+    # the year always in four digits, as Go prints it: strftime's %Y gives "1" for year
+    # 1 on some C libraries
+    text = f"{value.year:04d}-{value:%m-%d %H:%M:%S}" + (f".{fraction}" if fraction else "")
     offset = value.strftime("%z")
     if offset == "+0000":
         return f"{text} +0000 UTC"
