@@ -10,6 +10,7 @@ can lay a whole fake Mac out in a folder: every absolute path is taken under ``r
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import io
 import mmap
@@ -281,10 +282,23 @@ class MacSystem:
 
     def _open_no_follow(self, path: str) -> BinaryIO | None:
         # O_NOFOLLOW: a symlink planted where a file should be is an error, not a file.
+        # O_NONBLOCK: a FIFO planted there would block the open (and every read) until
+        # someone writes to it; opened at once, it is then refused as not a regular file.
         try:
-            fd = os.open(self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(
+                self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            )
         except (FileNotFoundError, NotADirectoryError):
             return None
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise OSError(errno.EINVAL, "not a regular file", self.path(path))
+            # reads from a regular file never block; clear the flag all the same
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
         return os.fdopen(fd, "rb")
 
     def read_bytes(self, path: str) -> bytes | None:

@@ -1,0 +1,91 @@
+"""The real seam facing faults: files that are not files, commands that leave children,
+a lock file others could hold, temporary files left by a killed run."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import pytest
+from click.testing import CliRunner
+
+from tests.support import FakeMac
+from watchdog_mdm.cli import cli
+from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, read_configuration
+from watchdog_mdm.state import STATE_PATH, load_state
+from watchdog_mdm.system import MacSystem
+
+
+class Blocked(BaseException):
+    """Raised in a read that blocks: no handler for errors of the tool catches it."""
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """Turns a read that would block for good into a failure instead of a stuck suite:
+    the reads must not block at all, so this never fires when they are right."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise Blocked("blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 2, 0.5)  # again and again, however it is caught
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def plant_fifo(mac: FakeMac, path: str) -> Path:
+    target = mac.root / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(target, 0o600)
+    return target
+
+
+@pytest.mark.usefixtures("no_hang")
+class TestFifoWhereAFileShouldBe:
+    def test_read_bytes_refuses_it_at_once(self, fake_mac: FakeMac) -> None:
+        plant_fifo(fake_mac, STATE_PATH)
+        with pytest.raises(OSError, match="not a regular file"):
+            MacSystem(fake_mac.root).read_bytes(STATE_PATH)
+
+    def test_read_trusted_refuses_it_at_once(self, fake_mac: FakeMac) -> None:
+        plant_fifo(fake_mac, MANAGED_PREFERENCES)
+        with pytest.raises(OSError, match="not a regular file"):
+            MacSystem(fake_mac.root).read_trusted(MANAGED_PREFERENCES)
+
+    def test_a_folder_is_refused_too(self, fake_mac: FakeMac) -> None:
+        (fake_mac.root / STATE_PATH.lstrip("/")).mkdir(parents=True)
+        with pytest.raises(OSError, match="not a regular file"):
+            MacSystem(fake_mac.root).read_bytes(STATE_PATH)
+
+    def test_preferences_fall_back_to_the_other_file_and_defaults(self, fake_mac: FakeMac) -> None:
+        plant_fifo(fake_mac, MANAGED_PREFERENCES)
+        plant_fifo(fake_mac, LOCAL_PREFERENCES)
+        configuration = read_configuration(MacSystem(fake_mac.root))
+        assert configuration.warnings == (
+            f"{MANAGED_PREFERENCES}: not a regular file; ignored",
+            f"{LOCAL_PREFERENCES}: not a regular file; ignored",
+        )
+
+    def test_the_state_is_unreadable_and_moved_aside(self, fake_mac: FakeMac) -> None:
+        fifo = plant_fifo(fake_mac, STATE_PATH)
+        system = MacSystem(fake_mac.root)
+        _, warnings = load_state(system, system.now())
+        assert len(warnings) == 1
+        assert warnings[0].startswith(f"{STATE_PATH} was unreadable (not a regular file); moved")
+        assert not fifo.exists()
+
+    def test_status_and_config_end(self, fake_mac: FakeMac) -> None:
+        plant_fifo(fake_mac, STATE_PATH)
+        plant_fifo(fake_mac, MANAGED_PREFERENCES)
+        system = MacSystem(fake_mac.root)
+        for command in (["config"], ["status"]):
+            result = CliRunner().invoke(cli, command, obj=system)
+            assert "not a regular file" in result.output, (command, result.output)
+            assert not isinstance(result.exception, Blocked), command
