@@ -3,12 +3,16 @@ a lock file others could hold, temporary files left by a killed run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +20,7 @@ from tests.support import FakeMac
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, read_configuration
 from watchdog_mdm.state import STATE_PATH, load_state
-from watchdog_mdm.system import MacSystem
+from watchdog_mdm.system import CommandError, MacSystem
 
 
 class Blocked(BaseException):
@@ -89,3 +93,48 @@ class TestFifoWhereAFileShouldBe:
             result = CliRunner().invoke(cli, command, obj=system)
             assert "not a regular file" in result.output, (command, result.output)
             assert not isinstance(result.exception, Blocked), command
+
+
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _stand_in_with_a_child(mac: FakeMac, child_output: str) -> Path:
+    script = mac.root / "usr/bin/profiles"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        textwrap.dedent(f"""\
+        #!/bin/sh
+        sleep 300 {child_output} &
+        echo $! > {mac.root}/child.pid
+        sleep 300
+        """)
+    )
+    script.chmod(0o755)
+    return mac.root / "child.pid"
+
+
+@pytest.mark.parametrize(
+    "child_output",
+    [">/dev/null 2>&1", ""],
+    ids=["child-detached-from-the-output", "child-holding-the-output"],
+)
+@pytest.mark.usefixtures("no_hang")
+def test_a_command_past_its_time_limit_is_killed_with_its_children(
+    fake_mac: FakeMac, child_output: str
+) -> None:
+    pid_file = _stand_in_with_a_child(fake_mac, child_output)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CommandError, match=r"/usr/bin/profiles did not finish within 0\.5 s"):
+            MacSystem(fake_mac.root).run(["/usr/bin/profiles"], timeout=0.5)
+        assert time.monotonic() - started < 1.5
+        assert _gone(int(pid_file.read_text()))
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

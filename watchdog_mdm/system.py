@@ -216,21 +216,35 @@ class MacSystem:
         import subprocess  # noqa: PLC0415
 
         args = self._argv(argv)
+        # In a session of its own, so that at its time limit the command is killed with
+        # every process it started (which could otherwise keep running, or keep its
+        # output open and the reading here waiting).
         try:
-            done = subprocess.run(
+            process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=COMMAND_ENV,
-                timeout=timeout,
-                check=False,
                 start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandError(f"{argv[0]} did not finish within {timeout:g} s") from exc
         except OSError as exc:
             raise CommandError(f"{argv[0]} could not be started: {exc.strerror}") from exc
-        return CommandResult(done.returncode, done.stdout, done.stderr)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(process)
+            process.wait()
+            raise CommandError(f"{argv[0]} did not finish within {timeout:g} s") from exc
+        except BaseException:
+            _kill_group(process)
+            process.wait()
+            raise
+        finally:
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+        return CommandResult(process.returncode, stdout, stderr)
 
     def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
         import subprocess  # noqa: PLC0415
