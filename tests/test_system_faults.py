@@ -4,8 +4,10 @@ a lock file others could hold, temporary files left by a killed run."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import stat
 import textwrap
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from tests.support import FakeMac
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, read_configuration
 from watchdog_mdm.state import STATE_PATH, load_state
-from watchdog_mdm.system import CommandError, MacSystem
+from watchdog_mdm.system import CommandError, LockBusy, MacSystem
 
 
 class Blocked(BaseException):
@@ -138,3 +140,78 @@ def test_a_command_past_its_time_limit_is_killed_with_its_children(
     finally:
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+LOCK = STATE_PATH.rsplit("/", 1)[0] + "/.lock"
+
+
+def _plant_lock(mac: FakeMac, mode: int) -> Path:
+    lock = mac.write(LOCK, b"")
+    lock.chmod(mode)
+    return lock
+
+
+def test_the_lock_file_is_created_private(fake_mac: FakeMac) -> None:
+    with MacSystem(fake_mac.root).exclusive_lock(LOCK, 0):
+        pass
+    info = (fake_mac.root / LOCK.lstrip("/")).stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.geteuid()
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o664, 0o646, 0o622])
+def test_a_lock_file_others_can_open_is_replaced_and_their_lock_not_honoured(
+    fake_mac: FakeMac, mode: int
+) -> None:
+    lock = _plant_lock(fake_mac, mode)
+    before = lock.stat().st_ino
+    with lock.open("rb") as theirs:  # another user's process, holding the lock
+        fcntl.flock(theirs.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with MacSystem(fake_mac.root).exclusive_lock(LOCK, 0):
+            info = lock.stat()
+            assert stat.S_IMODE(info.st_mode) == 0o600
+            assert info.st_ino != before
+    assert [p.name for p in lock.parent.iterdir()] == [".lock"]
+
+
+def test_a_private_lock_held_by_another_run_is_still_busy(fake_mac: FakeMac) -> None:
+    lock = _plant_lock(fake_mac, 0o600)
+    with lock.open("rb") as theirs:
+        fcntl.flock(theirs.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LockBusy), MacSystem(fake_mac.root).exclusive_lock(LOCK, 0):
+            pass
+
+
+def test_a_fifo_as_the_lock_is_replaced(fake_mac: FakeMac) -> None:
+    fifo = plant_fifo(fake_mac, LOCK)
+    with MacSystem(fake_mac.root).exclusive_lock(LOCK, 0):
+        assert stat.S_ISREG(fifo.lstat().st_mode)
+
+
+def test_a_lock_file_of_another_owner_is_replaced_by_roots(fake_mac: FakeMac) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    lock = _plant_lock(fake_mac, 0o600)
+    os.chown(lock, 65534, 65534)
+    with MacSystem(fake_mac.root).exclusive_lock(LOCK, 0):
+        info = lock.stat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)
+
+
+def test_temporary_files_a_killed_write_left_are_removed(fake_mac: FakeMac) -> None:
+    folder = fake_mac.root / STATE_PATH.rsplit("/", 1)[0].lstrip("/")
+    folder.mkdir(parents=True)
+    stale = folder / ".state.json.k1ll3d.tmp"
+    fresh = folder / ".state.json.wr1t1n.tmp"  # a write under way this minute
+    other = folder / ".other.json.k1ll3d.tmp"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"{")
+    an_hour_ago = time.time() - 3600
+    for path in (stale, other):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    MacSystem(fake_mac.root).write_file(STATE_PATH, b"{}")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".other.json.k1ll3d.tmp",
+        ".state.json.wr1t1n.tmp",
+        "state.json",
+    ]
