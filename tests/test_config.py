@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import plistlib
+import struct
 from datetime import timedelta
 
 import pytest
@@ -218,5 +219,48 @@ class TestConfigCommand:
         prefs(system, StuckRule="sometimes")
         result = CliRunner().invoke(cli, ["config", "--json"], obj=system)
         assert "StuckRule must be one of evidence, quiet, not 'sometimes'; ignored" in result.output
+        doc = json.loads(result.output[result.output.index("{") :])
+        assert doc["StuckRule"] == {"value": "evidence", "source": "default"}
+
+
+def deeply_nested_plist(depth: int) -> bytes:
+    """A binary property list of ``depth`` arrays, each holding the next."""
+    objects = [b"\xa1" + struct.pack(">I", i + 1) for i in range(depth)] + [b"\xa0"]
+    body = bytearray(b"bplist00")
+    offsets = []
+    for item in objects:
+        offsets.append(len(body))
+        body += item
+    table = len(body)
+    body += b"".join(struct.pack(">I", offset) for offset in offsets)
+    body += bytes(6) + bytes([4, 4]) + struct.pack(">QQQ", len(objects), 0, table)
+    return bytes(body)
+
+
+class TestDeeplyNestedPreferences:
+    @pytest.mark.parametrize("path", [MANAGED_PREFERENCES, LOCAL_PREFERENCES])
+    def test_it_is_ignored_with_a_warning_and_defaults_apply(self, path: str) -> None:
+        configuration = load_configuration({path: deeply_nested_plist(100_000)})
+        assert configuration.settings == Settings()
+        assert configuration.warnings == (
+            f"{path}: not a readable property list (nested too deeply); ignored",
+        )
+
+    def test_the_other_file_still_applies(self) -> None:
+        configuration = load_configuration(
+            {
+                MANAGED_PREFERENCES: deeply_nested_plist(100_000),
+                LOCAL_PREFERENCES: plistlib.dumps({"QuietHours": 24}),
+            }
+        )
+        assert configuration.settings.quiet_after == timedelta(hours=24)
+        assert len(configuration.warnings) == 1
+
+    def test_config_shows_the_defaults(self) -> None:
+        system = FakeSystem()
+        system.files[MANAGED_PREFERENCES] = deeply_nested_plist(100_000)
+        result = CliRunner().invoke(cli, ["config", "--json"], obj=system)
+        assert result.exit_code == 0, result.output
+        assert "nested too deeply); ignored" in result.output
         doc = json.loads(result.output[result.output.index("{") :])
         assert doc["StuckRule"] == {"value": "evidence", "source": "default"}

@@ -343,6 +343,10 @@ def _read_plist(path: str, data: bytes | None, warnings: list[str]) -> dict[str,
     ) as exc:
         warnings.append(f"{path}: not a readable property list ({exc}); ignored")
         return {}
+    except (RecursionError, MemoryError):
+        # A binary plist nested many thousand levels deep: preferences never are.
+        warnings.append(f"{path}: not a readable property list (nested too deeply); ignored")
+        return {}
     if not isinstance(loaded, dict):
         warnings.append(f"{path}: not a dictionary of preferences; ignored")
         return {}

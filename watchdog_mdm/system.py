@@ -10,6 +10,7 @@ can lay a whole fake Mac out in a folder: every absolute path is taken under ``r
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import io
 import mmap
@@ -215,21 +216,35 @@ class MacSystem:
         import subprocess  # noqa: PLC0415
 
         args = self._argv(argv)
+        # In a session of its own, so that at its time limit the command is killed with
+        # every process it started (which could otherwise keep running, or keep its
+        # output open and the reading here waiting).
         try:
-            done = subprocess.run(
+            process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=COMMAND_ENV,
-                timeout=timeout,
-                check=False,
                 start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandError(f"{argv[0]} did not finish within {timeout:g} s") from exc
         except OSError as exc:
             raise CommandError(f"{argv[0]} could not be started: {exc.strerror}") from exc
-        return CommandResult(done.returncode, done.stdout, done.stderr)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(process)
+            process.wait()
+            raise CommandError(f"{argv[0]} did not finish within {timeout:g} s") from exc
+        except BaseException:
+            _kill_group(process)
+            process.wait()
+            raise
+        finally:
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+        return CommandResult(process.returncode, stdout, stderr)
 
     def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
         import subprocess  # noqa: PLC0415
@@ -281,10 +296,23 @@ class MacSystem:
 
     def _open_no_follow(self, path: str) -> BinaryIO | None:
         # O_NOFOLLOW: a symlink planted where a file should be is an error, not a file.
+        # O_NONBLOCK: a FIFO planted there would block the open (and every read) until
+        # someone writes to it; opened at once, it is then refused as not a regular file.
         try:
-            fd = os.open(self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(
+                self.path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            )
         except (FileNotFoundError, NotADirectoryError):
             return None
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise OSError(errno.EINVAL, "not a regular file", self.path(path))
+            # reads from a regular file never block; clear the flag all the same
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
         return os.fdopen(fd, "rb")
 
     def read_bytes(self, path: str) -> bytes | None:
@@ -338,6 +366,7 @@ class MacSystem:
         target = self.path(path)
         parent, name = os.path.split(target)
         self._secure_folder(parent)
+        _remove_stale_temporaries(parent, name)
         fd, temporary = tempfile.mkstemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -367,17 +396,25 @@ class MacSystem:
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
         target = self.path(path)
         self._secure_folder(os.path.dirname(target))
-        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            fd = _open_lock(target)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise LockBusy(path) from None
+                time.sleep(0.1)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            if _same_file(fd, target):
+                break
+            # replaced (repaired by another run) while we waited: lock the new one
+            os.close(fd)
         try:
-            deadline = time.monotonic() + wait_seconds
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockBusy(path) from None
-                    time.sleep(0.1)
             # The kernel drops the lock when the holder dies, so a stale lock file
             # never blocks the next run.
             yield
@@ -447,6 +484,84 @@ class MacSystem:
             syslog.closelog()
         except OSError:
             pass
+
+
+STALE_TEMPORARY_SECONDS = 60
+
+
+def _remove_stale_temporaries(folder: str, name: str) -> None:
+    """Remove what a write of ``name`` killed mid-way left (``.name.XXXX.tmp``): any
+    such file older than a minute, since no write takes that long."""
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    prefix = f".{name}."
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+                continue
+            with contextlib.suppress(OSError):
+                if (
+                    entry.is_file(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_mtime < cutoff
+                ):
+                    os.unlink(entry.path)
+
+
+def _lock_is_sound(info: os.stat_result) -> bool:
+    """A plain lock file of root's (or, unprivileged, one's own) nobody else can write:
+    whoever could replace or hold it could make every run give up as busy."""
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid in (0, os.geteuid())
+        and not stat.S_IMODE(info.st_mode) & 0o022
+    )
+
+
+def _open_lock(target: str) -> int:
+    """The lock file open for locking, created 0600 and root's, replaced when others
+    others could write it (another owner, a looser mode) or it is not a plain file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    for _ in range(3):
+        try:
+            fd = os.open(target, flags, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.EISDIR, errno.ENXIO):
+                raise
+        else:
+            if _lock_is_sound(os.fstat(fd)):
+                return fd
+            os.close(fd)
+        _replace_lock(target)
+    raise OSError(errno.EPERM, "cannot make the lock file root's and private", target)
+
+
+def _replace_lock(target: str) -> None:
+    """Put a fresh private lock file in place at once: whoever holds the old one holds
+    a lock on a file nobody else looks at any more."""
+    import tempfile  # noqa: PLC0415
+
+    parent, name = os.path.split(target)
+    fd, temporary = tempfile.mkstemp(dir=parent, prefix=f"{name}.", suffix=".new")
+    try:
+        os.fchmod(fd, 0o600)
+        if os.geteuid() == 0:
+            os.fchown(fd, 0, 0)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    finally:
+        os.close(fd)
+
+
+def _same_file(fd: int, target: str) -> bool:
+    """Whether ``target`` is still the file open as ``fd``."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (info.st_dev, info.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
