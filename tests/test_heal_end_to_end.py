@@ -169,6 +169,7 @@ def test_a_second_run_waits_then_exits_4(running_mac: FakeMac) -> None:
     prefs(running_mac, LockWaitSeconds=0)
     stuck(running_mac, updates=True)
     lock = running_mac.write("/Library/Application Support/mdm-watchdog/.lock", b"")
+    lock.chmod(0o600)  # as a run makes it: a lock others could open is replaced
     with lock.open("rb") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         done = run_heal(running_mac)

@@ -159,7 +159,7 @@ def test_the_lock_file_is_created_private(fake_mac: FakeMac) -> None:
     assert info.st_uid == os.geteuid()
 
 
-@pytest.mark.parametrize("mode", [0o666, 0o664, 0o646, 0o622])
+@pytest.mark.parametrize("mode", [0o666, 0o664, 0o646, 0o622, 0o644, 0o640])
 def test_a_lock_file_others_can_open_is_replaced_and_their_lock_not_honoured(
     fake_mac: FakeMac, mode: int
 ) -> None:

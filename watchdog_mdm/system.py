@@ -507,18 +507,19 @@ def _remove_stale_temporaries(folder: str, name: str) -> None:
 
 
 def _lock_is_sound(info: os.stat_result) -> bool:
-    """A plain lock file of root's (or, unprivileged, one's own) nobody else can write:
-    whoever could replace or hold it could make every run give up as busy."""
+    """A plain lock file of root's (or, unprivileged, one's own) nobody else can open:
+    flock needs only a descriptor, so whoever could read it could hold it and make every
+    run give up as busy."""
     return (
         stat.S_ISREG(info.st_mode)
         and info.st_uid in (0, os.geteuid())
-        and not stat.S_IMODE(info.st_mode) & 0o022
+        and not stat.S_IMODE(info.st_mode) & 0o077
     )
 
 
 def _open_lock(target: str) -> int:
     """The lock file open for locking, created 0600 and root's, replaced when others
-    others could write it (another owner, a looser mode) or it is not a plain file."""
+    could open it (another owner, a looser mode) or it is not a plain file."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     for _ in range(3):
         try:
