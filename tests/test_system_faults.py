@@ -8,6 +8,8 @@ import fcntl
 import os
 import signal
 import stat
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -215,3 +217,21 @@ def test_temporary_files_a_killed_write_left_are_removed(fake_mac: FakeMac) -> N
         ".state.json.wr1t1n.tmp",
         "state.json",
     ]
+
+
+def test_a_time_zone_no_offset_can_hold_falls_back_to_utc() -> None:
+    # TZ=XXX-24:59 asks for an offset past a day, which Python's datetimes cannot hold
+    script = (
+        "from datetime import datetime; from watchdog_mdm.system import MacSystem; "
+        "s = MacSystem('/'); print(s.now().utcoffset()); "
+        "print(s.local_time(datetime(2026, 1, 15, 12)).isoformat())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TZ": "XXX-24:59"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0:00:00", "2026-01-15T12:00:00+00:00"]

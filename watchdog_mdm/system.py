@@ -196,10 +196,17 @@ class MacSystem:
 
     def local_time(self, wall: datetime) -> datetime:
         # a naive datetime's astimezone() reads it in the system zone, by its rules
-        return wall.replace(tzinfo=None).astimezone()
+        try:
+            return wall.replace(tzinfo=None).astimezone()
+        except (ValueError, OverflowError):  # a TZ no offset can hold: as now() does
+            return wall.replace(tzinfo=UTC)
 
     def now(self) -> datetime:
-        return datetime.now(UTC).astimezone()
+        now = datetime.now(UTC)
+        try:
+            return now.astimezone()
+        except (ValueError, OverflowError):  # a TZ no offset can hold (TZ=XXX-24:59)
+            return now
 
     def has_command(self, path: str) -> bool:
         return self.is_mac and os.access(self.path(path), os.X_OK)
