@@ -20,7 +20,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.support import FakeMac
+from tests.support import FakeMac, FakeSystem
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, read_configuration
 from watchdog_mdm.state import STATE_PATH, load_state
@@ -235,3 +235,25 @@ def test_a_time_zone_no_offset_can_hold_falls_back_to_utc() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0:00:00", "2026-01-15T12:00:00+00:00"]
+
+
+def test_a_folder_of_exports_with_a_link_loop_lists_only_its_files(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "mdm.log").write_text("x\n")
+    (folder / "a").symlink_to("b")
+    (folder / "b").symlink_to("a")  # a loop: is_file() raises ELOOP
+    (folder / "self").symlink_to(folder)
+    assert MacSystem("/").export_files(str(folder)) == [str(folder / "mdm.log")]
+
+
+def test_a_folder_that_cannot_be_read_is_unreadable_evidence(tmp_path: Path) -> None:
+    class Unreadable(FakeSystem):
+        def export_files(self, folder: str) -> list[str] | None:
+            raise PermissionError(13, "Permission denied", folder)
+
+    result = CliRunner().invoke(cli, ["analyze", str(tmp_path)], obj=Unreadable())
+    assert result.exit_code == 3
+    assert result.output == (
+        f"mdm-watchdog: error: cannot read the folder {tmp_path}: Permission denied\n"
+    )

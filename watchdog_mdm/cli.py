@@ -494,7 +494,10 @@ def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
     """The inputs, with each folder of exports (not a .logarchive) replaced by its files."""
     inputs: list[str] = []
     for path in paths:
-        files = None if _is_archive(path) else system.export_files(path)
+        try:
+            files = None if _is_archive(path) else system.export_files(path)
+        except OSError as exc:
+            fail(f"cannot read the folder {path}: {exc.strerror or exc}", EXIT_EVIDENCE)
         if files is None:
             inputs.append(path)
         elif not files:

@@ -478,7 +478,7 @@ class MacSystem:
             return sorted(
                 os.path.join(folder, f.name)
                 for f in found
-                if f.is_file() and not f.name.startswith(".")
+                if not f.name.startswith(".") and _is_file(f)
             )
 
     def log_to_system(self, message: str) -> None:
@@ -570,6 +570,14 @@ def _same_file(fd: int, target: str) -> bool:
         return False
     held = os.fstat(fd)
     return (info.st_dev, info.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder's entry is a file to read; a link loop or a dangling link is not."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
