@@ -22,6 +22,7 @@ import functools
 import itertools
 import json
 import mmap
+import os
 import plistlib
 import re
 import shutil
@@ -725,3 +726,15 @@ def saved_state(target: FakeSystem | FakeMac) -> dict[str, Any]:
         data = (target.root / STATE_PATH.lstrip("/")).read_bytes()
     document: dict[str, Any] = json.loads(data)
     return document
+
+
+def python_in_zone(zone: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Python code run in a fresh process whose TZ is ``zone``: how the real seam reads
+    wall-clock times depends on the process's zone, which a test must not change."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TZ": zone},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import FakeMac, FakeSystem, Reply, reference_lines
+from tests.support import FakeMac, FakeSystem, Reply, python_in_zone, reference_lines
 from watchdog_mdm.system import COMMAND_ENV, CommandError, MacSystem, System
 
 
@@ -362,11 +362,6 @@ def test_a_wall_clock_time_is_read_by_the_macs_zone_rules_on_its_date() -> None:
         "print(s.local_time(datetime(2026, 1, 15, 12)).isoformat()); "
         "print(s.local_time(datetime(2026, 7, 15, 12)).isoformat())"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "TZ": "Europe/Berlin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = python_in_zone("Europe/Berlin", script)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2026-01-15T12:00:00+01:00", "2026-07-15T12:00:00+02:00"]

@@ -8,8 +8,6 @@ import fcntl
 import os
 import signal
 import stat
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.support import FakeMac, FakeSystem
+from tests.support import FakeMac, FakeSystem, python_in_zone
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, read_configuration
 from watchdog_mdm.state import STATE_PATH, load_state
@@ -226,13 +224,7 @@ def test_a_time_zone_no_offset_can_hold_falls_back_to_utc() -> None:
         "s = MacSystem('/'); print(s.now().utcoffset()); "
         "print(s.local_time(datetime(2026, 1, 15, 12)).isoformat())"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "TZ": "XXX-24:59"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = python_in_zone("XXX-24:59", script)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0:00:00", "2026-01-15T12:00:00+00:00"]
 

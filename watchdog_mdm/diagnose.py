@@ -450,7 +450,7 @@ def analyze_export(
         evidence_problem=unreadable(reader, obs, "the input"),
         # no files: the declaration as softwareupdated named it; the running version
         # is not in a log
-        update=UpdateFacts(declaration_from_log(obs.last_ddm_declaration, naive_tz), source="log"),
+        update=UpdateFacts(declaration_from_log(obs.last_ddm_declaration, naive_tz)),
     )
     return Examination(
         diagnosis=judge(obs, judged_at, settings, enrollment_from_log(obs), circumstances),

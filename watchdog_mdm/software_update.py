@@ -229,7 +229,6 @@ class UpdateFacts:
     running_version: str | None = None
     running_build: str | None = None  # ProductBuildVersion: tells a supplemental apart
     problem: str | None = None  # why a file could not be read: the state is unknown
-    source: str = "files"  # where the declaration came from
 
 
 @dataclass(frozen=True, slots=True)
