@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
+from itertools import chain
 
 from watchdog_mdm.entries import EntryParser, LogEntry
 from watchdog_mdm.framing import (
@@ -26,6 +27,7 @@ from watchdog_mdm.framing import (
     record_bounds,
     records_holding,
 )
+from watchdog_mdm.json_array import ArrayElements, looks_like_json_array
 from watchdog_mdm.markers import MarkerSearch, marker_search
 
 __all__ = ["Buffer", "LogReader"]
@@ -78,33 +80,129 @@ class LogReader:
         entry of each block. Chunks may cut lines anywhere and are searched in place
         (a memory map works as well as bytes); nothing else is decoded or copied. Each
         chunk is done with before the next is asked for, as the System seam requires.
+
+        Exports joined with `cat` may change style part-way: where output of a text
+        style or ndjson turns into a JSON export, the rest is read as if it were
+        another input, its style told again, as reading the parts one by one would.
         """
         search = self.search_for(tuple(markers))
+        rest: Iterator[Buffer] | None = iter(chunks)
+        at_input_start = True
+        while rest is not None:
+            rest = yield from self._scan_one_shape(rest, search, at_input_start)
+            at_input_start = False
+
+    def _scan_one_shape(
+        self, chunks: Iterator[Buffer], search: MarkerSearch, at_input_start: bool
+    ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
+        """Output of one shape (lines, or pretty JSON records), from the style told by
+        its start; returns the rest of the input where it changes: where a JSON export
+        opens among lines, or where a pretty JSON export closes ("}]")."""
         carry = b""
         pretty: bool | None = None
-        for chunk in _first_at_least(chunks, _STYLE_SAMPLE):
+        closed_at_end = False  # the last chunk ended with a pretty record's "}"
+        chunked = _first_at_least(chunks, _STYLE_SAMPLE)
+        for chunk in chunked:
             size = len(chunk)
             self.bytes_read += size
-            low = 0
+            low = floor = 0  # floor: where an opening JSON export may be found
             if pretty is None:
-                low = self._first_chunk(chunk)
+                low = self._first_chunk(chunk) if at_input_start else _content_start(chunk)
+                if looks_like_json_array(chunk[low : low + _STYLE_SAMPLE]):
+                    self.bytes_read -= size - low  # counted again as the array is read
+                    return (yield from self._scan_json_array(chain([chunk[low:]], chunked), search))
                 pretty = looks_pretty(chunk[low : low + _STYLE_SAMPLE])
+                floor = low + 1  # the start, told not to be one, is read as it is
+            elif closed_at_end and chunk[:1] == b"]":  # "}]" cut in two: the export ended
+                return self._read_again(chunk[1:], chunked)
             cut = complete_end(chunk, pretty, low, size)
+            closed_at_end = pretty and low < cut == size
             if carry:
-                if cut <= low:  # still inside one long line or record
-                    carry = yield from self._grow(carry, chunk[low:], search, pretty)
+                carry, low, rest = yield from self._complete_carry(
+                    carry, chunk, search, pretty, low, cut
+                )
+                if rest is not None:
+                    return self._read_again(rest, chunked)
+                if low == size:  # all of the chunk carried
                     continue
-                # the carried start, completed by this chunk's first line or record
-                first = first_end(chunk, pretty, low, size)
-                head = carry + chunk[low:first]
-                carry = b""
-                yield from self._scan_block(head, search, pretty, 0, len(head))
-                low = first
-            yield from self._scan_blocks(chunk, search, pretty, low, cut)
+            opening = yield from self._scan_blocks(chunk, search, pretty, low, cut, floor)
+            if opening is None:
+                opening = _shape_change_after(chunk, pretty, low, cut)
+            if opening is not None:
+                return self._read_again(chunk[opening:], chunked)
             if cut < size:
                 carry = yield from self._grow(b"", chunk[max(cut, low) :], search, pretty)
+        if carry and not pretty and _json_opening(carry, 0, len(carry)) == 0:
+            return self._read_again(carry, iter(()))
         if carry:
             yield from self._scan_block(carry, search, bool(pretty), 0, len(carry))
+        return None
+
+    def _complete_carry(
+        self, carry: bytes, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int
+    ) -> Generator[LogEntry, None, tuple[bytes, int, bytes | None]]:
+        """The carried start of a line or record, completed by the chunk's first one, read.
+        Returns what is still carried, where the chunk's own lines or records start (its
+        length when all of it was carried), and the input from the carried start when a
+        JSON export opens there, to be read again."""
+        if cut <= low:  # still inside one long line or record
+            if not pretty and _json_opening(carry, 0, len(carry), chunk, low) == 0:
+                return b"", low, carry + chunk[low:]
+            grown = yield from self._grow(carry, chunk[low:], search, pretty)
+            return grown, len(chunk), None
+        first = first_end(chunk, pretty, low, len(chunk))
+        head = carry + chunk[low:first]
+        if not pretty and _json_opening(head, 0, len(head), chunk, first) == 0:
+            return b"", first, head + chunk[first:]
+        yield from self._scan_block(head, search, pretty, 0, len(head))
+        return b"", first, None
+
+    def _read_again(self, rest: bytes | bytearray, chunks: Iterator[Buffer]) -> Iterator[Buffer]:
+        """The input from where its shape changed, to be read as a new one (its bytes
+        were counted already)."""
+        self.bytes_read -= len(rest)
+        return chain([rest], chunks)
+
+    def _scan_json_array(
+        self, chunks: Iterator[Buffer], search: MarkerSearch
+    ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
+        """A JSON array of records in another tool's layout (json_array.py): the records
+        holding a marker, and each chunk's last; returns what follows the array."""
+        elements = ArrayElements()
+        for chunk in chain(chunks, [None]):
+            self.bytes_read += 0 if chunk is None else len(chunk)
+            broken = elements.broken
+            data, spans, closed = elements.feed(chunk)
+            self.lines_skipped += elements.broken - broken
+            yield from self._array_records(data, spans, search)
+            if closed is not None:
+                return self._read_again(data[closed:], chunks) if closed < len(data) else chunks
+        return None
+
+    def _array_records(
+        self, data: bytes, spans: list[tuple[int, int]], search: MarkerSearch
+    ) -> Iterator[LogEntry]:
+        if not spans:
+            return
+        hits = iter(search.starts(data, spans[0][0], spans[-1][1]))
+        hit = next(hits, None)
+        last_was_read = False
+        for start, end in spans:
+            last_was_read = hit is not None and hit < end
+            if not last_was_read:
+                continue
+            while hit is not None and hit < end:
+                hit = next(hits, None)
+            self.candidates += 1
+            entry = self._parse_unit(data, start, end, True)
+            if entry is not None:
+                yield entry
+            else:
+                self.lines_skipped += 1
+        if not last_was_read:  # the newest record, as each block's last entry is read
+            last = self._parse_unit(data, *spans[-1], True)
+            if last is not None:
+                yield last
 
     def _grow(
         self, carry: bytes, more: bytes | bytearray, search: MarkerSearch, pretty: bool
@@ -130,19 +228,26 @@ class LogReader:
         return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
     def _scan_blocks(
-        self, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int
-    ) -> Iterator[LogEntry]:
+        self, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int, floor: int
+    ) -> Generator[LogEntry, None, int | None]:
         """chunk[low:cut], complete lines or records, in blocks of about _BLOCK bytes: a
         whole memory-mapped file is searched piece by piece, so what one search finds
-        stays small, and the newest entry of each block is read."""
+        stays small, and the newest entry of each block is read. Lines end where a JSON
+        export opens among them: returns where, read up to there."""
         while low < cut:
             high = cut
             if cut - low > _BLOCK:
                 high = complete_end(chunk, pretty, low, low + _BLOCK)
                 if high <= low:  # one line longer than a block: the block ends with it
                     high = first_end(chunk, pretty, low, cut)
-            yield from self._scan_block(chunk, search, pretty, low, high)
+            opening = None if pretty else _json_opening_in_lines(chunk, max(low, floor), high)
+            yield from self._scan_block(
+                chunk, search, pretty, low, high if opening is None else opening
+            )
+            if opening is not None:
+                return opening
             low = high
+        return None
 
     def _scan_block(
         self, block: Buffer, search: MarkerSearch, pretty: bool, low: int, high: int
@@ -190,7 +295,7 @@ class LogReader:
             entry = self._parse_unit(block, start, unit_end, pretty)
             if entry is not None:
                 return entry
-            end = start - 1 if start > low else low
+            end = _end_before(block, pretty, start, low)
         return None
 
 
@@ -211,3 +316,67 @@ def _first_at_least(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
             yield head
         return
     yield from iterator
+
+
+def _shape_change_after(chunk: Buffer, pretty: bool, low: int, cut: int) -> int | None:
+    """Where, past the complete lines or records of chunk[low:cut], the input changes
+    shape: after the "}]" closing a pretty JSON export (the "}" ends at ``cut``), or
+    where the partial line at the chunk's end opens a JSON export."""
+    if pretty:
+        return cut + 1 if low < cut and chunk[cut : cut + 1] == b"]" else None
+    return cut if low <= cut < len(chunk) and _json_opening(chunk, cut, len(chunk)) == cut else None
+
+
+def _end_before(block: Buffer, pretty: bool, start: int, low: int) -> int:
+    """Where to look for the unit before the one starting at ``start``: just after the
+    LF that ends a line, or at the LF of the "\n}" that closes a record (its "}" may
+    share a line with the next record's opening, "},{")."""
+    if not pretty:
+        return start - 1 if start > low else low
+    close = block.rfind(b"\n}", low, start)
+    return close + 1 if close != -1 else low
+
+
+def _content_start(chunk: Buffer) -> int:
+    """Where a joined export's content starts (after its UTF-8 byte-order mark)."""
+    return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
+
+
+def _json_opening_in_lines(block: Buffer, low: int, high: int) -> int | None:
+    """Where a JSON export opens among the lines of block[low:high], if one does.
+
+    Searched only when the block's last line is a piece of JSON (a key, a bracket),
+    as it is where such an export was joined after lines: a search of every block
+    would cost more than a third of reading ndjson or compact output."""
+    start, end = line_bounds(block, high - 1, low, high)
+    last = bytes(block[start:end]).strip()
+    if not last or not (last[:1] in b'"[' or not last.strip(b"{}[],")):
+        return None
+    at = low if block[low : low + 1] == b"[" else _next_bracket_line(block, low, high)
+    while at != -1:
+        if _json_opening(block, at, high) == at:
+            return at
+        at = _next_bracket_line(block, at + 1, high)
+    return None
+
+
+def _next_bracket_line(block: Buffer, low: int, high: int) -> int:
+    found = block.find(b"\n[", low, high)
+    return -1 if found == -1 else found + 1
+
+
+def _json_opening(
+    block: Buffer, at: int, high: int, more: Buffer = b"", more_at: int = 0
+) -> int | None:
+    """``at`` if a JSON export (of log show's layout or another's) opens there: a line
+    starting with "[" (followed by more[more_at:], when block ends before it does). A line
+    "[" or "[{" alone is taken for one though what follows is not known yet (the
+    chunk may end with it): read again as a new input, its style is told from more."""
+    if block[at : at + 1] != b"[":
+        return None
+    head = bytes(block[at : min(high, at + _STYLE_SAMPLE)])
+    if len(head) < _STYLE_SAMPLE:
+        head += bytes(more[more_at : more_at + _STYLE_SAMPLE - len(head)])
+    if head.partition(b"\n")[0].rstrip() in (b"[", b"[{"):
+        return at
+    return at if looks_like_json_array(head) or looks_pretty(head) else None
