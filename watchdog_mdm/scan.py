@@ -35,6 +35,10 @@ __all__ = ["Buffer", "LogReader"]
 # How much of the start of an input tells its style (and what the first chunks are
 # joined up to, when they are smaller).
 _STYLE_SAMPLE = 65536
+# How much of an input beginning with a UTF-16 byte-order mark is looked at, and how much
+# of it must be ASCII, for it to be taken for UTF-16 text.
+_UTF16_SAMPLE = 4096
+_UTF16_ASCII_SHARE = 0.75
 # What one marker search covers: large enough that per-block work is negligible, small
 # enough that the positions found in a block of nothing but markers stay a few MB.
 _BLOCK = 4 << 20
@@ -53,7 +57,10 @@ class LogReader:
         self.bytes_read = 0  # how much was searched
         self.candidates = 0  # lines or records that held a marker
         self.lines_skipped = 0  # candidates (and lines too long to be one) not read
-        self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
+        # inputs of UTF-16 text (as Windows PowerShell redirects output) from which
+        # nothing could be read; bytes that merely begin like its byte-order mark are not
+        self.utf16_inputs = 0
+        self._utf16_start = False  # whether the input being read began as UTF-16 text
         self._parser = EntryParser(naive_tz)
         # bound once: both run for every candidate
         self._from_line = self._parser.from_line
@@ -86,11 +93,14 @@ class LogReader:
         another input, its style told again, as reading the parts one by one would.
         """
         search = self.search_for(tuple(markers))
+        entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
         at_input_start = True
         while rest is not None:
             rest = yield from self._scan_one_shape(rest, search, at_input_start)
             at_input_start = False
+        if self._utf16_start and self.entries == entries_before:
+            self.utf16_inputs += 1
 
     def _scan_one_shape(
         self, chunks: Iterator[Buffer], search: MarkerSearch, at_input_start: bool
@@ -223,8 +233,7 @@ class LogReader:
 
     def _first_chunk(self, chunk: Buffer) -> int:
         """Where an input's content starts (after a UTF-8 byte-order mark)."""
-        if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
+        self._utf16_start = _is_utf16_text(chunk)
         return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
     def _scan_blocks(
@@ -335,6 +344,20 @@ def _end_before(block: Buffer, pretty: bool, start: int, low: int) -> int:
         return start - 1 if start > low else low
     close = block.rfind(b"\n}", low, start)
     return close + 1 if close != -1 else low
+
+
+def _is_utf16_text(head: Buffer) -> bool:
+    """Whether an input is UTF-16 text: a byte-order mark, then mostly ASCII characters,
+    as any `log show` output is (random bytes read as UTF-16 are almost never ASCII)."""
+    mark = bytes(head[:2])
+    if mark not in (b"\xff\xfe", b"\xfe\xff"):
+        return False
+    sample = bytes(head[2:_UTF16_SAMPLE])
+    text = sample[: len(sample) // 2 * 2].decode(
+        "utf-16-le" if mark == b"\xff\xfe" else "utf-16-be", "replace"
+    )
+    ascii_text = sum(1 for char in text if " " <= char < "\x7f" or char in "\t\r\n")
+    return ascii_text >= len(text) * _UTF16_ASCII_SHARE
 
 
 def _content_start(chunk: Buffer) -> int:
