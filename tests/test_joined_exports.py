@@ -150,6 +150,32 @@ def test_a_joined_export_reads_as_its_parts_wherever_it_is_split(
     assert scanned([cut(first + second, points)]) == apart
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, 2**31),
+    st.lists(st.sampled_from([0, 3, 40]), min_size=3, max_size=3),
+    st.tuples(*[st.sampled_from(STYLES)] * 3),
+    st.lists(st.integers(0, 10**6), max_size=6),
+)
+def test_three_joined_exports_read_as_their_parts(
+    seed: int, sizes: list[int], styles: tuple[str, str, str], points: list[int]
+) -> None:
+    """A JSON export between two others, all in one block of the reader."""
+    import random
+
+    rng = random.Random(seed)
+    when = AT - HOUR
+    parts = []
+    for style, size in zip(styles, sizes, strict=True):
+        rows: list[Row] = []
+        for _ in range(size):
+            when += timedelta(seconds=rng.randint(1, 90))
+            rows.append((when, choose(rng), 0))
+        parts.append(export_of(style, rows))
+    apart = scanned([[part] for part in parts])
+    assert scanned([cut(b"".join(parts), points)]) == apart
+
+
 # ------------------------------------------------------------------ re-indented JSON
 
 

@@ -250,17 +250,29 @@ class LogReader:
                 if high <= low:  # one line longer than a block: the block ends with it
                     high = first_end(chunk, pretty, low, cut)
             opening = None if pretty else _json_opening_in_lines(chunk, max(low, floor), high)
-            yield from self._scan_block(
-                chunk, search, pretty, low, high if opening is None else opening
+            end = high if opening is None else opening
+            within = yield from self._scan_block(
+                chunk, search, pretty, low, end, None if pretty else floor
             )
+            opening = opening if within is None else within
             if opening is not None:
                 return opening
             low = high
         return None
 
     def _scan_block(
-        self, block: Buffer, search: MarkerSearch, pretty: bool, low: int, high: int
-    ) -> Iterator[LogEntry]:
+        self,
+        block: Buffer,
+        search: MarkerSearch,
+        pretty: bool,
+        low: int,
+        high: int,
+        openings_from: int | None = None,
+    ) -> Generator[LogEntry, None, int | None]:
+        """The entries of block[low:high] holding markers, and its last. With
+        ``openings_from`` (lines only), a line that fails as a key of a pretty JSON
+        record ends the lines where a JSON export opens before it (at or after
+        openings_from): returns where, the lines before it read."""
         hits = search.starts(block, low, high)
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
         for start, stop in found.items():
@@ -269,6 +281,14 @@ class LogReader:
             if entry is not None:
                 yield entry
                 continue
+            if openings_from is not None:
+                opening = _json_opening_before(block, max(low, openings_from), start, stop, high)
+                if opening is not None:
+                    self.candidates -= 1  # read again, as a record
+                    last = self._last_entry(block, pretty, found, low, opening)
+                    if last is not None:
+                        yield last
+                    return opening
             self.lines_skipped += 1
             if pretty:
                 # Not a record after all (cut short, or lines that only began like
@@ -278,6 +298,7 @@ class LogReader:
         last = self._last_entry(block, pretty, found, low, high)
         if last is not None:
             yield last
+        return None
 
     def _parse_unit(self, block: Buffer, start: int, stop: int, pretty: bool) -> LogEntry | None:
         if stop - start > MAX_RECORD_CHARS:  # not a log line: never copied or decoded
@@ -368,19 +389,34 @@ def _content_start(chunk: Buffer) -> int:
 def _json_opening_in_lines(block: Buffer, low: int, high: int) -> int | None:
     """Where a JSON export opens among the lines of block[low:high], if one does.
 
-    Searched only when the block's last line is a piece of JSON (a key, a bracket),
-    as it is where such an export was joined after lines: a search of every block
-    would cost more than a third of reading ndjson or compact output."""
-    start, end = line_bounds(block, high - 1, low, high)
-    last = bytes(block[start:end]).strip()
-    if not last or not (last[:1] in b'"[' or not last.strip(b"{}[],")):
+    Searched only when the block's last line begins neither like a text style's line
+    (a digit) nor like an ndjson record: where a JSON export was joined after lines,
+    it is a piece of JSON, or the header of a text export after it. A search of every
+    block would cost more than a third of reading ndjson or compact output."""
+    if low >= high:
         return None
+    start, end = line_bounds(block, high - 1, low, high)
+    last = bytes(block[start : min(end, start + 64)]).lstrip()
+    if last[:1].isdigit() or last[:2] == b'{"':
+        return None  # a line of a text style, or of ndjson, as nearly every block ends
     at = low if block[low : low + 1] == b"[" else _next_bracket_line(block, low, high)
     while at != -1:
         if _json_opening(block, at, high) == at:
             return at
         at = _next_bracket_line(block, at + 1, high)
     return None
+
+
+def _json_opening_before(block: Buffer, low: int, at: int, stop: int, high: int) -> int | None:
+    """Where a JSON export opens in block[low:at], when the line at[:stop], which did not
+    read as a line, is a key of a pretty JSON record (the nearest "[" line at the start
+    of a line before it is then the export's opening)."""
+    if bytes(block[at : min(stop, at + 64)]).lstrip()[:1] != b'"':
+        return None
+    opening = block.rfind(b"\n[", low, at) + 1 or (low if block[low : low + 1] == b"[" else 0)
+    if opening == 0 and low != 0:
+        return None
+    return opening if _json_opening(block, opening, high) == opening else None
 
 
 def _next_bracket_line(block: Buffer, low: int, high: int) -> int:
