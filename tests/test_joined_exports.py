@@ -239,3 +239,39 @@ def test_a_re_indented_export_is_read_across_any_chunking(
     export = export_of("json", rows)
     data = REFORMATS[layout](records_of(export))
     assert scanned([cut(data, points)]) == scanned([[export]])
+
+
+@pytest.mark.parametrize("layout", REFORMATS)
+@pytest.mark.parametrize("other", STYLES)
+def test_a_re_indented_export_joined_to_another_reads_as_the_two(layout: str, other: str) -> None:
+    rows = [*PUSHED, *ANSWERED]
+    middle = len(rows) // 2
+    array = REFORMATS[layout](records_of(export_of("json", rows[:middle]))) + b"\n"
+    after = export_of(other, rows[middle:])
+    assert scanned([[array + after]]) == scanned([[array], [after]])
+    before = export_of(other, rows[:middle])
+    array = REFORMATS[layout](records_of(export_of("json", rows[middle:]))) + b"\n"
+    assert scanned([[before + array]]) == scanned([[before], [array]])
+
+
+PIECES = st.sampled_from(
+    [b"[", b"[{", b"]", b"}]", b"},{", b"{", b"}", b"\n", b'"a" : 1', b",", b"\xff\xfe", b"\r\n"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(PIECES, st.binary(max_size=20)), max_size=60),
+    st.sampled_from(STYLES),
+    st.lists(st.integers(0, 10**5), max_size=6),
+)
+def test_no_mix_of_json_pieces_and_lines_makes_the_reader_raise_or_loop(
+    pieces: list[bytes], style: str, points: list[int]
+) -> None:
+    """Every restart of the style is at a later byte than the last, so reading ends."""
+    export = export_of(style, PUSHED[-6:])
+    data = export[: len(export) // 2] + b"".join(pieces) + export[len(export) // 2 :]
+    reader = LogReader()
+    entries = list(reader.scan(cut(data, points), patterns.RELEVANT_MARKERS))
+    assert all(entry.timestamp.tzinfo is not None for entry in entries)
+    assert reader.bytes_read == len(data)
