@@ -28,6 +28,7 @@ from watchdog_mdm.framing import (
     records_holding,
 )
 from watchdog_mdm.json_array import ArrayElements, looks_like_json_array
+from watchdog_mdm.json_records import record_parser
 from watchdog_mdm.markers import MarkerSearch, marker_search
 
 __all__ = ["Buffer", "LogReader"]
@@ -39,6 +40,9 @@ _STYLE_SAMPLE = 65536
 # of it must be ASCII, for it to be taken for UTF-16 text.
 _UTF16_SAMPLE = 4096
 _UTF16_ASCII_SHARE = 0.75
+# What a JSON array in another tool's layout is read in (json_array.py): a piece is
+# copied and decoded whole, so this, not a chunk, is what it costs in memory.
+_ARRAY_PIECE = 1 << 20
 # What one marker search covers: large enough that per-block work is negligible, small
 # enough that the positions found in a block of nothing but markers stay a few MB.
 _BLOCK = 4 << 20
@@ -177,17 +181,30 @@ class LogReader:
         self, chunks: Iterator[Buffer], search: MarkerSearch
     ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
         """A JSON array of records in another tool's layout (json_array.py): the records
-        holding a marker, and each chunk's last; returns what follows the array."""
+        holding a marker, and the last of each piece read; returns what follows the
+        array. Read in pieces of _ARRAY_PIECE bytes: each is copied and decoded whole."""
         elements = ArrayElements()
-        for chunk in chain(chunks, [None]):
-            self.bytes_read += 0 if chunk is None else len(chunk)
-            broken = elements.broken
-            data, spans, closed = elements.feed(chunk)
-            self.lines_skipped += elements.broken - broken
-            yield from self._array_records(data, spans, search)
-            if closed is not None:
-                return self._read_again(data[closed:], chunks) if closed < len(data) else chunks
+        for chunk in chunks:
+            self.bytes_read += len(chunk)
+            for at in range(0, len(chunk), _ARRAY_PIECE):
+                closed = yield from self._array_piece(
+                    elements, chunk[at : at + _ARRAY_PIECE], search
+                )
+                if closed is not None:
+                    return self._read_again(closed + chunk[at + _ARRAY_PIECE :], chunks)
+        yield from self._array_piece(elements, None, search)
         return None
+
+    def _array_piece(
+        self, elements: ArrayElements, piece: Buffer | None, search: MarkerSearch
+    ) -> Generator[LogEntry, None, bytes | None]:
+        """The records completed by one more piece (None: the end); what follows the
+        array in it, once it closed."""
+        broken = elements.broken
+        data, spans, closed = elements.feed(piece)
+        self.lines_skipped += elements.broken - broken
+        yield from self._array_records(data, spans, search)
+        return None if closed is None else data[closed:]
 
     def _array_records(
         self, data: bytes, spans: list[tuple[int, int]], search: MarkerSearch
@@ -249,7 +266,10 @@ class LogReader:
                 high = complete_end(chunk, pretty, low, low + _BLOCK)
                 if high <= low:  # one line longer than a block: the block ends with it
                     high = first_end(chunk, pretty, low, cut)
-            opening = None if pretty else _json_opening_in_lines(chunk, max(low, floor), high)
+            if pretty:
+                opening = _pretty_export_close(chunk, low, high)
+            else:
+                opening = _json_opening_in_lines(chunk, max(low, floor), high)
             end = high if opening is None else opening
             within = yield from self._scan_block(
                 chunk, search, pretty, low, end, None if pretty else floor
@@ -405,6 +425,25 @@ def _json_opening_in_lines(block: Buffer, low: int, high: int) -> int | None:
             return at
         at = _next_bracket_line(block, at + 1, high)
     return None
+
+
+def _pretty_export_close(block: Buffer, low: int, high: int) -> int | None:
+    """Where the "}]" closing a pretty JSON export ends a record before the last of
+    block[low:high], when that last one opens another export ("[{") and is no log
+    record (an export of nothing): what was between the two, output of another style
+    joined after the first, is then read as the input it was, up to its last line."""
+    start, end = record_bounds(block, high - 1, low, high)
+    if block[start - 1 : start] != b"[" or start <= low:
+        return None
+    if end - start <= MAX_RECORD_CHARS and _is_log_record(block[start:end]):
+        return None
+    close = block.rfind(b"\n}]", low, start)
+    return close + 2 if close != -1 else None
+
+
+def _is_log_record(text: bytes | bytearray) -> bool:
+    record = record_parser()(text.decode("utf-8", "replace"))
+    return record is not None and isinstance(record.get("timestamp"), str)
 
 
 def _json_opening_before(block: Buffer, low: int, at: int, stop: int, high: int) -> int | None:
