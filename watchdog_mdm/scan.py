@@ -92,9 +92,11 @@ class LogReader:
         (a memory map works as well as bytes); nothing else is decoded or copied. Each
         chunk is done with before the next is asked for, as the System seam requires.
 
-        Exports joined with `cat` may change style part-way: where output of a text
-        style or ndjson turns into a JSON export, the rest is read as if it were
-        another input, its style told again, as reading the parts one by one would.
+        Exports joined with `cat` may change style part-way: where a JSON export opens
+        among lines (of a text style or ndjson), or where a JSON export closes, the rest
+        is read as if it were another input, its style told again, as reading the parts
+        one by one would. A JSON array of records in another tool's layout (`jq .`) is
+        read record by record (json_array.py).
         """
         search = self.search_for(tuple(markers))
         entries_before, self._utf16_start = self.entries, False
