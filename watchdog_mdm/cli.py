@@ -641,10 +641,16 @@ def analyze(
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     if examination.log.utf16_inputs:
+        which = (
+            "the input is"
+            if len(inputs) == 1
+            else f"{examination.log.utf16_inputs} of the inputs "
+            + ("is" if examination.log.utf16_inputs == 1 else "are")
+        )
         click.echo(
-            f"{PROG}: warning: the input is UTF-16 (as Windows PowerShell writes "
-            "redirected output); convert it to UTF-8 first, e.g. with "
-            "iconv -f UTF-16 -t UTF-8",
+            f"{PROG}: warning: {which} UTF-16 (as Windows PowerShell writes "
+            "redirected output), and nothing could be read from it; convert it to UTF-8 "
+            "first, e.g. with iconv -f UTF-16 -t UTF-8",
             err=True,
         )
     if examination.log.entries_read == 0:
