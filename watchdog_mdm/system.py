@@ -18,7 +18,6 @@ import os
 import signal
 import stat
 import sys
-import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -258,6 +257,7 @@ class MacSystem:
         import tempfile  # noqa: PLC0415
 
         args = self._argv(argv)
+        deadline = time.monotonic() + timeout
         # stderr goes to a file: a pipe nobody reads could fill up and hang the command.
         with tempfile.TemporaryFile() as errors:
             try:
@@ -271,31 +271,18 @@ class MacSystem:
                 )
             except OSError as exc:
                 raise CommandError(f"{argv[0]} could not be started: {exc.strerror}") from exc
-            timed_out = threading.Event()
-
-            def stop() -> None:
-                timed_out.set()
-                _kill_group(process)
-
-            timer = threading.Timer(timeout, stop)
-            timer.daemon = True
-            timer.start()
             try:
                 assert process.stdout is not None
-                output = cast(io.BufferedReader, process.stdout)
-                # Blocks of whatever has arrived, not lines: the reader joins lines
-                # across blocks, and a block costs it one search, not one per line.
-                while block := output.read1(STREAM_BLOCK_BYTES):
-                    yield block
-                returncode = process.wait()
+                finished = yield from _blocks_until(process.stdout.fileno(), deadline)
+                returncode = _wait_until(process, deadline) if finished else None
             finally:
-                timer.cancel()
-                if process.poll() is None:  # the reader stopped early, or failed
+                if process.poll() is None:  # out of time, the reader stopped early, or failed
                     _kill_group(process)
                     process.wait()
+                # closed even while someone else holds the pipe's other end: see _blocks_until
                 if process.stdout is not None:
                     process.stdout.close()
-            if timed_out.is_set():
+            if returncode is None:
                 raise CommandError(f"{argv[0]} did not finish within {timeout:g} s")
             if returncode != 0:
                 errors.seek(0)
@@ -583,6 +570,40 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _blocks_until(fd: int, deadline: float) -> Generator[bytes, None, bool]:
+    """A pipe's output in blocks as it arrives, until its end (returns True) or the
+    deadline (returns False), whichever comes first.
+
+    No read ever waits past the deadline: a process the command started in a session of
+    its own escapes the kill of its process group and can hold the pipe open for as long
+    as it likes, so waiting for the end of the output alone could wait for good.
+    """
+    import selectors  # noqa: PLC0415 - only live runs read a command's output
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue
+            # Blocks of whatever has arrived, not lines: the reader joins lines across
+            # blocks, and a block costs it one search, not one per line.
+            block = os.read(fd, STREAM_BLOCK_BYTES)
+            if not block:
+                return True
+            yield block
+    return False
+
+
+def _wait_until(process: subprocess.Popen[bytes], deadline: float) -> int | None:
+    """The command's exit status, or None when it has not ended by the deadline."""
+    import subprocess  # noqa: PLC0415
+
+    try:
+        return process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return None
 
 
 EXPORT_CHUNK_BYTES = 4 << 20
