@@ -15,6 +15,7 @@ import fcntl
 import io
 import mmap
 import os
+import re
 import signal
 import stat
 import sys
@@ -121,8 +122,11 @@ class System(Protocol):
         PermissionError unless it is root's and nobody else can write it."""
         ...
 
-    def log_to_system(self, message: str) -> None:
-        """Write one line to the system log under the process name mdm-watchdog."""
+    def log_to_system(self, message: str, *, detail: bool = False) -> None:
+        """Write one line to the system log under the process name mdm-watchdog: a run's
+        result at the default level (kept on disk; Watchman reads it), a ``detail`` (a
+        warning, a restart, an error) at the info level. A URL loses its query string
+        and credentials on the way: no token is ever written there."""
         ...
 
     def write_file(self, path: str, data: bytes) -> None:
@@ -468,16 +472,34 @@ class MacSystem:
                 if not f.name.startswith(".") and _is_file(f)
             )
 
-    def log_to_system(self, message: str) -> None:
-        # Goes to the unified log on macOS; where there is no syslog it does nothing.
+    def log_to_system(self, message: str, *, detail: bool = False) -> None:
+        # Goes to the unified log on macOS (a notice is its default level, kept on disk;
+        # info is kept in memory, shown by `log show --info`); without syslog, nowhere.
         import syslog  # noqa: PLC0415 - absent on some platforms; only needed here
 
         try:
             syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, syslog.LOG_DAEMON)
-            syslog.syslog(syslog.LOG_NOTICE, message)
+            syslog.syslog(
+                syslog.LOG_INFO if detail else syslog.LOG_NOTICE, without_url_secrets(message)
+            )
             syslog.closelog()
         except OSError:
             pass
+
+
+# A URL's scheme, then its credentials (user:password@), host and path, then its query
+# string or fragment (where MDM servers and others put tokens), up to a space or quote;
+# punctuation that ends a sentence ("…?a=1; next") is the sentence's.
+_URL = re.compile(
+    r"""\b([a-z][a-z0-9+.-]*://)(?:[^\s/@'"<>]*@)?([^\s?#'"<>]*)"""
+    r"""(?:[?#][^\s'"<>]*?(?=[;,.)]?(?:[\s'"<>]|$)))?""",
+    re.IGNORECASE,
+)
+
+
+def without_url_secrets(text: str) -> str:
+    """``text`` with every URL cut to its scheme, host and path."""
+    return _URL.sub(r"\1\2", text)
 
 
 STALE_TEMPORARY_SECONDS = 60
