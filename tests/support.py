@@ -312,6 +312,7 @@ class FakeSystem:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     timeouts: list[tuple[str, float]] = field(default_factory=list)  # command, time limit
     system_log: list[str] = field(default_factory=list)
+    system_details: list[str] = field(default_factory=list)  # the info level
     commands: set[str] = field(default_factory=lambda: {"/usr/bin/log", "/usr/bin/profiles"})
     procs: dict[str, list[ProcessInfo]] = field(default_factory=dict)
     signals: list[tuple[int, int]] = field(default_factory=list)
@@ -380,8 +381,8 @@ class FakeSystem:
             raise PermissionError(1, "not root's or writable by others (owner 501, mode 666)")
         return self.files.get(path)
 
-    def log_to_system(self, message: str) -> None:
-        self.system_log.append(message)
+    def log_to_system(self, message: str, *, detail: bool = False) -> None:
+        (self.system_details if detail else self.system_log).append(message)
 
     def write_file(self, path: str, data: bytes) -> None:
         if self.write_error is not None:

@@ -3,7 +3,8 @@
 Flags follow the original's Go style (``-diagnose``) and also take the GNU spelling
 (``--diagnose``). Exit codes: 0 the run completed, whatever it found; 1 an internal
 error; 2 a usage error; 3 the evidence could not be gathered; 4 another run holds the
-lock; 5 the state could not be saved, so nothing (more) was restarted.
+lock; 5 the state could not be saved, so nothing (more) was restarted; 6 the output could
+not be written (what the run did stands, and is recorded).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from watchdog_mdm.run import HealRun
     from watchdog_mdm.scan import Buffer
     from watchdog_mdm.state import Kickstarts
+    from watchdog_mdm.streams import GuardedStreams
     from watchdog_mdm.system import System
 
 __all__ = ["cli", "main"]
@@ -35,6 +37,7 @@ EXIT_USAGE = 2
 EXIT_EVIDENCE = 3
 EXIT_BUSY = 4
 EXIT_STATE = 5
+EXIT_OUTPUT = 6
 
 PROG = "mdm-watchdog"
 
@@ -72,7 +75,8 @@ same keys (times in RFC 3339 or null), schema_version, heal and evidence.
 Exit status: 0 the checks ran (whatever they found), 1 internal error,
 2 usage error, 3 the evidence (log, profiles) could not be gathered or proved
 nothing (the line then says unknown; nothing is restarted), 4 another run is in
-progress, 5 the state could not be saved.
+progress, 5 the state could not be saved, 6 the output could not be written (a
+-heal run is still recorded).
 """
 
 
@@ -130,7 +134,14 @@ def fail(message: str, code: int) -> NoReturn:
 
 def warn(system: System, message: str) -> None:
     click.echo(f"{PROG}: warning: {message}", err=True)
-    system.log_to_system(f"warning: {message}")
+    system.log_to_system(f"warning: {message}", detail=True)
+
+
+def fail_run(system: System, message: str, code: int) -> NoReturn:
+    """A live run's error: in the system log too, as a detail (the result line is the
+    one line a run writes at the default level)."""
+    system.log_to_system(f"error: {message}", detail=True)
+    fail(message, code)
 
 
 def settings_with(
@@ -210,14 +221,15 @@ def render_heal(run: HealRun, *, as_json: bool, explain: bool, line: str) -> Non
         click.echo("\n".join(report.healing_lines(run)))
 
 
-def _fail_if_unreadable(examination: Examination) -> None:
-    """Exit 3 after the result when the log proved nothing: the verdicts are unknown."""
+def _fail_if_unreadable(examination: Examination, system: System | None = None) -> None:
+    """Exit 3 after the result when the log proved nothing: the verdicts are unknown.
+    With the system, a live run's, the error goes to the system log too."""
     problem = examination.evidence_problem
     if problem is not None:
-        fail(
-            f"the unified log could not be read as evidence: {problem}; nothing was restarted",
-            EXIT_EVIDENCE,
-        )
+        message = f"the unified log could not be read as evidence: {problem}; nothing was restarted"
+        if system is None:
+            fail(message, EXIT_EVIDENCE)
+        fail_run(system, message, EXIT_EVIDENCE)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -354,7 +366,7 @@ def cli(
     try:
         examination = diagnose_live(system, configuration.settings, load_memory(system))
     except EvidenceError as exc:
-        fail(str(exc), EXIT_EVIDENCE)
+        fail_run(system, str(exc), EXIT_EVIDENCE)
     system.log_to_system(report.diagnose_line(examination))
     render_examination(
         examination,
@@ -363,7 +375,7 @@ def cli(
         show_instant=False,
         kickstarts=kickstarts,
     )
-    _fail_if_unreadable(examination)
+    _fail_if_unreadable(examination, system)
 
 
 def run_heal(system: System, configuration: Configuration, *, as_json: bool, explain: bool) -> None:
@@ -376,23 +388,40 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool, exp
     try:
         run, warnings = heal_run(system, configuration)
     except LockBusy:
-        fail(
+        fail_run(
+            system,
             f"another mdm-watchdog run is in progress (waited "
             f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
             EXIT_BUSY,
         )
     except EvidenceError as exc:
-        fail(f"{exc}; nothing was restarted", EXIT_EVIDENCE)
+        fail_run(system, f"{exc}; nothing was restarted", EXIT_EVIDENCE)
     except StateError as exc:
-        fail(f"{exc}; nothing was restarted", EXIT_STATE)
+        fail_run(system, f"{exc}; nothing was restarted", EXIT_STATE)
     for message in warnings:
         warn(system, message)
     line = report.heal_line(run, system.now().tzinfo)
+    # The one line at the default level, as the original's; what was done, as details.
     system.log_to_system(("dry run: " if run.dry_run else "") + line)
+    for action in _actions_taken(run):
+        system.log_to_system(action, detail=True)
     render_heal(run, as_json=as_json, explain=explain, line=line)
     if run.state_problem is not None:
-        fail(run.state_problem, EXIT_STATE)
-    _fail_if_unreadable(run.examination)
+        fail_run(system, run.state_problem, EXIT_STATE)
+    _fail_if_unreadable(run.examination, system)
+
+
+def _actions_taken(run: HealRun) -> list[str]:
+    """What the run restarted, or failed to: nothing for a dry run, nor for a daemon left
+    alone (every run leaves one or both; the result line says so)."""
+    from dataclasses import replace
+
+    from watchdog_mdm import report
+
+    if run.dry_run:
+        return []
+    acted = tuple(r for r in run.healing if r.action.restarts)
+    return report.healing_lines(replace(run, healing=acted, missed_runs=0)) if acted else []
 
 
 @cli.command("status")
@@ -664,9 +693,31 @@ def analyze(
 
 
 def main() -> None:
-    """Console-script entry point: never lets a traceback reach the admin."""
+    """Console-script entry point: never lets a traceback reach the admin, nor output
+    that cannot be written end a run half-way (see streams.py)."""
+    from watchdog_mdm.streams import GuardedStreams
+
+    streams = GuardedStreams()
+    code = EXIT_INTERNAL
     try:
         cli.main(prog_name=PROG)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_INTERNAL if exc.code else 0
     except Exception as exc:
         click.echo(f"{PROG}: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    sys.exit(_output_written(code, streams))
+
+
+def _output_written(code: int, streams: GuardedStreams) -> int:
+    """The exit status, once all the output was tried: a status the run chose stands;
+    a run that ended well but could not say so exits 6."""
+    error = streams.output_error()
+    if error is None:
+        return code
+    reason = error.strerror or str(error)
+    click.echo(
+        f"{PROG}: error: could not write the output: {reason}; "
+        "what the run did stands (a -heal run is recorded in state.json)",
+        err=True,
+    )
+    return EXIT_OUTPUT if code == 0 else code
