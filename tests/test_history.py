@@ -494,3 +494,13 @@ class TestCommand:
         finally:
             path.chmod(0o600)
         assert not os.access(path.parent / "history.db-journal", os.F_OK)
+
+
+def test_usage_documents_the_command_and_every_summary_key(recorded: FakeSystem) -> None:
+    usage = (REPO / "docs" / "usage.md").read_text()
+    section = usage.split("### `history`", 1)[1].split("\n### ", 1)[0]
+    summary = json.loads(invoke(recorded, "history", "--summary", "--json").stdout)
+    for key in [*summary, *summary["wedged_episodes"][0], *summary["restarts"]]:
+        assert f"`{key}`" in section, key
+    assert invoke(recorded, "history").stdout.splitlines()[1] in section
+    assert "mdm-watchdog history [--since 30d] [--summary] [--json | --csv]" in usage
