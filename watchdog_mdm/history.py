@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from watchdog_mdm import __version__
 from watchdog_mdm.keys import HealKey, Verdict
 from watchdog_mdm.patterns import MDM_PROCESS, SOFTWARE_UPDATE_PROCESS
+from watchdog_mdm.run import SCHEDULE  # the LaunchDaemon's interval, 95 minutes
 from watchdog_mdm.state import STATE_DIR
 
 if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not loaded
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not load
 __all__ = [
     "COLUMNS",
     "HISTORY_PATH",
+    "SCHEDULE",
     "HistoryError",
     "HistorySummary",
     "RunAction",
@@ -54,12 +56,10 @@ __all__ = [
 ]
 
 HISTORY_PATH = f"{STATE_DIR}/history.db"
-# The LaunchDaemon's StartInterval (launchd/com.github.mdm-watchdog.plist): 95 minutes.
-SCHEDULE = timedelta(seconds=5700)
 # How long a run waits for another run's row to be written before giving up on its own.
 BUSY_TIMEOUT_SECONDS = 10.0
 SCHEMA_VERSION = 1
-DIAGNOSE, HEAL = "diagnose", "heal"
+HEAL = "heal"  # the mode of the LaunchDaemon's runs
 TRUE, FALSE, UNKNOWN = "true", "false", "unknown"
 
 # Column, SQLite type: the table's shape, in order (docs/osquery/README.md lists them).
