@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
 import stat
 import subprocess
@@ -167,6 +166,14 @@ class TestRecording:
         recent = sum(r.mdm_client_restarted for r in rows)
         assert 7 <= recent <= 8
         assert restarts >= 30
+
+    def test_each_run_removes_the_rows_older_than_history_days(self) -> None:
+        system = FakeSystem()
+        for day in range(100):
+            assert record_run(system, run(T0 + day * DAY), 90) == []
+        rows = read_history(system)
+        assert rows[0].started == T0 + 9 * DAY  # 90 days before the last run, to the second
+        assert len(rows) == 91
 
     def test_a_corrupt_database_is_set_aside_and_the_state_kept(self) -> None:
         system = fake_system()
@@ -486,14 +493,18 @@ class TestCommand:
         )
         assert (fake_mac.root / HISTORY_PATH.lstrip("/")).read_bytes().startswith(b"not a")
 
-    def test_reading_does_not_need_write_access(self, recorded: FakeSystem) -> None:
+    def test_reading_changes_nothing(self, recorded: FakeSystem) -> None:
         path = db_file(recorded)
-        path.chmod(0o400)
-        try:
-            assert len(json.loads(invoke(recorded, "history", "--json").stdout)) == 4
-        finally:
-            path.chmod(0o600)
-        assert not os.access(path.parent / "history.db-journal", os.F_OK)
+        before = path.read_bytes()
+        assert len(json.loads(invoke(recorded, "history", "--json").stdout)) == 4
+        assert invoke(recorded, "history", "--summary").exit_code == 0
+        assert path.read_bytes() == before
+        # besides the database, at most the shared-memory files SQLite keeps for WAL
+        assert {p.name for p in path.parent.iterdir()} <= {
+            "history.db",
+            "history.db-wal",
+            "history.db-shm",
+        }
 
 
 def test_usage_documents_the_command_and_every_summary_key(recorded: FakeSystem) -> None:
