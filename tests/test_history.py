@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -285,6 +286,27 @@ class TestOnTheFakeMac:
         with sqlite3.connect(path) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         connection.close()
+
+    def test_threads_writing_at_once_lose_no_row(self, tmp_path: Path) -> None:
+        system = MacSystem(tmp_path)
+        problems: list[str] = []
+
+        def write(name: str) -> None:
+            for n in range(25):
+                now = datetime.now(UTC)
+                problems.extend(
+                    record_run(system, RunRecord(now, now, "heal", 0, error=f"{name}-{n}"), 90)
+                )
+
+        threads = [threading.Thread(target=write, args=(f"t{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert problems == []
+        assert sorted(r.error for r in read_history(system)) == sorted(
+            f"t{i}-{n}" for i in range(4) for n in range(25)
+        )
 
 
 # ------------------------------------------------------------------ the summary
