@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -324,7 +325,12 @@ class FakeSystem:
     writes: list[str] = field(default_factory=list)
     untrusted: set[str] = field(default_factory=set)  # files others could have written
     events: list[str] = field(default_factory=list)  # commands and writes, in order
+    # Files opened by name (the history database) live on a real disk: under ``disk``,
+    # by default a temporary folder made when first needed and removed with the fake.
+    disk: Path | None = None
+    private_file_error: OSError | None = None
     _pids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+    _temporary: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self, executable: str, uid: int = 0) -> ProcessInfo:
         process = ProcessInfo(next(self._pids), uid, uid, self.clock.timestamp())
@@ -394,8 +400,28 @@ class FakeSystem:
         self.events.append(f"write {path}")
 
     def move_aside(self, path: str, suffix: str) -> str:
-        self.files[path + suffix] = self.files.pop(path)
+        if path in self.files:
+            self.files[path + suffix] = self.files.pop(path)
+        else:  # a file on the disk (the history), or none: FileNotFoundError
+            self.on_disk(path).rename(self.on_disk(path + suffix))
         return path + suffix
+
+    def on_disk(self, path: str) -> Path:
+        """Where a macOS path opened by name lives on this fake's disk."""
+        if self.disk is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="fake-mac-")
+            self.disk = Path(self._temporary.name)
+        return self.disk / path.lstrip("/")
+
+    def private_file(self, path: str, *, create: bool) -> str | None:
+        if self.private_file_error is not None:
+            raise self.private_file_error
+        target = self.on_disk(path)
+        if not create:
+            return str(target) if target.exists() else None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch(0o600)
+        return str(target)
 
     @contextlib.contextmanager
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:

@@ -9,6 +9,7 @@ not be written (what the run did stands, and is recorded).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -50,6 +51,7 @@ Usage:
   {PROG} -heal [--dry-run] [--json | --explain]
   {PROG} analyze EXPORT... [--at TIME] [--json | --explain]
   {PROG} status [--json | --field FIELD]
+  {PROG} history [--since 30d] [--summary] [--json | --csv]
   {PROG} config [--json]
 \b
 Output keys (-diagnose prints the first four on one line, -heal all eight):
@@ -352,21 +354,65 @@ def cli(
         ctx.exit(EXIT_USAGE)
     if dry_run and not heal:
         raise click.UsageError("--dry-run goes with -heal")
+    flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
+    configuration = configure(system, flags)
+    with recorded(system, configuration, "heal" if heal else "diagnose") as outcome:
+        if heal:
+            run_heal(system, configuration, as_json=as_json, explain=explain, outcome=outcome)
+            return
+        diagnose_now(system, configuration, as_json=as_json, explain=explain, outcome=outcome)
+
+
+@contextlib.contextmanager
+def recorded(system: System, configuration: Configuration, mode: str) -> Iterator[dict[str, Any]]:
+    """Record the run in the history whatever its end, with its exit status; the block
+    puts its JSON document (``document``) or fatal error (``error``) in the dict it is
+    given. A dry run of -heal records nothing (it writes nothing); a history that
+    cannot be written is a warning, never another exit status."""
+    from watchdog_mdm import history
+
+    started, code = system.now(), EXIT_INTERNAL
+    outcome: dict[str, Any] = {}
+    try:
+        yield outcome
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+        raise
+    finally:
+        if not (mode == "heal" and configuration.settings.dry_run):
+            record = history.record_from_document(
+                mode=mode,
+                started=started,
+                finished=system.now(),
+                exit_code=code,
+                document=outcome.get("document"),
+                error=outcome.get("error"),
+            )
+            for message in history.record_run(system, record, configuration.settings.history_days):
+                warn(system, message)
+
+
+def diagnose_now(
+    system: System,
+    configuration: Configuration,
+    *,
+    as_json: bool,
+    explain: bool,
+    outcome: dict[str, Any],
+) -> None:
     from watchdog_mdm import report
     from watchdog_mdm.diagnose import EvidenceError, diagnose_live
     from watchdog_mdm.state import load_kickstarts, load_memory
 
-    flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
-    configuration = configure(system, flags)
-    if heal:
-        run_heal(system, configuration, as_json=as_json, explain=explain)
-        return
-    # only read: -diagnose changes nothing, and repairs nothing
+    # only read: -diagnose changes nothing but the history, and repairs nothing
     kickstarts = load_kickstarts(system)
     try:
         examination = diagnose_live(system, configuration.settings, load_memory(system))
     except EvidenceError as exc:
+        outcome["error"] = str(exc)
         fail_run(system, str(exc), EXIT_EVIDENCE)
+    outcome["document"] = report.to_document(examination, kickstarts)
     system.log_to_system(report.diagnose_line(examination))
     render_examination(
         examination,
@@ -378,7 +424,14 @@ def cli(
     _fail_if_unreadable(examination, system)
 
 
-def run_heal(system: System, configuration: Configuration, *, as_json: bool, explain: bool) -> None:
+def run_heal(
+    system: System,
+    configuration: Configuration,
+    *,
+    as_json: bool,
+    explain: bool,
+    outcome: dict[str, Any],
+) -> None:
     from watchdog_mdm import report
     from watchdog_mdm.diagnose import EvidenceError
     from watchdog_mdm.run import heal_run
@@ -388,16 +441,21 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool, exp
     try:
         run, warnings = heal_run(system, configuration)
     except LockBusy:
+        outcome["error"] = "another run was in progress"
         fail_run(
             system,
             f"another mdm-watchdog run is in progress (waited "
             f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
             EXIT_BUSY,
         )
-    except EvidenceError as exc:
-        fail_run(system, f"{exc}; nothing was restarted", EXIT_EVIDENCE)
-    except StateError as exc:
-        fail_run(system, f"{exc}; nothing was restarted", EXIT_STATE)
+    except (EvidenceError, StateError) as exc:
+        outcome["error"] = str(exc)
+        fail_run(
+            system,
+            f"{exc}; nothing was restarted",
+            EXIT_EVIDENCE if isinstance(exc, EvidenceError) else EXIT_STATE,
+        )
+    outcome["document"] = report.heal_document(run)
     for message in warnings:
         warn(system, message)
     line = report.heal_line(run, system.now().tzinfo)
@@ -468,6 +526,67 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
         click.echo(report.line_from_document(result, local))
     for name in FIELDS[1:]:
         click.echo(f"{name}: {values[name] or 'never'}")
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
+    from watchdog_mdm.config import DurationError, parse_duration
+
+    if value is None:
+        return None
+    try:
+        duration = parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except (OverflowError, ValueError):
+        duration = timedelta.max
+    if not timedelta(minutes=1) <= duration <= timedelta(days=3650):
+        raise click.BadParameter(f"{value!r} is out of range (1m to 3650d)")
+    return duration
+
+
+@cli.command("history")
+@click.option(
+    "--since", metavar="DURATION", callback=_since, help="Only runs this recent (e.g. 30d)."
+)
+@click.option("--summary", is_flag=True, help="Restarts, wedged episodes and missed runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the runs as CSV.")
+@click.pass_obj
+def history_command(
+    system: System, since: timedelta | None, summary: bool, as_json: bool, as_csv: bool
+) -> None:
+    """List the recorded -diagnose and -heal runs (history.db beside state.json), or
+    summarize them. Reads only; times print in local time, or UTC ISO 8601 in JSON/CSV."""
+    from watchdog_mdm import history
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    if summary and as_csv:
+        raise click.UsageError("--summary prints text or --json, not --csv")
+    now = system.now()
+    start = None if since is None else now - since
+    try:
+        rows = history.read_history(system, start)
+    except history.HistoryError as exc:
+        fail(str(exc), EXIT_STATE)
+    if summary:
+        result = history.summarize(rows, now, start)
+        if as_json:
+            import json
+
+            click.echo(json.dumps(history.summary_document(result), indent=2))
+        else:
+            click.echo("\n".join(history.summary_lines(result, now.tzinfo or UTC)))
+    elif as_json:
+        import json
+
+        documents = [history.record_document(row) for row in rows]
+        click.echo(json.dumps(documents, indent=2, ensure_ascii=False))
+    elif as_csv:
+        click.echo(history.csv_text(rows), nl=False)
+    else:
+        for row in rows:
+            click.echo(history.run_line(row, now.tzinfo or UTC))
 
 
 @cli.command("config")

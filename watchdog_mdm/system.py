@@ -141,6 +141,17 @@ class System(Protocol):
         """Rename ``path`` to ``path + suffix``; returns the new path. Raises OSError."""
         ...
 
+    def private_file(self, path: str, *, create: bool) -> str | None:
+        """Where a root-only file lives on this machine, for a library that opens files
+        by name (sqlite3): a plain file, root's (unprivileged, one's own).
+
+        With ``create``, the folder is checked as :meth:`write_file` checks it, the file
+        is made (empty, 0600) when missing, and a looser mode is tightened to 0600.
+        Without, nothing is changed, and None means there is no such file.
+        Never follows a symbolic link. Raises OSError when the file cannot be used.
+        """
+        ...
+
     def exclusive_lock(self, path: str, wait_seconds: float) -> AbstractContextManager[None]:
         """Hold an exclusive lock on ``path`` for the block; :class:`LockBusy` if it
         stays taken for ``wait_seconds``."""
@@ -389,6 +400,30 @@ class MacSystem:
     def move_aside(self, path: str, suffix: str) -> str:
         os.replace(self.path(path), self.path(path + suffix))
         return path + suffix
+
+    def private_file(self, path: str, *, create: bool) -> str | None:
+        target = self.path(path)
+        if create:
+            self._secure_folder(os.path.dirname(target))
+        # O_NOFOLLOW: never a planted link; O_NONBLOCK: a planted FIFO cannot block us
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        try:
+            fd = os.open(target, flags | (os.O_CREAT if create else 0), 0o600)
+        except (FileNotFoundError, NotADirectoryError):
+            if create:
+                raise
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", target)
+            if info.st_uid not in (0, os.geteuid()):
+                raise PermissionError(errno.EPERM, f"not root's (owner {info.st_uid})", target)
+            if create and stat.S_IMODE(info.st_mode) & 0o077:
+                os.fchmod(fd, 0o600)  # only ever tightened: the history is root's alone
+        finally:
+            os.close(fd)
+        return target
 
     @contextlib.contextmanager
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
