@@ -53,7 +53,10 @@ case "$1" in
     rm -f "$services/loaded/$service" ;;
   disable) : > "$services/disabled/$service" ;;
   enable) rm -f "$services/disabled/$service" ;;
-  bootstrap) : > "$services/loaded/$(basename "$3" .plist)" ;;
+  bootstrap)
+    label=$("$root/usr/libexec/PlistBuddy" -c "Print :Label" "$3" 2>/dev/null) ||
+      label=$(basename "$3" .plist)
+    : > "$services/loaded/$label" ;;
 esac
 exit 0
 """

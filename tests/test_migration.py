@@ -10,7 +10,9 @@ not guess. The scripts run on the fake Mac as Installer runs them (tests/install
 from __future__ import annotations
 
 import json
+import os
 import plistlib
+import subprocess
 
 import pytest
 
@@ -30,7 +32,7 @@ from tests.installer import (
     services,
     tree,
 )
-from tests.support import REPO, FakeMac, run_installed
+from tests.support import REPO, FakeMac, reference, run_installed
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES
 
 PREINSTALL, POSTINSTALL = SCRIPTS / "preinstall", SCRIPTS / "postinstall"
@@ -358,3 +360,51 @@ class TestUninstall:
 
     def test_the_repositorys_uninstaller_is_the_installed_one(self, installed: FakeMac) -> None:
         assert (installed.root / APP / "uninstall.sh").read_bytes() == UNINSTALL.read_bytes()
+
+
+def documented_block(after: str) -> str:
+    """The first ```sh block of docs/deployment.md after the words ``after``."""
+    text = (REPO / "docs" / "deployment.md").read_text()
+    start = text.index("```sh\n", text.index(after)) + len("```sh\n")
+    return text[start : text.index("```", start)]
+
+
+class TestTheDocumentation:
+    def test_the_originals_names_are_the_public_ones(self) -> None:
+        notes = reference("original_tool.md").read_text()
+        assert f'packageID="{ADDIGY}"' in notes
+        assert f"Binary: `/{COMMAND}`" in notes
+        assert f"`/{APP}/state.json`" in notes
+        assert f"addigy={ADDIGY}\n" in PREINSTALL.read_text()
+
+    def test_going_back_to_the_original_as_documented(self, installed: FakeMac) -> None:
+        """The documented commands, each path under the fake Mac's root, give the
+        original back its files, byte for byte, and launchd its daemon."""
+        block = documented_block("**Going back to the original**")
+        for real, fake in (
+            ("sudo ", ""),
+            ('"/Library/', '"$ROOT/Library/'),
+            (" /usr/local/bin/", ' "$ROOT"/usr/local/bin/'),
+            ("launchctl ", '"$ROOT/bin/launchctl" '),
+        ):
+            block = block.replace(real, fake)
+        done = subprocess.run(
+            ["/bin/sh", "-e", "-c", block],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={
+                "PATH": os.environ["PATH"],
+                "ROOT": str(installed.root),
+                "MDM_WATCHDOG_ROOT": str(installed.root),
+            },
+        )
+        assert done.returncode == 0, done.stderr
+        root = installed.root
+        assert (root / ADDIGY_PLIST).read_bytes() == ADDIGY_DAEMON
+        assert (root / COMMAND).read_bytes() == ADDIGY_PROGRAM
+        assert (root / APP / "state.json").read_bytes() == ADDIGY_STATE
+        assert services(installed, "loaded") == {"com.example.backup", ADDIGY}
+        assert services(installed, "disabled") == set()
+        # nothing of mdm-watchdog's is left: the command is the original's program again
+        assert ours_left(installed) == [COMMAND] and not (root / COMMAND).is_symlink()
