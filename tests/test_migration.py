@@ -167,6 +167,17 @@ class TestReplacingTheOriginal:
         assert services(mac, "disabled") == {ADDIGY}
         assert not (mac.root / ASIDE).exists()
 
+    def test_a_script_at_the_commands_path_is_not_the_original(self, mac: FakeMac) -> None:
+        # the original is a compiled program; a script there is someone else's (pip's)
+        script = mac.write(f"/{COMMAND}", b"#!/usr/local/bin/python3\nimport sys\n")
+        assert run_script(PREINSTALL, mac).stdout == ""
+        lay_payload(mac.root)
+        done = run_script(POSTINSTALL, mac)
+        assert done.returncode == 0, done.stderr
+        assert script.read_bytes() == b"#!/usr/local/bin/python3\nimport sys\n"
+        assert f"left {script} in place" in done.stderr
+        assert not (mac.root / ASIDE).exists()
+
     def test_a_reinstalled_original_never_overwrites_what_was_set_aside(self, mac: FakeMac) -> None:
         with_the_original(mac)
         run_script(PREINSTALL, mac)
