@@ -350,7 +350,7 @@ class TestUninstall:
         root = installed.root
         others = {
             f"{APP}/notes.txt": b"another tool's file in the shared folder",
-            "usr/local/bin/mdm-watchdog-helper": b"#!/bin/sh\n",
+            "usr/local/bin/mdm-watchdog-report": b"#!/bin/sh\n",
             "Library/LaunchDaemons/com.example.backup.plist": OTHER_DAEMON,
         }
         for name, data in others.items():
