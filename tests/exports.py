@@ -116,7 +116,16 @@ CHATTER = [
 ]
 
 
-def choose(rng: random.Random) -> tuple[str, str, str, str, str]:
+# What share of the lines are softwareupdated's progress: "chatter", the everyday mix;
+# "progress", a Mac installing an update (a quarter of the lines report progress).
+MIXES = {"chatter": 0.01, "progress": 0.25}
+
+
+def choose(
+    rng: random.Random, progress: float = MIXES["chatter"]
+) -> tuple[str, str, str, str, str]:
+    if progress > MIXES["chatter"] and rng.random() < progress:
+        return PROGRESS[0]
     roll = rng.random()
     if roll < 0.03:
         return rng.choice(EXCHANGES)
@@ -214,8 +223,10 @@ def _first(row: tuple[datetime, object, object]) -> datetime:
     return row[0]
 
 
-def write_export(style: str, path: Path, size: int, seed: int = 7) -> int:
-    """Write about ``size`` bytes of ``style`` output; returns the byte count."""
+def write_export(style: str, path: Path, size: int, seed: int = 7, mix: str = "chatter") -> int:
+    """Write about ``size`` bytes of ``style`` output in one of the :data:`MIXES`;
+    returns the byte count."""
+    progress = MIXES[mix]
     rng = random.Random(seed)
     when = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
     written = 0
@@ -227,7 +238,7 @@ def write_export(style: str, path: Path, size: int, seed: int = 7) -> int:
             chunk: list[str] = []
             for _ in range(2000):
                 when += timedelta(milliseconds=rng.randint(1, 40))
-                line = render(style, when, choose(rng))
+                line = render(style, when, choose(rng, progress))
                 if style == "json":
                     line = ("" if first else "},{\n") + line
                     first = False
