@@ -121,11 +121,31 @@ CHATTER = [
 MIXES = {"chatter": 0.01, "progress": 0.25}
 
 
+# the real "(inter)" line of a download (softwareupdated_lines.txt), byte counts its own
+_EXPECTED_BYTES = 5552898056
+
+
+def downloading(portion: float) -> tuple[str, str, str, str, str]:
+    """An update's download progress as softwareupdated reports it, several times a
+    second, each line with its own portion, bytes written and time left."""
+    process, image, subsystem, category, _ = PROGRESS[0]
+    written = int(portion * _EXPECTED_BYTES)
+    return (
+        process,
+        image,
+        subsystem,
+        category,
+        "[SUMacControllerProgressManager] Reported progress (inter): phase:DOWNLOADING_UPDATE "
+        f"stalled:NO portionComplete:{portion:.6f} totalWrittenBytes:{written} "
+        f"totalExpectedBytes:{_EXPECTED_BYTES} estimatedTimeRemaining:{(1 - portion) * 65:.6f}",
+    )
+
+
 def choose(
     rng: random.Random, progress: float = MIXES["chatter"]
 ) -> tuple[str, str, str, str, str]:
     if progress > MIXES["chatter"] and rng.random() < progress:
-        return PROGRESS[0]
+        return downloading(rng.random())
     roll = rng.random()
     if roll < 0.03:
         return rng.choice(EXCHANGES)
