@@ -84,6 +84,32 @@ NAIVE = textwrap.dedent("""
 """)
 
 
+# What a read of only the export's end would cost (watchdog_mdm/tail.py; analyze does not
+# read so yet): the newest entry from the last block, where the entries of the last
+# --tail-minutes begin, and the scan of those entries into the evidence. Prints the
+# bytes it read.
+TAIL = textwrap.dedent("""
+    import mmap, sys
+    from datetime import UTC, timedelta
+    from watchdog_mdm import patterns
+    from watchdog_mdm.evidence import Collector
+    from watchdog_mdm.scan import LogReader
+    from watchdog_mdm.tail import BLOCK, span_start
+    with open(sys.argv[1], "rb") as handle:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            end = data[max(0, len(data) - BLOCK) :]
+            last = LogReader().scan([end], patterns.RELEVANT_MARKERS)
+            newest = max(entry.timestamp for entry in last)
+            since = newest - timedelta(minutes=int(sys.argv[2]))
+            start = span_start(data, since, UTC)
+        handle.seek(start or 0)
+        chunks = iter(lambda: handle.read(16 << 20), b"")
+        reader = LogReader()
+        Collector().add_all(reader.scan(chunks, patterns.RELEVANT_MARKERS)).observations()
+    print(reader.bytes_read + BLOCK)
+""")
+
+
 class Runs:
     """The wall times and peak memory of one command's runs."""
 
@@ -165,6 +191,9 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
     }
     if style == "ndjson":
         commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
+    tail = [sys.executable, "-c", TAIL, str(path), str(args.tail_minutes)]
+    if args.tail_minutes:
+        commands["tail"] = partial(timed, *tail)
     runs = interleaved(args.repeat, **commands)
     analyze, grep = runs["analyze"], runs["grep"]
     row: dict[str, object] = {
@@ -179,6 +208,15 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
         "analyze_over_grep": round(analyze.best / grep.best, 2),
         "analyze_over_grep_median": round(analyze.median / grep.median, 2),
     }
+    if "tail" in runs:
+        tail_read = subprocess.run(tail, capture_output=True, text=True, check=True)
+        row |= {
+            "tail_minutes": args.tail_minutes,
+            "tail_seconds": round(runs["tail"].best, 3),
+            "tail_over_grep": round(runs["tail"].best / grep.best, 2),
+            "tail_bytes_read": int(tail_read.stdout),
+            "tail_peak_mb": round(runs["tail"].peak_kib / 1024, 1),
+        }
     if "naive" in runs:
         naive = runs["naive"]
         row |= {
@@ -210,12 +248,24 @@ def print_table(rows: list[dict[str, object]], rounds: int) -> None:
             f"{row['grep_seconds']:>7} "
             f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
         )
+        if "tail_seconds" in row:
+            print(
+                f"  only its last {row['tail_minutes']} min: {row['tail_seconds']} s, "
+                f"{row['tail_over_grep']} x grep, {int(str(row['tail_bytes_read'])) / 1e6:.1f} "
+                f"MB read, peak {row['tail_peak_mb']} MB"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--styles", default="ndjson,default,compact,syslog,json")
+    parser.add_argument(
+        "--tail-minutes",
+        type=int,
+        default=0,
+        help="also time reading only the export's last minutes (tail.py; not analyze)",
+    )
     parser.add_argument("--mixes", default=",".join(MIXES), help="of tests/exports.py MIXES")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of the commands")
     parser.add_argument("--bundle", type=Path, help="a built PyInstaller bundle folder")
