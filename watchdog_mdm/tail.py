@@ -11,9 +11,13 @@ every entry from the instant on, and the bytes before need not be read at all.
 That holds only for input in time order, in one style, as ``log show`` writes it. So
 anything unusual gives None, and the caller reads the whole input: a UTF-16 input, a
 block with no readable first entry (a second export's header, damage), a block whose
-first entry is newer than the one after it (exports joined out of order), a style
-other than the one the input begins with. Finding the start costs one entry a block,
-about 1 µs per 4 MB.
+first entry is newer than the one after it (exports joined out of order), pretty JSON
+where the input began with lines or the reverse (no first entry is found). What the
+range itself holds is for its reader to check as it scans it (its entries in time
+order, one style), and nothing here says where a verdict's evidence begins: that is
+the evidence's to say (docs/performance.md, "Reading only the end of an export").
+Finding the start costs one entry read per block stepped back, and 16 more before the
+range.
 """
 
 from __future__ import annotations
