@@ -572,7 +572,7 @@ class TestInstalled:
         done = run_script(installed.root / APP / "uninstall.sh", installed)
         assert done.returncode == 0, done.stderr
         left = {p for p in installed.root.rglob("*") if ".fake" not in p.parts}
-        assert [p for p in left if "mdm-watchdog" in p.as_posix()] == [state.parent, state]
+        assert sorted(p for p in left if "mdm-watchdog" in p.as_posix()) == [state.parent, state]
 
     def test_uninstaller_keeps_a_command_link_that_is_not_its_own(self, installed: FakeMac) -> None:
         link = installed.root / "usr/local/bin/mdm-watchdog"
