@@ -570,6 +570,10 @@ class TestCommand:
             "missed_runs_include_sleep": True,
         }
 
+    def test_a_bare_number_since_is_minutes_as_everywhere(self, recorded: FakeSystem) -> None:
+        assert invoke(recorded, "history", "--since", "30").stdout == ""
+        assert len(invoke(recorded, "history", "--since", "30d").stdout.splitlines()) == 4
+
     def test_no_history_yet(self) -> None:
         system = FakeSystem()
         assert invoke(system, "history").stdout == ""
@@ -643,4 +647,6 @@ def test_usage_documents_the_command_and_every_summary_key(recorded: FakeSystem)
     for key in [*summary, *summary["wedged_episodes"][0], *summary["restarts"]]:
         assert f"`{key}`" in section, key
     assert invoke(recorded, "history").stdout.splitlines()[1] in section
+    assert f"a run removes at most {PRUNE_LIMIT}\nrows" in section
+    assert "a bare number is minutes" in section
     assert "mdm-watchdog history [--since 30d] [--summary] [--json | --csv]" in usage

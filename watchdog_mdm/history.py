@@ -3,14 +3,16 @@
 ``state.json`` holds only the last run; fleets want to know how often a Mac wedges, how
 long it stays wedged, and how often it was restarted. Each run therefore appends a row to
 ``/Library/Application Support/mdm-watchdog/history.db`` (root-only, WAL mode, one
-transaction that also removes rows older than ``HistoryDays``). The schema is meant to be
+transaction that also removes rows older than ``HistoryDays``, a few at a time and never
+measured from a clock ahead of the history's own). The schema is meant to be
 read by others too: osquery's automatic table construction (docs/osquery/), with times
 both as ISO 8601 text and as Unix seconds, verdicts as the words of the result line, and
 a ``latest_run`` view for the status.
 
 Recording never decides anything: a history that cannot be written is a warning, never
-a changed verdict or exit status. A database that is not one (corrupt, truncated) is
-moved aside and started afresh; ``state.json`` is another file and is never touched.
+a changed verdict or exit status. A database that is not one (corrupt, truncated) or
+holds another schema is moved aside and started afresh; one written by a newer version
+is left alone. ``state.json`` is another file and is never touched.
 :func:`summarize` is pure: restarts, wedged episodes and missed runs from the rows.
 """
 
@@ -378,7 +380,8 @@ def _connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
     if read_only:
         # Not mode=ro: a read-only connection creates the -wal and -shm files of a WAL
         # database and cannot remove them. A read-write one that writes nothing removes
-        # them when it closes as the last connection, leaving the folder as it was.
+        # them when it closes as the last connection, leaving the folder as it was (after
+        # copying into the database what a writer that died left in the WAL, if any).
         connection.execute("PRAGMA query_only=ON")
     return connection
 
