@@ -398,6 +398,7 @@ def _is_corrupt(exc: sqlite3.Error) -> bool:
 def _append(path: str, record: RunRecord, keep: timedelta) -> None:
     connection = _connect(path)
     try:
+        _check_schema(connection)  # before anything is changed, and again once locked
         # WAL: readers (osquery, `history`) never block a run, nor a run them
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("BEGIN IMMEDIATE")
