@@ -35,6 +35,7 @@ from watchdog_mdm.cli import cli
 from watchdog_mdm.history import (
     COLUMNS,
     HISTORY_PATH,
+    PRUNE_LIMIT,
     SCHEDULE,
     RunAction,
     RunRecord,
@@ -160,7 +161,7 @@ class TestRecording:
             starts.append(system.clock.replace(microsecond=0))
             restarts += "MDMClientRestarted: true" in result.stdout
         rows = read_history(system)
-        kept = [s for s in starts if s >= starts[-1] - 7 * DAY]
+        kept = [s for s in starts if s >= starts[-2] - 7 * DAY]
         assert [r.started for r in rows] == kept
         assert rows[0].id == len(starts) - len(kept) + 1  # the older ones were removed
         # once a day at most: the cooldown
@@ -173,8 +174,9 @@ class TestRecording:
         for day in range(100):
             assert record_run(system, run(T0 + day * DAY), 90) == []
         rows = read_history(system)
-        assert rows[0].started == T0 + 9 * DAY  # 90 days before the last run, to the second
-        assert len(rows) == 91
+        # 90 days before the run recorded before the last one, to the second
+        assert rows[0].started == T0 + 8 * DAY
+        assert len(rows) == 92
 
     def test_a_corrupt_database_is_set_aside_and_the_state_kept(self) -> None:
         system = fake_system()
@@ -195,6 +197,74 @@ class TestRecording:
         assert (
             json.loads(system.files[STATE_PATH])["last_run"] != json.loads(state_before)["last_run"]
         )
+
+    def test_a_malformed_index_is_set_aside_too(self) -> None:
+        # SQLite reports it as SQLITE_CORRUPT_INDEX, an extended code of SQLITE_CORRUPT
+        system = FakeSystem()
+        for day in (0, 1, 2, 3, 4, 100):
+            assert record_run(system, run(T0 + day * DAY), 90) == []
+        with sqlite3.connect(db_file(system)) as connection:
+            connection.execute("PRAGMA writable_schema=ON")
+            connection.execute(
+                "UPDATE sqlite_master SET sql = "
+                "'CREATE INDEX runs_by_start ON runs (finished_unix DESC)' "
+                "WHERE name = 'runs_by_start'"
+            )
+        connection.close()
+        # the next run removes the first five rows, through the index
+        (warning,) = record_run(system, run(T0 + 101 * DAY), 90)
+        assert "was corrupt (database disk image is malformed); moved aside to " in warning
+        assert len(list(db_file(system).parent.glob("history.db.corrupt-*"))) == 1
+        assert [r.started for r in read_history(system)] == [T0 + 101 * DAY]
+
+    def test_a_table_of_another_shape_is_set_aside_and_started_afresh(self) -> None:
+        system = FakeSystem()
+        db_file(system).parent.mkdir(parents=True)
+        with sqlite3.connect(db_file(system)) as connection:
+            connection.execute("CREATE TABLE runs (x)")
+            connection.execute("INSERT INTO runs VALUES ('kept')")
+        connection.close()
+        (warning,) = record_run(system, run(T0), 90)
+        assert warning.startswith(f"{HISTORY_PATH} is not this program's run history (")
+        assert "moved aside to " in warning
+        assert record_run(system, run(T0 + SCHEDULE), 90) == []  # warned once, not forever
+        assert len(read_history(system)) == 2
+        (aside,) = db_file(system).parent.glob("history.db.corrupt-*")
+        with sqlite3.connect(aside) as connection:
+            assert connection.execute("SELECT x FROM runs").fetchall() == [("kept",)]
+        connection.close()
+
+    def test_a_history_of_a_newer_version_is_left_alone_and_the_run_not_recorded(self) -> None:
+        system = FakeSystem()
+        assert record_run(system, run(T0), 90) == []
+        with sqlite3.connect(db_file(system)) as connection:
+            connection.execute("PRAGMA journal_mode=DELETE")  # whatever the newer one chose
+            connection.execute("PRAGMA user_version=2")
+        connection.close()
+        before = db_file(system).read_bytes()
+        (warning,) = record_run(system, run(T0 + SCHEDULE), 90)
+        assert warning == (
+            f"could not record this run in {HISTORY_PATH}: it was written by a newer "
+            "version (schema 2; this version writes 1); it is left as it is"
+        )
+        assert db_file(system).read_bytes() == before
+        assert list(db_file(system).parent.glob("history.db.corrupt-*")) == []
+
+    def test_a_clock_far_ahead_does_not_wipe_the_history(self) -> None:
+        system = FakeSystem()
+        for day in range(90):
+            assert record_run(system, run(T0 + day * DAY), 90) == []
+        future = datetime(2099, 1, 1, tzinfo=UTC)
+        assert record_run(system, run(future), 90) == []
+        assert len(read_history(system)) == 91  # the run ahead removes nothing
+        assert record_run(system, run(future + SCHEDULE), 90) == []
+        # a second run ahead: at most the oldest PRUNE_LIMIT rows
+        rows = read_history(system)
+        assert len(rows) == 92 - PRUNE_LIMIT
+        assert rows[0].started == T0 + PRUNE_LIMIT * DAY
+        # the clock put right: nothing recent is lost
+        assert record_run(system, run(T0 + 90 * DAY), 90) == []
+        assert len(read_history(system)) == 93 - PRUNE_LIMIT
 
 
 class TestOnTheFakeMac:
@@ -349,27 +419,47 @@ class TestSummary:
 
     def test_a_gap_while_awake_is_missed_runs(self) -> None:
         rows = [run(T0), run(T0 + 4 * SCHEDULE, awake_since=T0 - DAY)]
-        summary = summarize(rows, T0 + DAY)
+        summary = summarize(rows, T0 + 4 * SCHEDULE)
         assert (summary.missed_runs, summary.missed_runs_include_sleep) == (3, False)
 
     def test_a_gap_that_ends_in_a_wake_counts_only_from_the_wake(self) -> None:
         asleep_overnight = [run(T0), run(T0 + 10 * HOUR, awake_since=T0 + 10 * HOUR)]
-        assert summarize(asleep_overnight, T0 + DAY).missed_runs == 0
+        assert summarize(asleep_overnight, T0 + 10 * HOUR).missed_runs == 0
         woke_then_missed = [run(T0), run(T0 + 10 * HOUR, awake_since=T0 + 10 * HOUR - 3 * SCHEDULE)]
-        assert summarize(woke_then_missed, T0 + DAY).missed_runs == 2
+        assert summarize(woke_then_missed, T0 + 10 * HOUR).missed_runs == 2
 
     def test_without_wake_evidence_gaps_over_two_intervals_count_sleep_included(self) -> None:
         late = [run(T0), run(T0 + 2 * SCHEDULE - timedelta(minutes=1))]
-        assert summarize(late, T0 + DAY).missed_runs == 0  # late, not missed
+        assert summarize(late, T0 + 2 * SCHEDULE).missed_runs == 0  # late, not missed
         overnight = [run(T0), run(T0 + 10 * HOUR)]
-        summary = summarize(overnight, T0 + DAY)
+        summary = summarize(overnight, T0 + 10 * HOUR)
         assert summary.missed_runs == int(10 * HOUR / SCHEDULE) - 1
         assert summary.missed_runs_include_sleep
 
     def test_only_the_daemons_own_runs_count_for_missed_runs(self) -> None:
         rows = [run(T0), run(T0 + HOUR, mode="diagnose"), run(T0 + 3 * SCHEDULE + HOUR)]
-        summary = summarize(rows, T0 + DAY)
+        summary = summarize(rows, T0 + 3 * SCHEDULE + HOUR)
         assert (summary.runs, summary.heal_runs, summary.missed_runs) == (3, 2, 2)
+
+    def test_the_gap_since_the_last_heal_run_counts_too(self) -> None:
+        rows = [run(T0 + n * SCHEDULE) for n in range(5)]
+        summary = summarize(rows, T0 + 4 * SCHEDULE + 10 * DAY)
+        assert summary.missed_runs == int(10 * DAY / SCHEDULE) - 1
+        assert summary.missed_runs_include_sleep  # nothing says when the Mac slept since
+        assert summarize(rows, T0 + 5 * SCHEDULE).missed_runs == 0  # the next run is due
+
+    def test_a_failed_restart_is_one_refused_or_whose_fresh_process_was_not_seen(
+        self,
+    ) -> None:
+        def restart(restarted: bool, verified: bool) -> RunRecord:
+            action = RunAction("mdmclient", "restart", restarted, verified, None)
+            return RunRecord(T0, T0, "heal", 0, mdm_client_restarted=restarted, actions=(action,))
+
+        assert summarize([restart(True, True)], T0).failed_restarts == 0
+        assert summarize([restart(True, False)], T0).failed_restarts == 1
+        assert summarize([restart(False, False)], T0).failed_restarts == 1
+        waited = RunAction("mdmclient", "wait", False, False, "cooldown")
+        assert summarize([RunRecord(T0, T0, "heal", 0, actions=(waited,))], T0).failed_restarts == 0
 
     def test_an_empty_history(self) -> None:
         summary = summarize([], T0)
@@ -448,9 +538,10 @@ class TestCommand:
             "Restarts: mdmclient 1, softwareupdated 0",
             "Wedged episodes: 1",
             "  mdmclient stuck from 2026-12-09 08:00:00 to 2026-12-10 08:00:00 (2 runs, 1d 0h 00m)",
-            # 8 days between the first two -heal runs (121 intervals: 120 missed),
-            # a day between the last two (15 intervals: 14 missed); no wake recorded
-            "Missed scheduled runs: 134 (includes time asleep: some gaps have no record of "
+            # 8 days between the first two -heal runs (121 intervals: 120 missed), a
+            # day between the last two and another since (15 intervals: 14 missed,
+            # each); no wake recorded
+            "Missed scheduled runs: 148 (includes time asleep: some gaps have no record of "
             "when the Mac woke)",
         ]
 
@@ -476,9 +567,13 @@ class TestCommand:
                     "duration_seconds": 86400,
                 }
             ],
-            "missed_runs": 134,
+            "missed_runs": 148,
             "missed_runs_include_sleep": True,
         }
+
+    def test_a_bare_number_since_is_minutes_as_everywhere(self, recorded: FakeSystem) -> None:
+        assert invoke(recorded, "history", "--since", "30").stdout == ""
+        assert len(invoke(recorded, "history", "--since", "30d").stdout.splitlines()) == 4
 
     def test_no_history_yet(self) -> None:
         system = FakeSystem()
@@ -521,12 +616,29 @@ class TestCommand:
         assert len(json.loads(invoke(recorded, "history", "--json").stdout)) == 4
         assert invoke(recorded, "history", "--summary").exit_code == 0
         assert path.read_bytes() == before
-        # besides the database, at most the shared-memory files SQLite keeps for WAL
-        assert {p.name for p in path.parent.iterdir()} <= {
-            "history.db",
-            "history.db-wal",
-            "history.db-shm",
-        }
+        # nor leaves SQLite's WAL files behind
+        assert {p.name for p in path.parent.iterdir()} == {"history.db"}
+
+
+class TestCommandReads:
+    def test_duration_is_the_stored_one_not_whole_seconds(self) -> None:
+        system = FakeSystem(clock=T0 + DAY)
+        started = T0.replace(microsecond=900_000)
+        record = RunRecord(started, started + timedelta(milliseconds=200), "heal", 0)
+        assert record_run(system, record, 90) == []
+        (listed,) = json.loads(invoke(system, "history", "--json").stdout)
+        assert listed["duration_seconds"] == 0.2
+        (row,) = csv.DictReader(io.StringIO(invoke(system, "history", "--csv").stdout))
+        assert row["duration_seconds"] == "0.2"
+
+    def test_reading_leaves_no_file_behind(self) -> None:
+        system = fake_system(stuck=False)
+        assert invoke(system, "-diagnose").exit_code == 0
+        folder = db_file(system).parent
+        before = sorted(p.name for p in folder.iterdir())
+        for args in (["history"], ["history", "--json"], ["history", "--summary", "--json"]):
+            assert invoke(system, *args).exit_code == 0
+        assert sorted(p.name for p in folder.iterdir()) == before
 
 
 def test_usage_documents_the_command_and_every_summary_key(recorded: FakeSystem) -> None:
@@ -536,4 +648,6 @@ def test_usage_documents_the_command_and_every_summary_key(recorded: FakeSystem)
     for key in [*summary, *summary["wedged_episodes"][0], *summary["restarts"]]:
         assert f"`{key}`" in section, key
     assert invoke(recorded, "history").stdout.splitlines()[1] in section
+    assert f"a run removes at most {PRUNE_LIMIT}\nrows" in section
+    assert "a bare number is minutes" in section
     assert "mdm-watchdog history [--since 30d] [--summary] [--json | --csv]" in usage

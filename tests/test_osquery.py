@@ -213,3 +213,15 @@ def test_a_mac_not_run_for_a_day_fails_that_policy(fake_mac: FakeMac) -> None:
     assert passing(osquery_tables(database(fake_mac)))[
         "mdm-watchdog - ran in the last 24 hours"
     ] is (False)
+
+
+def test_manual_diagnose_runs_do_not_pass_for_a_launchdaemon_that_stopped(
+    fake_mac: FakeMac,
+) -> None:
+    now = datetime.now(UTC)
+    record(fake_mac, now - timedelta(hours=25))  # the LaunchDaemon's last -heal run
+    row = RunRecord(now, now + timedelta(seconds=5), "diagnose", 0)
+    assert record_run(MacSystem(fake_mac.root), row, 90) == []  # an admin's -diagnose
+    assert passing(osquery_tables(database(fake_mac)))[
+        "mdm-watchdog - ran in the last 24 hours"
+    ] is (False)

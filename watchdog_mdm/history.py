@@ -3,14 +3,16 @@
 ``state.json`` holds only the last run; fleets want to know how often a Mac wedges, how
 long it stays wedged, and how often it was restarted. Each run therefore appends a row to
 ``/Library/Application Support/mdm-watchdog/history.db`` (root-only, WAL mode, one
-transaction that also removes rows older than ``HistoryDays``). The schema is meant to be
+transaction that also removes rows older than ``HistoryDays``, a few at a time and never
+measured from a clock ahead of the history's own). The schema is meant to be
 read by others too: osquery's automatic table construction (docs/osquery/), with times
 both as ISO 8601 text and as Unix seconds, verdicts as the words of the result line, and
 a ``latest_run`` view for the status.
 
 Recording never decides anything: a history that cannot be written is a warning, never
-a changed verdict or exit status. A database that is not one (corrupt, truncated) is
-moved aside and started afresh; ``state.json`` is another file and is never touched.
+a changed verdict or exit status. A database that is not one (corrupt, truncated) or
+holds another schema is moved aside and started afresh; one written by a newer version
+is left alone. ``state.json`` is another file and is never touched.
 :func:`summarize` is pure: restarts, wedged episodes and missed runs from the rows.
 """
 
@@ -59,6 +61,8 @@ HISTORY_PATH = f"{STATE_DIR}/history.db"
 # How long a run waits for another run's row to be written before giving up on its own.
 BUSY_TIMEOUT_SECONDS = 10.0
 SCHEMA_VERSION = 1
+# The most rows one run removes: about a day of the LaunchDaemon's runs (see _prune).
+PRUNE_LIMIT = 20
 HEAL = "heal"  # the mode of the LaunchDaemon's runs
 TRUE, FALSE, UNKNOWN = "true", "false", "unknown"
 
@@ -102,6 +106,14 @@ class HistoryError(Exception):
     """The history could not be read or written; the message is one line."""
 
 
+class _ForeignSchema(HistoryError):
+    """The database holds something else than this program's runs table."""
+
+
+class _NewerSchema(HistoryError):
+    """The database was written by a newer version: left as it is, never overwritten."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunAction:
     """What one run decided for one daemon, and how the restart went."""
@@ -136,6 +148,8 @@ class RunRecord:
     awake_since: datetime | None = None  # when the Mac last woke or booted, if known
     version: str = __version__
     id: int | None = None  # given by the database
+    # as stored, to the millisecond (times are kept to the second); None: from the times
+    duration_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +278,12 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _duration(record: RunRecord) -> float:
+    if record.duration_seconds is not None:
+        return record.duration_seconds
+    return round((record.finished - record.started).total_seconds(), 3)
+
+
 def _row(record: RunRecord) -> tuple[object, ...]:
     actions = [
         {
@@ -280,7 +300,7 @@ def _row(record: RunRecord) -> tuple[object, ...]:
         int(record.started.timestamp()),
         _iso(record.finished),
         int(record.finished.timestamp()),
-        round((record.finished - record.started).total_seconds(), 3),
+        _duration(record),
         record.mode,
         record.exit_code,
         record.mdm_enrolled,
@@ -331,6 +351,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         awake_since=_instant(str(row["awake_since"]).replace("Z", "+00:00")),
         version=str(row["version"]),
         id=int(row["id"]),
+        duration_seconds=float(row["duration_seconds"]),
     )
 
 
@@ -353,40 +374,46 @@ def record_columns(record: RunRecord) -> dict[str, object]:
 
 
 def _connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
-    if read_only:
-        from urllib.parse import quote  # noqa: PLC0415 - only readers need it
-
-        connection = sqlite3.connect(
-            f"file:{quote(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS
-        )
-    else:
-        # autocommit: each transaction is begun and ended here, explicitly
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    # autocommit: each transaction is begun and ended here, explicitly
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     connection.row_factory = sqlite3.Row
+    if read_only:
+        # Not mode=ro: a read-only connection creates the -wal and -shm files of a WAL
+        # database and cannot remove them. A read-write one that writes nothing removes
+        # them when it closes as the last connection, leaving the folder as it was (after
+        # copying into the database what a writer that died left in the WAL, if any).
+        connection.execute("PRAGMA query_only=ON")
     return connection
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    # the extended code (SQLITE_CORRUPT_INDEX, ...): its low byte is the primary one
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in (
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+    )
 
 
 def _append(path: str, record: RunRecord, keep: timedelta) -> None:
     connection = _connect(path)
     try:
+        _check_schema(connection)  # before anything is changed, and again once locked
         # WAL: readers (osquery, `history`) never block a run, nor a run them
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("BEGIN IMMEDIATE")
         try:
+            _check_schema(connection)
             for statement in _SCHEMA:
                 connection.execute(statement)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            newest = _newest_start(connection)
             placeholders = ", ".join("?" for _ in _FIELDS)
             connection.execute(
                 f"INSERT INTO runs ({', '.join(_FIELDS)}) VALUES ({placeholders})",  # noqa: S608 - fixed names
                 _row(record),
             )
-            cutoff = int((record.started - keep).timestamp())
-            connection.execute("DELETE FROM runs WHERE started_unix < ?", (cutoff,))
+            _prune(connection, record.started, newest, keep)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -394,6 +421,45 @@ def _append(path: str, record: RunRecord, keep: timedelta) -> None:
             raise
     finally:
         connection.close()
+
+
+def _check_schema(connection: sqlite3.Connection) -> None:
+    """Refuse a database this version cannot append to: one from a newer version (kept
+    as it is) or one holding another table called ``runs`` (set aside like a corrupt one)."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise _NewerSchema(
+            f"it was written by a newer version (schema {version}; this version writes "
+            f"{SCHEMA_VERSION}); it is left as it is"
+        )
+    columns = [row["name"] for row in connection.execute("PRAGMA table_info(runs)")]
+    expected = [name for name, _ in COLUMNS]
+    if columns and columns != expected:
+        raise _ForeignSchema(f"its runs table has the columns {', '.join(columns)}")
+    if version not in (0, SCHEMA_VERSION):
+        raise _ForeignSchema(f"schema version {version}")
+
+
+def _newest_start(connection: sqlite3.Connection) -> int | None:
+    (newest,) = connection.execute("SELECT max(started_unix) FROM runs").fetchone()
+    return newest if isinstance(newest, int) else None
+
+
+def _prune(
+    connection: sqlite3.Connection, started: datetime, newest: int | None, keep: timedelta
+) -> None:
+    """Remove the rows older than ``keep`` before this run, or before the newest run
+    recorded before it if that is earlier, at most PRUNE_LIMIT of them: a clock set far
+    ahead costs a few of the oldest rows per run, never the whole history."""
+    anchor = int(started.timestamp())
+    if newest is not None:
+        anchor = min(anchor, newest)
+    cutoff = anchor - int(keep.total_seconds())
+    connection.execute(
+        "DELETE FROM runs WHERE id IN "
+        "(SELECT id FROM runs WHERE started_unix < ? ORDER BY started_unix, id LIMIT ?)",
+        (cutoff, PRUNE_LIMIT),
+    )
 
 
 def _set_aside(system: System, now: datetime) -> str:
@@ -418,15 +484,20 @@ def record_run(system: System, record: RunRecord, keep_days: int) -> list[str]:
         assert path is not None  # created
         try:
             _append(path, record, keep)
-        except sqlite3.DatabaseError as exc:
-            if not _is_corrupt(exc):
+        except (sqlite3.DatabaseError, _ForeignSchema) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not _is_corrupt(exc):
                 raise
             moved = _set_aside(system, record.finished)
             path = system.private_file(HISTORY_PATH, create=True)
             assert path is not None
             _append(path, record, keep)
-            return [f"{HISTORY_PATH} was corrupt ({exc}); moved aside to {moved}; started afresh"]
-    except (OSError, sqlite3.Error) as exc:
+            what = (
+                f"is not this program's run history ({exc})"
+                if isinstance(exc, _ForeignSchema)
+                else f"was corrupt ({exc})"
+            )
+            return [f"{HISTORY_PATH} {what}; moved aside to {moved}; started afresh"]
+    except (OSError, sqlite3.Error, _NewerSchema) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return [f"could not record this run in {HISTORY_PATH}: {detail}"]
     return []
@@ -496,16 +567,20 @@ def _missed_in(span: timedelta) -> int:
     return int(span / SCHEDULE) - 1 if span > 2 * SCHEDULE else 0
 
 
-def _missed(rows: Sequence[RunRecord]) -> tuple[int, bool]:
-    """Missed scheduled runs between consecutive `-heal` runs (launchd's), and whether
-    some gap had to be counted without knowing when the Mac slept.
+def _missed(rows: Sequence[RunRecord], now: datetime) -> tuple[int, bool]:
+    """Missed scheduled runs between consecutive `-heal` runs (launchd's) and since the
+    last one until ``now``, and whether some gap had to be counted without knowing when
+    the Mac slept.
 
     A run knows when the Mac last woke or booted: a gap that ends in a wake counts only
     from the wake (launchd does not run a sleeping Mac's jobs); one without that
-    evidence counts whole, sleep included.
+    evidence counts whole, sleep included, as does the gap since the last run.
     """
     heals = [r for r in rows if r.mode == HEAL]
     missed, blind = 0, False
+    if heals:
+        trailing = _missed_in(now - heals[-1].started)
+        missed, blind = trailing, trailing > 0
     for earlier, later in itertools.pairwise(heals):
         awake = later.awake_since
         if awake is None:
@@ -517,12 +592,17 @@ def _missed(rows: Sequence[RunRecord]) -> tuple[int, bool]:
     return missed, blind
 
 
+def _failed(action: RunAction) -> bool:
+    """A restart decided that was not carried out, or whose fresh process was not seen."""
+    return action.decision == "restart" and not (action.restarted and action.verified)
+
+
 def summarize(
     rows: Iterable[RunRecord], now: datetime, since: datetime | None = None
 ) -> HistorySummary:
     """Restarts per daemon, wedged episodes and missed runs in these rows."""
     ordered = sorted(rows, key=lambda r: (r.started, r.id or 0))
-    missed, blind = _missed(ordered)
+    missed, blind = _missed(ordered, now)
     episodes = [
         *_episodes(ordered, MDM_PROCESS, "mdm_client_stuck"),
         *_episodes(ordered, SOFTWARE_UPDATE_PROCESS, "software_updates_stuck"),
@@ -536,9 +616,7 @@ def summarize(
         last_run=ordered[-1].started if ordered else None,
         mdm_client_restarts=sum(r.mdm_client_restarted for r in ordered),
         software_update_restarts=sum(r.software_update_restarted for r in ordered),
-        failed_restarts=sum(
-            a.decision == "restart" and not a.restarted for r in ordered for a in r.actions
-        ),
+        failed_restarts=sum(_failed(a) for r in ordered for a in r.actions),
         episodes=tuple(sorted(episodes, key=lambda e: e.started)),
         missed_runs=missed,
         missed_runs_include_sleep=blind,
