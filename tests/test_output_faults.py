@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -172,6 +173,57 @@ def test_warnings_and_errors_are_details_and_urls_lose_their_query_strings(
 )
 def test_urls_keep_their_host_and_path_only(text: str, logged: str) -> None:
     assert without_url_secrets(text) == logged
+
+
+@pytest.mark.parametrize(
+    ("text", "logged"),
+    [
+        # a password with a raw "@" in it: all of it goes, up to the host's "@"
+        ("get https://user:p@ss@host.example.com/x now", "get https://host.example.com/x now"),
+        ("https://u:p@ss@h", "https://h"),
+        ("https://u:p#ss@h/x", "https://h/x"),
+        # a session in the path's parameters, as Java servers put it
+        ("https://h/app;jsessionid=0123ABCD?x=1 end", "https://h/app end"),
+        ("https://h/app;jsessionid=0123ABCD", "https://h/app"),
+        ("(https://h/a;s=1/b)", "(https://h/a)"),
+    ],
+)
+def test_credentials_and_path_parameters_go_whole(text: str, logged: str) -> None:
+    assert without_url_secrets(text) == logged
+
+
+# A run (interpreter start-up included) takes a fraction of a second on these; a search
+# that is quadratic in the line's length takes minutes, so the timeout only ends a hung run.
+HANG_GUARD_SECONDS = 60
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "'a.' * 100_000",  # a scheme's characters with no "://" after them
+        "'a://' * 50_000",
+        "'a://@' * 40_000",
+        "'https://h?' + ';' * 200_000",
+        "'https://' + 'u@' * 100_000",
+    ],
+)
+def test_a_long_line_is_redacted_in_one_pass(line: str) -> None:
+    probe = (
+        "from watchdog_mdm.system import without_url_secrets\n"
+        f"text = {line}\n"
+        "print(len(text), len(without_url_secrets(text)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=HANG_GUARD_SECONDS,
+        cwd=REPO,
+    )
+    length, redacted = map(int, done.stdout.split())
+    assert length >= 200_000
+    assert 0 < redacted <= length
 
 
 # ------------------------------------------------------------------ output that cannot be written
