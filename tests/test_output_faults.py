@@ -93,6 +93,28 @@ class Logged:
             env={**os.environ, "PYTHONPATH": str(self.folder), "SYSLOG_CALLS": str(self.calls)},
         )
 
+    def run_with_stdout_closed(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The command started as by ``mdm-watchdog … >&-``: no standard output at all."""
+        self.calls.unlink(missing_ok=True)
+        return subprocess.run(
+            [
+                "/bin/sh",
+                "-c",
+                'exec "$@" >&-',
+                "sh",
+                installed_command(),
+                "--system-root",
+                str(self.mac.root),
+                *args,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(self.folder), "SYSLOG_CALLS": str(self.calls)},
+        )
+
     def lines(self, level: str) -> list[str]:
         """The lines written at a level: LOG_NOTICE is the unified log's default level,
         LOG_INFO its info level."""
@@ -292,6 +314,38 @@ def test_with_nowhere_to_say_anything_the_run_still_counts_and_exits_6(
     assert done.returncode == 6
     assert saved_state(fake_mac)["last_run"]["result"]["MDMClientRestarted"] is True
     assert len(logged.lines("LOG_NOTICE")) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-heal", "--json"],
+        ["-diagnose"],
+        ["status"],
+        ["config"],
+        ["analyze", str(REPO / "tests/fixtures/logs/super-ad1495a/mdm.log")],
+        ["-version"],
+    ],
+    ids=["-heal --json", "-diagnose", "status", "config", "analyze", "-version"],
+)
+def test_every_command_started_with_standard_output_closed_says_so_and_exits_6(
+    fake_mac: FakeMac, logged: Logged, args: list[str]
+) -> None:
+    fake_live_mac(fake_mac, IDLE)
+    done = logged.run_with_stdout_closed(*args)
+    assert (done.returncode, done.stderr) == (6, OUTPUT_LOST.format("Bad file descriptor"))
+
+
+def test_a_heal_started_with_standard_output_closed_still_heals_and_is_recorded(
+    fake_mac: FakeMac, logged: Logged
+) -> None:
+    fake_live_mac(fake_mac, STUCK)
+    done = logged.run_with_stdout_closed("-heal")
+    assert (done.returncode, done.stderr) == (6, OUTPUT_LOST.format("Bad file descriptor"))
+    assert kicks(fake_mac) == [["kickstart", "-k", "system/com.apple.mdmclient.daemon"]]
+    assert saved_state(fake_mac)["last_run"]["result"]["MDMClientRestarted"] is True
+    (result_line,) = logged.lines("LOG_NOTICE")
+    assert "MDMClientRestarted: true" in result_line
 
 
 def test_a_closed_pipe_is_output_lost_too(fake_mac: FakeMac, logged: Logged) -> None:
