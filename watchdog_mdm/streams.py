@@ -9,7 +9,7 @@ exit status. Nothing is left in a buffer for the interpreter to fail on (and com
 about) at exit.
 
 Kept apart from the command line and from system.py: importing either costs more than
-``-version`` takes in all.
+``-version`` takes in all (launch.py answers it with this module alone).
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-__all__ = ["GuardedStreams"]
+from watchdog_mdm import PROG
+
+__all__ = ["EXIT_OUTPUT", "GuardedStreams"]
+
+EXIT_OUTPUT = 6
 
 
 class _Guarded(io.RawIOBase):
@@ -65,6 +69,23 @@ class GuardedStreams:
         if sys.stdout is not None:
             sys.stdout.flush()  # never raises: see _Guarded
         return None if self._stdout is None else self._stdout.error
+
+    def exit_status(self, code: int) -> int:
+        """The exit status, once all the output was tried: a status the run chose stands;
+        a run that ended well but could not say so exits 6. Either way, a lost output is
+        said in one line on standard error."""
+        error = self.output_error()
+        if error is None:
+            return code
+        reason = error.strerror or str(error)
+        if sys.stderr is not None:
+            print(
+                f"{PROG}: error: could not write the output: {reason}; "
+                "what the run did stands (a -heal run is recorded in state.json)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return EXIT_OUTPUT if code == 0 else code
 
 
 def _guard(name: str) -> _Guarded | None:
