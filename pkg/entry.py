@@ -1,5 +1,5 @@
-"""PyInstaller entry point: the installed binary runs the command line."""
+"""PyInstaller entry point: the installed binary starts as the console script does."""
 
-from watchdog_mdm.cli import main
+from watchdog_mdm.launch import main
 
 main()

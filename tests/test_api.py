@@ -18,9 +18,10 @@ def imported_names() -> dict[str, set[str]]:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("watchdog_mdm."):
                 names[str(node.module)] |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module == "watchdog_mdm":
-                # `from watchdog_mdm import report`: then the attributes read from it
+                # `from watchdog_mdm import report`: then the attributes read from it (not
+                # `__version__` or `PROG`, the package's own)
                 for alias in node.names:
-                    if alias.name != "__version__":
+                    if (PACKAGE / f"{alias.name}.py").exists():
                         names[f"watchdog_mdm.{alias.name}"] |= _attributes(path, alias.name)
     return names
 

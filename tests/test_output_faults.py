@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -85,6 +86,28 @@ class Logged:
             [installed_command(), "--system-root", str(self.mac.root), *args],
             stdout=stdout,
             stderr=stderr,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(self.folder), "SYSLOG_CALLS": str(self.calls)},
+        )
+
+    def run_with_stdout_closed(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The command started as by ``mdm-watchdog … >&-``: no standard output at all."""
+        self.calls.unlink(missing_ok=True)
+        return subprocess.run(
+            [
+                "/bin/sh",
+                "-c",
+                'exec "$@" >&-',
+                "sh",
+                installed_command(),
+                "--system-root",
+                str(self.mac.root),
+                *args,
+            ],
+            stderr=subprocess.PIPE,
             text=True,
             timeout=120,
             check=False,
@@ -174,6 +197,57 @@ def test_urls_keep_their_host_and_path_only(text: str, logged: str) -> None:
     assert without_url_secrets(text) == logged
 
 
+@pytest.mark.parametrize(
+    ("text", "logged"),
+    [
+        # a password with a raw "@" in it: all of it goes, up to the host's "@"
+        ("get https://user:p@ss@host.example.com/x now", "get https://host.example.com/x now"),
+        ("https://u:p@ss@h", "https://h"),
+        ("https://u:p#ss@h/x", "https://h/x"),
+        # a session in the path's parameters, as Java servers put it
+        ("https://h/app;jsessionid=0123ABCD?x=1 end", "https://h/app end"),
+        ("https://h/app;jsessionid=0123ABCD", "https://h/app"),
+        ("(https://h/a;s=1/b)", "(https://h/a)"),
+    ],
+)
+def test_credentials_and_path_parameters_go_whole(text: str, logged: str) -> None:
+    assert without_url_secrets(text) == logged
+
+
+# A run (interpreter start-up included) takes a fraction of a second on these; a search
+# that is quadratic in the line's length takes minutes, so the timeout only ends a hung run.
+HANG_GUARD_SECONDS = 60
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "'a.' * 100_000",  # a scheme's characters with no "://" after them
+        "'a://' * 50_000",
+        "'a://@' * 40_000",
+        "'https://h?' + ';' * 200_000",
+        "'https://' + 'u@' * 100_000",
+    ],
+)
+def test_a_long_line_is_redacted_in_one_pass(line: str) -> None:
+    probe = (
+        "from watchdog_mdm.system import without_url_secrets\n"
+        f"text = {line}\n"
+        "print(len(text), len(without_url_secrets(text)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=HANG_GUARD_SECONDS,
+        cwd=REPO,
+    )
+    length, redacted = map(int, done.stdout.split())
+    assert length >= 200_000
+    assert 0 < redacted <= length
+
+
 # ------------------------------------------------------------------ output that cannot be written
 
 
@@ -240,6 +314,38 @@ def test_with_nowhere_to_say_anything_the_run_still_counts_and_exits_6(
     assert done.returncode == 6
     assert saved_state(fake_mac)["last_run"]["result"]["MDMClientRestarted"] is True
     assert len(logged.lines("LOG_NOTICE")) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-heal", "--json"],
+        ["-diagnose"],
+        ["status"],
+        ["config"],
+        ["analyze", str(REPO / "tests/fixtures/logs/super-ad1495a/mdm.log")],
+        ["-version"],
+    ],
+    ids=["-heal --json", "-diagnose", "status", "config", "analyze", "-version"],
+)
+def test_every_command_started_with_standard_output_closed_says_so_and_exits_6(
+    fake_mac: FakeMac, logged: Logged, args: list[str]
+) -> None:
+    fake_live_mac(fake_mac, IDLE)
+    done = logged.run_with_stdout_closed(*args)
+    assert (done.returncode, done.stderr) == (6, OUTPUT_LOST.format("Bad file descriptor"))
+
+
+def test_a_heal_started_with_standard_output_closed_still_heals_and_is_recorded(
+    fake_mac: FakeMac, logged: Logged
+) -> None:
+    fake_live_mac(fake_mac, STUCK)
+    done = logged.run_with_stdout_closed("-heal")
+    assert (done.returncode, done.stderr) == (6, OUTPUT_LOST.format("Bad file descriptor"))
+    assert kicks(fake_mac) == [["kickstart", "-k", "system/com.apple.mdmclient.daemon"]]
+    assert saved_state(fake_mac)["last_run"]["result"]["MDMClientRestarted"] is True
+    (result_line,) = logged.lines("LOG_NOTICE")
+    assert "MDMClientRestarted: true" in result_line
 
 
 def test_a_closed_pipe_is_output_lost_too(fake_mac: FakeMac, logged: Logged) -> None:

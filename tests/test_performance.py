@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LOGS
+from tests.support import LOGS, REPO, installed_command
+from watchdog_mdm import __version__
 
 HEAVY = ("psutil", "tenacity", "plistlib", "ahocorasick_rs")
 LIBRARY = (
@@ -45,6 +46,43 @@ def test_the_command_line_imports_no_healing_or_plist_machinery() -> None:
     probe = f"import sys, watchdog_mdm.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def imports_on_starting(*command: str) -> set[str]:
+    """The modules loaded by running ``command`` (as Python reports them, one a line)."""
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PYTHONPROFILEIMPORTTIME": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout == f"{__version__}\n"
+    return {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+# the installed command, `python -m watchdog_mdm`, and the bundle's entry point
+ENTRY_POINTS = {
+    "installed": [],
+    "module": [sys.executable, "-m", "watchdog_mdm"],
+    "bundle": [sys.executable, str(REPO / "pkg" / "entry.py")],
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("flag", ["-version", "--version"])
+def test_version_answers_without_loading_click_or_the_command_line(entry: str, flag: str) -> None:
+    command = ENTRY_POINTS[entry] or [installed_command()]
+    loaded = imports_on_starting(*command, flag)
+    assert "watchdog_mdm.launch" in loaded
+    # typing alone costs a fifth of Python's start-up (re and pathlib cannot be checked:
+    # the console script and an editable install's import hook load them)
+    assert not loaded & {"click", "watchdog_mdm.cli", "typing", *HEAVY, *LIBRARY, *COMMANDS}
 
 
 @pytest.mark.parametrize("argv", [["-version"], ["--version"], ["-help"], ["-h"]])

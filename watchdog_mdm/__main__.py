@@ -1,6 +1,6 @@
-"""Allows ``python -m watchdog_mdm``; the installed command and the bundle call
-:func:`watchdog_mdm.cli.main` directly."""
+"""Allows ``python -m watchdog_mdm``; the installed command and the bundle start the
+same way, through :func:`watchdog_mdm.launch.main`."""
 
-from watchdog_mdm.cli import main
+from watchdog_mdm.launch import main
 
 main()

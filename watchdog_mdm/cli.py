@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from watchdog_mdm import __version__
+from watchdog_mdm import PROG, __version__
 from watchdog_mdm.status import FIELDS, OVERALL
+from watchdog_mdm.streams import EXIT_OUTPUT, GuardedStreams
 
 # Each command imports the library it needs when it runs, so that -version, -help and
 # analyze do not load healing, state, psutil or tenacity (docs/performance.md).
@@ -28,19 +29,16 @@ if TYPE_CHECKING:
     from watchdog_mdm.run import HealRun
     from watchdog_mdm.scan import Buffer
     from watchdog_mdm.state import Kickstarts
-    from watchdog_mdm.streams import GuardedStreams
     from watchdog_mdm.system import System
 
-__all__ = ["cli", "main"]
+__all__ = ["EXIT_OUTPUT", "cli", "main"]
 
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_EVIDENCE = 3
 EXIT_BUSY = 4
 EXIT_STATE = 5
-EXIT_OUTPUT = 6
-
-PROG = "mdm-watchdog"
+# EXIT_OUTPUT, 6, is streams.py's: launch.py exits with it without loading this module
 
 HELP = f"""Checks that this Mac's MDM client (mdmclient) and software updates
 (softwareupdated) are not stuck, from the unified log, and restarts them if they are.
@@ -812,10 +810,9 @@ def analyze(
 
 
 def main() -> None:
-    """Console-script entry point: never lets a traceback reach the admin, nor output
-    that cannot be written end a run half-way (see streams.py)."""
-    from watchdog_mdm.streams import GuardedStreams
-
+    """The command line's entry point (launch.py calls it for all but ``-version``):
+    never lets a traceback reach the admin, nor output that cannot be written end a run
+    half-way (see streams.py)."""
     streams = GuardedStreams()
     code = EXIT_INTERNAL
     try:
@@ -824,19 +821,4 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else EXIT_INTERNAL if exc.code else 0
     except Exception as exc:
         click.echo(f"{PROG}: internal error: {type(exc).__name__}: {exc}", err=True)
-    sys.exit(_output_written(code, streams))
-
-
-def _output_written(code: int, streams: GuardedStreams) -> int:
-    """The exit status, once all the output was tried: a status the run chose stands;
-    a run that ended well but could not say so exits 6."""
-    error = streams.output_error()
-    if error is None:
-        return code
-    reason = error.strerror or str(error)
-    click.echo(
-        f"{PROG}: error: could not write the output: {reason}; "
-        "what the run did stands (a -heal run is recorded in state.json)",
-        err=True,
-    )
-    return EXIT_OUTPUT if code == 0 else code
+    sys.exit(streams.exit_status(code))

@@ -522,12 +522,16 @@ class MacSystem:
             pass
 
 
-# A URL's scheme, then its credentials (user:password@), host and path, then its query
-# string or fragment (where MDM servers and others put tokens), up to a space or quote;
-# punctuation that ends a sentence ("…?a=1; next") is the sentence's.
+# A URL's scheme, then its credentials (user:password@, up to the last "@" before the
+# first "/": a password may hold a raw "@"), host and path, then its path parameters
+# (";jsessionid=…"), query string or fragment (where MDM servers and others put tokens),
+# up to a space or quote; punctuation that ends a sentence ("…?a=1; next") is the
+# sentence's. A scheme is at most 32 characters and no quantifier is nested, so each
+# place in the text is looked at a bounded number of times: a long line without a URL
+# ("a.a.a.…") takes linear time, not quadratic.
 _URL = re.compile(
-    r"""\b([a-z][a-z0-9+.-]*://)(?:[^\s/@'"<>]*@)?([^\s?#'"<>]*)"""
-    r"""(?:[?#][^\s'"<>]*?(?=[;,.)]?(?:[\s'"<>]|$)))?""",
+    r"""([a-z][a-z0-9+.-]{0,31}://)(?:[^\s/'"<>]*@)?([^\s?#;'"<>]*)"""
+    r"""(?:(?:[?#]|;(?![\s'"<>]|$))[^\s'"<>]*?(?=[;,.)]?(?:[\s'"<>]|$)))?""",
     re.IGNORECASE,
 )
 
