@@ -56,8 +56,11 @@ class LogReader:
     One reader may read several inputs in turn; its counters add up across them.
     """
 
-    def __init__(self, naive_tz: tzinfo = UTC) -> None:
+    def __init__(self, naive_tz: tzinfo = UTC, block_size: int = _BLOCK) -> None:
         self.naive_tz = naive_tz
+        # how much one marker search covers (the tests make it small, to put the ends
+        # of blocks anywhere)
+        self._block = block_size
         self.bytes_read = 0  # how much was searched
         self.candidates = 0  # lines or records that held a marker
         self.lines_skipped = 0  # candidates (and lines too long to be one) not read
@@ -264,8 +267,8 @@ class LogReader:
         export opens among them: returns where, read up to there."""
         while low < cut:
             high = cut
-            if cut - low > _BLOCK:
-                high = complete_end(chunk, pretty, low, low + _BLOCK)
+            if cut - low > self._block:
+                high = complete_end(chunk, pretty, low, low + self._block)
                 if high <= low:  # one line longer than a block: the block ends with it
                     high = first_end(chunk, pretty, low, cut)
             if pretty:
