@@ -276,9 +276,7 @@ class LogReader:
                     high = first_end(chunk, pretty, low, cut)
             opening = _pretty_export_close(chunk, low, high) if pretty else None
             end = high if opening is None else opening
-            within = yield from self._scan_block(
-                chunk, search, pretty, low, end, None if pretty else floor
-            )
+            within = yield from self._scan_block(chunk, search, pretty, low, end, floor)
             opening = opening if within is None else within
             if opening is not None:
                 return opening
@@ -295,13 +293,14 @@ class LogReader:
         openings_from: int | None = None,
     ) -> Generator[LogEntry, None, int | None]:
         """The entries of block[low:high] holding markers, and its last. With
-        ``openings_from`` (lines only), the lines end where a JSON export opens among
-        them (at or after openings_from): at a line opening with "[" that begins one,
-        found in the markers' search, or before a line that fails as a key of a pretty
-        JSON record. Returns where, the lines before it read."""
+        ``openings_from``, the lines (or the lines of a pretty record that did not read as
+        one) end where a JSON export opens among them (at or after openings_from): at a
+        line opening with "[" that begins one, found in the markers' search, or before a
+        line that fails as a key of a pretty JSON record. Returns where, the lines or
+        records before it read."""
         hits, brackets = _markers_only(block, search.starts(block, low, high))
         ends_at = None  # where a JSON export opens, ending the lines, or closes
-        if openings_from is not None:
+        if openings_from is not None and not pretty:
             ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
             if ends_at is not None:
                 hits = [at for at in hits if at < ends_at]
@@ -313,7 +312,7 @@ class LogReader:
             if entry is not None:
                 yield entry
                 continue
-            if openings_from is not None:
+            if openings_from is not None and not pretty:
                 opening = _json_opening_before(block, max(low, openings_from), start, stop, high)
                 if opening is not None:
                     self.candidates -= 1  # read again, as a record
@@ -325,8 +324,17 @@ class LogReader:
             if pretty:
                 # Not a record after all (cut short, or lines that only began like
                 # JSON): its lines are read on their own, as the lines that break a
-                # record are.
-                yield from self._scan_block(block, search, False, start, stop)
+                # record are. A JSON export may open among them (another tool's array
+                # joined between two exports of log show's): the rest is read from there.
+                opening = yield from self._scan_block(
+                    block, search, False, start, stop, openings_from
+                )
+                if opening is not None:
+                    self.lines_skipped -= 1  # read again
+                    last = self._last_entry(block, pretty, found, low, start)
+                    if last is not None:
+                        yield last
+                    return opening
         last = self._last_entry(block, pretty, found, low, high)
         if last is not None:
             yield last
