@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,7 @@ def one_line(records: list[dict[str, Any]]) -> bytes:
 # What each part of a joined file may be: a style of `log show`, or its JSON export as
 # another tool laid it out.
 LAYOUTS: dict[str, Callable[[list[Row]], bytes]] = {
-    **{style: (lambda rows, style=style: export_of(style, rows)) for style in STYLES},
+    **{style: partial(export_of, style) for style in STYLES},
     "jq .": lambda rows: jq_like(records_of(export_of("json", rows))),
     "one line": lambda rows: one_line(records_of(export_of("json", rows))),
 }
