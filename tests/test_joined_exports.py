@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,11 @@ def _what_matters(obs: Observations) -> Observations:
     return replace(obs, daemon_entries=0)
 
 
-def scanned(inputs: Iterable[Iterable[Buffer]]) -> Observations:
-    reader, collector = LogReader(), Collector()
+def scanned(inputs: Iterable[Iterable[Buffer]], block: int | None = None) -> Observations:
+    """What the inputs show, read one by one; ``block``: how much the reader searches at
+    once, small to put the ends of its blocks anywhere."""
+    reader = LogReader() if block is None else LogReader(block_size=block)
+    collector = Collector()
     for chunks in inputs:
         collector.add_all(reader.scan(chunks, patterns.RELEVANT_MARKERS))
     return _what_matters(collector.observations())
@@ -275,3 +279,84 @@ def test_no_mix_of_json_pieces_and_lines_makes_the_reader_raise_or_loop(
     entries = list(reader.scan(cut(data, points), patterns.RELEVANT_MARKERS))
     assert all(entry.timestamp.tzinfo is not None for entry in entries)
     assert reader.bytes_read == len(data)
+
+
+# ------------------------------------------- re-laid-out JSON between other exports
+
+
+def one_line(records: list[dict[str, Any]]) -> bytes:
+    """As ``json.dumps(array)`` writes it, with the newline a shell adds."""
+    return (json.dumps(records) + "\n").encode()
+
+
+# What each part of a joined file may be: a style of `log show`, or its JSON export as
+# another tool laid it out.
+LAYOUTS: dict[str, Callable[[list[Row]], bytes]] = {
+    **{style: partial(export_of, style) for style in STYLES},
+    "jq .": lambda rows: jq_like(records_of(export_of("json", rows))),
+    "one line": lambda rows: one_line(records_of(export_of("json", rows))),
+}
+
+
+@pytest.mark.parametrize("layout", ["one line", "jq ."])
+@pytest.mark.parametrize("text", ["compact", "ndjson", "default"])
+def test_a_small_text_export_then_a_re_laid_out_answer_gives_the_verdict_of_the_two(
+    tmp_path: Path, layout: str, text: str
+) -> None:
+    """The answer to the push, in a JSON array another tool laid out, after a small
+    export (a few lines: where the reader tells the first part's style from, the array
+    opens too), then another small export: three parts, read as the three files."""
+    older = export_of(text, PUSHED[-3:])
+    answer = LAYOUTS[layout]([row(19 * MINUTE + 5 * timedelta(seconds=1), CHATTER[2]), *ANSWERED])
+    later = export_of(text, [row(10 * MINUTE, CHATTER[2])])
+    paths = [tmp_path / "1.log", tmp_path / "2.json", tmp_path / "3.log"]
+    for path, data in zip(paths, (older, answer, later), strict=True):
+        path.write_bytes(data)
+    apart = analyzed(*paths)
+    assert (apart["MDMClientStuck"], apart["mdm_client"]["state"]) == (False, "healthy")
+    for parts in (paths, paths[:2]):
+        joined = tmp_path / "joined.log"
+        joined.write_bytes(b"".join(path.read_bytes() for path in parts))
+        assert verdicts(analyzed(joined)) == verdicts(analyzed(*parts))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, 2**31),
+    st.lists(st.sampled_from([0, 1, 3, 40]), min_size=3, max_size=3),
+    st.tuples(*[st.sampled_from(sorted(LAYOUTS))] * 3),
+    st.lists(st.integers(0, 10**6), max_size=6),
+    st.sampled_from([64, 1000, 4 << 20]),
+)
+def test_three_joined_exports_of_any_layout_read_as_their_parts(
+    seed: int,
+    sizes: list[int],
+    layouts: tuple[str, str, str],
+    points: list[int],
+    block: int,
+) -> None:
+    """Whatever the layouts, and wherever chunks and the reader's blocks end."""
+    import random
+
+    rng = random.Random(seed)
+    when = AT - HOUR
+    parts = []
+    for layout, size in zip(layouts, sizes, strict=True):
+        rows: list[Row] = []
+        for _ in range(size):
+            when += timedelta(seconds=rng.randint(1, 90))
+            rows.append((when, choose(rng), 0))
+        parts.append(LAYOUTS[layout](rows))
+    apart = scanned([[part] for part in parts])
+    assert scanned([cut(b"".join(parts), points)], block) == apart
+
+
+@pytest.mark.parametrize("layout", ["jq .", "one line"])
+def test_a_re_laid_out_array_between_two_json_exports_reads_as_the_three(layout: str) -> None:
+    """The first export's records would otherwise run on to the third's first close."""
+    parts = [
+        export_of("json", PUSHED[-3:]),
+        LAYOUTS[layout](ANSWERED),
+        export_of("json", [row(10 * MINUTE, CHATTER[2])]),
+    ]
+    assert scanned([[b"".join(parts)]]) == scanned([[part] for part in parts])

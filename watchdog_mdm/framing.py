@@ -43,11 +43,19 @@ class Buffer(Protocol):
 
 def looks_pretty(head: bytes | bytearray) -> bool:
     """Whether output is `log show --style json`: a line "[{" (or "[", "{"), possibly after
-    a few lines of preamble ("Filtering the log data using ..."), then '"key" : value'."""
+    a few lines of preamble ("Filtering the log data using ..."), then '"key" : value'.
+    Its records open at the start of a line: an indented "{" is another tool's layout
+    (`jq .`, json_array.py). The preamble is log show's own words: a line beginning like
+    a log entry (a digit, "{", "[") is another export, which this one was joined after."""
     lines: list[bytes] = bytes(head).splitlines()[:_PREAMBLE_LINES]
     for number, line in enumerate(lines[:-1]):
-        if line.strip() in (b"[{", b"{", b"[") and lines[number + 1].lstrip()[:1] in (b'"', b"{"):
+        after = lines[number + 1]
+        if line.rstrip() in (b"[{", b"{", b"[") and (
+            after.lstrip()[:1] == b'"' or after[:1] == b"{"
+        ):
             return True
+        if line[:1] in (b"{", b"[") or line[:1].isdigit():
+            return False
     return False
 
 

@@ -48,6 +48,9 @@ _ARRAY_PIECE = 1 << 20
 _BLOCK = 4 << 20
 # How many units (lines, records) back from a block's end are tried for its newest entry.
 _LAST_ENTRY_TRIES = 32
+# Searched for with the markers, in the same pass: a line opening with "[", where a JSON
+# export may open among lines. No marker begins with an LF, which tells its hits apart.
+_BRACKET_LINE = b"\n["
 
 
 class LogReader:
@@ -56,8 +59,11 @@ class LogReader:
     One reader may read several inputs in turn; its counters add up across them.
     """
 
-    def __init__(self, naive_tz: tzinfo = UTC) -> None:
+    def __init__(self, naive_tz: tzinfo = UTC, block_size: int = _BLOCK) -> None:
         self.naive_tz = naive_tz
+        # how much one marker search covers (the tests make it small, to put the ends
+        # of blocks anywhere)
+        self._block = block_size
         self.bytes_read = 0  # how much was searched
         self.candidates = 0  # lines or records that held a marker
         self.lines_skipped = 0  # candidates (and lines too long to be one) not read
@@ -98,7 +104,7 @@ class LogReader:
         one by one would. A JSON array of records in another tool's layout (`jq .`) is
         read record by record (json_array.py).
         """
-        search = self.search_for(tuple(markers))
+        search = self.search_for((*markers, _BRACKET_LINE))
         entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
         at_input_start = True
@@ -213,7 +219,7 @@ class LogReader:
     ) -> Iterator[LogEntry]:
         if not spans:
             return
-        hits = iter(search.starts(data, spans[0][0], spans[-1][1]))
+        hits = iter(_markers_only(data, search.starts(data, spans[0][0], spans[-1][1]))[0])
         hit = next(hits, None)
         last_was_read = False
         for start, end in spans:
@@ -264,18 +270,13 @@ class LogReader:
         export opens among them: returns where, read up to there."""
         while low < cut:
             high = cut
-            if cut - low > _BLOCK:
-                high = complete_end(chunk, pretty, low, low + _BLOCK)
+            if cut - low > self._block:
+                high = complete_end(chunk, pretty, low, low + self._block)
                 if high <= low:  # one line longer than a block: the block ends with it
                     high = first_end(chunk, pretty, low, cut)
-            if pretty:
-                opening = _pretty_export_close(chunk, low, high)
-            else:
-                opening = _json_opening_in_lines(chunk, max(low, floor), high)
+            opening = _pretty_export_close(chunk, low, high) if pretty else None
             end = high if opening is None else opening
-            within = yield from self._scan_block(
-                chunk, search, pretty, low, end, None if pretty else floor
-            )
+            within = yield from self._scan_block(chunk, search, pretty, low, end, floor)
             opening = opening if within is None else within
             if opening is not None:
                 return opening
@@ -292,10 +293,18 @@ class LogReader:
         openings_from: int | None = None,
     ) -> Generator[LogEntry, None, int | None]:
         """The entries of block[low:high] holding markers, and its last. With
-        ``openings_from`` (lines only), a line that fails as a key of a pretty JSON
-        record ends the lines where a JSON export opens before it (at or after
-        openings_from): returns where, the lines before it read."""
-        hits = search.starts(block, low, high)
+        ``openings_from``, the lines (or the lines of a pretty record that did not read as
+        one) end where a JSON export opens among them (at or after openings_from): at a
+        line opening with "[" that begins one, found in the markers' search, or before a
+        line that fails as a key of a pretty JSON record. Returns where, the lines or
+        records before it read."""
+        hits, brackets = _markers_only(block, search.starts(block, low, high))
+        ends_at = None  # where a JSON export opens, ending the lines, or closes
+        if openings_from is not None and not pretty:
+            ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
+            if ends_at is not None:
+                hits = [at for at in hits if at < ends_at]
+                high = ends_at
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
         for start, stop in found.items():
             self.candidates += 1
@@ -303,7 +312,7 @@ class LogReader:
             if entry is not None:
                 yield entry
                 continue
-            if openings_from is not None:
+            if openings_from is not None and not pretty:
                 opening = _json_opening_before(block, max(low, openings_from), start, stop, high)
                 if opening is not None:
                     self.candidates -= 1  # read again, as a record
@@ -315,12 +324,21 @@ class LogReader:
             if pretty:
                 # Not a record after all (cut short, or lines that only began like
                 # JSON): its lines are read on their own, as the lines that break a
-                # record are.
-                yield from self._scan_block(block, search, False, start, stop)
+                # record are. A JSON export may open among them (another tool's array
+                # joined between two exports of log show's): the rest is read from there.
+                opening = yield from self._scan_block(
+                    block, search, False, start, stop, openings_from
+                )
+                if opening is not None:
+                    self.lines_skipped -= 1  # read again
+                    last = self._last_entry(block, pretty, found, low, start)
+                    if last is not None:
+                        yield last
+                    return opening
         last = self._last_entry(block, pretty, found, low, high)
         if last is not None:
             yield last
-        return None
+        return ends_at
 
     def _parse_unit(self, block: Buffer, start: int, stop: int, pretty: bool) -> LogEntry | None:
         if stop - start > MAX_RECORD_CHARS:  # not a log line: never copied or decoded
@@ -408,24 +426,22 @@ def _content_start(chunk: Buffer) -> int:
     return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
 
-def _json_opening_in_lines(block: Buffer, low: int, high: int) -> int | None:
-    """Where a JSON export opens among the lines of block[low:high], if one does.
+def _markers_only(block: Buffer, hits: list[int]) -> tuple[list[int], list[int]]:
+    """The hits of markers, and apart those of _BRACKET_LINE (at its LF)."""
+    brackets = [at for at in hits if block[at : at + 1] == b"\n"]
+    if not brackets:
+        return hits, brackets
+    return [at for at in hits if block[at : at + 1] != b"\n"], brackets
 
-    Searched only when the block's last line begins neither like a text style's line
-    (a digit) nor like an ndjson record: where a JSON export was joined after lines,
-    it is a piece of JSON, or the header of a text export after it. A search of every
-    block would cost more than a third of reading ndjson or compact output."""
-    if low >= high:
-        return None
-    start, end = line_bounds(block, high - 1, low, high)
-    last = bytes(block[start : min(end, start + 64)]).lstrip()
-    if last[:1].isdigit() or last[:2] == b'{"':
-        return None  # a line of a text style, or of ndjson, as nearly every block ends
-    at = low if block[low : low + 1] == b"[" else _next_bracket_line(block, low, high)
-    while at != -1:
-        if _json_opening(block, at, high) == at:
-            return at
-        at = _next_bracket_line(block, at + 1, high)
+
+def _json_opening_among(block: Buffer, brackets: list[int], low: int, high: int) -> int | None:
+    """Where a JSON export first opens in block[low:high], at its start or at a line
+    opening with "[" (``brackets``: the LF before each)."""
+    if low < high and _json_opening(block, low, high) == low:
+        return low
+    for bracket in brackets:
+        if bracket + 1 >= low and _json_opening(block, bracket + 1, high) == bracket + 1:
+            return bracket + 1
     return None
 
 
@@ -439,7 +455,8 @@ def _pretty_export_close(block: Buffer, low: int, high: int) -> int | None:
         return None
     if end - start <= MAX_RECORD_CHARS and _is_log_record(block[start:end]):
         return None
-    close = block.rfind(b"\n}]", low, start)
+    # from the "}" that may have ended the block before (blocks end after a record's "}")
+    close = block.rfind(b"\n}]", max(low - 2, 0), start)
     return close + 2 if close != -1 else None
 
 
@@ -449,10 +466,14 @@ def _is_log_record(text: bytes | bytearray) -> bool:
 
 
 def _json_opening_before(block: Buffer, low: int, at: int, stop: int, high: int) -> int | None:
-    """Where a JSON export opens in block[low:at], when the line at[:stop], which did not
-    read as a line, is a key of a pretty JSON record (the nearest "[" line at the start
-    of a line before it is then the export's opening)."""
-    if bytes(block[at : min(stop, at + 64)]).lstrip()[:1] != b'"':
+    """Where a JSON export opens in block[low:at + 1], when the line at[:stop], which did
+    not read as a line, is one: the line itself, an array on one line (``json.dumps``),
+    or a key of a record laid out on many, the nearest "[" line before it then opening
+    the export. Found so wherever the block ends: its last line tells nothing of this."""
+    first = bytes(block[at : min(stop, at + 64)]).lstrip()[:1]
+    if first == b"[" and at >= low:
+        return at if _json_opening(block, at, high) == at else None
+    if first != b'"':
         return None
     opening = block.rfind(b"\n[", low, at) + 1 or (low if block[low : low + 1] == b"[" else 0)
     if opening == 0 and low != 0:
@@ -460,9 +481,9 @@ def _json_opening_before(block: Buffer, low: int, at: int, stop: int, high: int)
     return opening if _json_opening(block, opening, high) == opening else None
 
 
-def _next_bracket_line(block: Buffer, low: int, high: int) -> int:
-    found = block.find(b"\n[", low, high)
-    return -1 if found == -1 else found + 1
+# What follows the "[" opening a JSON export: its first record, or white space before it
+# (or the chunk's end), never a message's word, as in a text line that begins with "[".
+_AFTER_OPENING = (b"{", b"\n", b"\r", b" ", b"\t", b"")
 
 
 def _json_opening(
@@ -472,7 +493,7 @@ def _json_opening(
     starting with "[" (followed by more[more_at:], when block ends before it does). A line
     "[" or "[{" alone is taken for one though what follows is not known yet (the
     chunk may end with it): read again as a new input, its style is told from more."""
-    if block[at : at + 1] != b"[":
+    if block[at : at + 1] != b"[" or block[at + 1 : at + 2] not in _AFTER_OPENING:
         return None
     head = bytes(block[at : min(high, at + _STYLE_SAMPLE)])
     if len(head) < _STYLE_SAMPLE:
