@@ -52,7 +52,8 @@ def running_mac(enrolled_mac: FakeMac, launchd: FakeLaunchd) -> FakeMac:
     """An enrolled Mac with both daemons running, waiting for them after a restart."""
     launchd.add(MDM_LABEL, MDM_CLIENT.executable)
     launchd.add(SU_LABEL, SOFTWARE_UPDATE.executable)
-    prefs(enrolled_mac, VerifySeconds=5)  # ends as soon as launchd has started them again
+    # ends as soon as launchd has started them again; the margin is for a loaded machine
+    prefs(enrolled_mac, VerifySeconds=60)
     return enrolled_mac
 
 
