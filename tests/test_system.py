@@ -365,3 +365,34 @@ def test_a_wall_clock_time_is_read_by_the_macs_zone_rules_on_its_date() -> None:
     done = python_in_zone("Europe/Berlin", script)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2026-01-15T12:00:00+01:00", "2026-07-15T12:00:00+02:00"]
+
+
+def test_a_process_first_seen_before_its_exec_is_found_after_it(tmp_path: Path) -> None:
+    """launchd starting a daemon again forks, then execs: a look between the two must not
+    hide the daemon from every later look (psutil keeps a process's first exe())."""
+    from tests.support import SLEEP
+
+    if not Path("/proc/self/exe").exists():
+        pytest.skip("needs /proc to see when the exec happened")
+    daemon = tmp_path / "usr/libexec/mdmclient"
+    daemon.parent.mkdir(parents=True)
+    daemon.write_bytes(Path(SLEEP).read_bytes())
+    daemon.chmod(0o755)
+    system = MacSystem(tmp_path)
+    exec_later = f"import os, sys; sys.stdin.readline(); os.execv({str(daemon)!r}, ['x', '30'])"
+    child = subprocess.Popen([sys.executable, "-c", exec_later], stdin=subprocess.PIPE)
+    try:
+        assert system.processes("/usr/libexec/mdmclient") == []  # still Python
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+        for _ in range(500):  # until the kernel says it is the daemon now (a bound, not a timing)
+            if os.path.realpath(f"/proc/{child.pid}/exe") == str(daemon):
+                break
+            time.sleep(0.01)
+        found = system.processes("/usr/libexec/mdmclient")
+        assert [p.pid for p in found] == [child.pid]
+        assert found[0].uid == os.getuid()
+    finally:
+        child.kill()
+        child.wait()

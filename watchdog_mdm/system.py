@@ -459,15 +459,18 @@ class MacSystem:
 
         wanted = os.path.realpath(self.path(executable))
         found = []
-        for process in psutil.process_iter(["exe", "uids", "create_time"]):
-            info = process.info
-            if info.get("exe") != wanted or info.get("uids") is None:
+        # A fresh Process per pid, not process_iter's cached ones: psutil keeps a process's
+        # first exe() for good, so one first seen between fork and exec (launchd starting
+        # the daemon again) would stay "python" or "launchd" and never be recognised
+        for pid in psutil.pids():
+            try:
+                process = psutil.Process(pid)
+                with process.oneshot():
+                    exe, uids, started = process.exe(), process.uids(), process.create_time()
+            except psutil.Error:
                 continue
-            found.append(
-                ProcessInfo(
-                    process.pid, info["uids"].real, info["uids"].effective, info["create_time"]
-                )
-            )
+            if exe == wanted:
+                found.append(ProcessInfo(pid, uids.real, uids.effective, started))
         return found
 
     def send_signal(self, process: ProcessInfo, signum: int) -> None:
