@@ -52,8 +52,7 @@ def running_mac(enrolled_mac: FakeMac, launchd: FakeLaunchd) -> FakeMac:
     """An enrolled Mac with both daemons running, waiting for them after a restart."""
     launchd.add(MDM_LABEL, MDM_CLIENT.executable)
     launchd.add(SU_LABEL, SOFTWARE_UPDATE.executable)
-    # ends as soon as launchd has started them again; the margin is for a loaded machine
-    prefs(enrolled_mac, VerifySeconds=60)
+    prefs(enrolled_mac, VerifySeconds=5)  # ends as soon as launchd has started them again
     return enrolled_mac
 
 
