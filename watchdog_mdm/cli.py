@@ -48,6 +48,7 @@ Usage:
   {PROG} analyze EXPORT... [--at TIME] [--json | --explain]
   {PROG} status [--json | --field FIELD]
   {PROG} config [--json]
+  {PROG} collect [--hours 24] [-o FILE]
 \b
 Output keys (-diagnose prints the first four on one line, -heal all eight):
   MDMEnrolled              the Mac is enrolled in an MDM (profiles status)
@@ -72,7 +73,7 @@ same keys (times in RFC 3339 or null), schema_version, heal and evidence.
 Exit status: 0 the checks ran (whatever they found), 1 internal error,
 2 usage error, 3 the evidence (log, profiles) could not be gathered or proved
 nothing (the line then says unknown; nothing is restarted), 4 another run is in
-progress, 5 the state could not be saved.
+progress, 5 the state (or collect's bundle) could not be saved.
 """
 
 
@@ -474,6 +475,47 @@ def config_command(system: System, as_json: bool) -> None:
             else str(value)
         )
         click.echo(f"{name:<{width}}  {shown:<8}  {source}")
+
+
+@cli.command("collect")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 720),
+    default=24,
+    show_default=True,
+    help="How many hours of log to include (1 to 720).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default=None,
+    help="Where to write the bundle (default: mdm-watchdog-<UTC time>.tar.gz here).",
+)
+@click.pass_obj
+def collect_command(system: System, hours: int, output: str | None) -> None:
+    """Write a support bundle (.tar.gz) to send when asking for help: a diagnosis with
+    its evidence, state.json, the configuration, versions and the log of the last hours,
+    secrets redacted, with a manifest. Its log.ndjson is read by `analyze` anywhere.
+    """
+    from watchdog_mdm.bundle import archive, collect, default_output
+
+    bundle = collect(system, configure(system, {}), hours)
+    path = output if output is not None else default_output(bundle.created_at)
+    data = archive(bundle)
+    try:
+        system.write_export(path, data)
+    except OSError as exc:
+        fail(f"cannot write the bundle to {path}: {exc.strerror or exc}", EXIT_STATE)
+    click.echo(path)
+    for problem in bundle.problems:
+        click.echo(f"{PROG}: warning: {problem}", err=True)
+    if bundle.log_problem is not None or bundle.diagnosis_problem is not None:
+        fail(
+            f"{path} was written, but the evidence could not all be gathered "
+            "(see its manifest.json)",
+            EXIT_EVIDENCE,
+        )
 
 
 def _archive_hint(path: str) -> str:
