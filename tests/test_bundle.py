@@ -43,6 +43,7 @@ from watchdog_mdm.bundle import (
     LOG_LIMIT_BYTES,
     LOG_TIMEOUT_FACTOR,
     Bundle,
+    Member,
     archive,
     collect,
     default_output,
@@ -469,6 +470,10 @@ def test_the_installed_command_writes_a_bundle_tar_opens_and_analyze_reads(
     document = json.loads(analyzed.stdout)
     assert document["evidence"]["log"]["entries_read"] > 0
     assert document["MDMEnrolled"] is True
+    # and the bundle itself, as received
+    whole = run_installed("analyze", "--json", str(target))
+    assert whole.returncode == 0, whole.stderr
+    assert json.loads(whole.stdout)["evidence"]["log"] == document["evidence"]["log"]
 
 
 def test_the_installed_command_names_the_bundle_by_the_time_in_the_current_folder(
@@ -514,3 +519,39 @@ def test_the_lines_of_the_run_survive_the_trip(fake_mac: FakeMac, tmp_path: Path
     log = members(target.read_bytes())["log.ndjson"].decode()
     assert len(log.splitlines()) == len(planted_log().splitlines())
     assert len(reconstructed_lines()) <= len(log.splitlines())
+
+
+# ------------------------------------------------------------------ analyze reads a bundle
+
+
+def test_analyze_reads_the_log_of_a_bundle_as_received(tmp_path: Path) -> None:
+    received = tmp_path / "ticket-1234.tar.gz"
+    received.write_bytes(archive(bundle_of(planted_system())))
+    from_bundle = CliRunner().invoke(cli, ["analyze", "--json", str(received)], obj=FakeSystem())
+    assert from_bundle.exit_code == 0, from_bundle.output
+    log = tmp_path / "log.ndjson"
+    log.write_bytes(members(received.read_bytes())["log.ndjson"])
+    from_log = CliRunner().invoke(cli, ["analyze", "--json", str(log)], obj=FakeSystem())
+    assert json.loads(from_bundle.output) == json.loads(from_log.output)
+    assert json.loads(from_bundle.output)["evidence"]["log"]["entries_read"] > 0
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"not gzip at all", "not a readable .tar.gz"),
+        (
+            archive(Bundle("x", LAST_ENTRY, (), Member("manifest.json", b"{}", ""))),
+            "not a support bundle: no log.ndjson in it",
+        ),
+    ],
+)
+def test_a_tar_gz_that_is_no_bundle_is_unreadable_evidence_in_one_line(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    path = tmp_path / "other.tar.gz"
+    path.write_bytes(content)
+    result = CliRunner().invoke(cli, ["analyze", str(path)], obj=FakeSystem())
+    assert result.exit_code == 3
+    assert result.output.startswith(f"mdm-watchdog: error: cannot read {path}: {said}")
+    assert result.output.count("\n") == 1

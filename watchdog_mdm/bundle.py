@@ -16,11 +16,13 @@ by the seam, readable by its owner alone.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import platform
 import tarfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ __all__ = [
     "Member",
     "NewestPart",
     "archive",
+    "bundle_log",
     "collect",
     "default_output",
     "log_query",
@@ -396,6 +399,30 @@ def collect(
         _member("manifest.json", _json(manifest), "this list", DOCUMENT_LIMIT_BYTES),
         tuple(problems),
     )
+
+
+def bundle_log(system: System, path: str) -> list[bytes]:
+    """The log of a support bundle, for ``analyze``: read through the seam, bounded
+    (a bundle is at most :data:`LOG_LIMIT_BYTES` of log, compressed), OSError when the
+    file is no bundle."""
+    compressed = NewestPart(LOG_LIMIT_BYTES + 1)
+    for chunk in system.read_export(path):
+        compressed.add(bytes(chunk))
+    data, dropped = compressed.result()
+    if dropped:
+        raise OSError(errno.EFBIG, "too large for a support bundle", path)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for info in tar:
+                # the folder's name is the bundle's, whatever the file is called now
+                if info.isfile() and info.name.rpartition("/")[2] == LOG_MEMBER:
+                    if info.size > LOG_LIMIT_BYTES:
+                        break
+                    handle = tar.extractfile(info)
+                    return [] if handle is None else [handle.read()]
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise OSError(errno.EINVAL, f"not a readable .tar.gz ({exc})", path) from exc
+    raise OSError(errno.EINVAL, f"not a support bundle: no {LOG_MEMBER} in it", path)
 
 
 def archive(bundle: Bundle) -> bytes:

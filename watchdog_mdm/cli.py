@@ -532,6 +532,11 @@ def _is_archive(path: str) -> bool:
     return path.rstrip("/").endswith(".logarchive")
 
 
+def _is_bundle(path: str) -> bool:
+    """A support bundle from `collect`, by its name as the admin received it."""
+    return path.endswith((".tar.gz", ".tgz"))
+
+
 def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
     """The inputs, with each folder of exports (not a .logarchive) replaced by its files."""
     inputs: list[str] = []
@@ -570,6 +575,10 @@ def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
                 ],
                 timeout=Settings().log_timeout_seconds * 10,
             )
+        elif _is_bundle(path):
+            from watchdog_mdm.bundle import bundle_log  # loads state: only for a bundle
+
+            yield bundle_log(system, path)
         else:
             yield system.read_export(path)
 
@@ -656,7 +665,8 @@ def analyze(
     explain: bool,
 ) -> None:
     """Diagnose from saved `log show` output: files in any style, - for stdin, folders of
-    exports, or a .logarchive (read with macOS's log command).
+    exports, a support bundle from `collect` (.tar.gz), or a .logarchive (read with
+    macOS's log command).
 
     For support staff on any computer: MDMEnrolled comes from the log itself (any
     device-channel MDM exchange proves it) and is unknown without one.
