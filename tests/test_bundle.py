@@ -555,3 +555,24 @@ def test_a_tar_gz_that_is_no_bundle_is_unreadable_evidence_in_one_line(
     assert result.exit_code == 3
     assert result.output.startswith(f"mdm-watchdog: error: cannot read {path}: {said}")
     assert result.output.count("\n") == 1
+
+
+def test_usage_documents_every_member_and_manifest_key() -> None:
+    from tests.support import REPO
+    from watchdog_mdm.redact import STEPS
+
+    usage = (REPO / "docs" / "usage.md").read_text()
+    data = archive(bundle_of(planted_system(), history=lambda: {"runs": 1}))
+    document = manifest(data)
+    keys = [
+        *members(data),
+        *document,
+        *document["time_range"],
+        *document["log"],
+        *document["members"][0],
+        *json.loads(members(data)["config.json"]),
+        *json.loads(members(data)["versions.json"]),
+        *(kind for kind, _ in STEPS),
+    ]
+    for key in keys:
+        assert f"`{key}`" in usage, key
