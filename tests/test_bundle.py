@@ -26,6 +26,7 @@ from tests.support import (
     ENROLLED,
     EVIDENCE_COMMANDS,
     LAST_ENTRY,
+    TRAILER,
     FakeMac,
     FakeSystem,
     Reply,
@@ -99,8 +100,8 @@ def planted_system() -> FakeSystem:
     return system
 
 
-def bundle_of(system: FakeSystem, hours: int = 24, **history: Any) -> Bundle:
-    return collect(system, read_configuration(system), hours, **history)
+def bundle_of(system: FakeSystem, hours: int = 24, **options: Any) -> Bundle:
+    return collect(system, read_configuration(system), hours, **options)
 
 
 def members(data: bytes) -> dict[str, bytes]:
@@ -282,19 +283,30 @@ def test_the_newest_part_is_a_tail_of_whole_lines_within_the_limit(
         assert data == whole
 
 
-def test_a_log_over_the_limit_says_so_in_the_manifest() -> None:
+def test_a_log_over_the_limit_keeps_its_newest_part_and_says_so() -> None:
     system = fake_system(stuck=False)
     record = reconstructed_record("Received HTTP response (200)")
     line = ndjson_line(record, LAST_ENTRY - timedelta(hours=2), "x" * 1000)
-    old = line * (LOG_LIMIT_BYTES // len(line) + 10)
-    system.replies["/usr/bin/log"] = [Reply(old + reconstructed_export())]
-    data = archive(bundle_of(system))
+    newest = reconstructed_export()
+    limit = len(newest) + 5000
+    # the bundle's log first; the diagnosis's window after it
+    system.replies["/usr/bin/log"] = [Reply(line * 100 + newest), Reply(TRAILER)]
+    data = archive(bundle_of(system, log_limit=limit))
     log = manifest(data)["log"]
     assert log["newest_part_only"] is True
-    assert log["bytes_dropped"] > 10 * 1000
-    assert len(members(data)["log.ndjson"]) <= LOG_LIMIT_BYTES
-    assert members(data)["log.ndjson"].endswith(reconstructed_export())
-    assert len(data) < LOG_LIMIT_BYTES // 4  # compressed
+    assert log["limit_bytes"] == limit
+    kept = members(data)["log.ndjson"]
+    assert log["bytes_dropped"] == len(line) * 100 + len(newest) - len(kept)
+    assert len(kept) <= limit
+    assert kept == line * ((len(kept) - len(newest)) // len(line)) + newest  # whole lines
+
+
+def test_the_log_limit_is_the_documented_32_mib() -> None:
+    from tests.support import REPO
+
+    assert LOG_LIMIT_BYTES == 32 << 20
+    assert "newest 32 MiB" in (REPO / "docs" / "usage.md").read_text()
+    assert "newest 32 MiB" in (REPO / "README.md").read_text()
 
 
 # ------------------------------------------------------------------ what could not be had

@@ -189,10 +189,12 @@ def newest_part(chunks: Iterable[bytes], limit: int) -> tuple[bytes, int]:
     return newest.result()
 
 
-def read_log(system: System, query: tuple[str, ...], timeout: float) -> LogCapture:
-    """Run the log query, keeping the newest :data:`LOG_LIMIT_BYTES`; a failure keeps
-    what was printed before it."""
-    newest = NewestPart(LOG_LIMIT_BYTES)
+def read_log(
+    system: System, query: tuple[str, ...], timeout: float, limit: int = LOG_LIMIT_BYTES
+) -> LogCapture:
+    """Run the log query, keeping the newest ``limit`` bytes; a failure keeps what was
+    printed before it."""
+    newest = NewestPart(limit)
     problem = None
     try:
         for chunk in system.stream(query, timeout=timeout):
@@ -221,11 +223,11 @@ def _member(name: str, data: bytes, description: str, limit: int) -> Member:
     )
 
 
-def _log_member(capture: LogCapture, hours: int) -> tuple[Member, int]:
+def _log_member(capture: LogCapture, hours: int, limit: int) -> tuple[Member, int]:
     """The log redacted, its newest part kept within the limit (redaction may lengthen
     a line by a few bytes), and how many bytes of it were dropped in all."""
     redacted = redact(capture.data)
-    data, dropped = newest_part([redacted.data], LOG_LIMIT_BYTES)
+    data, dropped = newest_part([redacted.data], limit)
     dropped += capture.dropped_bytes
     member = Member(
         LOG_MEMBER,
@@ -306,15 +308,16 @@ def collect(
     hours: int,
     *,
     history: HistoryProvider | None = None,
+    log_limit: int = LOG_LIMIT_BYTES,
 ) -> Bundle:
-    """Gather a support bundle of this Mac, its log reaching ``hours`` back."""
+    """Gather a support bundle of this Mac, its log reaching ``hours`` back and keeping
+    at most its newest ``log_limit`` bytes."""
     now = system.now()
     name = default_output(now).removesuffix(".tar.gz")
     problems: list[str] = []
     query = log_query(hours)
-    capture = read_log(
-        system, query, configuration.settings.log_timeout_seconds * LOG_TIMEOUT_FACTOR
-    )
+    timeout = configuration.settings.log_timeout_seconds * LOG_TIMEOUT_FACTOR
+    capture = read_log(system, query, timeout, log_limit)
     if capture.problem is not None:
         kept = "what it printed before" if capture.data else "no log"
         problems.append(f"log: {capture.problem} (the bundle holds {kept})")
@@ -363,7 +366,7 @@ def collect(
                 DOCUMENT_LIMIT_BYTES,
             )
         )
-    log, dropped = _log_member(capture, hours)
+    log, dropped = _log_member(capture, hours, log_limit)
     members.append(log)
     manifest = {
         "format": "mdm-watchdog support bundle",
@@ -377,7 +380,7 @@ def collect(
         },
         "log": {
             "command": list(query),
-            "limit_bytes": LOG_LIMIT_BYTES,
+            "limit_bytes": log_limit,
             "bytes_dropped": dropped,
             "newest_part_only": log.truncated,
             "complete": capture.problem is None,
