@@ -344,13 +344,15 @@ def _damaged() -> Mapping[str, Any]:
     [
         (None, "not available: this version keeps no run history"),
         (lambda: None, "not available: no run recorded yet"),
-        (_damaged, "not available: file is not a database"),
+        (_damaged, "unreadable: file is not a database"),
     ],
 )
 def test_without_a_history_summary_the_manifest_says_why(provider: Any, said: str) -> None:
     data = archive(bundle_of(planted_system(), history=provider))
     assert "history-summary.json" not in members(data)
     assert manifest(data)["history"] == said
+    # a damaged history is a problem to report, not a reason to fail the bundle
+    assert manifest(data)["problems"] == ([f"history: {said}"] if provider is _damaged else [])
 
 
 # ------------------------------------------------------------------ the command

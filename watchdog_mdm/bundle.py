@@ -296,7 +296,7 @@ def _history(provider: HistoryProvider | None) -> tuple[Mapping[str, Any] | None
         summary = provider()
     # the history is an extra: a damaged database must not cost the rest of the bundle
     except Exception as exc:
-        return None, f"not available: {one_line(str(exc) or type(exc).__name__, 200)}"
+        return None, f"unreadable: {one_line(str(exc) or type(exc).__name__, 200)}"
     if summary is None:
         return None, "not available: no run recorded yet"
     return summary, "included"
@@ -328,6 +328,8 @@ def collect(
     if problem is not None:
         problems.append(problem)
     summary, history_status = _history(history)
+    if history_status.startswith("unreadable"):
+        problems.append(f"history: {history_status}")
     members = [
         _member(
             "result.json",
