@@ -116,7 +116,36 @@ CHATTER = [
 ]
 
 
-def choose(rng: random.Random) -> tuple[str, str, str, str, str]:
+# What share of the lines are softwareupdated's progress: "chatter", the everyday mix;
+# "progress", a Mac installing an update (a quarter of the lines report progress).
+MIXES = {"chatter": 0.01, "progress": 0.25}
+
+
+# the real "(inter)" line of a download (softwareupdated_lines.txt), byte counts its own
+_EXPECTED_BYTES = 5552898056
+
+
+def downloading(portion: float) -> tuple[str, str, str, str, str]:
+    """An update's download progress as softwareupdated reports it, several times a
+    second, each line with its own portion, bytes written and time left."""
+    process, image, subsystem, category, _ = PROGRESS[0]
+    written = int(portion * _EXPECTED_BYTES)
+    return (
+        process,
+        image,
+        subsystem,
+        category,
+        "[SUMacControllerProgressManager] Reported progress (inter): phase:DOWNLOADING_UPDATE "
+        f"stalled:NO portionComplete:{portion:.6f} totalWrittenBytes:{written} "
+        f"totalExpectedBytes:{_EXPECTED_BYTES} estimatedTimeRemaining:{(1 - portion) * 65:.6f}",
+    )
+
+
+def choose(
+    rng: random.Random, progress: float = MIXES["chatter"]
+) -> tuple[str, str, str, str, str]:
+    if progress > MIXES["chatter"] and rng.random() < progress:
+        return downloading(rng.random())
     roll = rng.random()
     if roll < 0.03:
         return rng.choice(EXCHANGES)
@@ -214,8 +243,10 @@ def _first(row: tuple[datetime, object, object]) -> datetime:
     return row[0]
 
 
-def write_export(style: str, path: Path, size: int, seed: int = 7) -> int:
-    """Write about ``size`` bytes of ``style`` output; returns the byte count."""
+def write_export(style: str, path: Path, size: int, seed: int = 7, mix: str = "chatter") -> int:
+    """Write about ``size`` bytes of ``style`` output in one of the :data:`MIXES`;
+    returns the byte count."""
+    progress = MIXES[mix]
     rng = random.Random(seed)
     when = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
     written = 0
@@ -227,7 +258,7 @@ def write_export(style: str, path: Path, size: int, seed: int = 7) -> int:
             chunk: list[str] = []
             for _ in range(2000):
                 when += timedelta(milliseconds=rng.randint(1, 40))
-                line = render(style, when, choose(rng))
+                line = render(style, when, choose(rng, progress))
                 if style == "json":
                     line = ("" if first else "},{\n") + line
                     first = False

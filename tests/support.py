@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -312,6 +313,7 @@ class FakeSystem:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     timeouts: list[tuple[str, float]] = field(default_factory=list)  # command, time limit
     system_log: list[str] = field(default_factory=list)
+    system_details: list[str] = field(default_factory=list)  # the info level
     commands: set[str] = field(default_factory=lambda: {"/usr/bin/log", "/usr/bin/profiles"})
     procs: dict[str, list[ProcessInfo]] = field(default_factory=dict)
     signals: list[tuple[int, int]] = field(default_factory=list)
@@ -324,7 +326,12 @@ class FakeSystem:
     exports: dict[str, bytes] = field(default_factory=dict)  # files written where the user said
     untrusted: set[str] = field(default_factory=set)  # files others could have written
     events: list[str] = field(default_factory=list)  # commands and writes, in order
+    # Files opened by name (the history database) live on a real disk: under ``disk``,
+    # by default a temporary folder made when first needed and removed with the fake.
+    disk: Path | None = None
+    private_file_error: OSError | None = None
     _pids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+    _temporary: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self, executable: str, uid: int = 0) -> ProcessInfo:
         process = ProcessInfo(next(self._pids), uid, uid, self.clock.timestamp())
@@ -381,8 +388,8 @@ class FakeSystem:
             raise PermissionError(1, "not root's or writable by others (owner 501, mode 666)")
         return self.files.get(path)
 
-    def log_to_system(self, message: str) -> None:
-        self.system_log.append(message)
+    def log_to_system(self, message: str, *, detail: bool = False) -> None:
+        (self.system_details if detail else self.system_log).append(message)
 
     def write_file(self, path: str, data: bytes) -> None:
         if self.write_error is not None:
@@ -394,8 +401,28 @@ class FakeSystem:
         self.events.append(f"write {path}")
 
     def move_aside(self, path: str, suffix: str) -> str:
-        self.files[path + suffix] = self.files.pop(path)
+        if path in self.files:
+            self.files[path + suffix] = self.files.pop(path)
+        else:  # a file on the disk (the history), or none: FileNotFoundError
+            self.on_disk(path).rename(self.on_disk(path + suffix))
         return path + suffix
+
+    def on_disk(self, path: str) -> Path:
+        """Where a macOS path opened by name lives on this fake's disk."""
+        if self.disk is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="fake-mac-")
+            self.disk = Path(self._temporary.name)
+        return self.disk / path.lstrip("/")
+
+    def private_file(self, path: str, *, create: bool) -> str | None:
+        if self.private_file_error is not None:
+            raise self.private_file_error
+        target = self.on_disk(path)
+        if not create:
+            return str(target) if target.exists() else None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch(0o600)
+        return str(target)
 
     @contextlib.contextmanager
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:

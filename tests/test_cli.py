@@ -330,6 +330,29 @@ class TestAnalyze:
         result = invoke(FakeSystem(), "analyze", str(export))
         assert "warning: the input is UTF-16" in result.output
 
+    def test_bytes_that_merely_start_like_utf16_are_not_called_utf16(self, tmp_path: Path) -> None:
+        # FF FE, then the log itself in UTF-8: an export with a stray prefix, read
+        export = tmp_path / "prefixed.log"
+        export.write_bytes(b"\xff\xfe garbage\n" + (JAMF_RUN / "mdmCommand.log").read_bytes())
+        result = invoke(FakeSystem(), "analyze", str(export))
+        assert result.exit_code == 0, result.output
+        assert "UTF-16" not in result.output
+        # FF FE, then bytes that are no UTF-16 text: only "no log entries" is said
+        garbage = tmp_path / "garbage.bin"
+        garbage.write_bytes(b"\xff\xfe" + bytes(range(256)) * 64)
+        result = invoke(FakeSystem(), "analyze", str(garbage))
+        assert "UTF-16" not in result.output
+        assert "warning: no log entries could be read" in result.output
+
+    def test_a_utf16_input_is_named_though_another_input_was_read(self, tmp_path: Path) -> None:
+        utf16 = tmp_path / "powershell.txt"
+        utf16.write_bytes((JAMF_RUN / "mdmCommand.log").read_text().encode("utf-16"))
+        result = invoke(
+            FakeSystem(), "analyze", str(JAMF_RUN / "mdmCommand.log"), str(utf16), "--json"
+        )
+        assert "warning: 1 of the inputs is UTF-16" in result.output
+        assert json.loads(result.stdout)["evidence"]["log"]["utf16_inputs"] == 1
+
     @pytest.mark.parametrize(
         "args",
         [

@@ -29,6 +29,7 @@ import libarchive
 import pyapplebom
 import pytest
 
+from tests.installer import install_launchd
 from tests.support import (
     ENROLLED,
     QUIET_WINDOW,
@@ -434,13 +435,11 @@ def posix_cksum(data: bytes) -> int:
     return int(done.stdout.split()[0])
 
 
-@pytest.fixture
-def installed(packages: dict[str, Path], fake_mac: FakeMac) -> Iterator[FakeMac]:
-    """The fake Mac with the payload extracted under its root, as Installer would, and
-    the command link postinstall makes."""
+def extract_payload(packages: dict[str, Path], volume: Path) -> None:
+    """The product's payload laid on ``volume`` as Installer would."""
     payload = flat_package.pkg_extract_member(packages["product"], "mdm-watchdog.pkg/Payload")
     for name, member in archive_members(payload).items():
-        target = fake_mac.root / name
+        target = volume / name
         if member.mode & 0o170000 == 0o040000:
             target.mkdir(parents=True, exist_ok=True)
         elif member.link is not None:
@@ -448,8 +447,15 @@ def installed(packages: dict[str, Path], fake_mac: FakeMac) -> Iterator[FakeMac]
         else:
             target.write_bytes(member.data)
             target.chmod(member.mode & 0o777)
-    for tool in ("/bin/launchctl", "/usr/sbin/pkgutil"):
-        fake_mac.install(tool)
+
+
+@pytest.fixture
+def installed(packages: dict[str, Path], fake_mac: FakeMac) -> Iterator[FakeMac]:
+    """The fake Mac with the payload extracted under its root, as Installer would, and
+    the command link postinstall makes."""
+    extract_payload(packages, fake_mac.root)
+    install_launchd(fake_mac)
+    fake_mac.install("/usr/sbin/pkgutil")
     link = fake_mac.root / "usr/local/bin/mdm-watchdog"
     link.parent.mkdir(parents=True)
     link.symlink_to(BINARY)
@@ -526,24 +532,33 @@ class TestInstalled:
         assert "is not a universal (arm64 and x86_64) macOS executable" in done.stderr
         assert list(tmp_path.iterdir()) == []
 
-    def test_scripts_do_nothing_for_another_volume(self, installed: FakeMac) -> None:
+    def test_scripts_never_ask_launchd_about_another_volume(
+        self, packages: dict[str, Path], installed: FakeMac
+    ) -> None:
+        volume = installed.root / "Volumes" / "Other"
+        extract_payload(packages, volume)
         for name in ("preinstall", "postinstall"):
             done = run_script(REPO / "pkg/scripts" / name, installed, "pkg", "/", "/Volumes/Other")
-            assert done.returncode == 0
+            assert done.returncode == 0, done.stderr
         assert installed.calls("launchctl") == []
+        assert str((volume / "usr/local/bin/mdm-watchdog").readlink()) == BINARY
 
     def test_preinstall_boots_the_old_daemon_out(self, installed: FakeMac) -> None:
         done = run_script(REPO / "pkg/scripts/preinstall", installed, "pkg", "/", "/")
         assert done.returncode == 0
-        assert installed.calls("launchctl") == [["bootout", f"system/{LABEL}"]]
+        # and looks for Addigy's original, which this Mac does not have
+        assert installed.calls("launchctl") == [
+            ["bootout", f"system/{LABEL}"],
+            ["print", "system/com.addigy.mdm-watchdog"],
+        ]
 
     def test_uninstaller_removes_every_installed_file(self, installed: FakeMac) -> None:
         (installed.root / f"{APP}/state.json").write_text("{}")
         log = installed.write("/var/log/mdm-watchdog.log", b"old output\n")
         before = {p for p in installed.root.rglob("*") if ".fake" not in p.parts}
-        done = run_script(installed.root / APP / "uninstall.sh", installed)
+        done = run_script(installed.root / APP / "uninstall.sh", installed, "--purge")
         assert done.returncode == 0, done.stderr
-        assert done.stdout == "mdm-watchdog removed\n"
+        assert done.stdout == "mdm-watchdog removed, with its state and local preferences\n"
         left = {p for p in installed.root.rglob("*") if ".fake" not in p.parts}
         ours = [p for p in left if "mdm-watchdog" in p.as_posix()]
         assert ours == []
@@ -551,6 +566,13 @@ class TestInstalled:
         assert left < before
         assert installed.calls("launchctl") == [["bootout", f"system/{LABEL}"]]
         assert installed.calls("pkgutil") == [["--forget", LABEL]]
+
+    def test_uninstaller_keeps_the_state_without_purge(self, installed: FakeMac) -> None:
+        state = installed.write(f"/{APP}/state.json", b"{}")
+        done = run_script(installed.root / APP / "uninstall.sh", installed)
+        assert done.returncode == 0, done.stderr
+        left = {p for p in installed.root.rglob("*") if ".fake" not in p.parts}
+        assert [p for p in left if "mdm-watchdog" in p.as_posix()] == [state.parent, state]
 
     def test_uninstaller_keeps_a_command_link_that_is_not_its_own(self, installed: FakeMac) -> None:
         link = installed.root / "usr/local/bin/mdm-watchdog"

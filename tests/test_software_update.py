@@ -51,10 +51,18 @@ from tests.test_client_state import (
     row,
 )
 from tests.test_installed_states import fake_live_mac
+from watchdog_mdm import patterns
 from watchdog_mdm.awake import Power, PowerEvent, PowerSource
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import Settings
-from watchdog_mdm.evidence import Command, Progress
+from watchdog_mdm.entries import LogEntry
+from watchdog_mdm.evidence import (
+    Collector,
+    Command,
+    Progress,
+    read_update_message,
+    update_progress,
+)
 from watchdog_mdm.heal import SOFTWARE_UPDATE
 from watchdog_mdm.software_update import (
     DDM_STATE_PATH,
@@ -203,6 +211,46 @@ def progress_of(rows: list[Row]) -> list[Progress]:
 
 
 # ------------------------------------------------------------------ offline: the readers
+
+
+# Edits a progress line may carry: other portions, damage, a scan's wording, text after.
+_PROGRESS_EDITS = st.sampled_from(
+    [
+        ("portionComplete:0.302391", "portionComplete:1.2.3"),
+        ("portionComplete:0.302391", "portionComplete:"),
+        ("portionComplete:0.302391 ", ""),
+        (" stalled:NO", ""),
+        ("phase:DOWNLOADING_UPDATE", "phase:downloading"),
+        ("(inter): ", "(inter) "),
+        ("Reported progress", "Scan reported progress"),
+        ("[SUMacControllerProgressManager] ", ""),
+        ("estimatedTimeRemaining", "scheduleEnforcedManagedUpdateWithVersion"),
+        ("-1.000000", "-1 Reported progress (end): phase:APPLYING portionComplete:0.5"),
+        ("[SUMac", "-[SUOSUManagedServiceDaemon declarationFromKeys]: [SUMac"),
+    ]
+)
+
+
+@given(edits=st.lists(_PROGRESS_EDITS, max_size=4))
+def test_a_progress_line_reads_as_the_general_reading_of_any_softwareupdated_line(
+    edits: list[tuple[str, str]],
+) -> None:
+    """Progress lines are read by one match where they start (they are a quarter of the
+    lines during an update); whatever the line, it adds up to what the general reading
+    of a softwareupdated line says of it."""
+    message = DOWNLOADING
+    for old, new in edits:
+        message = message.replace(old, new)
+    entry = LogEntry(AT, "softwareupdated", message, image_path=SU_IMAGE, user_id=0)
+    obs = Collector().add_all([entry]).observations()
+    progress, enforcement = read_update_message(message)
+    declaration = patterns.DDM_DECLARATION_LINE.match(message) is not None
+    assert obs.relevant_entries == progress + enforcement + declaration
+    assert (obs.last_update_progress is not None) == progress
+    assert (obs.last_ddm_enforcement is not None) == enforcement
+    assert (obs.last_ddm_declaration is not None) == declaration
+    update = update_progress(message)
+    assert obs.update_progress == (() if update is None else (Progress(AT, *update),))
 
 
 class TestReadingTheFiles:

@@ -8,9 +8,10 @@ import fcntl
 import os
 import signal
 import stat
+import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -18,7 +19,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.support import FakeMac, FakeSystem, python_in_zone
+from tests.support import FakeMac, FakeSystem, prefs, python_in_zone, remediation, saved_state
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import LOCAL_PREFERENCES, MANAGED_PREFERENCES, read_configuration
 from watchdog_mdm.state import STATE_PATH, load_state
@@ -249,3 +250,75 @@ def test_a_folder_that_cannot_be_read_is_unreadable_evidence(tmp_path: Path) -> 
     assert result.output == (
         f"mdm-watchdog: error: cannot read the folder {tmp_path}: Permission denied\n"
     )
+
+
+def _log_whose_child_escapes(mac: FakeMac, *, log_hangs: bool) -> Path:
+    """A `log` that starts a process in a session of its own (out of reach of a kill of
+    its process group) holding its standard output open, then hangs or ends at once."""
+    escaped = mac.root / "escaped.pid"
+    script = mac.root / "usr/bin/log"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        textwrap.dedent(f"""\
+        #!/bin/sh
+        {sys.executable} -c 'import os, time; os.setsid(); time.sleep(30)' &
+        echo $! > {escaped}
+        echo '{{"count":0,"finished":1}}'
+        {"sleep 300" if log_hangs else "exit 0"}
+        """)
+    )
+    script.chmod(0o755)
+    return escaped
+
+
+@contextlib.contextmanager
+def _ended_afterwards(pid_file: Path) -> Iterator[None]:
+    """Kills the escaped process when the test is done: nothing else can reach it."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+ESCAPES = pytest.mark.parametrize("log_hangs", [True, False], ids=["log-hangs", "log-ends"])
+
+
+@ESCAPES
+@pytest.mark.usefixtures("no_hang")
+def test_a_stream_ends_at_its_time_limit_though_an_escaped_child_holds_the_output(
+    fake_mac: FakeMac, log_hangs: bool
+) -> None:
+    escaped = _log_whose_child_escapes(fake_mac, log_hangs=log_hangs)
+    with _ended_afterwards(escaped):
+        blocks = []
+        with pytest.raises(CommandError, match=r"/usr/bin/log did not finish within 0\.5 s"):
+            for block in MacSystem(fake_mac.root).stream(["/usr/bin/log", "show"], timeout=0.5):
+                blocks.append(bytes(block))
+        assert b"".join(blocks) == b'{"count":0,"finished":1}\n'
+
+
+class Impatient(MacSystem):
+    """This Mac with `log show` given a twentieth of its time limit: the smallest
+    LogShowTimeoutSeconds (10 s) is then half a second."""
+
+    def stream(self, argv: Sequence[str], *, timeout: float) -> Iterator[bytes]:
+        return super().stream(argv, timeout=timeout / 20)
+
+
+@ESCAPES
+@pytest.mark.usefixtures("no_hang")
+def test_a_log_whose_escaped_child_holds_the_output_ends_the_heal_as_unreadable_evidence(
+    enrolled_mac: FakeMac, log_hangs: bool
+) -> None:
+    prefs(enrolled_mac, LogShowTimeoutSeconds=10)
+    escaped = _log_whose_child_escapes(enrolled_mac, log_hangs=log_hangs)
+    with _ended_afterwards(escaped):
+        result = CliRunner().invoke(cli, ["-heal"], obj=Impatient(enrolled_mac.root))
+    assert result.exit_code == 3, result.output
+    assert result.output.endswith(
+        "mdm-watchdog: error: could not read the unified log: /usr/bin/log did not finish "
+        "within 0.5 s; nothing was restarted\n"
+    )
+    assert remediation(enrolled_mac) == []
+    assert "did not finish within 0.5 s" in saved_state(enrolled_mac)["last_run"]["error"]

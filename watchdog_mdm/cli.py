@@ -3,11 +3,13 @@
 Flags follow the original's Go style (``-diagnose``) and also take the GNU spelling
 (``--diagnose``). Exit codes: 0 the run completed, whatever it found; 1 an internal
 error; 2 a usage error; 3 the evidence could not be gathered; 4 another run holds the
-lock; 5 the state could not be saved, so nothing (more) was restarted.
+lock; 5 the state could not be saved, so nothing (more) was restarted; 6 the output could
+not be written (what the run did stands, and is recorded).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from watchdog_mdm.run import HealRun
     from watchdog_mdm.scan import Buffer
     from watchdog_mdm.state import Kickstarts
+    from watchdog_mdm.streams import GuardedStreams
     from watchdog_mdm.system import System
 
 __all__ = ["cli", "main"]
@@ -35,6 +38,7 @@ EXIT_USAGE = 2
 EXIT_EVIDENCE = 3
 EXIT_BUSY = 4
 EXIT_STATE = 5
+EXIT_OUTPUT = 6
 
 PROG = "mdm-watchdog"
 
@@ -47,6 +51,7 @@ Usage:
   {PROG} -heal [--dry-run] [--json | --explain]
   {PROG} analyze EXPORT... [--at TIME] [--json | --explain]
   {PROG} status [--json | --field FIELD]
+  {PROG} history [--since 30d] [--summary] [--json | --csv]
   {PROG} config [--json]
   {PROG} collect [--hours 24] [-o FILE]
 \b
@@ -73,7 +78,8 @@ same keys (times in RFC 3339 or null), schema_version, heal and evidence.
 Exit status: 0 the checks ran (whatever they found), 1 internal error,
 2 usage error, 3 the evidence (log, profiles) could not be gathered or proved
 nothing (the line then says unknown; nothing is restarted), 4 another run is in
-progress, 5 the state (or collect's bundle) could not be saved.
+progress, 5 the state could not be saved, 6 the output (or collect's bundle) could not be
+written (a -heal run is still recorded).
 """
 
 
@@ -131,7 +137,14 @@ def fail(message: str, code: int) -> NoReturn:
 
 def warn(system: System, message: str) -> None:
     click.echo(f"{PROG}: warning: {message}", err=True)
-    system.log_to_system(f"warning: {message}")
+    system.log_to_system(f"warning: {message}", detail=True)
+
+
+def fail_run(system: System, message: str, code: int) -> NoReturn:
+    """A live run's error: in the system log too, as a detail (the result line is the
+    one line a run writes at the default level)."""
+    system.log_to_system(f"error: {message}", detail=True)
+    fail(message, code)
 
 
 def settings_with(
@@ -211,14 +224,15 @@ def render_heal(run: HealRun, *, as_json: bool, explain: bool, line: str) -> Non
         click.echo("\n".join(report.healing_lines(run)))
 
 
-def _fail_if_unreadable(examination: Examination) -> None:
-    """Exit 3 after the result when the log proved nothing: the verdicts are unknown."""
+def _fail_if_unreadable(examination: Examination, system: System | None = None) -> None:
+    """Exit 3 after the result when the log proved nothing: the verdicts are unknown.
+    With the system, a live run's, the error goes to the system log too."""
     problem = examination.evidence_problem
     if problem is not None:
-        fail(
-            f"the unified log could not be read as evidence: {problem}; nothing was restarted",
-            EXIT_EVIDENCE,
-        )
+        message = f"the unified log could not be read as evidence: {problem}; nothing was restarted"
+        if system is None:
+            fail(message, EXIT_EVIDENCE)
+        fail_run(system, message, EXIT_EVIDENCE)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -341,21 +355,65 @@ def cli(
         ctx.exit(EXIT_USAGE)
     if dry_run and not heal:
         raise click.UsageError("--dry-run goes with -heal")
+    flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
+    configuration = configure(system, flags)
+    with recorded(system, configuration, "heal" if heal else "diagnose") as outcome:
+        if heal:
+            run_heal(system, configuration, as_json=as_json, explain=explain, outcome=outcome)
+            return
+        diagnose_now(system, configuration, as_json=as_json, explain=explain, outcome=outcome)
+
+
+@contextlib.contextmanager
+def recorded(system: System, configuration: Configuration, mode: str) -> Iterator[dict[str, Any]]:
+    """Record the run in the history whatever its end, with its exit status; the block
+    puts its JSON document (``document``) or fatal error (``error``) in the dict it is
+    given. A dry run of -heal records nothing (it writes nothing); a history that
+    cannot be written is a warning, never another exit status."""
+    from watchdog_mdm import history
+
+    started, code = system.now(), EXIT_INTERNAL
+    outcome: dict[str, Any] = {}
+    try:
+        yield outcome
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+        raise
+    finally:
+        if not (mode == "heal" and configuration.settings.dry_run):
+            record = history.record_from_document(
+                mode=mode,
+                started=started,
+                finished=system.now(),
+                exit_code=code,
+                document=outcome.get("document"),
+                error=outcome.get("error"),
+            )
+            for message in history.record_run(system, record, configuration.settings.history_days):
+                warn(system, message)
+
+
+def diagnose_now(
+    system: System,
+    configuration: Configuration,
+    *,
+    as_json: bool,
+    explain: bool,
+    outcome: dict[str, Any],
+) -> None:
     from watchdog_mdm import report
     from watchdog_mdm.diagnose import EvidenceError, diagnose_live
     from watchdog_mdm.state import load_kickstarts, load_memory
 
-    flags = _window_flag(window) | ({"DryRun": True} if dry_run else {})
-    configuration = configure(system, flags)
-    if heal:
-        run_heal(system, configuration, as_json=as_json, explain=explain)
-        return
-    # only read: -diagnose changes nothing, and repairs nothing
+    # only read: -diagnose changes nothing but the history, and repairs nothing
     kickstarts = load_kickstarts(system)
     try:
         examination = diagnose_live(system, configuration.settings, load_memory(system))
     except EvidenceError as exc:
-        fail(str(exc), EXIT_EVIDENCE)
+        outcome["error"] = str(exc)
+        fail_run(system, str(exc), EXIT_EVIDENCE)
+    outcome["document"] = report.to_document(examination, kickstarts)
     system.log_to_system(report.diagnose_line(examination))
     render_examination(
         examination,
@@ -364,10 +422,17 @@ def cli(
         show_instant=False,
         kickstarts=kickstarts,
     )
-    _fail_if_unreadable(examination)
+    _fail_if_unreadable(examination, system)
 
 
-def run_heal(system: System, configuration: Configuration, *, as_json: bool, explain: bool) -> None:
+def run_heal(
+    system: System,
+    configuration: Configuration,
+    *,
+    as_json: bool,
+    explain: bool,
+    outcome: dict[str, Any],
+) -> None:
     from watchdog_mdm import report
     from watchdog_mdm.diagnose import EvidenceError
     from watchdog_mdm.run import heal_run
@@ -377,23 +442,45 @@ def run_heal(system: System, configuration: Configuration, *, as_json: bool, exp
     try:
         run, warnings = heal_run(system, configuration)
     except LockBusy:
-        fail(
+        outcome["error"] = "another run was in progress"
+        fail_run(
+            system,
             f"another mdm-watchdog run is in progress (waited "
             f"{configuration.settings.lock_wait_seconds:g} s for it); try again later",
             EXIT_BUSY,
         )
-    except EvidenceError as exc:
-        fail(f"{exc}; nothing was restarted", EXIT_EVIDENCE)
-    except StateError as exc:
-        fail(f"{exc}; nothing was restarted", EXIT_STATE)
+    except (EvidenceError, StateError) as exc:
+        outcome["error"] = str(exc)
+        fail_run(
+            system,
+            f"{exc}; nothing was restarted",
+            EXIT_EVIDENCE if isinstance(exc, EvidenceError) else EXIT_STATE,
+        )
+    outcome["document"] = report.heal_document(run)
     for message in warnings:
         warn(system, message)
     line = report.heal_line(run, system.now().tzinfo)
+    # The one line at the default level, as the original's; what was done, as details.
     system.log_to_system(("dry run: " if run.dry_run else "") + line)
+    for action in _actions_taken(run):
+        system.log_to_system(action, detail=True)
     render_heal(run, as_json=as_json, explain=explain, line=line)
     if run.state_problem is not None:
-        fail(run.state_problem, EXIT_STATE)
-    _fail_if_unreadable(run.examination)
+        fail_run(system, run.state_problem, EXIT_STATE)
+    _fail_if_unreadable(run.examination, system)
+
+
+def _actions_taken(run: HealRun) -> list[str]:
+    """What the run restarted, or failed to: nothing for a dry run, nor for a daemon left
+    alone (every run leaves one or both; the result line says so)."""
+    from dataclasses import replace
+
+    from watchdog_mdm import report
+
+    if run.dry_run:
+        return []
+    acted = tuple(r for r in run.healing if r.action.restarts)
+    return report.healing_lines(replace(run, healing=acted, missed_runs=0)) if acted else []
 
 
 @cli.command("status")
@@ -440,6 +527,67 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
         click.echo(report.line_from_document(result, local))
     for name in FIELDS[1:]:
         click.echo(f"{name}: {values[name] or 'never'}")
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
+    from watchdog_mdm.config import DurationError, parse_duration
+
+    if value is None:
+        return None
+    try:
+        duration = parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except (OverflowError, ValueError):
+        duration = timedelta.max
+    if not timedelta(minutes=1) <= duration <= timedelta(days=3650):
+        raise click.BadParameter(f"{value!r} is out of range (1m to 3650d)")
+    return duration
+
+
+@cli.command("history")
+@click.option(
+    "--since", metavar="DURATION", callback=_since, help="Only runs this recent (e.g. 30d)."
+)
+@click.option("--summary", is_flag=True, help="Restarts, wedged episodes and missed runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the runs as CSV.")
+@click.pass_obj
+def history_command(
+    system: System, since: timedelta | None, summary: bool, as_json: bool, as_csv: bool
+) -> None:
+    """List the recorded -diagnose and -heal runs (history.db beside state.json), or
+    summarize them. Reads only; times print in local time, or UTC ISO 8601 in JSON/CSV."""
+    from watchdog_mdm import history
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    if summary and as_csv:
+        raise click.UsageError("--summary prints text or --json, not --csv")
+    now = system.now()
+    start = None if since is None else now - since
+    try:
+        rows = history.read_history(system, start)
+    except history.HistoryError as exc:
+        fail(str(exc), EXIT_STATE)
+    if summary:
+        result = history.summarize(rows, now, start)
+        if as_json:
+            import json
+
+            click.echo(json.dumps(history.summary_document(result), indent=2))
+        else:
+            click.echo("\n".join(history.summary_lines(result, now.tzinfo or UTC)))
+    elif as_json:
+        import json
+
+        documents = [history.record_document(row) for row in rows]
+        click.echo(json.dumps(documents, indent=2, ensure_ascii=False))
+    elif as_csv:
+        click.echo(history.csv_text(rows), nl=False)
+    else:
+        for row in rows:
+            click.echo(history.run_line(row, now.tzinfo or UTC))
 
 
 @cli.command("config")
@@ -693,10 +841,16 @@ def analyze(
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     if examination.log.utf16_inputs:
+        which = (
+            "the input is"
+            if len(inputs) == 1
+            else f"{examination.log.utf16_inputs} of the inputs "
+            + ("is" if examination.log.utf16_inputs == 1 else "are")
+        )
         click.echo(
-            f"{PROG}: warning: the input is UTF-16 (as Windows PowerShell writes "
-            "redirected output); convert it to UTF-8 first, e.g. with "
-            "iconv -f UTF-16 -t UTF-8",
+            f"{PROG}: warning: {which} UTF-16 (as Windows PowerShell writes "
+            "redirected output), and nothing could be read from it; convert it to UTF-8 "
+            "first, e.g. with iconv -f UTF-16 -t UTF-8",
             err=True,
         )
     if examination.log.entries_read == 0:
@@ -710,9 +864,31 @@ def analyze(
 
 
 def main() -> None:
-    """Console-script entry point: never lets a traceback reach the admin."""
+    """Console-script entry point: never lets a traceback reach the admin, nor output
+    that cannot be written end a run half-way (see streams.py)."""
+    from watchdog_mdm.streams import GuardedStreams
+
+    streams = GuardedStreams()
+    code = EXIT_INTERNAL
     try:
         cli.main(prog_name=PROG)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_INTERNAL if exc.code else 0
     except Exception as exc:
         click.echo(f"{PROG}: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    sys.exit(_output_written(code, streams))
+
+
+def _output_written(code: int, streams: GuardedStreams) -> int:
+    """The exit status, once all the output was tried: a status the run chose stands;
+    a run that ended well but could not say so exits 6."""
+    error = streams.output_error()
+    if error is None:
+        return code
+    reason = error.strerror or str(error)
+    click.echo(
+        f"{PROG}: error: could not write the output: {reason}; "
+        "what the run did stands (a -heal run is recorded in state.json)",
+        err=True,
+    )
+    return EXIT_OUTPUT if code == 0 else code

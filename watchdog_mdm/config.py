@@ -107,6 +107,7 @@ class Settings:
     restart_splay: timedelta = timedelta(0)
     update_stall: timedelta = timedelta(minutes=60)
     overdue_grace: timedelta = timedelta(hours=24)
+    history_days: int = 90
 
     MAX_HISTORY = timedelta(days=30)
 
@@ -302,6 +303,15 @@ KEYS: tuple[ConfigKey, ...] = (
         720,
         _hours,
         "Hours past a DDM deadline before an update not installed counts as overdue.",
+    ),
+    ConfigKey(
+        "HistoryDays",
+        "history_days",
+        int,
+        90,
+        1,
+        3650,
+        doc="Days of runs kept in history.db; older rows are removed as each run is recorded.",
     ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}

@@ -11,6 +11,7 @@ clock, no files, no processes.
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -266,9 +267,13 @@ def update_progress(message: str) -> tuple[str, str, float | None] | None:
     match = patterns.UPDATE_PROGRESS.search(message)
     if match is None or match["scan"] == "Scan r":
         return None
+    return _progress_of(match)
+
+
+def _progress_of(match: re.Match[str]) -> tuple[str, str, float | None]:
     try:
         portion = float(match["portion"]) if match["portion"] else None
-    except ValueError:
+    except ValueError:  # "1.2.3"
         portion = None
     return match["phase"], match["edge"], portion
 
@@ -435,20 +440,37 @@ class Collector:
         _keep_newest(self._identity, (time, len(self._identity), message), IDENTITY_ERRORS_KEPT)
 
     def _add_software_update(self, time: datetime, message: str) -> None:
+        # Nearly every progress line is read whole by one match where it starts: what
+        # the general reading below makes of it, at a third of the cost (an updating
+        # Mac writes thousands an hour). It cannot also be a declaration, which starts
+        # otherwise; it may still name an enforcement.
+        start = patterns.UPDATE_PROGRESS_AT_START.match(message)
+        if start is not None:
+            self._add_progress(time, message, _progress_of(start))
+            if any(text in message for text in patterns.DDM_UPDATE_ENFORCEMENT):
+                self.relevant_entries += 1
+                self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, time, message)
+            return
         if patterns.DDM_DECLARATION_LINE.match(message):
             self.relevant_entries += 1
             self.last_ddm_declaration = _newer(self.last_ddm_declaration, time, message)
         progress, enforcement = read_update_message(message)
         if progress:
-            self.relevant_entries += 1
-            self.last_update_progress = _newer(self.last_update_progress, time, message)
-            update = update_progress(message)
-            if update is not None:
-                item = (time, len(self._progress), *update)
-                _keep_newest(self._progress, item, PROGRESS_EVENTS_KEPT)
+            self._add_progress(time, message, update_progress(message))
         if enforcement:
             self.relevant_entries += 1
             self.last_ddm_enforcement = _newer(self.last_ddm_enforcement, time, message)
+
+    def _add_progress(
+        self, time: datetime, message: str, update: tuple[str, str, float | None] | None
+    ) -> None:
+        """Progress reported (``update``: an update's phase, edge and portion; None for a
+        catalog scan's progress)."""
+        self.relevant_entries += 1
+        self.last_update_progress = _newer(self.last_update_progress, time, message)
+        if update is not None:
+            item = (time, len(self._progress), *update)
+            _keep_newest(self._progress, item, PROGRESS_EVENTS_KEPT)
 
     def _add_push_service(self, time: datetime, message: str) -> None:
         topic = patterns.push_topic(message)

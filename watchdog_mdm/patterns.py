@@ -63,6 +63,7 @@ __all__ = [
     "UNKNOWN",
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "UPDATE_PROGRESS_AT_START",
     "UPDATE_PROGRESS_LINE",
     "UPDATE_PROGRESS_WORDING",
     "URL_ERROR",
@@ -335,6 +336,12 @@ UPDATE_PROGRESS = re.compile(
 # message: softwareupdated also logs text others choose (a client's path), which must
 # not be able to pass for progress and hold off, or bring on, a restart.
 UPDATE_PROGRESS_LINE = re.compile(r"\[SUMacControllerProgressManager\] Reported progress \(")
+# The whole of such a line's progress, read in one match where it starts: what
+# UPDATE_PROGRESS_LINE and then UPDATE_PROGRESS find in nearly every progress line, read
+# at a third of their cost (during an update, a quarter of softwareupdated's lines).
+UPDATE_PROGRESS_AT_START = re.compile(
+    r"\[SUMacControllerProgressManager\] " + UPDATE_PROGRESS.pattern.replace("Scan r|r|R", "R")
+)
 
 # The raw bytes that every line the checks read contains. Lines with none of them are
 # never decoded or parsed, which is what makes reading a day of log fast; a new wording

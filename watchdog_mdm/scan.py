@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
+from itertools import chain
 
 from watchdog_mdm.entries import EntryParser, LogEntry
 from watchdog_mdm.framing import (
@@ -26,6 +27,8 @@ from watchdog_mdm.framing import (
     record_bounds,
     records_holding,
 )
+from watchdog_mdm.json_array import ArrayElements, looks_like_json_array
+from watchdog_mdm.json_records import record_parser
 from watchdog_mdm.markers import MarkerSearch, marker_search
 
 __all__ = ["Buffer", "LogReader"]
@@ -33,6 +36,13 @@ __all__ = ["Buffer", "LogReader"]
 # How much of the start of an input tells its style (and what the first chunks are
 # joined up to, when they are smaller).
 _STYLE_SAMPLE = 65536
+# How much of an input beginning with a UTF-16 byte-order mark is looked at, and how much
+# of it must be ASCII, for it to be taken for UTF-16 text.
+_UTF16_SAMPLE = 4096
+_UTF16_ASCII_SHARE = 0.75
+# What a JSON array in another tool's layout is read in (json_array.py): a piece is
+# copied and decoded whole, so this, not a chunk, is what it costs in memory.
+_ARRAY_PIECE = 1 << 20
 # What one marker search covers: large enough that per-block work is negligible, small
 # enough that the positions found in a block of nothing but markers stay a few MB.
 _BLOCK = 4 << 20
@@ -51,7 +61,10 @@ class LogReader:
         self.bytes_read = 0  # how much was searched
         self.candidates = 0  # lines or records that held a marker
         self.lines_skipped = 0  # candidates (and lines too long to be one) not read
-        self.utf16_inputs = 0  # inputs that began with a UTF-16 byte-order mark
+        # inputs of UTF-16 text (as Windows PowerShell redirects output) from which
+        # nothing could be read; bytes that merely begin like its byte-order mark are not
+        self.utf16_inputs = 0
+        self._utf16_start = False  # whether the input being read began as UTF-16 text
         self._parser = EntryParser(naive_tz)
         # bound once: both run for every candidate
         self._from_line = self._parser.from_line
@@ -78,33 +91,147 @@ class LogReader:
         entry of each block. Chunks may cut lines anywhere and are searched in place
         (a memory map works as well as bytes); nothing else is decoded or copied. Each
         chunk is done with before the next is asked for, as the System seam requires.
+
+        Exports joined with `cat` may change style part-way: where a JSON export opens
+        among lines (of a text style or ndjson), or where a JSON export closes, the rest
+        is read as if it were another input, its style told again, as reading the parts
+        one by one would. A JSON array of records in another tool's layout (`jq .`) is
+        read record by record (json_array.py).
         """
         search = self.search_for(tuple(markers))
+        entries_before, self._utf16_start = self.entries, False
+        rest: Iterator[Buffer] | None = iter(chunks)
+        at_input_start = True
+        while rest is not None:
+            rest = yield from self._scan_one_shape(rest, search, at_input_start)
+            at_input_start = False
+        if self._utf16_start and self.entries == entries_before:
+            self.utf16_inputs += 1
+
+    def _scan_one_shape(
+        self, chunks: Iterator[Buffer], search: MarkerSearch, at_input_start: bool
+    ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
+        """Output of one shape (lines, or pretty JSON records), from the style told by
+        its start; returns the rest of the input where it changes: where a JSON export
+        opens among lines, or where a pretty JSON export closes ("}]")."""
         carry = b""
         pretty: bool | None = None
-        for chunk in _first_at_least(chunks, _STYLE_SAMPLE):
+        closed_at_end = False  # the last chunk ended with a pretty record's "}"
+        chunked = _first_at_least(chunks, _STYLE_SAMPLE)
+        for chunk in chunked:
             size = len(chunk)
             self.bytes_read += size
-            low = 0
+            low = floor = 0  # floor: where an opening JSON export may be found
             if pretty is None:
-                low = self._first_chunk(chunk)
+                low = self._first_chunk(chunk) if at_input_start else _content_start(chunk)
+                if looks_like_json_array(chunk[low : low + _STYLE_SAMPLE]):
+                    self.bytes_read -= size - low  # counted again as the array is read
+                    return (yield from self._scan_json_array(chain([chunk[low:]], chunked), search))
                 pretty = looks_pretty(chunk[low : low + _STYLE_SAMPLE])
+                floor = low + 1  # the start, told not to be one, is read as it is
+            elif closed_at_end and chunk[:1] == b"]":  # "}]" cut in two: the export ended
+                return self._read_again(chunk[1:], chunked)
             cut = complete_end(chunk, pretty, low, size)
+            closed_at_end = pretty and low < cut == size
             if carry:
-                if cut <= low:  # still inside one long line or record
-                    carry = yield from self._grow(carry, chunk[low:], search, pretty)
+                carry, low, rest = yield from self._complete_carry(
+                    carry, chunk, search, pretty, low, cut
+                )
+                if rest is not None:
+                    return self._read_again(rest, chunked)
+                if low == size:  # all of the chunk carried
                     continue
-                # the carried start, completed by this chunk's first line or record
-                first = first_end(chunk, pretty, low, size)
-                head = carry + chunk[low:first]
-                carry = b""
-                yield from self._scan_block(head, search, pretty, 0, len(head))
-                low = first
-            yield from self._scan_blocks(chunk, search, pretty, low, cut)
+            opening = yield from self._scan_blocks(chunk, search, pretty, low, cut, floor)
+            if opening is None:
+                opening = _shape_change_after(chunk, pretty, low, cut)
+            if opening is not None:
+                return self._read_again(chunk[opening:], chunked)
             if cut < size:
                 carry = yield from self._grow(b"", chunk[max(cut, low) :], search, pretty)
+        if carry and not pretty and _json_opening(carry, 0, len(carry)) == 0:
+            return self._read_again(carry, iter(()))
         if carry:
             yield from self._scan_block(carry, search, bool(pretty), 0, len(carry))
+        return None
+
+    def _complete_carry(
+        self, carry: bytes, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int
+    ) -> Generator[LogEntry, None, tuple[bytes, int, bytes | None]]:
+        """The carried start of a line or record, completed by the chunk's first one, read.
+        Returns what is still carried, where the chunk's own lines or records start (its
+        length when all of it was carried), and the input from the carried start when a
+        JSON export opens there, to be read again."""
+        if cut <= low:  # still inside one long line or record
+            if not pretty and _json_opening(carry, 0, len(carry), chunk, low) == 0:
+                return b"", low, carry + chunk[low:]
+            grown = yield from self._grow(carry, chunk[low:], search, pretty)
+            return grown, len(chunk), None
+        first = first_end(chunk, pretty, low, len(chunk))
+        head = carry + chunk[low:first]
+        if not pretty and _json_opening(head, 0, len(head), chunk, first) == 0:
+            return b"", first, head + chunk[first:]
+        yield from self._scan_block(head, search, pretty, 0, len(head))
+        return b"", first, None
+
+    def _read_again(self, rest: bytes | bytearray, chunks: Iterator[Buffer]) -> Iterator[Buffer]:
+        """The input from where its shape changed, to be read as a new one (its bytes
+        were counted already)."""
+        self.bytes_read -= len(rest)
+        return chain([rest], chunks)
+
+    def _scan_json_array(
+        self, chunks: Iterator[Buffer], search: MarkerSearch
+    ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
+        """A JSON array of records in another tool's layout (json_array.py): the records
+        holding a marker, and the last of each piece read; returns what follows the
+        array. Read in pieces of _ARRAY_PIECE bytes: each is copied and decoded whole."""
+        elements = ArrayElements()
+        for chunk in chunks:
+            self.bytes_read += len(chunk)
+            for at in range(0, len(chunk), _ARRAY_PIECE):
+                closed = yield from self._array_piece(
+                    elements, chunk[at : at + _ARRAY_PIECE], search
+                )
+                if closed is not None:
+                    return self._read_again(closed + chunk[at + _ARRAY_PIECE :], chunks)
+        yield from self._array_piece(elements, None, search)
+        return None
+
+    def _array_piece(
+        self, elements: ArrayElements, piece: Buffer | None, search: MarkerSearch
+    ) -> Generator[LogEntry, None, bytes | None]:
+        """The records completed by one more piece (None: the end); what follows the
+        array in it, once it closed."""
+        broken = elements.broken
+        data, spans, closed = elements.feed(piece)
+        self.lines_skipped += elements.broken - broken
+        yield from self._array_records(data, spans, search)
+        return None if closed is None else data[closed:]
+
+    def _array_records(
+        self, data: bytes, spans: list[tuple[int, int]], search: MarkerSearch
+    ) -> Iterator[LogEntry]:
+        if not spans:
+            return
+        hits = iter(search.starts(data, spans[0][0], spans[-1][1]))
+        hit = next(hits, None)
+        last_was_read = False
+        for start, end in spans:
+            last_was_read = hit is not None and hit < end
+            if not last_was_read:
+                continue
+            while hit is not None and hit < end:
+                hit = next(hits, None)
+            self.candidates += 1
+            entry = self._parse_unit(data, start, end, True)
+            if entry is not None:
+                yield entry
+            else:
+                self.lines_skipped += 1
+        if not last_was_read:  # the newest record, as each block's last entry is read
+            last = self._parse_unit(data, *spans[-1], True)
+            if last is not None:
+                yield last
 
     def _grow(
         self, carry: bytes, more: bytes | bytearray, search: MarkerSearch, pretty: bool
@@ -125,28 +252,49 @@ class LogReader:
 
     def _first_chunk(self, chunk: Buffer) -> int:
         """Where an input's content starts (after a UTF-8 byte-order mark)."""
-        if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            self.utf16_inputs += 1  # e.g. redirected by Windows PowerShell
+        self._utf16_start = _is_utf16_text(chunk)
         return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
 
     def _scan_blocks(
-        self, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int
-    ) -> Iterator[LogEntry]:
+        self, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int, floor: int
+    ) -> Generator[LogEntry, None, int | None]:
         """chunk[low:cut], complete lines or records, in blocks of about _BLOCK bytes: a
         whole memory-mapped file is searched piece by piece, so what one search finds
-        stays small, and the newest entry of each block is read."""
+        stays small, and the newest entry of each block is read. Lines end where a JSON
+        export opens among them: returns where, read up to there."""
         while low < cut:
             high = cut
             if cut - low > _BLOCK:
                 high = complete_end(chunk, pretty, low, low + _BLOCK)
                 if high <= low:  # one line longer than a block: the block ends with it
                     high = first_end(chunk, pretty, low, cut)
-            yield from self._scan_block(chunk, search, pretty, low, high)
+            if pretty:
+                opening = _pretty_export_close(chunk, low, high)
+            else:
+                opening = _json_opening_in_lines(chunk, max(low, floor), high)
+            end = high if opening is None else opening
+            within = yield from self._scan_block(
+                chunk, search, pretty, low, end, None if pretty else floor
+            )
+            opening = opening if within is None else within
+            if opening is not None:
+                return opening
             low = high
+        return None
 
     def _scan_block(
-        self, block: Buffer, search: MarkerSearch, pretty: bool, low: int, high: int
-    ) -> Iterator[LogEntry]:
+        self,
+        block: Buffer,
+        search: MarkerSearch,
+        pretty: bool,
+        low: int,
+        high: int,
+        openings_from: int | None = None,
+    ) -> Generator[LogEntry, None, int | None]:
+        """The entries of block[low:high] holding markers, and its last. With
+        ``openings_from`` (lines only), a line that fails as a key of a pretty JSON
+        record ends the lines where a JSON export opens before it (at or after
+        openings_from): returns where, the lines before it read."""
         hits = search.starts(block, low, high)
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
         for start, stop in found.items():
@@ -155,6 +303,14 @@ class LogReader:
             if entry is not None:
                 yield entry
                 continue
+            if openings_from is not None:
+                opening = _json_opening_before(block, max(low, openings_from), start, stop, high)
+                if opening is not None:
+                    self.candidates -= 1  # read again, as a record
+                    last = self._last_entry(block, pretty, found, low, opening)
+                    if last is not None:
+                        yield last
+                    return opening
             self.lines_skipped += 1
             if pretty:
                 # Not a record after all (cut short, or lines that only began like
@@ -164,6 +320,7 @@ class LogReader:
         last = self._last_entry(block, pretty, found, low, high)
         if last is not None:
             yield last
+        return None
 
     def _parse_unit(self, block: Buffer, start: int, stop: int, pretty: bool) -> LogEntry | None:
         if stop - start > MAX_RECORD_CHARS:  # not a log line: never copied or decoded
@@ -190,7 +347,7 @@ class LogReader:
             entry = self._parse_unit(block, start, unit_end, pretty)
             if entry is not None:
                 return entry
-            end = start - 1 if start > low else low
+            end = _end_before(block, pretty, start, low)
         return None
 
 
@@ -211,3 +368,115 @@ def _first_at_least(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
             yield head
         return
     yield from iterator
+
+
+def _shape_change_after(chunk: Buffer, pretty: bool, low: int, cut: int) -> int | None:
+    """Where, past the complete lines or records of chunk[low:cut], the input changes
+    shape: after the "}]" closing a pretty JSON export (the "}" ends at ``cut``), or
+    where the partial line at the chunk's end opens a JSON export."""
+    if pretty:
+        return cut + 1 if low < cut and chunk[cut : cut + 1] == b"]" else None
+    return cut if low <= cut < len(chunk) and _json_opening(chunk, cut, len(chunk)) == cut else None
+
+
+def _end_before(block: Buffer, pretty: bool, start: int, low: int) -> int:
+    """Where to look for the unit before the one starting at ``start``: just after the
+    LF that ends a line, or at the LF of the "\n}" that closes a record (its "}" may
+    share a line with the next record's opening, "},{")."""
+    if not pretty:
+        return start - 1 if start > low else low
+    close = block.rfind(b"\n}", low, start)
+    return close + 1 if close != -1 else low
+
+
+def _is_utf16_text(head: Buffer) -> bool:
+    """Whether an input is UTF-16 text: a byte-order mark, then mostly ASCII characters,
+    as any `log show` output is (random bytes read as UTF-16 are almost never ASCII)."""
+    mark = bytes(head[:2])
+    if mark not in (b"\xff\xfe", b"\xfe\xff"):
+        return False
+    sample = bytes(head[2:_UTF16_SAMPLE])
+    text = sample[: len(sample) // 2 * 2].decode(
+        "utf-16-le" if mark == b"\xff\xfe" else "utf-16-be", "replace"
+    )
+    ascii_text = sum(1 for char in text if " " <= char < "\x7f" or char in "\t\r\n")
+    return ascii_text >= len(text) * _UTF16_ASCII_SHARE
+
+
+def _content_start(chunk: Buffer) -> int:
+    """Where a joined export's content starts (after its UTF-8 byte-order mark)."""
+    return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
+
+
+def _json_opening_in_lines(block: Buffer, low: int, high: int) -> int | None:
+    """Where a JSON export opens among the lines of block[low:high], if one does.
+
+    Searched only when the block's last line begins neither like a text style's line
+    (a digit) nor like an ndjson record: where a JSON export was joined after lines,
+    it is a piece of JSON, or the header of a text export after it. A search of every
+    block would cost more than a third of reading ndjson or compact output."""
+    if low >= high:
+        return None
+    start, end = line_bounds(block, high - 1, low, high)
+    last = bytes(block[start : min(end, start + 64)]).lstrip()
+    if last[:1].isdigit() or last[:2] == b'{"':
+        return None  # a line of a text style, or of ndjson, as nearly every block ends
+    at = low if block[low : low + 1] == b"[" else _next_bracket_line(block, low, high)
+    while at != -1:
+        if _json_opening(block, at, high) == at:
+            return at
+        at = _next_bracket_line(block, at + 1, high)
+    return None
+
+
+def _pretty_export_close(block: Buffer, low: int, high: int) -> int | None:
+    """Where the "}]" closing a pretty JSON export ends a record before the last of
+    block[low:high], when that last one opens another export ("[{") and is no log
+    record (an export of nothing): what was between the two, output of another style
+    joined after the first, is then read as the input it was, up to its last line."""
+    start, end = record_bounds(block, high - 1, low, high)
+    if block[start - 1 : start] != b"[" or start <= low:
+        return None
+    if end - start <= MAX_RECORD_CHARS and _is_log_record(block[start:end]):
+        return None
+    close = block.rfind(b"\n}]", low, start)
+    return close + 2 if close != -1 else None
+
+
+def _is_log_record(text: bytes | bytearray) -> bool:
+    record = record_parser()(text.decode("utf-8", "replace"))
+    return record is not None and isinstance(record.get("timestamp"), str)
+
+
+def _json_opening_before(block: Buffer, low: int, at: int, stop: int, high: int) -> int | None:
+    """Where a JSON export opens in block[low:at], when the line at[:stop], which did not
+    read as a line, is a key of a pretty JSON record (the nearest "[" line at the start
+    of a line before it is then the export's opening)."""
+    if bytes(block[at : min(stop, at + 64)]).lstrip()[:1] != b'"':
+        return None
+    opening = block.rfind(b"\n[", low, at) + 1 or (low if block[low : low + 1] == b"[" else 0)
+    if opening == 0 and low != 0:
+        return None
+    return opening if _json_opening(block, opening, high) == opening else None
+
+
+def _next_bracket_line(block: Buffer, low: int, high: int) -> int:
+    found = block.find(b"\n[", low, high)
+    return -1 if found == -1 else found + 1
+
+
+def _json_opening(
+    block: Buffer, at: int, high: int, more: Buffer = b"", more_at: int = 0
+) -> int | None:
+    """``at`` if a JSON export (of log show's layout or another's) opens there: a line
+    starting with "[" (followed by more[more_at:], when block ends before it does). A line
+    "[" or "[{" alone is taken for one though what follows is not known yet (the
+    chunk may end with it): read again as a new input, its style is told from more."""
+    if block[at : at + 1] != b"[":
+        return None
+    head = bytes(block[at : min(high, at + _STYLE_SAMPLE)])
+    if len(head) < _STYLE_SAMPLE:
+        head += bytes(more[more_at : more_at + _STYLE_SAMPLE - len(head)])
+    if head.partition(b"\n")[0].rstrip() in (b"[", b"[{"):
+        return at
+    return at if looks_like_json_array(head) or looks_pretty(head) else None

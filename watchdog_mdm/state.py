@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # only named in annotations: the seam's machinery is not load
 __all__ = [
     "LOCK_PATH",
     "NEVER",
+    "STATE_DIR",
     "STATE_PATH",
     "Kickstarts",
     "State",

@@ -15,10 +15,10 @@ import fcntl
 import io
 import mmap
 import os
+import re
 import signal
 import stat
 import sys
-import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -122,8 +122,11 @@ class System(Protocol):
         PermissionError unless it is root's and nobody else can write it."""
         ...
 
-    def log_to_system(self, message: str) -> None:
-        """Write one line to the system log under the process name mdm-watchdog."""
+    def log_to_system(self, message: str, *, detail: bool = False) -> None:
+        """Write one line to the system log under the process name mdm-watchdog: a run's
+        result at the default level (kept on disk; Watchman reads it), a ``detail`` (a
+        warning, a restart, an error) at the info level. A URL loses its query string
+        and credentials on the way: no token is ever written there."""
         ...
 
     def write_file(self, path: str, data: bytes) -> None:
@@ -136,6 +139,17 @@ class System(Protocol):
 
     def move_aside(self, path: str, suffix: str) -> str:
         """Rename ``path`` to ``path + suffix``; returns the new path. Raises OSError."""
+        ...
+
+    def private_file(self, path: str, *, create: bool) -> str | None:
+        """Where a root-only file lives on this machine, for a library that opens files
+        by name (sqlite3): a plain file, root's (unprivileged, one's own).
+
+        With ``create``, the folder is checked as :meth:`write_file` checks it, the file
+        is made (empty, 0600) when missing, and a looser mode is tightened to 0600.
+        Without, nothing is changed, and None means there is no such file.
+        Never follows a symbolic link. Raises OSError when the file cannot be used.
+        """
         ...
 
     def exclusive_lock(self, path: str, wait_seconds: float) -> AbstractContextManager[None]:
@@ -267,6 +281,7 @@ class MacSystem:
         import tempfile  # noqa: PLC0415
 
         args = self._argv(argv)
+        deadline = time.monotonic() + timeout
         # stderr goes to a file: a pipe nobody reads could fill up and hang the command.
         with tempfile.TemporaryFile() as errors:
             try:
@@ -280,31 +295,18 @@ class MacSystem:
                 )
             except OSError as exc:
                 raise CommandError(f"{argv[0]} could not be started: {exc.strerror}") from exc
-            timed_out = threading.Event()
-
-            def stop() -> None:
-                timed_out.set()
-                _kill_group(process)
-
-            timer = threading.Timer(timeout, stop)
-            timer.daemon = True
-            timer.start()
             try:
                 assert process.stdout is not None
-                output = cast(io.BufferedReader, process.stdout)
-                # Blocks of whatever has arrived, not lines: the reader joins lines
-                # across blocks, and a block costs it one search, not one per line.
-                while block := output.read1(STREAM_BLOCK_BYTES):
-                    yield block
-                returncode = process.wait()
+                finished = yield from _blocks_until(process.stdout.fileno(), deadline)
+                returncode = _wait_until(process, deadline) if finished else None
             finally:
-                timer.cancel()
-                if process.poll() is None:  # the reader stopped early, or failed
+                if process.poll() is None:  # out of time, the reader stopped early, or failed
                     _kill_group(process)
                     process.wait()
+                # closed even while someone else holds the pipe's other end: see _blocks_until
                 if process.stdout is not None:
                     process.stdout.close()
-            if timed_out.is_set():
+            if returncode is None:
                 raise CommandError(f"{argv[0]} did not finish within {timeout:g} s")
             if returncode != 0:
                 errors.seek(0)
@@ -408,6 +410,30 @@ class MacSystem:
         os.replace(self.path(path), self.path(path + suffix))
         return path + suffix
 
+    def private_file(self, path: str, *, create: bool) -> str | None:
+        target = self.path(path)
+        if create:
+            self._secure_folder(os.path.dirname(target))
+        # O_NOFOLLOW: never a planted link; O_NONBLOCK: a planted FIFO cannot block us
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        try:
+            fd = os.open(target, flags | (os.O_CREAT if create else 0), 0o600)
+        except (FileNotFoundError, NotADirectoryError):
+            if create:
+                raise
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", target)
+            if info.st_uid not in (0, os.geteuid()):
+                raise PermissionError(errno.EPERM, f"not root's (owner {info.st_uid})", target)
+            if create and stat.S_IMODE(info.st_mode) & 0o077:
+                os.fchmod(fd, 0o600)  # only ever tightened: the history is root's alone
+        finally:
+            os.close(fd)
+        return target
+
     @contextlib.contextmanager
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
         target = self.path(path)
@@ -509,16 +535,34 @@ class MacSystem:
                 os.unlink(temporary)
             raise
 
-    def log_to_system(self, message: str) -> None:
-        # Goes to the unified log on macOS; where there is no syslog it does nothing.
+    def log_to_system(self, message: str, *, detail: bool = False) -> None:
+        # Goes to the unified log on macOS (a notice is its default level, kept on disk;
+        # info is kept in memory, shown by `log show --info`); without syslog, nowhere.
         import syslog  # noqa: PLC0415 - absent on some platforms; only needed here
 
         try:
             syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, syslog.LOG_DAEMON)
-            syslog.syslog(syslog.LOG_NOTICE, message)
+            syslog.syslog(
+                syslog.LOG_INFO if detail else syslog.LOG_NOTICE, without_url_secrets(message)
+            )
             syslog.closelog()
         except OSError:
             pass
+
+
+# A URL's scheme, then its credentials (user:password@), host and path, then its query
+# string or fragment (where MDM servers and others put tokens), up to a space or quote;
+# punctuation that ends a sentence ("…?a=1; next") is the sentence's.
+_URL = re.compile(
+    r"""\b([a-z][a-z0-9+.-]*://)(?:[^\s/@'"<>]*@)?([^\s?#'"<>]*)"""
+    r"""(?:[?#][^\s'"<>]*?(?=[;,.)]?(?:[\s'"<>]|$)))?""",
+    re.IGNORECASE,
+)
+
+
+def without_url_secrets(text: str) -> str:
+    """``text`` with every URL cut to its scheme, host and path."""
+    return _URL.sub(r"\1\2", text)
 
 
 STALE_TEMPORARY_SECONDS = 60
@@ -611,6 +655,40 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _blocks_until(fd: int, deadline: float) -> Generator[bytes, None, bool]:
+    """A pipe's output in blocks as it arrives, until its end (returns True) or the
+    deadline (returns False), whichever comes first.
+
+    No read ever waits past the deadline: a process the command started in a session of
+    its own escapes the kill of its process group and can hold the pipe open for as long
+    as it likes, so waiting for the end of the output alone could wait for good.
+    """
+    import selectors  # noqa: PLC0415 - only live runs read a command's output
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue
+            # Blocks of whatever has arrived, not lines: the reader joins lines across
+            # blocks, and a block costs it one search, not one per line.
+            block = os.read(fd, STREAM_BLOCK_BYTES)
+            if not block:
+                return True
+            yield block
+    return False
+
+
+def _wait_until(process: subprocess.Popen[bytes], deadline: float) -> int | None:
+    """The command's exit status, or None when it has not ended by the deadline."""
+    import subprocess  # noqa: PLC0415
+
+    try:
+        return process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return None
 
 
 EXPORT_CHUNK_BYTES = 4 << 20

@@ -1,18 +1,21 @@
 """Benchmark: mdm-watchdog analyze against grep and a naive parser, on one machine, in one run.
 
     python tests/perf/bench.py [--size-mb 200] [--styles ndjson,compact,...]
-                               [--repeat 5] [--bundle DIR] [--json FILE]
+                               [--mixes chatter,progress] [--repeat 5]
+                               [--bundle DIR] [--json FILE]
 
-For each `log show` style it writes a synthetic export of the given size (a realistic
-mix: mostly chatter from mdmclient and other processes, about 3 % HTTP exchanges, some
-commands and softwareupdated progress; line shapes taken from the real lines in
-tests/fixtures), then times, on that same file:
+For each `log show` style and mix it writes a synthetic export of the given size (line
+shapes taken from the real lines in tests/fixtures; tests/exports.py MIXES): "chatter",
+mostly chatter from mdmclient and other processes, about 3 % HTTP exchanges, some
+commands and 1 % softwareupdated progress; "progress", a Mac installing an update, with
+a quarter of the lines softwareupdated's progress. Then it times, on that same file:
 
 - `mdm-watchdog analyze FILE --json` (wall time, peak memory);
 - the floor: `grep -F -c 'Received HTTP response (200)' FILE`;
 - for ndjson, a naive reference: `json.loads` on every line;
 
-and reports MB/s and the ratios, plus the start-up time of `mdm-watchdog -version` and
+and reports MB/s, the ratios, peak memory and the bytes analyze says it read, plus the
+start-up time of `mdm-watchdog -version` and
 `-help` (beside that of `import click` and of Python itself), of `analyze` on a one-line
 file, and of the PyInstaller bundle with --bundle.
 
@@ -44,7 +47,7 @@ REPO = HERE.parent.parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.exports import EXCHANGES, render, write_export  # noqa: E402 - needs the path above
+from tests.exports import EXCHANGES, MIXES, render, write_export  # noqa: E402 - needs the path
 
 PROBE = textwrap.dedent("""
     import json, resource, subprocess, sys, time
@@ -78,6 +81,32 @@ NAIVE = textwrap.dedent("""
                 pass
             count += 1
     print(count)
+""")
+
+
+# What a read of only the export's end would cost (watchdog_mdm/tail.py; analyze does not
+# read so yet): the newest entry from the last block, where the entries of the last
+# --tail-minutes begin, and the scan of those entries into the evidence. Prints the
+# bytes it read.
+TAIL = textwrap.dedent("""
+    import mmap, sys
+    from datetime import UTC, timedelta
+    from watchdog_mdm import patterns
+    from watchdog_mdm.evidence import Collector
+    from watchdog_mdm.scan import LogReader
+    from watchdog_mdm.tail import BLOCK, span_start
+    with open(sys.argv[1], "rb") as handle:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            end = data[max(0, len(data) - BLOCK) :]
+            last = LogReader().scan([end], patterns.RELEVANT_MARKERS)
+            newest = max(entry.timestamp for entry in last)
+            since = newest - timedelta(minutes=int(sys.argv[2]))
+            start = span_start(data, since, UTC)
+        handle.seek(start or 0)
+        chunks = iter(lambda: handle.read(16 << 20), b"")
+        reader = LogReader()
+        Collector().add_all(reader.scan(chunks, patterns.RELEVANT_MARKERS)).observations()
+    print(reader.bytes_read + BLOCK)
 """)
 
 
@@ -136,45 +165,74 @@ def editable_install() -> bool:
     return bool(json.loads(text).get("dir_info", {}).get("editable"))
 
 
+def bytes_read(path: Path) -> int:
+    """How many bytes analyze says it read of ``path`` (its --json log statistics)."""
+    out = subprocess.run(
+        [command(), "analyze", str(path), "--json"], capture_output=True, text=True, check=False
+    ).stdout
+    return int(json.loads(out)["evidence"]["log"]["bytes_read"])
+
+
 def styles_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, object]]:
-    for style in args.styles.split(","):
-        path = folder / f"export.{style}"
-        size = write_export(style, path, args.size_mb * 1_000_000)
-        megabytes = size / 1_000_000
-        commands = {
-            "analyze": partial(timed, command(), "analyze", str(path), "--json"),
-            "grep": partial(timed, "grep", "-F", "-c", "Received HTTP response (200)", str(path)),
+    for mix in args.mixes.split(","):
+        for style in args.styles.split(","):
+            yield style_row(args, folder, style, mix)
+
+
+def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> dict[str, object]:
+    if mix not in MIXES:
+        raise SystemExit(f"no mix {mix!r}: one of {', '.join(MIXES)}")
+    path = folder / f"export.{style}"
+    size = write_export(style, path, args.size_mb * 1_000_000, mix=mix)
+    megabytes = size / 1_000_000
+    commands = {
+        "analyze": partial(timed, command(), "analyze", str(path), "--json"),
+        "grep": partial(timed, "grep", "-F", "-c", "Received HTTP response (200)", str(path)),
+    }
+    if style == "ndjson":
+        commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
+    tail = [sys.executable, "-c", TAIL, str(path), str(args.tail_minutes)]
+    if args.tail_minutes:
+        commands["tail"] = partial(timed, *tail)
+    runs = interleaved(args.repeat, **commands)
+    analyze, grep = runs["analyze"], runs["grep"]
+    row: dict[str, object] = {
+        "style": style,
+        "mix": mix,
+        "megabytes": round(megabytes, 1),
+        "bytes_read": bytes_read(path),
+        "analyze_seconds": round(analyze.best, 3),
+        "analyze_mb_per_s": round(megabytes / analyze.best),
+        "analyze_peak_mb": round(analyze.peak_kib / 1024, 1),
+        "grep_seconds": round(grep.best, 3),
+        "analyze_over_grep": round(analyze.best / grep.best, 2),
+        "analyze_over_grep_median": round(analyze.median / grep.median, 2),
+    }
+    if "tail" in runs:
+        tail_read = subprocess.run(tail, capture_output=True, text=True, check=True)
+        row |= {
+            "tail_minutes": args.tail_minutes,
+            "tail_seconds": round(runs["tail"].best, 3),
+            "tail_over_grep": round(runs["tail"].best / grep.best, 2),
+            "tail_bytes_read": int(tail_read.stdout),
+            "tail_peak_mb": round(runs["tail"].peak_kib / 1024, 1),
         }
-        if style == "ndjson":
-            commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
-        runs = interleaved(args.repeat, **commands)
-        analyze, grep = runs["analyze"], runs["grep"]
-        row: dict[str, object] = {
-            "style": style,
-            "megabytes": round(megabytes, 1),
-            "analyze_seconds": round(analyze.best, 3),
-            "analyze_mb_per_s": round(megabytes / analyze.best),
-            "analyze_peak_mb": round(analyze.peak_kib / 1024, 1),
-            "grep_seconds": round(grep.best, 3),
-            "analyze_over_grep": round(analyze.best / grep.best, 2),
-            "analyze_over_grep_median": round(analyze.median / grep.median, 2),
+    if "naive" in runs:
+        naive = runs["naive"]
+        row |= {
+            "naive_seconds": round(naive.best, 3),
+            "naive_over_analyze": round(naive.best / analyze.best, 2),
+            "naive_over_analyze_median": round(naive.median / analyze.median, 2),
         }
-        if "naive" in runs:
-            naive = runs["naive"]
-            row |= {
-                "naive_seconds": round(naive.best, 3),
-                "naive_over_analyze": round(naive.best / analyze.best, 2),
-                "naive_over_analyze_median": round(naive.median / analyze.median, 2),
-            }
-        path.unlink()
-        yield row
+    path.unlink()
+    return row
 
 
 def print_table(rows: list[dict[str, object]], rounds: int) -> None:
     print(f"fastest of {rounds} rounds (in brackets: the same from the medians)")
     print(
-        f"{'style':8} {'MB':>7} {'analyze s':>10} {'MB/s':>6} {'peak MB':>8} "
-        f"{'grep s':>7} {'x grep':>14} {'naive/analyze':>14}"
+        f"{'style':8} {'mix':8} {'MB':>7} {'read MB':>8} {'analyze s':>10} {'MB/s':>6} "
+        f"{'peak MB':>8} {'grep s':>7} {'x grep':>14} {'naive/analyze':>14}"
     )
     for row in rows:
         naive = (
@@ -182,18 +240,33 @@ def print_table(rows: list[dict[str, object]], rounds: int) -> None:
             if "naive_over_analyze" in row
             else ""
         )
+        read = round(int(str(row["bytes_read"])) / 1_000_000, 1)
         print(
-            f"{row['style']:8} {row['megabytes']:>7} {row['analyze_seconds']:>10} "
+            f"{row['style']:8} {row['mix']:8} {row['megabytes']:>7} {read:>8} "
+            f"{row['analyze_seconds']:>10} "
             f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
             f"{row['grep_seconds']:>7} "
             f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
         )
+        if "tail_seconds" in row:
+            print(
+                f"  only its last {row['tail_minutes']} min: {row['tail_seconds']} s, "
+                f"{row['tail_over_grep']} x grep, {int(str(row['tail_bytes_read'])) / 1e6:.1f} "
+                f"MB read, peak {row['tail_peak_mb']} MB"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--styles", default="ndjson,default,compact,syslog,json")
+    parser.add_argument(
+        "--tail-minutes",
+        type=int,
+        default=0,
+        help="also time reading only the export's last minutes (tail.py; not analyze)",
+    )
+    parser.add_argument("--mixes", default=",".join(MIXES), help="of tests/exports.py MIXES")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of the commands")
     parser.add_argument("--bundle", type=Path, help="a built PyInstaller bundle folder")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -222,6 +295,7 @@ def main() -> None:
             starting["bundle_startup"] = [str(args.bundle / "mdm-watchdog"), "-version"]
         figures: dict[str, object] = {
             "size_mb": args.size_mb,
+            "mixes": args.mixes,
             "cpus": os.cpu_count(),
             "rounds": args.repeat,
             "styles": rows,
@@ -230,6 +304,9 @@ def main() -> None:
     print_table(rows, args.repeat)
     for name in starting:
         print(f"{name}_ms: {figures[name + '_ms']} (median {figures[name + '_median_ms']})")
+    python = float(str(figures["python_startup_ms"]))
+    version = float(str(figures["version_startup_ms"]))
+    print(f"-version over Python's own start-up: {version / python:.2f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

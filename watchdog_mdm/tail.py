@@ -1,0 +1,121 @@
+"""Where the entries of an export from a given instant on begin, found from its end.
+
+An export judged as of its newest entry keeps the evidence of the last hours near its
+end. For an input that can be searched anywhere (a regular file, memory-mapped),
+:func:`span_start` steps back from the end in blocks, reads the first entry of each
+block (the units, lines or pretty JSON records, found as the scanner finds them:
+framing.py), and stops at the first block whose first entry is older than the instant:
+from there to the end, :meth:`LogReader.scan <watchdog_mdm.scan.LogReader.scan>` reads
+every entry from the instant on, and the bytes before need not be read at all.
+
+That holds only for input in time order, in one style, as ``log show`` writes it. So
+anything unusual gives None, and the caller reads the whole input: a UTF-16 input, a
+block with no readable first entry (a second export's header, damage), a block whose
+first entry is newer than the one after it (exports joined out of order), pretty JSON
+where the input began with lines or the reverse (no first entry is found). What the
+range itself holds is for its reader to check as it scans it (its entries in time
+order, one style), and nothing here says where a verdict's evidence begins: that is
+the evidence's to say (docs/performance.md, "Reading only the end of an export").
+Finding the start costs one entry read per block stepped back, and 16 more before the
+range.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from watchdog_mdm.entries import EntryParser
+from watchdog_mdm.framing import (
+    MAX_RECORD_CHARS,
+    Buffer,
+    line_bounds,
+    looks_pretty,
+    record_bounds,
+)
+
+__all__ = ["span_start"]
+
+# as scan.py: what tells the style, and what one step back covers
+STYLE_SAMPLE = 65536
+BLOCK = 4 << 20
+# How many units into a block are tried for its first readable entry: a block starts
+# wherever the step back lands, so its first unit may be a header or a damaged line.
+FIRST_ENTRY_TRIES = 32
+# Points before the range checked for order (the first at the input's start).
+PROBES = 16
+_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def span_start(data: Buffer, since: datetime, naive_tz: tzinfo, block: int = BLOCK) -> int | None:
+    """An offset in ``data`` at the start of a unit (line or pretty record) such that
+    every entry before it is older than ``since``, as far as the input's order shows:
+    each block's first entry older than the block's after it. The start of the input
+    when no block goes back that far; None when something unusual means only reading
+    the whole input is sure (module docstring)."""
+    size = len(data)
+    if data[:2] in _UTF16:
+        return None
+    low = 3 if data[:3] == _UTF8_BOM else 0
+    pretty = looks_pretty(data[low : low + STYLE_SAMPLE])
+    parser = EntryParser(naive_tz)
+    end, after = size, None  # after: the first entry of the block read before
+    while True:
+        start = _unit_start(data, pretty, low, max(low, end - block), end)
+        if start == low:
+            return low  # back at the start: everything is read, whatever it holds
+        first = _first_entry_time(data, pretty, parser, start, end)
+        if first is None or (after is not None and first > after):
+            return None
+        if first < since:
+            return start if _in_order_before(data, pretty, parser, low, start, first) else None
+        end, after = start, first
+
+
+def _in_order_before(
+    data: Buffer, pretty: bool, parser: EntryParser, low: int, start: int, first: datetime
+) -> bool:
+    """Whether the entries at a few points before ``start`` (the input's first among
+    them) are in time order and no newer than ``first``: exports joined newest first
+    are told by the very first entry; a gap is found only where a point falls."""
+    newest = None
+    for point in range(PROBES):
+        at = low + (start - low) * point // PROBES
+        unit = _unit_start(data, pretty, low, at, start)
+        # read on past ``start`` if need be: a header alone before it is no disorder
+        time = _first_entry_time(data, pretty, parser, unit, len(data))
+        if time is None:
+            return False  # 32 units without an entry: not an export as `log show` wrote it
+        if (newest is not None and time < newest) or time > first:
+            return False
+        newest = time
+    return True
+
+
+def _unit_start(data: Buffer, pretty: bool, low: int, at: int, end: int) -> int:
+    """The start of the unit around ``at`` (the input's start when it is the first)."""
+    if at <= low:
+        return low
+    if pretty:
+        return record_bounds(data, at, low, end)[0]
+    return line_bounds(data, at, low, end)[0]
+
+
+def _first_entry_time(
+    data: Buffer, pretty: bool, parser: EntryParser, start: int, end: int
+) -> datetime | None:
+    """The time of the first readable entry among the first units of data[start:end]."""
+    for _ in range(FIRST_ENTRY_TRIES):
+        if pretty:  # a record's text starts at the brace ending its first line ("[{")
+            start = data.find(b"{\n", start, end)
+        if start == -1 or start >= end:
+            return None
+        close = data.find(b"\n}" if pretty else b"\n", start, end)
+        stop = end if close == -1 else close + (2 if pretty else 1)
+        if stop - start <= MAX_RECORD_CHARS:
+            text = data[start:stop].decode("utf-8", "replace").lstrip("\ufeff")
+            entry = parser.from_record(text) if pretty else parser.from_line(text.strip())
+            if entry is not None:
+                return entry.timestamp
+        start = stop
+    return None
