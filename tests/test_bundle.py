@@ -391,11 +391,11 @@ def test_hours_out_of_range_is_a_one_line_usage_error(hours: str) -> None:
     assert system.calls == [] and system.exports == {}
 
 
-def test_a_bundle_that_cannot_be_written_is_a_one_line_error_exit_5() -> None:
+def test_a_bundle_that_cannot_be_written_is_a_one_line_error_exit_6() -> None:
     system = planted_system()
     system.write_error = FileNotFoundError(2, "No such file or directory")
     result = invoke(system, "-o", "/nowhere/b.tar.gz")
-    assert result.exit_code == 5
+    assert result.exit_code == 6
     assert result.output == (
         "mdm-watchdog: error: cannot write the bundle to /nowhere/b.tar.gz: "
         "No such file or directory\n"
@@ -517,7 +517,7 @@ def test_the_installed_command_reports_an_unwritable_output_in_one_line(
     live_mac(fake_mac)
     target = tmp_path / "missing" / "b.tar.gz"
     done = run_installed("--system-root", str(fake_mac.root), "collect", "-o", str(target))
-    assert done.returncode == 5
+    assert done.returncode == 6
     assert done.stdout == ""
     assert done.stderr == (
         f"mdm-watchdog: error: cannot write the bundle to {target}: No such file or directory\n"

@@ -654,7 +654,7 @@ def collect_command(system: System, hours: int, output: str | None) -> None:
     try:
         system.write_export(path, data)
     except OSError as exc:
-        fail(f"cannot write the bundle to {path}: {exc.strerror or exc}", EXIT_STATE)
+        fail(f"cannot write the bundle to {path}: {exc.strerror or exc}", EXIT_OUTPUT)
     click.echo(path)
     for problem in bundle.problems:
         click.echo(f"{PROG}: warning: {problem}", err=True)
