@@ -12,7 +12,6 @@ import io
 import json
 import subprocess
 import tarfile
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from tests.support import (
     Reply,
     export,
     fake_system,
+    heal,
     installed_command,
     ndjson_line,
     prefs,
@@ -54,6 +54,7 @@ from watchdog_mdm.bundle import (
 from watchdog_mdm.cli import cli
 from watchdog_mdm.config import read_configuration
 from watchdog_mdm.diagnose import EXPORT_PREDICATE
+from watchdog_mdm.history import HISTORY_PATH
 from watchdog_mdm.state import STATE_PATH
 from watchdog_mdm.system import MacSystem
 
@@ -326,33 +327,39 @@ def test_a_failing_log_still_gives_a_bundle_that_says_what_is_missing() -> None:
     }
 
 
-def test_the_history_summary_is_included_when_there_is_one() -> None:
-    summary = {"runs": 12, "restarts": {"mdmclient": 1}}
-    data = archive(bundle_of(planted_system(), history=lambda: summary))
-    assert json.loads(members(data)["history-summary.json"]) == summary
+def test_the_run_history_is_summed_up_as_history_summary_json_prints_it() -> None:
+    system = planted_system()
+    assert heal(system).exit_code == 0  # a -heal run records a row in history.db
+    data = archive(bundle_of(system))
+    summary = json.loads(members(data)["history-summary.json"])
+    assert summary["runs"] == summary["heal_runs"] == 1
+    printed = CliRunner().invoke(cli, ["history", "--summary", "--json"], obj=system)
+    assert summary == json.loads(printed.output)
     assert manifest(data)["history"] == "included"
 
 
-def _damaged() -> Mapping[str, Any]:
-    import sqlite3
-
-    raise sqlite3.DatabaseError("file is not a database")
-
-
-@pytest.mark.parametrize(
-    ("provider", "said"),
-    [
-        (None, "not available: this version keeps no run history"),
-        (lambda: None, "not available: no run recorded yet"),
-        (_damaged, "unreadable: file is not a database"),
-    ],
-)
-def test_without_a_history_summary_the_manifest_says_why(provider: Any, said: str) -> None:
-    data = archive(bundle_of(planted_system(), history=provider))
+def test_a_mac_with_no_run_recorded_has_no_history_summary() -> None:
+    data = archive(bundle_of(planted_system()))
     assert "history-summary.json" not in members(data)
-    assert manifest(data)["history"] == said
-    # a damaged history is a problem to report, not a reason to fail the bundle
-    assert manifest(data)["problems"] == ([f"history: {said}"] if provider is _damaged else [])
+    assert manifest(data)["history"] == "not available: no run recorded yet"
+    assert manifest(data)["problems"] == []
+
+
+def test_a_damaged_history_is_a_problem_to_report_not_a_reason_to_fail() -> None:
+    system = planted_system()
+    system.on_disk(HISTORY_PATH).parent.mkdir(parents=True)
+    system.on_disk(HISTORY_PATH).write_bytes(b"\x00garbage" * 512)
+    data = archive(bundle_of(system))
+    said = manifest(data)["history"]
+    assert said.startswith(f"unreadable: cannot read {HISTORY_PATH}: ")
+    assert manifest(data)["problems"] == [f"history: {said}"]
+    assert "history-summary.json" not in members(data)
+    assert {"result.json", "state.json", "log.ndjson"} <= set(members(data))
+
+
+def test_another_source_of_history_can_be_given() -> None:
+    data = archive(bundle_of(planted_system(), history_provider=lambda: {"runs": 12}))
+    assert json.loads(members(data)["history-summary.json"]) == {"runs": 12}
 
 
 # ------------------------------------------------------------------ the command
@@ -460,6 +467,8 @@ def test_the_installed_command_writes_a_bundle_tar_opens_and_analyze_reads(
     fake_mac: FakeMac, tmp_path: Path
 ) -> None:
     live_mac(fake_mac)
+    diagnosed = run_installed("-diagnose", "--system-root", str(fake_mac.root))
+    assert diagnosed.returncode == 0, diagnosed.stderr  # and recorded in the history
     target = tmp_path / "support.tar.gz"
     done = run_installed("--system-root", str(fake_mac.root), "collect", "-o", str(target))
     assert done.returncode == 0, done.stderr
@@ -471,6 +480,7 @@ def test_the_installed_command_writes_a_bundle_tar_opens_and_analyze_reads(
     folder = listing[0].split("/")[0]
     assert listing[0] == f"{folder}/manifest.json"
     assert f"{folder}/log.ndjson" in listing
+    assert f"{folder}/history-summary.json" in listing
     out = tmp_path / "out"
     out.mkdir()
     subprocess.run(["tar", "-xzf", str(target), "-C", str(out)], check=True)
@@ -576,7 +586,9 @@ def test_usage_documents_every_member_and_manifest_key() -> None:
     from watchdog_mdm.redact import STEPS
 
     usage = (REPO / "docs" / "usage.md").read_text()
-    data = archive(bundle_of(planted_system(), history=lambda: {"runs": 1}))
+    system = planted_system()
+    heal(system)
+    data = archive(bundle_of(system))
     document = manifest(data)
     keys = [
         *members(data),

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watchdog_mdm import __version__, report
+from watchdog_mdm import __version__, history, report
 from watchdog_mdm.config import KEYS, LOCAL_PREFERENCES, MANAGED_PREFERENCES, Configuration
 from watchdog_mdm.diagnose import EXPORT_PREDICATE, LOG, EvidenceError, diagnose_live
 from watchdog_mdm.redact import Redacted, redact
@@ -51,6 +51,7 @@ __all__ = [
     "bundle_log",
     "collect",
     "default_output",
+    "history_summary",
     "log_query",
     "newest_part",
 ]
@@ -66,8 +67,8 @@ LOG_TIMEOUT_FACTOR = 5
 MANIFEST_VERSION = 1
 LOG_MEMBER = "log.ndjson"
 
-# What the run history's summary is, as a JSON object, or None when there is no
-# history; raising (a damaged database) is recorded as a problem, not fatal.
+# What the run history's summary is, as a JSON object, or None when no run is
+# recorded; raising (a damaged database) is recorded as a problem, not fatal.
 HistoryProvider = Callable[[], Mapping[str, Any] | None]
 
 
@@ -288,10 +289,21 @@ def _versions(system: System) -> dict[str, Any]:
     }
 
 
-def _history(provider: HistoryProvider | None) -> tuple[Mapping[str, Any] | None, str]:
+def history_summary(system: System) -> HistoryProvider:
+    """This Mac's run history (history.db) summed up over all it keeps, as ``history
+    --summary --json`` prints it."""
+
+    def summary() -> Mapping[str, Any] | None:
+        rows = history.read_history(system)
+        if not rows:
+            return None
+        return history.summary_document(history.summarize(rows, system.now()))
+
+    return summary
+
+
+def _history(provider: HistoryProvider) -> tuple[Mapping[str, Any] | None, str]:
     """The history summary and how the manifest describes it."""
-    if provider is None:
-        return None, "not available: this version keeps no run history"
     try:
         summary = provider()
     # the history is an extra: a damaged database must not cost the rest of the bundle
@@ -307,11 +319,12 @@ def collect(
     configuration: Configuration,
     hours: int,
     *,
-    history: HistoryProvider | None = None,
+    history_provider: HistoryProvider | None = None,
     log_limit: int = LOG_LIMIT_BYTES,
 ) -> Bundle:
     """Gather a support bundle of this Mac, its log reaching ``hours`` back and keeping
-    at most its newest ``log_limit`` bytes."""
+    at most its newest ``log_limit`` bytes; the history from ``history_provider``, by default
+    this Mac's :func:`history_summary`."""
     now = system.now()
     name = default_output(now).removesuffix(".tar.gz")
     problems: list[str] = []
@@ -327,7 +340,7 @@ def collect(
     state, problem = _state(system)
     if problem is not None:
         problems.append(problem)
-    summary, history_status = _history(history)
+    summary, history_status = _history(history_provider or history_summary(system))
     if history_status.startswith("unreadable"):
         problems.append(f"history: {history_status}")
     members = [
