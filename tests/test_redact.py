@@ -30,6 +30,8 @@ PLANTED = {
     "SECRET10": b"x-token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SECRET10",
     "SECRET11": b"retrying with Bearer SECRET11xyzabc",
     "SECRET12": b"Challenge: SECRET12",
+    "SECRET13": b"MDM server: https://enrol:SECRET13@mdm.example.com/mdm",
+    "SECRET14": b'{"eventMessage":"for: https:\\/\\/admin:SECRET14@mdm.example.com\\/mdm"}',
 }
 
 
@@ -47,13 +49,16 @@ def test_only_the_value_goes_the_names_hosts_and_paths_stay() -> None:
         b"https://mdm.example.com/mdm?<redacted>"
     )
     assert redact(PLANTED["SECRET3"]).data == b"Authorization: Bearer <redacted>"
+    assert redact(PLANTED["SECRET13"]).data == (
+        b"MDM server: https://<redacted>@mdm.example.com/mdm"
+    )
     assert redact(PLANTED["SECRET6"]).data == (
         b'PushMagic = "<redacted>"; Topic = "com.apple.mgmt.External.x";'
     )
 
 
 def test_json_stays_json_with_the_same_keys() -> None:
-    for secret in ("SECRET2", "SECRET4", "SECRET5"):
+    for secret in ("SECRET2", "SECRET4", "SECRET5", "SECRET14"):
         before = json.loads(PLANTED[secret])
         after = json.loads(redact(PLANTED[secret]).data)
         assert list(after) == list(before)

@@ -403,9 +403,9 @@ def collect(
         "state": "included" if state is not None else "not present",
         "history": history_status,
         "redaction": (
-            "URL query strings, values named like secrets (token, push magic, password, "
-            "challenge, authorization, cookie...), push payloads, bearer and JSON web "
-            "tokens are replaced by <redacted> in every member"
+            "URL query strings and credentials, values named like secrets (token, push "
+            "magic, password, challenge, authorization, cookie...), push payloads, bearer "
+            "and JSON web tokens are replaced by <redacted> in every member"
         ),
         "members": [m.entry() for m in members],
         "problems": problems,

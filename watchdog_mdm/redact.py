@@ -2,8 +2,9 @@
 
 A support bundle is sent to people outside the organisation, so whatever could let
 someone talk to the MDM server as this Mac, or read its traffic, is replaced by
-``<redacted>``: the query string of every URL (an MDM server's check-in URL may carry
-an enrollment token: ``https://mdm.example.com/mdm?token=…``), the value of anything
+``<redacted>``: the query string and the credentials of every URL (an MDM server's
+check-in URL may carry an enrollment token: ``https://mdm.example.com/mdm?token=…``), the
+value of anything
 named like a secret (``PushMagic``, ``Token``, ``UnlockToken``, ``Challenge``,
 ``Password``, ``Authorization``, ``Cookie``, …, as ``name: value``, ``name=value``, JSON
 or a Foundation description), the payload of a push (which carries the push magic),
@@ -34,6 +35,9 @@ _VALUE_CHAR = rb"(?:[^\s\"'<>\\,;&}\])]|\\/)"
 # Each pattern is matched against the data in lower case (a tenth of the time a
 # case-insensitive search takes), so it is written in lower case. What ``keep`` matched
 # stays; the rest of the match is replaced.
+
+# A URL's credentials: "https://user:password@host" (any scheme)
+_URL_CREDENTIALS = re.compile(rb"(?P<keep>\b[a-z][a-z0-9+.-]*:(?:\\?/){2})[^\s/@'\"<>\\]+(?=@)")
 _URL_QUERY = re.compile(
     rb"(?P<keep>https?:(?:\\?/){2}(?:[^\s\"'<>?#\\]|\\/)*[?#])(?:[^\s\"'<>\\]|\\/)+"
 )
@@ -59,6 +63,7 @@ _BEARER = re.compile(rb"(?P<keep>\bbearer\s+)[a-z0-9._~+/=-]{8,}")
 _JWT = re.compile(rb"(?P<keep>)\beyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.[a-z0-9_-]*")
 
 STEPS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("url_credentials", _URL_CREDENTIALS),
     ("url_query", _URL_QUERY),
     ("secret_value", _SECRET_VALUE),
     ("push_payload", _PUSH_PAYLOAD),
