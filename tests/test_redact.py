@@ -31,6 +31,7 @@ PLANTED = {
     "SECRET11": b"retrying with Bearer SECRET11xyzabc",
     "SECRET12": b"Challenge: SECRET12",
     "SECRET13": b"MDM server: https://enrol:SECRET13@mdm.example.com/mdm",
+    "SECRET15": b"signed with eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SECRET15 today",
     "SECRET14": b'{"eventMessage":"for: https:\\/\\/admin:SECRET14@mdm.example.com\\/mdm"}',
 }
 
@@ -68,6 +69,8 @@ def test_each_kind_is_counted() -> None:
     assert redact(PLANTED["SECRET1"]).counts == {"url_query": 1}
     assert redact(PLANTED["SECRET8"]).counts == {"push_payload": 1}
     assert redact(PLANTED["SECRET11"]).counts == {"bearer_token": 1}
+    assert redact(PLANTED["SECRET15"]).counts == {"json_web_token": 1}
+    assert redact(PLANTED["SECRET13"]).counts == {"url_credentials": 1}
     assert redact(b"nothing here").counts == {}
 
 

@@ -36,8 +36,9 @@ _VALUE_CHAR = rb"(?:[^\s\"'<>\\,;&}\])]|\\/)"
 # case-insensitive search takes), so it is written in lower case. What ``keep`` matched
 # stays; the rest of the match is replaced.
 
-# A URL's credentials: "https://user:password@host" (any scheme)
-_URL_CREDENTIALS = re.compile(rb"(?P<keep>\b[a-z][a-z0-9+.-]*:(?:\\?/){2})[^\s/@'\"<>\\]+(?=@)")
+# A URL's credentials: "https://user:password@host", any scheme. (Each pattern starts
+# with a literal where it can, which the search skips to: five times faster.)
+_URL_CREDENTIALS = re.compile(rb"(?P<keep>:(?:\\?/){2})[^\s/@'\"<>\\]+(?=@)")
 _URL_QUERY = re.compile(
     rb"(?P<keep>https?:(?:\\?/){2}(?:[^\s\"'<>?#\\]|\\/)*[?#])(?:[^\s\"'<>\\]|\\/)+"
 )
@@ -59,8 +60,8 @@ _SECRET_VALUE = re.compile(
     rb"(?:<[0-9a-f\s]{8,}>|\{length = \d+, bytes = [^}]*\}|" + _VALUE_CHAR + rb"+)"
 )
 _PUSH_PAYLOAD = re.compile(rb"(?P<keep>with payload ')(?!<private>'|<redacted>')[^'\n]+(?=')")
-_BEARER = re.compile(rb"(?P<keep>\bbearer\s+)[a-z0-9._~+/=-]{8,}")
-_JWT = re.compile(rb"(?P<keep>)\beyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.[a-z0-9_-]*")
+_BEARER = re.compile(rb"(?P<keep>bearer(?<![a-z0-9_]bearer)\s+)[a-z0-9._~+/=-]{8,}")
+_JWT = re.compile(rb"(?P<keep>)eyj(?<![a-z0-9_-]eyj)[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.[a-z0-9_-]*")
 
 STEPS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("url_credentials", _URL_CREDENTIALS),
