@@ -323,6 +323,7 @@ class FakeSystem:
     locked: bool = False
     signal_error: OSError | None = None
     writes: list[str] = field(default_factory=list)
+    exports: dict[str, bytes] = field(default_factory=dict)  # files written where the user said
     untrusted: set[str] = field(default_factory=set)  # files others could have written
     events: list[str] = field(default_factory=list)  # commands and writes, in order
     # Files opened by name (the history database) live on a real disk: under ``disk``,
@@ -464,6 +465,13 @@ class FakeSystem:
         return sorted(
             str(p) for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
         )
+
+    def write_export(self, path: str, data: bytes) -> None:
+        # User-named outputs are kept in memory, apart from the Mac's own files.
+        if self.write_error is not None:
+            raise self.write_error
+        self.exports[path] = data
+        self.events.append(f"write_export {path}")
 
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]

@@ -51,6 +51,7 @@ Usage:
   {PROG} status [--json | --field FIELD]
   {PROG} history [--since 30d] [--summary] [--json | --csv]
   {PROG} config [--json]
+  {PROG} collect [--hours 24] [-o FILE]
 \b
 Output keys (-diagnose prints the first four on one line, -heal all eight):
   MDMEnrolled              the Mac is enrolled in an MDM (profiles status)
@@ -75,8 +76,8 @@ same keys (times in RFC 3339 or null), schema_version, heal and evidence.
 Exit status: 0 the checks ran (whatever they found), 1 internal error,
 2 usage error, 3 the evidence (log, profiles) could not be gathered or proved
 nothing (the line then says unknown; nothing is restarted), 4 another run is in
-progress, 5 the state could not be saved, 6 the output could not be written (a
--heal run is still recorded).
+progress, 5 the state could not be saved, 6 the output (or collect's bundle) could not be
+written (a -heal run is still recorded).
 """
 
 
@@ -622,6 +623,47 @@ def config_command(system: System, as_json: bool) -> None:
         click.echo(f"{name:<{width}}  {shown:<8}  {source}")
 
 
+@cli.command("collect")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 720),
+    default=24,
+    show_default=True,
+    help="How many hours of log to include (1 to 720).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default=None,
+    help="Where to write the bundle (default: mdm-watchdog-<UTC time>.tar.gz here).",
+)
+@click.pass_obj
+def collect_command(system: System, hours: int, output: str | None) -> None:
+    """Write a support bundle (.tar.gz) to send when asking for help: a diagnosis with
+    its evidence, state.json, the configuration, versions and the log of the last hours,
+    secrets redacted, with a manifest. Its log.ndjson is read by `analyze` anywhere.
+    """
+    from watchdog_mdm.bundle import archive, collect, default_output
+
+    bundle = collect(system, configure(system, {}), hours)
+    path = output if output is not None else default_output(bundle.created_at)
+    data = archive(bundle)
+    try:
+        system.write_export(path, data)
+    except OSError as exc:
+        fail(f"cannot write the bundle to {path}: {exc.strerror or exc}", EXIT_OUTPUT)
+    click.echo(path)
+    for problem in bundle.problems:
+        click.echo(f"{PROG}: warning: {problem}", err=True)
+    if bundle.log_problem is not None or bundle.diagnosis_problem is not None:
+        fail(
+            f"{path} was written, but the evidence could not all be gathered "
+            "(see its manifest.json)",
+            EXIT_EVIDENCE,
+        )
+
+
 def _archive_hint(path: str) -> str:
     from watchdog_mdm.diagnose import WINDOW_PREDICATE
 
@@ -634,6 +676,11 @@ def _archive_hint(path: str) -> str:
 
 def _is_archive(path: str) -> bool:
     return path.rstrip("/").endswith(".logarchive")
+
+
+def _is_bundle(path: str) -> bool:
+    """A support bundle from `collect`, by its name as the admin received it."""
+    return path.endswith((".tar.gz", ".tgz"))
 
 
 def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
@@ -674,6 +721,10 @@ def _sources(system: System, paths: list[str]) -> Iterator[Iterable[Buffer]]:
                 ],
                 timeout=Settings().log_timeout_seconds * 10,
             )
+        elif _is_bundle(path):
+            from watchdog_mdm.bundle import bundle_log  # loads state: only for a bundle
+
+            yield bundle_log(system, path)
         else:
             yield system.read_export(path)
 
@@ -760,7 +811,8 @@ def analyze(
     explain: bool,
 ) -> None:
     """Diagnose from saved `log show` output: files in any style, - for stdin, folders of
-    exports, or a .logarchive (read with macOS's log command).
+    exports, a support bundle from `collect` (.tar.gz), or a .logarchive (read with
+    macOS's log command).
 
     For support staff on any computer: MDMEnrolled comes from the log itself (any
     device-channel MDM exchange proves it) and is unknown without one.

@@ -43,6 +43,7 @@ from watchdog_mdm.text import one_line
 from watchdog_mdm.verdicts import Diagnosis, judge, with_remembered
 
 __all__ = [
+    "EXPORT_PREDICATE",
     "HISTORY_PREDICATE",
     "LOG",
     "WINDOW_PREDICATE",

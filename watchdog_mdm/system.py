@@ -182,6 +182,15 @@ class System(Protocol):
         it is not a folder."""
         ...
 
+    def write_export(self, path: str, data: bytes) -> None:
+        """Write a file the user named (not taken under the system root), atomically and
+        readable by its owner alone (0600): it may hold what only root could read.
+
+        Replaces a file or a symbolic link there, never writing through it; the folder
+        must exist. Raises OSError.
+        """
+        ...
+
 
 def _one_line(data: bytes) -> str:
     return one_line(data.decode("utf-8", "replace"), STDERR_CHARS)
@@ -509,6 +518,25 @@ class MacSystem:
                 for f in found
                 if not f.name.startswith(".") and _is_file(f)
             )
+
+    def write_export(self, path: str, data: bytes) -> None:
+        import tempfile  # noqa: PLC0415
+
+        parent = os.path.dirname(os.path.abspath(path))
+        # mkstemp creates it 0600 whatever the umask
+        fd, temporary = tempfile.mkstemp(
+            dir=parent, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     def log_to_system(self, message: str, *, detail: bool = False) -> None:
         # Goes to the unified log on macOS (a notice is its default level, kept on disk;
