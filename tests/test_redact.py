@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,11 @@ PLANTED = {
     "SECRET13": b"MDM server: https://enrol:SECRET13@mdm.example.com/mdm",
     "SECRET15": b"signed with eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SECRET15 today",
     "SECRET14": b'{"eventMessage":"for: https:\\/\\/admin:SECRET14@mdm.example.com\\/mdm"}',
+    # a password with a raw "@" of its own: all of it goes, not only what precedes the "@"
+    "SECRET16": b"MDM server: https://enrol:p@SECRET16@mdm.example.com/mdm",
+    "SECRET17": b"session https://mdm.example.com/app;jsessionid=SECRET17 ended",
+    # credentials and a query string in one URL: marking one must not hide the other
+    "SECRET18": b"for: https://enrol:pw@mdm.example.com/mdm?token=SECRET18",
 }
 
 
@@ -119,3 +126,23 @@ def test_no_query_string_survives(query: str) -> None:
     secret = "".join(c for c in query if c.isalnum()) or "SECRETX"
     line = f"for: https://mdm.example.com/mdm?token={secret} done".encode()
     assert f"token={secret}".encode() not in redact(line).data
+
+
+def test_a_sentence_ending_in_a_semicolon_after_a_url_is_left_alone() -> None:
+    line = b"checked https://mdm.example.com/mdm; nothing to do"
+    assert redact(line).data == line
+
+
+@pytest.mark.parametrize("unit", [b"http://", b"https://a@", b"http://h/x;", b"a://"])
+def test_a_run_of_urls_is_redacted_in_one_pass(unit: bytes) -> None:
+    """Each URL is matched once, so hostile input costs a read, not a read per URL: a
+    quadratic search would take minutes on these 2 MB (the subprocess bound only stops
+    a hang)."""
+    code = (
+        "from watchdog_mdm.redact import redact\n"
+        f"print(len(redact({unit!r} * (2_000_000 // {len(unit)})).data) > 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout == "True\n", done.stderr

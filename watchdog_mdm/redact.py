@@ -38,9 +38,15 @@ _VALUE_CHAR = rb"(?:[^\s\"'<>\\,;&}\])]|\\/)"
 
 # A URL's credentials: "https://user:password@host", any scheme. (Each pattern starts
 # with a literal where it can, which the search skips to: five times faster.)
-_URL_CREDENTIALS = re.compile(rb"(?P<keep>:(?:\\?/){2})[^\s/@'\"<>\\]+(?=@)")
+# Up to the last "@" before the host: a password may hold a raw "@" of its own.
+_URL_CREDENTIALS = re.compile(rb"(?P<keep>:(?:\\?/){2})[^\s/'\"<>\\]+(?=@)")
+# A URL's query string, fragment or ";" parameters (";jsessionid=…"; a ";" that ends a
+# sentence is not one). Every URL matches, with or without them (then nothing is
+# replaced), so the search moves past it: a failed match per URL would read the rest of
+# a run of URLs again from each one ("http://http://…"), quadratic on hostile input.
 _URL_QUERY = re.compile(
-    rb"(?P<keep>https?:(?:\\?/){2}(?:[^\s\"'<>?#\\]|\\/)*[?#])(?:[^\s\"'<>\\]|\\/)+"
+    rb"(?P<keep>https?:(?:\\?/){2}(?:[^\s\"'<>?#;\\]|\\/)*+"
+    rb"(?P<opens>[?#]|;(?=[^\s\"'<>\\]))?)(?(opens)(?:[^\s\"'<>\\]|\\/)*)"
 )
 # The name's end is enough: "BootstrapToken: x" matches at "token: x".
 _SECRET_NAMES = (
@@ -64,8 +70,9 @@ _BEARER = re.compile(rb"(?P<keep>bearer(?<![a-z0-9_]bearer)\s+)[a-z0-9._~+/=-]{8
 _JWT = re.compile(rb"(?P<keep>)eyj(?<![a-z0-9_-]eyj)[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.[a-z0-9_-]*")
 
 STEPS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
-    ("url_credentials", _URL_CREDENTIALS),
+    # the query first: once the credentials are marked, the URL's path ends at "<"
     ("url_query", _URL_QUERY),
+    ("url_credentials", _URL_CREDENTIALS),
     ("secret_value", _SECRET_VALUE),
     ("push_payload", _PUSH_PAYLOAD),
     ("bearer_token", _BEARER),
@@ -102,6 +109,8 @@ def _replace(pattern: re.Pattern[bytes], data: bytes) -> tuple[bytes, int]:
     parts: list[bytes] = []
     done = 0
     for match in pattern.finditer(data.lower()):
+        if match.end() == match.end("keep"):  # nothing beyond it: a URL without secrets
+            continue
         parts += (data[done : match.end("keep")], MARK)
         done = match.end()
     if not parts:
