@@ -773,3 +773,25 @@ def python_in_zone(zone: str, code: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def extension_attribute(
+    name: str, mac: FakeMac | None, tool: str | None = None, tz: str | None = None
+) -> str:
+    """What Jamf Pro would store: a docs/jamf/ea-NAME.sh script's output, which must exit
+    0 and say nothing on standard error."""
+    env = {"PATH": os.environ["PATH"], "MDM_WATCHDOG": tool or installed_command()}
+    if tz is not None:
+        env["TZ"] = tz
+    if mac is not None:
+        env["MDM_WATCHDOG_ROOT"] = str(mac.root)
+    done = subprocess.run(
+        ["/bin/sh", str(REPO / "docs" / "jamf" / f"ea-{name}.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0
+    assert done.stderr == ""
+    return done.stdout

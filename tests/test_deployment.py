@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import plistlib
-import subprocess
 from datetime import datetime, timedelta
 
 from tests.support import (
@@ -13,7 +11,7 @@ from tests.support import (
     REPO,
     FakeMac,
     export,
-    installed_command,
+    extension_attribute,
     reconstructed_lines,
     run_heal,
     saved_state,
@@ -24,26 +22,6 @@ from watchdog_mdm.status import UPDATE_STATUSES, VERDICT_STATUSES
 
 JAMF = REPO / "docs" / "jamf"
 PROFILES = REPO / "docs" / "profiles"
-
-
-def extension_attribute(
-    name: str, mac: FakeMac | None, tool: str | None = None, tz: str | None = None
-) -> str:
-    env = {"PATH": os.environ["PATH"], "MDM_WATCHDOG": tool or installed_command()}
-    if tz is not None:
-        env["TZ"] = tz
-    if mac is not None:
-        env["MDM_WATCHDOG_ROOT"] = str(mac.root)
-    done = subprocess.run(
-        ["/bin/sh", str(JAMF / f"ea-{name}.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0
-    assert done.stderr == ""
-    return done.stdout
 
 
 def jamf_date(output: str) -> datetime:

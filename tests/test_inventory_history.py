@@ -4,7 +4,6 @@ status attribute that is never blank: each script run against the fake Mac."""
 from __future__ import annotations
 
 import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from tests.support import (
     REPO,
     FakeMac,
     export,
-    installed_command,
+    extension_attribute,
     reconstructed_lines,
     run_heal,
     run_installed,
@@ -24,24 +23,6 @@ from watchdog_mdm.state import STATE_PATH
 from watchdog_mdm.system import MacSystem
 
 JAMF = REPO / "docs" / "jamf"
-
-
-def extension_attribute(name: str, mac: FakeMac | None, tool: str | None = None) -> str:
-    """What Jamf Pro would store: the script's output, which must exit 0 and say
-    nothing on standard error."""
-    env = {"PATH": os.environ["PATH"], "MDM_WATCHDOG": tool or installed_command()}
-    if mac is not None:
-        env["MDM_WATCHDOG_ROOT"] = str(mac.root)
-    done = subprocess.run(
-        ["/bin/sh", str(JAMF / f"ea-{name}.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0
-    assert done.stderr == ""
-    return done.stdout
 
 
 def failing_tool(folder: Path, stderr: str, stdout: str = "") -> str:

@@ -81,8 +81,9 @@ written (a -heal run is still recorded).
 """
 
 
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
-    from watchdog_mdm.config import DurationError, Settings, parse_duration
+def _bounded_duration(value: str | None, longest: timedelta, label: str) -> timedelta | None:
+    """A duration option's value, from one minute to ``longest`` (said as ``label``)."""
+    from watchdog_mdm.config import DurationError, parse_duration
 
     if value is None:
         return None
@@ -91,10 +92,16 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     except DurationError as exc:
         raise click.BadParameter(str(exc)) from exc
     except (OverflowError, ValueError):  # 30 nines: no timedelta holds it
-        raise click.BadParameter(f"{value!r} is out of range (1m to 30d)") from None
-    if duration < timedelta(minutes=1) or duration > Settings.MAX_HISTORY:
-        raise click.BadParameter(f"{value!r} is out of range (1m to 30d)")
+        duration = timedelta.max
+    if not timedelta(minutes=1) <= duration <= longest:
+        raise click.BadParameter(f"{value!r} is out of range (1m to {label})")
     return duration
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
+    from watchdog_mdm.config import Settings
+
+    return _bounded_duration(value, Settings.MAX_HISTORY, "30d")
 
 
 def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -528,19 +535,7 @@ def status_command(system: System, as_json: bool, field: str | None) -> None:
 
 
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
-    from watchdog_mdm.config import DurationError, parse_duration
-
-    if value is None:
-        return None
-    try:
-        duration = parse_duration(value)
-    except DurationError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    except (OverflowError, ValueError):
-        duration = timedelta.max
-    if not timedelta(minutes=1) <= duration <= timedelta(days=3650):
-        raise click.BadParameter(f"{value!r} is out of range (1m to 3650d)")
-    return duration
+    return _bounded_duration(value, timedelta(days=3650), "3650d")
 
 
 @cli.command("history")
