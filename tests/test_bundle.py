@@ -7,6 +7,7 @@ written), then, end to end, by the installed command on a fake Mac and opened wi
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -579,6 +580,70 @@ def test_a_tar_gz_that_is_no_bundle_is_unreadable_evidence_in_one_line(
     assert result.exit_code == 3
     assert result.output.startswith(f"mdm-watchdog: error: cannot read {path}: {said}")
     assert result.output.count("\n") == 1
+
+
+def _tar_gz(entries: list[tuple[tarfile.TarInfo, bytes]], level: int = 9) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), compresslevel=level)
+
+
+def _hostile_bundles() -> dict[str, bytes]:
+    """Small files that unpack to far more than a bundle holds, or into too many parts."""
+    log = members(archive(bundle_of(planted_system())))["log.ndjson"]
+    padded = tarfile.TarInfo("b/log.ndjson")
+    padded.pax_headers = {"comment": "x" * (48 << 20)}
+    padding = [(tarfile.TarInfo("b/padding"), bytes(48 << 20))]
+    empties = [(tarfile.TarInfo(f"b/{n}"), b"") for n in range(100)]
+    # each ends in a readable log, so only the bound stops it being read
+    return {
+        "zeros": _tar_gz([*padding, (tarfile.TarInfo("b/log.ndjson"), log)]),
+        "a huge pax header": _tar_gz([(padded, log)]),
+        "many members": _tar_gz([*empties, (tarfile.TarInfo("b/log.ndjson"), log)]),
+    }
+
+
+@pytest.mark.parametrize("kind", ["zeros", "a huge pax header", "many members"])
+def test_a_hostile_tar_gz_is_refused_before_it_is_unpacked_whole(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "bomb.tar.gz"
+    path.write_bytes(_hostile_bundles()[kind])
+    assert path.stat().st_size < 1 << 20
+    result = CliRunner().invoke(cli, ["analyze", str(path)], obj=FakeSystem())
+    assert result.exit_code == 3
+    assert result.output.startswith(f"mdm-watchdog: error: cannot read {path}: ")
+    assert result.output.count("\n") == 1
+
+
+def test_a_bundle_whose_log_is_not_the_one_its_manifest_lists_is_refused(tmp_path: Path) -> None:
+    data = archive(bundle_of(planted_system()))
+    parts = members(data)
+    altered = parts["log.ndjson"].replace(b"mdmclient", b"mdmclienT", 1)
+    entries = [
+        (tarfile.TarInfo(f"b/{name}"), altered if name == "log.ndjson" else body)
+        for name, body in parts.items()
+    ]
+    path = tmp_path / "altered.tar.gz"
+    path.write_bytes(_tar_gz(entries))
+    result = CliRunner().invoke(cli, ["analyze", str(path)], obj=FakeSystem())
+    assert result.exit_code == 3
+    assert "damaged support bundle" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_a_bundle_damaged_in_transit_is_refused_never_read_as_another_log(tmp_path: Path) -> None:
+    """Every byte flipped anywhere in the compressed stream: the gzip checksum (read to
+    the stream's end) or the manifest's sha256 catches it; no damaged copy is judged."""
+    data = archive(bundle_of(planted_system()))
+    path = tmp_path / "sent.tar.gz"
+    for offset in range(10, len(data) - 8, max(1, len(data) // 60)):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0x01
+        path.write_bytes(bytes(damaged))
+        result = CliRunner().invoke(cli, ["analyze", str(path)], obj=FakeSystem())
+        assert result.exit_code == 3, (offset, result.output)
 
 
 def test_usage_documents_every_member_and_manifest_key() -> None:

@@ -62,6 +62,9 @@ LOG_LIMIT_BYTES = 32 << 20
 # state.json and the other documents are a few KiB; one far larger was not written by
 # this tool, and is cut rather than allowed to swell the bundle.
 DOCUMENT_LIMIT_BYTES = 1 << 20
+# What `analyze` unpacks of a bundle at most: the log, a few documents and tar's headers
+UNPACKED_LIMIT_BYTES = LOG_LIMIT_BYTES + 8 * DOCUMENT_LIMIT_BYTES
+MEMBER_LIMIT = 16
 # Hours of log take longer to print than the 91 minutes LogShowTimeoutSeconds is set for.
 LOG_TIMEOUT_FACTOR = 5
 MANIFEST_VERSION = 1
@@ -421,8 +424,9 @@ def collect(
 
 def bundle_log(system: System, path: str) -> list[bytes]:
     """The log of a support bundle, for ``analyze``: read through the seam, bounded
-    (a bundle is at most :data:`LOG_LIMIT_BYTES` of log, compressed), OSError when the
-    file is no bundle."""
+    (a bundle is at most :data:`LOG_LIMIT_BYTES` of log, compressed, and
+    :data:`UNPACKED_LIMIT_BYTES` unpacked, in at most :data:`MEMBER_LIMIT` members), and
+    checked against its manifest; OSError when the file is no bundle, or a damaged one."""
     compressed = NewestPart(LOG_LIMIT_BYTES + 1)
     for chunk in system.read_export(path):
         compressed.add(bytes(chunk))
@@ -430,17 +434,56 @@ def bundle_log(system: System, path: str) -> list[bytes]:
     if dropped:
         raise OSError(errno.EFBIG, "too large for a support bundle", path)
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for info in tar:
-                # the folder's name is the bundle's, whatever the file is called now
-                if info.isfile() and info.name.rpartition("/")[2] == LOG_MEMBER:
-                    if info.size > LOG_LIMIT_BYTES:
-                        break
-                    handle = tar.extractfile(info)
-                    return [] if handle is None else [handle.read()]
+        members = _bundle_members(_unpacked(data, path))
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise OSError(errno.EINVAL, f"not a readable .tar.gz ({exc})", path) from exc
-    raise OSError(errno.EINVAL, f"not a support bundle: no {LOG_MEMBER} in it", path)
+    log = members.get(LOG_MEMBER)
+    if log is None:
+        raise OSError(errno.EINVAL, f"not a support bundle: no {LOG_MEMBER} in it", path)
+    if not _as_listed(log, members.get("manifest.json")):
+        raise OSError(
+            errno.EINVAL,
+            f"a damaged support bundle: {LOG_MEMBER} is not as its manifest lists it",
+            path,
+        )
+    return [log]
+
+
+def _unpacked(data: bytes, path: str) -> bytes:
+    """The gzip stream unpacked, never past what a bundle can hold (a small file can
+    unpack to gigabytes), with its checksum checked: the stream is read to its end."""
+    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    unpacked = stream.decompress(data, UNPACKED_LIMIT_BYTES + 1)
+    if len(unpacked) > UNPACKED_LIMIT_BYTES:
+        raise OSError(errno.EFBIG, "unpacks to more than a support bundle holds", path)
+    if not stream.eof:
+        raise EOFError("the compressed stream is cut short")
+    return unpacked
+
+
+def _bundle_members(tar_bytes: bytes) -> dict[str, bytes]:
+    """The regular files of the archive by their base name (the folder's name is the
+    bundle's, whatever the file is called now); at most :data:`MEMBER_LIMIT` entries."""
+    members: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
+        for count, info in enumerate(tar, start=1):
+            if count > MEMBER_LIMIT:
+                raise tarfile.TarError(f"more than {MEMBER_LIMIT} members")
+            handle = tar.extractfile(info) if info.isfile() else None
+            if handle is not None:
+                members[info.name.rpartition("/")[2]] = handle.read()
+    return members
+
+
+def _as_listed(log: bytes, manifest: bytes | None) -> bool:
+    """Whether the log is the one the manifest lists (by sha256). A manifest that does
+    not list it holds it to nothing; one that cannot be read holds nothing."""
+    try:
+        listed = json.loads(manifest or b"{}").get("members", [])
+        digests = [m["sha256"] for m in listed if m.get("name") == LOG_MEMBER]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return False
+    return all(d == hashlib.sha256(log).hexdigest() for d in digests)
 
 
 def archive(bundle: Bundle) -> bytes:
