@@ -130,6 +130,8 @@ _ESCAPED_PARTS = re.compile(
     + _ESCAPED_QUOTED
     + rb"(?:\\\")?|\\.|[^\"\\\[\]{}()\n]+"
 )
+_LINE_END = re.compile(rb"\n")
+_STRING_OR_LINE_END = re.compile(rb"[\n\"]")
 # What decides whether a place lies inside a double-quoted string of its line.
 _QUOTE_PARTS = re.compile(rb"(?s)\\.|\"|[^\"\\]+")
 
@@ -195,7 +197,7 @@ def _bracketed_end(data: bytes, start: int, strings: _StringTracker) -> int:
         if end is not None:
             return end
         strings.unclosed_to = read_to
-    stop = re.compile(rb"[\n\"]" if inside else rb"\n").search(data, start)
+    stop = (_STRING_OR_LINE_END if inside else _LINE_END).search(data, start)
     return stop.start() if stop else len(data)
 
 
