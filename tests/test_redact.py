@@ -40,6 +40,24 @@ PLANTED = {
     "SECRET17": b"session https://mdm.example.com/app;jsessionid=SECRET17 ended",
     # credentials and a query string in one URL: marking one must not hide the other
     "SECRET18": b"for: https://enrol:pw@mdm.example.com/mdm?token=SECRET18",
+    # a bracketed value goes whole, not only its opening bracket
+    "SECRET19": b'{"secret": ["SECRET19"]}',
+    "SECRET20": b'Tokens = (\n    "SECRET20"\n)',
+    "SECRET21": b'{"token": {"v": "SECRET21"}}',
+    "SECRET22": b'{"eventMessage":"got {\\"push_magic\\": {\\"a\\": [\\"SECRET22\\"]}}"}',
+    # a quoted value goes whole: spaces, commas and escaped quotes in it too
+    "SECRET23": b'PushMagic = "part SECRET23";',
+    "SECRET24": b'{"magic": "part1,SECRET24"}',
+    "SECRET25": b'{"token":"a\\"SECRET25"}',
+    "SECRET26": b'{"eventMessage":"{\\"token\\":\\"a\\\\\\"SECRET26\\"}"}',
+    # a header's value goes to the end of its line
+    "SECRET27": b"Cookie: a=1; b=SECRET27",
+    "SECRET28": b'Authorization: Digest username="u", response="SECRET28"',
+    # a property list's member
+    "SECRET29": b"<key>PushMagic</key>\n<string>SECRET29</string>",
+    "SECRET30": b"<key>Challenge</key><data>SECRET30</data>",
+    # a query string in a URL of any scheme
+    "SECRET31": b"mdm://mdm.example.com/p?x=SECRET31",
 }
 
 
@@ -66,10 +84,52 @@ def test_only_the_value_goes_the_names_hosts_and_paths_stay() -> None:
 
 
 def test_json_stays_json_with_the_same_keys() -> None:
-    for secret in ("SECRET2", "SECRET4", "SECRET5", "SECRET14"):
+    json_secrets = ("SECRET2", "SECRET4", "SECRET5", "SECRET14", "SECRET19", "SECRET21")
+    for secret in (*json_secrets, "SECRET22", "SECRET24", "SECRET25", "SECRET26"):
         before = json.loads(PLANTED[secret])
         after = json.loads(redact(PLANTED[secret]).data)
         assert list(after) == list(before)
+
+
+def test_a_state_like_document_stays_json_with_the_same_keys() -> None:
+    document = {
+        "Token": 12345,
+        "push_magic": {"a": [1, "x}"], "b": "(["},
+        "UnlockToken": None,
+        "names": ["token", 1],
+        "Challenge": 'a"b',
+        "checked": "2026-01-01T00:00:00Z",
+    }
+    for text in (json.dumps(document), json.dumps(document, indent=2)):
+        after = json.loads(redact(text.encode()).data)
+        assert list(after) == list(document)
+        assert after["Token"] == after["push_magic"] == after["Challenge"] == "<redacted>"
+        assert (after["UnlockToken"], after["names"]) == (None, ["token", 1])
+
+
+def test_a_bracketed_value_is_replaced_whole() -> None:
+    assert redact(PLANTED["SECRET19"]).data == b'{"secret": "<redacted>"}'
+    assert redact(PLANTED["SECRET20"]).data == b"Tokens = <redacted>"
+    message = b'{"eventMessage":"Tokens = (\\n    \\"S\\"\\n) done","processID":1}'
+    assert json.loads(redact(message).data)["eventMessage"] == "Tokens = <redacted> done"
+
+
+def test_an_unclosed_bracketed_value_goes_to_the_end_of_its_line() -> None:
+    assert redact(b"token = [abc, def\nnext line").data == b"token = <redacted>\nnext line"
+    message = b'{"eventMessage":"token = [abc","processID":1}'
+    assert json.loads(redact(message).data)["eventMessage"] == "token = <redacted>"
+
+
+def test_a_header_goes_to_the_end_of_its_line_and_json_around_it_stays() -> None:
+    assert redact(PLANTED["SECRET27"]).data == b"Cookie: <redacted>"
+    assert redact(PLANTED["SECRET28"]).data == b"Authorization: Digest <redacted>"
+    message = b'{"eventMessage":"Cookie: a=1; b=2==","processID":1}'
+    assert json.loads(redact(message).data)["eventMessage"] == "Cookie: <redacted>"
+
+
+def test_a_value_saying_there_is_none_stays() -> None:
+    for line in (b"token: (null)", b'{"token": null}', b"PushMagic = nil;"):
+        assert redact(line).data == line
 
 
 def test_each_kind_is_counted() -> None:
@@ -133,7 +193,14 @@ def test_a_sentence_ending_in_a_semicolon_after_a_url_is_left_alone() -> None:
     assert redact(line).data == line
 
 
-@pytest.mark.parametrize("unit", [b"http://", b"https://a@", b"http://h/x;", b"a://"])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        *(b"http://", b"https://a@", b"http://h/x;", b"a://"),
+        *(b"token=[", b"token=[]", b'\\"token\\":[', b"token=(\n", b"cookie:"),
+        *(b'token="', b'token=\\"', b"token</key><string>"),
+    ],
+)
 def test_a_run_of_urls_is_redacted_in_one_pass(unit: bytes) -> None:
     """Each URL is matched once, so hostile input costs a read, not a read per URL: a
     quadratic search would take minutes on these 2 MB (the subprocess bound only stops
