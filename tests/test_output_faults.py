@@ -268,18 +268,24 @@ def test_a_heal_whose_output_cannot_be_written_is_recorded_logged_and_exits_6(
     assert "MDMClientRestarted: true" in result_line
 
 
+# One of each kind of command: healing, reporting, reading the state, the settings, an
+# export, and the one answered without the command line
+EVERY_COMMAND = [
+    ["-heal", "--json"],
+    ["-diagnose"],
+    ["status"],
+    ["config"],
+    ["analyze", str(REPO / "tests/fixtures/logs/super-ad1495a/mdm.log")],
+    ["-version"],
+]
+EVERY_COMMAND_ID = ["-heal --json", "-diagnose", "status", "config", "analyze", "-version"]
+
+
 @needs_dev_full
 @pytest.mark.parametrize(
     "args",
-    [
-        ["-heal", "--json"],
-        ["-diagnose"],
-        ["status"],
-        ["config"],
-        ["analyze", str(REPO / "tests/fixtures/logs/super-ad1495a/mdm.log")],
-        ["-version"],
-    ],
-    ids=["-heal --json", "-diagnose", "status", "config", "analyze", "-version"],
+    EVERY_COMMAND,
+    ids=EVERY_COMMAND_ID,
 )
 def test_every_command_with_its_output_on_a_full_device_says_so_in_one_line_and_exits_6(
     fake_mac: FakeMac, logged: Logged, args: list[str]
@@ -318,15 +324,8 @@ def test_with_nowhere_to_say_anything_the_run_still_counts_and_exits_6(
 
 @pytest.mark.parametrize(
     "args",
-    [
-        ["-heal", "--json"],
-        ["-diagnose"],
-        ["status"],
-        ["config"],
-        ["analyze", str(REPO / "tests/fixtures/logs/super-ad1495a/mdm.log")],
-        ["-version"],
-    ],
-    ids=["-heal --json", "-diagnose", "status", "config", "analyze", "-version"],
+    EVERY_COMMAND,
+    ids=EVERY_COMMAND_ID,
 )
 def test_every_command_started_with_standard_output_closed_says_so_and_exits_6(
     fake_mac: FakeMac, logged: Logged, args: list[str]
