@@ -450,14 +450,26 @@ class FakeSystem:
     def sleep(self, seconds: float) -> None:
         self.clock += timedelta(seconds=seconds)
 
-    def read_export(self, path: str) -> Iterator[mmap.mmap]:
+    def read_export(self, path: str, start: int = 0) -> Iterator[mmap.mmap]:
         # User-named exports are real files in the tests; "-" is CliRunner's input.
-        self.calls.append(("read_export", path))
+        self.calls.append(("read_export", path, *((str(start),) if start else ())))
         if path == "-":
             yield from _valid_until_the_next(sys.stdin.buffer)
             return
         with Path(path).open("rb") as handle:
+            handle.seek(start)
             yield from _valid_until_the_next(handle)
+
+    @contextlib.contextmanager
+    def map_export(self, path: str) -> Iterator[mmap.mmap | None]:
+        self.calls.append(("map_export", path))
+        if path == "-" or not Path(path).is_file() or Path(path).stat().st_size == 0:
+            yield None
+            return
+        with Path(path).open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        with mapped:
+            yield mapped
 
     def export_files(self, folder: str) -> list[str] | None:
         if folder == "-" or not Path(folder).is_dir():

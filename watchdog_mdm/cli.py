@@ -678,6 +678,12 @@ def _is_bundle(path: str) -> bool:
     return path.endswith((".tar.gz", ".tgz"))
 
 
+def _is_plain_file(path: str) -> bool:
+    """An export that may be read from its end: not stdin, an archive or a bundle (the
+    System says whether it is a regular file)."""
+    return path != "-" and not _is_archive(path) and not _is_bundle(path)
+
+
 def _expand(system: System, paths: tuple[str, ...]) -> list[str]:
     """The inputs, with each folder of exports (not a .logarchive) replaced by its files."""
     inputs: list[str] = []
@@ -812,7 +818,7 @@ def analyze(
     For support staff on any computer: MDMEnrolled comes from the log itself (any
     device-channel MDM exchange proves it) and is unknown without one.
     """
-    from watchdog_mdm.diagnose import LOG, EvidenceError, analyze_export
+    from watchdog_mdm.diagnose import LOG, EvidenceError, analyze_end, analyze_export
 
     settings = settings_with(window, history, stuck_rule)
     if at is not None:
@@ -824,13 +830,19 @@ def analyze(
         if _is_archive(path) and not system.has_command(LOG):
             fail(_archive_hint(path), EXIT_EVIDENCE)
     try:
-        examination = analyze_export(
-            _sources(system, inputs),
-            settings=settings,
-            at=at,
-            naive_tz=naive_tz,
-            clock=system.now(),
-        )
+        examination = None
+        if at is None and len(inputs) == 1 and _is_plain_file(inputs[0]):
+            examination = analyze_end(
+                system, inputs[0], settings=settings, naive_tz=naive_tz, clock=system.now()
+            )
+        if examination is None:
+            examination = analyze_export(
+                _sources(system, inputs),
+                settings=settings,
+                at=at,
+                naive_tz=naive_tz,
+                clock=system.now(),
+            )
     except EvidenceError as exc:
         fail(str(exc), EXIT_EVIDENCE)
     if examination.log.utf16_inputs:

@@ -388,10 +388,11 @@ def _quiet(
             f"(QuietHours {settings.quiet_after.total_seconds() / 3600:g}){last}",
             success,
         )
+    hidden = obs.last_redacted_push
     pushes = (
-        f"; {obs.redacted_pushes} push(es) with a hidden (<private>) topic could not be "
-        "told apart from other apps' pushes"
-        if obs.redacted_pushes
+        f"; a push with a hidden (<private>) topic came {ago(at, hidden.time)}, and could "
+        "not be told apart from other apps' pushes"
+        if hidden is not None
         else ""
     )
     return _finding(

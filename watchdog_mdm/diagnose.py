@@ -38,7 +38,10 @@ from watchdog_mdm.software_update import (
     read_ddm_state,
     read_running,
 )
+from watchdog_mdm.span import judged_since
 from watchdog_mdm.system import CommandError, System
+from watchdog_mdm.tail import BLOCK as TAIL_BLOCK
+from watchdog_mdm.tail import content_start, last_block, span_start
 from watchdog_mdm.text import one_line
 from watchdog_mdm.verdicts import Diagnosis, judge, with_remembered
 
@@ -50,6 +53,7 @@ __all__ = [
     "EvidenceError",
     "Examination",
     "LogStats",
+    "analyze_end",
     "analyze_export",
     "diagnose_live",
 ]
@@ -154,6 +158,8 @@ class Examination:
     judged_at_source: str  # why this instant: "clock", "--at", "newest entry", ...
     queries: tuple[tuple[str, ...], ...] = ()  # the `log show` commands run, live
     memory: Memory = field(default_factory=Memory)
+    # offline: the start of the span of the export judged (watchdog_mdm/span.py)
+    judged_since: datetime | None = None
 
     @property
     def evidence_problem(self) -> str | None:
@@ -422,7 +428,8 @@ def analyze_export(
     naive_tz: tzinfo,
     clock: datetime,
 ) -> Examination:
-    """Diagnose from saved ``log show`` output, as of ``at`` or its newest entry.
+    """Diagnose from saved ``log show`` output, as of ``at`` or its newest entry, over
+    the span :func:`watchdog_mdm.span.judged_since` sets, reading all of it.
 
     Enrollment comes from the log alone: any device-channel exchange proves it;
     without one it is unknown. Sleep is accounted for where the export holds powerd's
@@ -430,6 +437,84 @@ def analyze_export(
     """
     reader = LogReader(naive_tz=naive_tz)
     collector = Collector(until=at)
+    _read_exports(reader, collector, sources)
+    return _examined(reader, collector.observations(), settings, at, clock)
+
+
+def analyze_end(
+    system: System,
+    path: str,
+    *,
+    settings: Settings,
+    naive_tz: tzinfo,
+    clock: datetime,
+    block: int = TAIL_BLOCK,
+) -> Examination | None:
+    """:func:`analyze_export` of one file as of its newest entry, reading only its end
+    where that settles the span judged: the entries from HistoryHours before the newest
+    on, then twice as far back, and so on, until
+    :func:`watchdog_mdm.span.judged_since` is settled by what was read (the result is
+    then the whole read's: docs/performance.md). None when the file cannot be read from
+    its end (not a regular file, entries out of order: see
+    :func:`watchdog_mdm.tail.span_start`): read it whole. ``block``: how far one step
+    back goes (and how much of the end gives the newest entry)."""
+    try:
+        return _read_end(system, path, settings, naive_tz, clock, block)
+    except OSError as exc:  # mapping it; reading it is _read_exports' to report
+        raise EvidenceError(f"cannot read {exc.filename or path}: {exc.strerror or exc}") from exc
+
+
+def _read_end(
+    system: System, path: str, settings: Settings, naive_tz: tzinfo, clock: datetime, block: int
+) -> Examination | None:
+    reader = LogReader(naive_tz=naive_tz)
+    with system.map_export(path) as data:
+        if data is None:
+            return None
+        last = last_block(data, block)
+        if last is None:
+            return None
+        # its own reader: the last block is read again by the scan, and counted then
+        newest = _newest_entry(LogReader(naive_tz), data[last:])
+        reach = settings.history
+        read: tuple[int, Observations] | None = None  # where the last read began, its facts
+        while newest is not None:
+            try:
+                since = newest - reach
+            except OverflowError:
+                break  # back past the year 1: all of it
+            start = span_start(data, since, naive_tz, block)
+            if start is None:
+                return None
+            if start <= content_start(data):
+                break  # all of it
+            if read is None or read[0] != start:  # else the same bytes: the same facts
+                collector = Collector()
+                _read_exports(reader, collector, [system.read_export(path, start)])
+                read = (start, collector.observations())
+            obs = read[1]
+            if obs.newest_entry is None:
+                break
+            judged = judged_since(obs, obs.newest_entry, settings, read_from=since)
+            if judged is not None and judged >= since:
+                return _examined(reader, obs, settings, None, clock, judged)
+            # Back to where what was read says the span starts (what lies before it
+            # may yet move it), or, when something it needs was not read, twice as far:
+            # all read at most twice, however far back that is.
+            reach = newest - judged if judged is not None else reach * 2
+    collector = Collector()
+    _read_exports(reader, collector, [system.read_export(path)])
+    return _examined(reader, collector.observations(), settings, None, clock)
+
+
+def _newest_entry(reader: LogReader, end: Buffer) -> datetime | None:
+    """The newest time among the entries of an export's last block that are read."""
+    return max((e.timestamp for e in reader.scan([end], patterns.RELEVANT_MARKERS)), default=None)
+
+
+def _read_exports(
+    reader: LogReader, collector: Collector, sources: Iterable[Iterable[Buffer]]
+) -> None:
     try:
         for source in sources:
             collector.add_all(reader.scan(source, patterns.RELEVANT_MARKERS))
@@ -438,25 +523,41 @@ def analyze_export(
         raise EvidenceError(f"cannot read {name}{exc.strerror or exc}") from exc
     except CommandError as exc:
         raise EvidenceError(f"could not read the log archive: {exc}") from exc
-    obs = collector.observations()
+
+
+def _examined(
+    reader: LogReader,
+    obs: Observations,
+    settings: Settings,
+    at: datetime | None,
+    clock: datetime,
+    since: datetime | None = None,
+) -> Examination:
+    """The judgement of an export's observations, over its span (``since``: as settled
+    by a read of its end; else set by these observations, of the whole export)."""
     if at is not None:
         judged_at, how = at, "--at"
     elif obs.newest_entry is not None:
         judged_at, how = obs.newest_entry, "newest entry"
     else:
         judged_at, how = clock, "the clock: no readable entry in the input"
+    if since is None and how != "the clock: no readable entry in the input":
+        since = judged_since(obs, judged_at, settings, read_from=None)
+    if since is not None:
+        obs = obs.since(since)
     circumstances = Circumstances(
         power=power_from_log(obs.power_events),
         network=Network(None, "not known offline: an export holds no network probe"),
         evidence_problem=unreadable(reader, obs, "the input"),
         # no files: the declaration as softwareupdated named it; the running version
         # is not in a log
-        update=UpdateFacts(declaration_from_log(obs.last_ddm_declaration, naive_tz)),
+        update=UpdateFacts(declaration_from_log(obs.last_ddm_declaration, reader.naive_tz)),
     )
     return Examination(
         diagnosis=judge(obs, judged_at, settings, enrollment_from_log(obs), circumstances),
         log=LogStats.of(reader),
         judged_at_source=how,
+        judged_since=since,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache, wraps
@@ -25,6 +25,7 @@ from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.text import one_line
 
 __all__ = [
+    "POWER_EVENTS_KEPT",
     "Collector",
     "Command",
     "Enrollment",
@@ -121,6 +122,10 @@ class Outcome:
         return _excerpt(self.text)
 
 
+# what Observations.since() keeps or drops by its time
+_Dated = TypeVar("_Dated", Sighting, Command, Outcome)
+
+
 @dataclass(frozen=True, slots=True)
 class Observations:
     """Everything the verdicts are reached from, distilled from the log."""
@@ -142,11 +147,13 @@ class Observations:
     # mdmclient's newest HTTP exchange or server request on any channel: a push on an MDM
     # topic may be the user channel's, answered by the user's mdmclient
     last_exchange_any_channel: Sighting | None = None
-    redacted_pushes: int = 0  # pushes whose topic the log hid (<private>)
+    redacted_pushes: int = 0  # pushes whose topic the log hid (<private>), in the log read
+    last_redacted_push: Sighting | None = None  # the newest of them
     last_courier_connection: Sighting | None = None  # apsd connected to APNs
     power_events: tuple[PowerEvent, ...] = ()  # sleeps and wakes, in time order
     update_progress: tuple[Progress, ...] = ()  # the newest update progress, oldest first
     last_ddm_declaration: Sighting | None = None  # softwareupdated naming what it enforces
+    # counts of the log read (not of the judged span: see since())
     daemon_entries: int = 0  # entries from Apple's daemons (verified or not)
     unverified_entries: int = 0  # of those, entries whose sender the style does not name
     ignored_entries: int = 0  # entries claiming to be a daemon's from another program
@@ -159,6 +166,38 @@ class Observations:
             s.time for s in (self.last_device_request, self.last_device_outcome) if s is not None
         ]
         return max(times, default=None)
+
+    def since(self, start: datetime) -> Observations:
+        """These facts as a read of only the entries from ``start`` on would give them:
+        each newest sighting kept if it is that recent, the kept series cut there. The
+        newest-first facts and the newest-N series make this exact (an older sighting
+        is never the newest of a span it is not in); the counts stay those of the log
+        read. docs/detection.md, "The span an export is judged over"."""
+
+        def kept(sighting: _Dated | None) -> _Dated | None:
+            return sighting if sighting is not None and sighting.time >= start else None
+
+        return replace(
+            self,
+            last_device_success=kept(self.last_device_success),
+            last_device_failure=kept(self.last_device_failure),
+            last_user_success=kept(self.last_user_success),
+            last_device_activity=kept(self.last_device_activity),
+            last_command=kept(self.last_command),
+            identity_errors=tuple(s for s in self.identity_errors if s.time >= start),
+            last_update_progress=kept(self.last_update_progress),
+            last_ddm_enforcement=kept(self.last_ddm_enforcement),
+            last_device_request=kept(self.last_device_request),
+            last_device_outcome=kept(self.last_device_outcome),
+            last_push=kept(self.last_push),
+            last_connect=kept(self.last_connect),
+            last_exchange_any_channel=kept(self.last_exchange_any_channel),
+            last_redacted_push=kept(self.last_redacted_push),
+            last_courier_connection=kept(self.last_courier_connection),
+            power_events=tuple(e for e in self.power_events if e.time >= start),
+            update_progress=tuple(p for p in self.update_progress if p.time >= start),
+            last_ddm_declaration=kept(self.last_ddm_declaration),
+        )
 
 
 def _excerpt(message: str) -> str:
@@ -329,11 +368,15 @@ class Collector:
         self.last_exchange_any_channel: _Seen | None = None
         self.last_courier_connection: _Seen | None = None
         self.redacted_pushes = 0
+        self.last_redacted_push: _Seen | None = None
         self.relevant_entries = 0
         self.daemon_entries = 0
         self.unverified_entries = 0
         self.ignored_entries = 0
-        # min-heaps by time: the newest few, whatever order they came in
+        # min-heaps by time: the newest few, whatever order they came in; entries of
+        # the same time are told apart by their arrival (_arrived), so a read of the
+        # end of an export keeps and orders them as a read of all of it does
+        self._arrived = 0
         self._identity: list[tuple[datetime, int, str]] = []
         self._power: list[tuple[datetime, int, bool, str]] = []
         self._progress: list[tuple[datetime, int, str, str, float | None]] = []
@@ -437,7 +480,7 @@ class Collector:
             self.last_command = command
 
     def _add_identity_error(self, time: datetime, message: str) -> None:
-        _keep_newest(self._identity, (time, len(self._identity), message), IDENTITY_ERRORS_KEPT)
+        _keep_newest(self._identity, (time, self._arrival(), message), IDENTITY_ERRORS_KEPT)
 
     def _add_software_update(self, time: datetime, message: str) -> None:
         # Nearly every progress line is read whole by one match where it starts: what
@@ -469,7 +512,7 @@ class Collector:
         self.relevant_entries += 1
         self.last_update_progress = _newer(self.last_update_progress, time, message)
         if update is not None:
-            item = (time, len(self._progress), *update)
+            item = (time, self._arrival(), *update)
             _keep_newest(self._progress, item, PROGRESS_EVENTS_KEPT)
 
     def _add_push_service(self, time: datetime, message: str) -> None:
@@ -480,15 +523,20 @@ class Collector:
                 self.last_push = _newer(self.last_push, time, message)
             elif topic == patterns.REDACTED:
                 self.redacted_pushes += 1
+                self.last_redacted_push = _newer(self.last_redacted_push, time, message)
         elif any(text in message for text in patterns.COURIER_CONNECTED):
             self.relevant_entries += 1
             self.last_courier_connection = _newer(self.last_courier_connection, time, message)
+
+    def _arrival(self) -> int:
+        self._arrived += 1
+        return self._arrived
 
     def _add_power(self, time: datetime, message: str) -> None:
         asleep = patterns.power_event(message)
         if asleep is not None:
             self.relevant_entries += 1
-            _keep_newest(self._power, (time, len(self._power), asleep, message), POWER_EVENTS_KEPT)
+            _keep_newest(self._power, (time, self._arrival(), asleep, message), POWER_EVENTS_KEPT)
 
     def observations(self) -> Observations:
         """The facts gathered so far."""
@@ -515,6 +563,7 @@ class Collector:
             last_connect=_sighting(self.last_connect),
             last_exchange_any_channel=_sighting(self.last_exchange_any_channel),
             redacted_pushes=self.redacted_pushes,
+            last_redacted_push=_sighting(self.last_redacted_push),
             last_courier_connection=_sighting(self.last_courier_connection),
             power_events=tuple(
                 PowerEvent(time, asleep, text)

@@ -114,8 +114,10 @@ def line_from_document(document: dict[str, Any], local: tzinfo | None = None) ->
 
 def judged_line(examination: Examination) -> str:
     d = examination.diagnosis
+    since = examination.judged_since
+    span = f", over the entries from {_time(since)} on" if since is not None else ""
     return (
-        f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}); "
+        f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}){span}; "
         f"window {format_duration(d.window)}, history {format_duration(d.history)}."
     )
 
@@ -203,6 +205,7 @@ def evidence(examination: Examination) -> dict[str, Any]:
     return {
         "judged_at": _time(d.judged_at),
         "judged_at_source": examination.judged_at_source,
+        "judged_since": _time(examination.judged_since),
         "window_minutes": int(d.window.total_seconds() // 60),
         "history_hours": round(d.history.total_seconds() / 3600, 2),
         "reasons": dict(d.reasons),

@@ -167,14 +167,21 @@ class System(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
-    def read_export(self, path: str) -> Iterator[bytes | bytearray | mmap.mmap]:
-        """A file the user named (``-``: standard input) in chunks that may cut lines;
-        user paths are not taken under the system root. Raises OSError.
+    def read_export(self, path: str, start: int = 0) -> Iterator[bytes | bytearray | mmap.mmap]:
+        """A file the user named (``-``: standard input) in chunks that may cut lines,
+        from byte ``start`` of a regular file; user paths are not taken under the system
+        root. Raises OSError.
 
         Consume as you go (see above): each chunk is invalid once the next is asked for.
         A regular file comes as read-only memory maps, each closed then; anything else
         as one buffer, refilled for each chunk.
         """
+        ...
+
+    def map_export(self, path: str) -> AbstractContextManager[mmap.mmap | None]:
+        """A regular, non-empty file the user named, mapped whole and read-only for as
+        long as the context lasts, to be searched anywhere (from its end); None for
+        standard input and anything that cannot be mapped. Raises OSError."""
         ...
 
     def export_files(self, folder: str) -> list[str] | None:
@@ -498,16 +505,27 @@ class MacSystem:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def read_export(self, path: str) -> Iterator[bytes | bytearray | mmap.mmap]:
+    def read_export(self, path: str, start: int = 0) -> Iterator[bytes | bytearray | mmap.mmap]:
         if path == "-":
             yield from _chunks(cast(io.BufferedIOBase, sys.stdin.buffer))
             return
         try:
             with open(path, "rb") as handle:  # a user path: not re-rooted
+                if start:
+                    handle.seek(start)
                 yield from _export_chunks(handle)
         except OSError as exc:
             # name the file even when reading, not opening, failed
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
+
+    @contextlib.contextmanager
+    def map_export(self, path: str) -> Iterator[mmap.mmap | None]:
+        mapped = None if path == "-" else _mapped_whole(path)
+        if mapped is None:
+            yield None
+            return
+        with mapped:
+            yield mapped
 
     def export_files(self, folder: str) -> list[str] | None:
         if folder == "-" or not os.path.isdir(folder):
@@ -717,9 +735,19 @@ def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mm
     """
     descriptor = handle.fileno()
     info = os.fstat(descriptor)
-    # not at 0: a shared descriptor (/dev/stdin on macOS) partly read already
-    if stat.S_ISREG(info.st_mode) and os.lseek(descriptor, 0, os.SEEK_CUR) == 0:
-        mapped = yield from _windows(descriptor, info.st_size)
+    start = handle.tell()
+    # A window's offset must be a multiple of the page size: a start inside one is read
+    # up to the next window's start first (once, at most a window).
+    if stat.S_ISREG(info.st_mode) and start % MAPPED_WINDOW_BYTES:
+        head = handle.read(MAPPED_WINDOW_BYTES - start % MAPPED_WINDOW_BYTES)
+        start += len(head)
+        handle.seek(start)  # the descriptor too, past any read-ahead
+        if head:
+            yield head
+    # at 0 (or a window's start we sought): not a shared descriptor (/dev/stdin on
+    # macOS) partly read already
+    if stat.S_ISREG(info.st_mode) and os.lseek(descriptor, 0, os.SEEK_CUR) == start:
+        mapped = yield from _windows(descriptor, info.st_size, start)
         # all of it, and nothing since (a /proc file says 0 bytes but has text): done,
         # without a read buffer
         if 0 < mapped == os.fstat(descriptor).st_size:
@@ -728,10 +756,10 @@ def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mm
     yield from _chunks(handle)
 
 
-def _windows(descriptor: int, size: int) -> Generator[mmap.mmap, None, int]:
-    """The first ``size`` bytes, mapped a window at a time, until one cannot be (the
-    file is shorter now, or not mappable); returns how many bytes were."""
-    offset = 0
+def _windows(descriptor: int, size: int, offset: int = 0) -> Generator[mmap.mmap, None, int]:
+    """The bytes from ``offset`` (a window's start) to ``size``, mapped a window at a
+    time, until one cannot be (the file is shorter now, or not mappable); returns where
+    the windows mapped end."""
     while offset < size:
         length = min(MAPPED_WINDOW_BYTES, size - offset)
         try:
@@ -744,6 +772,20 @@ def _windows(descriptor: int, size: int) -> Generator[mmap.mmap, None, int]:
             yield window
         offset += length
     return offset
+
+
+def _mapped_whole(path: str) -> mmap.mmap | None:
+    """A regular, non-empty file mapped whole and read-only; None otherwise."""
+    try:
+        with open(path, "rb") as handle:  # a user path: not re-rooted
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            try:  # the map outlives the descriptor
+                return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # empty, or the kernel will not map it
+                return None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
 
 
 def _chunks(handle: io.BufferedIOBase) -> Iterator[bytes | bytearray]:

@@ -28,12 +28,11 @@ from watchdog_mdm.entries import EntryParser
 from watchdog_mdm.framing import (
     MAX_RECORD_CHARS,
     Buffer,
-    line_bounds,
     looks_pretty,
     record_bounds,
 )
 
-__all__ = ["span_start"]
+__all__ = ["BLOCK", "content_start", "last_block", "span_start"]
 
 # as scan.py: what tells the style, and what one step back covers
 STYLE_SAMPLE = 65536
@@ -43,6 +42,9 @@ BLOCK = 4 << 20
 FIRST_ENTRY_TRIES = 32
 # Points before the range checked for order (the first at the input's start).
 PROBES = 16
+# How far a unit's start or end is looked for: past the longest unit the reader reads
+# (framing.MAX_RECORD_CHARS), it is skipped, and so is nothing to go by here.
+REACH = MAX_RECORD_CHARS + 2
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -56,12 +58,14 @@ def span_start(data: Buffer, since: datetime, naive_tz: tzinfo, block: int = BLO
     size = len(data)
     if data[:2] in _UTF16:
         return None
-    low = 3 if data[:3] == _UTF8_BOM else 0
+    low = content_start(data)
     pretty = looks_pretty(data[low : low + STYLE_SAMPLE])
     parser = EntryParser(naive_tz)
     end, after = size, None  # after: the first entry of the block read before
     while True:
         start = _unit_start(data, pretty, low, max(low, end - block), end)
+        if start is None:
+            return None
         if start == low:
             return low  # back at the start: everything is read, whatever it holds
         first = _first_entry_time(data, pretty, parser, start, end)
@@ -70,6 +74,22 @@ def span_start(data: Buffer, since: datetime, naive_tz: tzinfo, block: int = BLO
         if first < since:
             return start if _in_order_before(data, pretty, parser, low, start, first) else None
         end, after = start, first
+
+
+def last_block(data: Buffer, block: int = BLOCK) -> int | None:
+    """Where the unit (line or pretty record) begins around ``block`` bytes before the
+    end: read from there, the input's last entries are read as a read of all of it reads
+    them. None when no unit begins near there (module docstring)."""
+    if data[:2] in _UTF16:
+        return None
+    low = content_start(data)
+    pretty = looks_pretty(data[low : low + STYLE_SAMPLE])
+    return _unit_start(data, pretty, low, max(low, len(data) - block), len(data))
+
+
+def content_start(data: Buffer) -> int:
+    """Where an input's entries may begin: past a UTF-8 byte-order mark."""
+    return len(_UTF8_BOM) if data[:3] == _UTF8_BOM else 0
 
 
 def _in_order_before(
@@ -82,6 +102,8 @@ def _in_order_before(
     for point in range(PROBES):
         at = low + (start - low) * point // PROBES
         unit = _unit_start(data, pretty, low, at, start)
+        if unit is None:
+            return False
         # read on past ``start`` if need be: a header alone before it is no disorder
         time = _first_entry_time(data, pretty, parser, unit, len(data))
         if time is None:
@@ -92,25 +114,36 @@ def _in_order_before(
     return True
 
 
-def _unit_start(data: Buffer, pretty: bool, low: int, at: int, end: int) -> int:
-    """The start of the unit around ``at`` (the input's start when it is the first)."""
+def _unit_start(data: Buffer, pretty: bool, low: int, at: int, end: int) -> int | None:
+    """The start of the unit around ``at`` (the input's start when it is the first);
+    None when none starts within a unit's longest reach before it: a line the reader
+    would skip, whose start only a search of the whole of it (mapping all of it into
+    memory) could find."""
     if at <= low:
         return low
+    floor = max(low, at - REACH)
     if pretty:
-        return record_bounds(data, at, low, end)[0]
-    return line_bounds(data, at, low, end)[0]
+        start = record_bounds(data, at, floor, min(end, at + 1))[0]
+    else:
+        start = data.rfind(b"\n", floor, at) + 1 or floor
+    if start == floor > low and data[floor - 1 : floor] != b"\n":
+        return None
+    return start
 
 
 def _first_entry_time(
     data: Buffer, pretty: bool, parser: EntryParser, start: int, end: int
 ) -> datetime | None:
-    """The time of the first readable entry among the first units of data[start:end]."""
+    """The time of the first readable entry among the first units of data[start:end]
+    (searched no further than a unit's longest reach at a time)."""
     for _ in range(FIRST_ENTRY_TRIES):
         if pretty:  # a record's text starts at the brace ending its first line ("[{")
-            start = data.find(b"{\n", start, end)
+            start = data.find(b"{\n", start, min(end, start + REACH))
         if start == -1 or start >= end:
             return None
-        close = data.find(b"\n}" if pretty else b"\n", start, end)
+        close = data.find(b"\n}" if pretty else b"\n", start, min(end, start + REACH))
+        if close == -1 and start + REACH < end:
+            return None  # a unit longer than the reader reads: nothing to go by
         stop = end if close == -1 else close + (2 if pretty else 1)
         if stop - start <= MAX_RECORD_CHARS:
             text = data[start:stop].decode("utf-8", "replace").lstrip("\ufeff")

@@ -1,0 +1,277 @@
+"""The span an export is judged over (watchdog_mdm/span.py), and reading only the end of
+an export that settles it (diagnose.analyze_end): whatever the export, in every style,
+the result is the result of reading all of it; only what was read differs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from tests.exports import CHATTER, COMMANDS, EXCHANGES, PROGRESS, STYLES, downloading, export_of
+from tests.support import FakeSystem, reference_line
+from tests.test_client_state import (
+    CONNECT,
+    IDENTITY,
+    MDM_PUSH,
+    OK,
+    REDACTED_PUSH,
+    REJECTED_401,
+    SENT,
+    SERVER_503,
+    SLEEP,
+    WAKE,
+    apsd,
+    mdm,
+    powerd,
+)
+from watchdog_mdm.awake import PowerEvent
+from watchdog_mdm.config import Settings, StuckRule
+from watchdog_mdm.diagnose import Examination, analyze_end, analyze_export
+from watchdog_mdm.evidence import (
+    POWER_EVENTS_KEPT,
+    Observations,
+    Outcome,
+    OutcomeKind,
+    Sighting,
+)
+from watchdog_mdm.report import to_document
+from watchdog_mdm.span import judged_since
+from watchdog_mdm.system import MacSystem
+
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
+SOFTWAREUPDATED = PROGRESS[0][1]
+DECLARATION = (
+    "softwareupdated",
+    SOFTWAREUPDATED,
+    "com.apple.SoftwareUpdate",
+    "SU",
+    reference_line("ddm_update_lines.txt", "declarationFromKeys"),
+)
+# Short settings, so that exports of a few hundred lines reach far past the history.
+SHORT = Settings(window=30 * MINUTE, history=2 * HOUR)
+
+
+def seen(ago: timedelta, text: str = "line") -> Sighting:
+    return Sighting(AT - ago, text)
+
+
+def ended(ago: timedelta) -> Outcome:
+    return Outcome(AT - ago, OutcomeKind.SUCCESS, "line", "200")
+
+
+def talking(ago: timedelta, *power: PowerEvent) -> Observations:
+    """mdmclient's last exchange ``ago``: a request answered by a 200."""
+    return Observations(
+        last_device_activity=seen(ago),
+        last_device_success=seen(ago),
+        last_device_outcome=ended(ago),
+        last_device_request=seen(ago),
+        power_events=power,
+    )
+
+
+def test_the_span_is_the_history_when_mdmclient_talked_within_it_and_the_mac_slept_before() -> None:
+    obs = talking(30 * MINUTE, PowerEvent(AT - 30 * HOUR, True), PowerEvent(AT - 5 * HOUR, False))
+    assert judged_since(obs, AT, SHORT, read_from=None) == AT - 5 * HOUR
+    assert judged_since(obs, AT, Settings(), read_from=None) == AT - 30 * HOUR
+    # read from an instant after them, the events say nothing of the state before
+    assert judged_since(obs, AT, SHORT, read_from=AT - 4 * HOUR) == AT - 5 * HOUR
+
+
+def test_the_span_reaches_back_to_mdmclients_last_exchange_however_old() -> None:
+    quiet = Observations(
+        last_device_activity=seen(9 * 24 * HOUR),
+        last_device_success=seen(10 * 24 * HOUR),
+        last_device_request=seen(9 * 24 * HOUR),
+        last_device_outcome=ended(9 * 24 * HOUR),
+    )
+    assert judged_since(quiet, AT, SHORT, read_from=None) == AT - 10 * 24 * HOUR
+
+
+def test_a_read_of_the_end_cannot_settle_a_span_whose_sighting_it_lacks() -> None:
+    lacking_success = Observations(
+        last_device_activity=seen(MINUTE),
+        last_device_request=seen(MINUTE),
+        last_device_outcome=ended(MINUTE),
+    )
+    # an older 200 may be before what was read
+    assert judged_since(lacking_success, AT, SHORT, read_from=AT - 3 * HOUR) is None
+    # read whole, there is none: the span is the history (before the sleep state)
+    assert judged_since(lacking_success, AT, SHORT, read_from=None) == AT - 2 * HOUR
+
+
+def test_the_sleep_state_at_the_spans_start_needs_an_event_before_it() -> None:
+    after_only = talking(MINUTE, PowerEvent(AT - HOUR, False))
+    assert judged_since(after_only, AT, SHORT, read_from=AT - 3 * HOUR) is None
+    assert judged_since(after_only, AT, SHORT, read_from=None) == AT - 2 * HOUR
+    # the newest events kept all after the start: older ones are not kept anyway
+    full = talking(
+        MINUTE,
+        *(
+            PowerEvent(AT - HOUR + n * 5 * timedelta(seconds=1), n % 2 == 0)
+            for n in range(POWER_EVENTS_KEPT)
+        ),
+    )
+    assert judged_since(full, AT, SHORT, read_from=AT - 3 * HOUR) == AT - 2 * HOUR
+
+
+def test_facts_older_than_the_span_are_dropped_and_newer_ones_kept() -> None:
+    obs = Observations(
+        last_device_success=seen(3 * HOUR),
+        last_device_failure=seen(HOUR),
+        identity_errors=(seen(5 * HOUR), seen(HOUR)),
+        power_events=(PowerEvent(AT - 5 * HOUR, True), PowerEvent(AT - HOUR, False)),
+        redacted_pushes=7,
+        daemon_entries=40,
+    )
+    span = obs.since(AT - 2 * HOUR)
+    assert span.last_device_success is None
+    assert span.last_device_failure == obs.last_device_failure
+    assert span.identity_errors == (seen(HOUR),)
+    assert span.power_events == (PowerEvent(AT - HOUR, False),)
+    # counts are of the log read
+    assert (span.redacted_pushes, span.daemon_entries) == (7, 40)
+
+
+# Every kind of line the checks read, and chatter; real wordings (tests/test_client_state.py).
+RECORDS = [
+    mdm(SENT),
+    mdm(OK),
+    mdm(OK),
+    mdm(SERVER_503),
+    mdm(REJECTED_401),
+    mdm(CONNECT, "MDMDaemon"),
+    mdm(IDENTITY, "FVEscrow"),
+    EXCHANGES[2],  # the user channel
+    *COMMANDS,
+    apsd(MDM_PUSH),
+    apsd(REDACTED_PUSH),
+    powerd(SLEEP),
+    powerd(WAKE),
+    PROGRESS[0],
+    downloading(0.4),
+    DECLARATION,
+    *CHATTER[:4],
+]
+
+row_strategy = st.tuples(
+    # minutes since the row before, ties included: hours of export against a history
+    # of two
+    st.sampled_from([5, 20, 45, 90, 240, 0, 1]),
+    st.integers(0, len(RECORDS) - 1),
+    st.sampled_from([0, 0, 501, None]),
+)
+rows_strategy = st.lists(row_strategy, min_size=1, max_size=200)
+# long enough to reach past the history, most of the time
+long_rows = st.lists(row_strategy, min_size=30, max_size=200)
+
+
+def rows_of(spec: list[tuple[int, int, int | None]]) -> list[Any]:
+    rows, when = [], AT - 60 * HOUR
+    for gap, record, user in spec:
+        when += gap * MINUTE
+        rows.append((when, RECORDS[record], user))
+    return rows
+
+
+def result(examination: Examination) -> dict[str, Any]:
+    """What analyze reports, but for what was read: how much, and what it counted."""
+    document = to_document(examination)
+    evidence = document["evidence"]
+    for counted in ("log", "senders", "redacted_pushes"):
+        del evidence[counted]
+    return document
+
+
+def both_reads(
+    path: Path, rules: Settings = SHORT, block: int = 600
+) -> tuple[Examination, Examination | None]:
+    """Read as analyze reads a file the user names: the fake System's chunks are single
+    lines, which no real reader gives (and pretty JSON records cut there are read late:
+    docs/performance.md)."""
+    system = MacSystem("/")
+    whole = analyze_export(
+        [system.read_export(str(path))],
+        settings=rules,
+        at=None,
+        naive_tz=UTC,
+        clock=AT,
+    )
+    end = analyze_end(system, str(path), settings=rules, naive_tz=UTC, clock=AT, block=block)
+    return whole, end
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    style=st.sampled_from(STYLES),
+    spec=st.one_of(rows_strategy, long_rows),
+    block=st.sampled_from([300, 600, 2500]),
+    quiet_rule=st.booleans(),
+)
+def test_reading_only_the_end_gives_what_reading_all_of_it_gives(
+    tmp_path_factory: pytest.TempPathFactory,
+    style: str,
+    spec: list[tuple[int, int, int | None]],
+    block: int,
+    quiet_rule: bool,
+) -> None:
+    path = tmp_path_factory.mktemp("span") / f"export.{style}"
+    path.write_bytes(export_of(style, rows_of(spec)))
+    rule = replace(SHORT, stuck_rule=StuckRule.QUIET if quiet_rule else StuckRule.EVIDENCE)
+    whole, end = both_reads(path, rule, block)
+    assert end is not None  # one export in time order: nothing unusual
+    assert result(end) == result(whole)
+    event("read from its end" if end.log.bytes_read < whole.log.bytes_read else "read whole")
+
+
+def long_export(tmp_path: Path, style: str, *, with_power: bool = True) -> Path:
+    """Five days of a healthy Mac: a check-in every 20 minutes, chatter between, and a
+    sleep or a wake every 3 hours or so when the export holds powerd's events."""
+    rows: list[Any] = []
+    when = AT - 120 * HOUR
+    n = 0
+    while when < AT:
+        when += 5 * MINUTE
+        n += 1
+        if n % 4 == 0:
+            rows += [(when, mdm(SENT), 0), (when + MINUTE, mdm(OK), 0)]
+        elif with_power and n % 37 == 0:
+            rows.append((when, powerd(SLEEP if n % 2 else WAKE), 0))
+        else:
+            rows.append((when, CHATTER[n % 4], 0))
+    path = tmp_path / f"long.{style}"
+    path.write_bytes(export_of(style, rows))
+    return path
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_healthy_macs_long_export_is_judged_from_its_end(tmp_path: Path, style: str) -> None:
+    path = long_export(tmp_path, style)
+    whole, end = both_reads(path, Settings(), block=4096)
+    assert end is not None
+    assert result(end) == result(whole)
+    assert end.judged_since is not None
+    # the history, and back to the sleep or wake before it (about every 3 hours)
+    assert end.judged_since >= end.diagnosis.judged_at - 30 * HOUR
+    assert end.log.bytes_read < path.stat().st_size * 0.8
+    assert whole.log.bytes_read == path.stat().st_size
+
+
+def test_an_export_without_sleep_events_is_read_whole_for_the_sleep_state(tmp_path: Path) -> None:
+    path = long_export(tmp_path, "ndjson", with_power=False)
+    whole, end = both_reads(path, Settings(), block=4096)
+    assert end is not None
+    assert result(end) == result(whole)
+    assert end.judged_since == whole.judged_since == whole.diagnosis.judged_at - 24 * HOUR
+    assert end.log.bytes_read >= path.stat().st_size
+
+
+def test_standard_input_is_not_read_from_its_end() -> None:
+    assert analyze_end(FakeSystem(), "-", settings=SHORT, naive_tz=UTC, clock=AT) is None
