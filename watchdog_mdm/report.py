@@ -114,12 +114,21 @@ def line_from_document(document: dict[str, Any], local: tzinfo | None = None) ->
 
 def judged_line(examination: Examination) -> str:
     d = examination.diagnosis
-    since = examination.judged_since
-    span = f", over the entries from {_time(since)} on" if since is not None else ""
     return (
-        f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}){span}; "
+        f"Judged as of {_time(d.judged_at)} ({examination.judged_at_source}); "
         f"window {format_duration(d.window)}, history {format_duration(d.history)}."
     )
+
+
+def span_line(examination: Examination) -> list[str]:
+    """Where the span of an export judged starts (docs/detection.md), when offline."""
+    since = examination.judged_since
+    if since is None:
+        return []
+    return [
+        f"Judged over the entries from {_time(since)} on: the history, and back to "
+        "mdmclient's last exchange and the sleep or wake before it; older ones are not judged."
+    ]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -391,7 +400,7 @@ def _explain(examination: Examination, healing: list[str] | None) -> str:
     d = examination.diagnosis
     obs = d.observations
     log = examination.log
-    lines = [judged_line(examination), ""]
+    lines = [judged_line(examination), *span_line(examination), ""]
     if healing is not None:
         lines += [*healing, ""]
     for key, value in verdict_keys(examination).items():
