@@ -116,6 +116,26 @@ CHATTER = [
 ]
 
 
+# powerd's sleep and wake (tests/fixtures/power_lines.txt: a real compact line, and a
+# public tool's filter constant), as an export made with the documented predicate holds
+POWER = [
+    (
+        "powerd",
+        "/System/Library/CoreServices/powerd.bundle/powerd",
+        "com.apple.powerd",
+        "sleepWake",
+        "Entering Sleep state due to 'Idle Sleep'",
+    ),
+    (
+        "powerd",
+        "/System/Library/CoreServices/powerd.bundle/powerd",
+        "com.apple.powerd",
+        "sleepWake",
+        "Wake from Deep Idle [CDNVA]",
+    ),
+]
+# How often a Mac exported over days sleeps or wakes, in log time (write_export's days).
+POWER_EVERY = timedelta(minutes=90)
 # What share of the lines are softwareupdated's progress: "chatter", the everyday mix;
 # "progress", a Mac installing an update (a quarter of the lines report progress).
 MIXES = {"chatter": 0.01, "progress": 0.25}
@@ -243,12 +263,23 @@ def _first(row: tuple[datetime, object, object]) -> datetime:
     return row[0]
 
 
-def write_export(style: str, path: Path, size: int, seed: int = 7, mix: str = "chatter") -> int:
+def write_export(
+    style: str,
+    path: Path,
+    size: int,
+    seed: int = 7,
+    mix: str = "chatter",
+    days: float | None = None,
+) -> int:
     """Write about ``size`` bytes of ``style`` output in one of the :data:`MIXES`;
-    returns the byte count."""
+    returns the byte count. Its entries come 1-40 ms apart, or, with ``days``, spread
+    over that many days with a sleep or a wake of powerd's every :data:`POWER_EVERY`
+    (an export of several days made with the documented predicate)."""
     progress = MIXES[mix]
     rng = random.Random(seed)
     when = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    step = _step(style, size, days, progress) if days else None
+    power_at, asleep = when + POWER_EVERY, False
     written = 0
     with path.open("w", encoding="utf-8", newline="\n") as out:
         if style == "json":
@@ -257,8 +288,16 @@ def write_export(style: str, path: Path, size: int, seed: int = 7, mix: str = "c
         while written < size:
             chunk: list[str] = []
             for _ in range(2000):
-                when += timedelta(milliseconds=rng.randint(1, 40))
-                line = render(style, when, choose(rng, progress))
+                if step is None:
+                    when += timedelta(milliseconds=rng.randint(1, 40))
+                    record = choose(rng, progress)
+                else:
+                    when += step * rng.uniform(0, 2)
+                    record = choose(rng, progress)
+                    if when >= power_at:
+                        asleep, power_at = not asleep, power_at + POWER_EVERY
+                        record = POWER[0 if asleep else 1]
+                line = render(style, when, record)
                 if style == "json":
                     line = ("" if first else "},{\n") + line
                     first = False
@@ -269,3 +308,12 @@ def write_export(style: str, path: Path, size: int, seed: int = 7, mix: str = "c
         if style == "json":
             out.write("}]\n")
     return path.stat().st_size
+
+
+def _step(style: str, size: int, days: float, progress: float) -> timedelta:
+    """The mean time between entries for ``size`` bytes to span ``days``."""
+    rng = random.Random(0)
+    when = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    sample = [len(render(style, when, choose(rng, progress))) for _ in range(500)]
+    lines = size / (sum(sample) / len(sample))
+    return timedelta(days=days) / lines

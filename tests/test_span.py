@@ -231,6 +231,37 @@ def test_reading_only_the_end_gives_what_reading_all_of_it_gives(
     event("read from its end" if end.log.bytes_read < whole.log.bytes_read else "read whole")
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    style=st.sampled_from(STYLES),
+    first=long_rows,
+    second=rows_strategy,
+    gap_hours=st.integers(-80, 80),
+    cut=st.integers(0, 400),
+    block=st.sampled_from([300, 600, 2500]),
+)
+def test_joined_or_cut_short_exports_are_read_from_their_end_alike_or_read_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    style: str,
+    first: list[tuple[int, int, int | None]],
+    second: list[tuple[int, int, int | None]],
+    gap_hours: int,
+    cut: int,
+    block: int,
+) -> None:
+    """Joined with `cat` in either order, and cut short anywhere in the last line or
+    so (an export copied while it was written)."""
+    joined = export_of(style, rows_of(first)) + export_of(
+        style, [(when + gap_hours * HOUR, *rest) for when, *rest in rows_of(second)]
+    )
+    path = tmp_path_factory.mktemp("span") / f"joined.{style}"
+    path.write_bytes(joined[: max(1, len(joined) - cut)])
+    whole, end = both_reads(path, SHORT, block)
+    if end is not None:
+        assert result(end) == result(whole)
+    event("read whole" if end is None else "read from its end")
+
+
 def long_export(tmp_path: Path, style: str, *, with_power: bool = True) -> Path:
     """Five days of a healthy Mac: a check-in every 20 minutes, chatter between, and a
     sleep or a wake every 3 hours or so when the export holds powerd's events."""

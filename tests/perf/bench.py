@@ -2,7 +2,7 @@
 
     python tests/perf/bench.py [--size-mb 200] [--styles ndjson,compact,...]
                                [--mixes chatter,progress] [--repeat 5]
-                               [--bundle DIR] [--json FILE]
+                               [--end-days 8] [--bundle DIR] [--json FILE]
 
 For each `log show` style and mix it writes a synthetic export of the given size (line
 shapes taken from the real lines in tests/fixtures; tests/exports.py MIXES): "chatter",
@@ -14,7 +14,10 @@ a quarter of the lines softwareupdated's progress. Then it times, on that same f
 - the floor: `grep -F -c 'Received HTTP response (200)' FILE`;
 - for ndjson, a naive reference: `json.loads` on every line;
 
-and reports MB/s, the ratios, peak memory and the bytes analyze says it read, plus the
+and reports MB/s, the ratios, peak memory and the bytes analyze says it read. With
+--end-days, the same size of export spread over that many days, with powerd's sleeps and
+wakes, judged as of its newest entry (analyze reads only its end: docs/performance.md),
+with the default history and with --history 2h, against grep over all of it. Plus the
 start-up time of `mdm-watchdog -version` and
 `-help` (beside that of `import click` and of Python itself), of `analyze` on a one-line
 file, and of the PyInstaller bundle with --bundle.
@@ -84,32 +87,6 @@ NAIVE = textwrap.dedent("""
 """)
 
 
-# What a read of only the export's end would cost (watchdog_mdm/tail.py; analyze does not
-# read so yet): the newest entry from the last block, where the entries of the last
-# --tail-minutes begin, and the scan of those entries into the evidence. Prints the
-# bytes it read.
-TAIL = textwrap.dedent("""
-    import mmap, sys
-    from datetime import UTC, timedelta
-    from watchdog_mdm import patterns
-    from watchdog_mdm.evidence import Collector
-    from watchdog_mdm.scan import LogReader
-    from watchdog_mdm.tail import BLOCK, span_start
-    with open(sys.argv[1], "rb") as handle:
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            end = data[max(0, len(data) - BLOCK) :]
-            last = LogReader().scan([end], patterns.RELEVANT_MARKERS)
-            newest = max(entry.timestamp for entry in last)
-            since = newest - timedelta(minutes=int(sys.argv[2]))
-            start = span_start(data, since, UTC)
-        handle.seek(start or 0)
-        chunks = iter(lambda: handle.read(16 << 20), b"")
-        reader = LogReader()
-        Collector().add_all(reader.scan(chunks, patterns.RELEVANT_MARKERS)).observations()
-    print(reader.bytes_read + BLOCK)
-""")
-
-
 class Runs:
     """The wall times and peak memory of one command's runs."""
 
@@ -165,10 +142,13 @@ def editable_install() -> bool:
     return bool(json.loads(text).get("dir_info", {}).get("editable"))
 
 
-def bytes_read(path: Path) -> int:
+def bytes_read(path: Path, *options: str) -> int:
     """How many bytes analyze says it read of ``path`` (its --json log statistics)."""
     out = subprocess.run(
-        [command(), "analyze", str(path), "--json"], capture_output=True, text=True, check=False
+        [command(), "analyze", str(path), "--json", *options],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
     return int(json.loads(out)["evidence"]["log"]["bytes_read"])
 
@@ -191,9 +171,6 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
     }
     if style == "ndjson":
         commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
-    tail = [sys.executable, "-c", TAIL, str(path), str(args.tail_minutes)]
-    if args.tail_minutes:
-        commands["tail"] = partial(timed, *tail)
     runs = interleaved(args.repeat, **commands)
     analyze, grep = runs["analyze"], runs["grep"]
     row: dict[str, object] = {
@@ -208,15 +185,6 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
         "analyze_over_grep": round(analyze.best / grep.best, 2),
         "analyze_over_grep_median": round(analyze.median / grep.median, 2),
     }
-    if "tail" in runs:
-        tail_read = subprocess.run(tail, capture_output=True, text=True, check=True)
-        row |= {
-            "tail_minutes": args.tail_minutes,
-            "tail_seconds": round(runs["tail"].best, 3),
-            "tail_over_grep": round(runs["tail"].best / grep.best, 2),
-            "tail_bytes_read": int(tail_read.stdout),
-            "tail_peak_mb": round(runs["tail"].peak_kib / 1024, 1),
-        }
     if "naive" in runs:
         naive = runs["naive"]
         row |= {
@@ -248,11 +216,52 @@ def print_table(rows: list[dict[str, object]], rounds: int) -> None:
             f"{row['grep_seconds']:>7} "
             f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
         )
-        if "tail_seconds" in row:
+
+
+def ends_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, object]]:
+    """An export of --size-mb over --end-days days, with a sleep or wake every 90
+    minutes, judged as of its newest entry: analyze reads it from its end (the span
+    judged: the history, or further back to the sleep or wake before it). Timed with the
+    default history (24 hours) and with --history 2h, against grep over all of it."""
+    for mix in args.mixes.split(","):
+        for style in args.styles.split(","):
+            path = folder / f"days.{style}"
+            size = write_export(style, path, args.size_mb * 1_000_000, mix=mix, days=args.end_days)
+            analyze = [command(), "analyze", str(path), "--json"]
+            runs = interleaved(
+                args.repeat,
+                analyze=partial(timed, *analyze),
+                analyze_2h=partial(timed, *analyze, "--history", "2h"),
+                grep=partial(timed, "grep", "-F", "-c", "Received HTTP response (200)", str(path)),
+            )
+            grep = runs["grep"]
+            row: dict[str, object] = {"style": style, "mix": mix, "days": args.end_days}
+            row["megabytes"] = round(size / 1_000_000, 1)
+            row["grep_seconds"] = round(grep.best, 3)
+            for name, history in (("analyze", []), ("analyze_2h", ["--history", "2h"])):
+                row |= {
+                    f"{name}_seconds": round(runs[name].best, 3),
+                    f"{name}_over_grep": round(runs[name].best / grep.best, 2),
+                    f"{name}_over_grep_median": round(runs[name].median / grep.median, 2),
+                    f"{name}_peak_mb": round(runs[name].peak_kib / 1024, 1),
+                    f"{name}_bytes_read": bytes_read(path, *history),
+                }
+            path.unlink()
+            yield row
+
+
+def print_ends(rows: list[dict[str, object]]) -> None:
+    for row in rows:
+        print(
+            f"{row['style']} {row['mix']}, {row['megabytes']} MB over {row['days']} days, "
+            f"grep {row['grep_seconds']} s; judged as of its newest entry:"
+        )
+        for name, label in (("analyze", "history 24h"), ("analyze_2h", "history 2h")):
             print(
-                f"  only its last {row['tail_minutes']} min: {row['tail_seconds']} s, "
-                f"{row['tail_over_grep']} x grep, {int(str(row['tail_bytes_read'])) / 1e6:.1f} "
-                f"MB read, peak {row['tail_peak_mb']} MB"
+                f"  {label}: {row[name + '_seconds']} s, {row[name + '_over_grep']} x grep "
+                f"({row[name + '_over_grep_median']}), "
+                f"{int(str(row[name + '_bytes_read'])) / 1e6:.1f} MB read, "
+                f"peak {row[name + '_peak_mb']} MB"
             )
 
 
@@ -261,10 +270,10 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--styles", default="ndjson,default,compact,syslog,json")
     parser.add_argument(
-        "--tail-minutes",
-        type=int,
+        "--end-days",
+        type=float,
         default=0,
-        help="also time reading only the export's last minutes (tail.py; not analyze)",
+        help="also judge exports of --size-mb spread over this many days, read from their end",
     )
     parser.add_argument("--mixes", default=",".join(MIXES), help="of tests/exports.py MIXES")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of the commands")
@@ -282,6 +291,7 @@ def main() -> None:
         prefix="mdm-watchdog-bench-", dir=os.environ.get("BENCH_TMP")
     ) as temporary:
         rows = list(styles_table(args, Path(temporary)))
+        ends = list(ends_table(args, Path(temporary))) if args.end_days else []
         one_line = Path(temporary) / "one-line.ndjson"
         one_line.write_text(render("ndjson", datetime(2026, 11, 25, tzinfo=UTC), EXCHANGES[1]))
         starting = {
@@ -299,9 +309,11 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "rounds": args.repeat,
             "styles": rows,
+            "ends": ends,
             **startups(starting),
         }
     print_table(rows, args.repeat)
+    print_ends(ends)
     for name in starting:
         print(f"{name}_ms: {figures[name + '_ms']} (median {figures[name + '_median_ms']})")
     python = float(str(figures["python_startup_ms"]))
