@@ -40,9 +40,11 @@ from watchdog_mdm.evidence import (
     OutcomeKind,
     Sighting,
 )
+from watchdog_mdm.patterns import POWER_MARKERS
 from watchdog_mdm.report import to_document
 from watchdog_mdm.span import judged_since
 from watchdog_mdm.system import MacSystem
+from watchdog_mdm.tail import last_marker_before
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
@@ -295,13 +297,42 @@ def test_a_healthy_macs_long_export_is_judged_from_its_end(tmp_path: Path, style
     assert whole.log.bytes_read == path.stat().st_size
 
 
-def test_an_export_without_sleep_events_is_read_whole_for_the_sleep_state(tmp_path: Path) -> None:
+def test_an_export_without_sleep_events_is_searched_for_them_not_read_whole(
+    tmp_path: Path,
+) -> None:
+    """That no sleep or wake precedes the span is ruled out by the bytes alone."""
     path = long_export(tmp_path, "ndjson", with_power=False)
     whole, end = both_reads(path, Settings(), block=4096)
     assert end is not None
     assert result(end) == result(whole)
     assert end.judged_since == whole.judged_since == whole.diagnosis.judged_at - 24 * HOUR
-    assert end.log.bytes_read >= path.stat().st_size
+    assert end.log.bytes_read < path.stat().st_size * 0.4
+
+
+def test_other_programs_lines_with_the_words_of_a_wake_do_not_make_it_step_back_slowly(
+    tmp_path: Path,
+) -> None:
+    rows: list[Any] = []
+    when = AT - 120 * HOUR
+    while when < AT:
+        when += 5 * MINUTE
+        rows += [(when, mdm(SENT), 0), (when + MINUTE, mdm(OK), 0)]
+        # every 5 minutes, another program's line with a wake's words
+        rows.append((when + 2 * MINUTE, (*CHATTER[3][:4], "Wake from the dock"), 0))
+    path = tmp_path / "worded.ndjson"
+    path.write_bytes(export_of("ndjson", rows))
+    whole, end = both_reads(path, Settings(), block=4096)
+    assert end is not None
+    assert result(end) == result(whole)
+    assert end.log.bytes_read < path.stat().st_size * 3
+
+
+def test_the_last_marker_is_found_across_a_blocks_start() -> None:
+    data = b"x" * 100 + b"Wake from Deep Idle" + b"y" * 100
+    for block in (7, 50, 105, 1000):
+        assert last_marker_before(data, POWER_MARKERS, len(data), block) == 100
+        assert last_marker_before(data, POWER_MARKERS, 109, block) is None  # cut by ``before``
+    assert last_marker_before(b"no sleep here", POWER_MARKERS, 13) is None
 
 
 def test_standard_input_is_not_read_from_its_end() -> None:

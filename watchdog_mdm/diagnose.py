@@ -38,10 +38,16 @@ from watchdog_mdm.software_update import (
     read_ddm_state,
     read_running,
 )
-from watchdog_mdm.span import judged_since
+from watchdog_mdm.span import judged_since, mdmclient_sighted
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.tail import BLOCK as TAIL_BLOCK
-from watchdog_mdm.tail import content_start, last_block, span_start
+from watchdog_mdm.tail import (
+    content_start,
+    entry_time_around,
+    last_block,
+    last_marker_before,
+    span_start,
+)
 from watchdog_mdm.text import one_line
 from watchdog_mdm.verdicts import Diagnosis, judge, with_remembered
 
@@ -478,6 +484,8 @@ def _read_end(
         newest = _newest_entry(LogReader(naive_tz), data[last:])
         reach = settings.history
         read: tuple[int, Observations] | None = None  # where the last read began, its facts
+        no_power_before = False  # no sleep or wake can be before the last read
+        power_searches = 0
         while newest is not None:
             try:
                 since = newest - reach
@@ -495,13 +503,28 @@ def _read_end(
             obs = read[1]
             if obs.newest_entry is None:
                 break
-            judged = judged_since(obs, obs.newest_entry, settings, read_from=since)
+            judged = judged_since(
+                obs, obs.newest_entry, settings, read_from=since, no_power_before=no_power_before
+            )
             if judged is not None and judged >= since:
                 return _examined(reader, obs, settings, None, clock, judged)
+            if judged is None and mdmclient_sighted(obs) and not no_power_before:
+                # Only the Mac's sleep state at the span's start is missing: the last
+                # sleep or wake before what was read, found by its bytes alone.
+                found = last_marker_before(data, patterns.POWER_MARKERS, start, block)
+                if found is None:
+                    no_power_before = True  # judged again from the same read
+                    continue
+                power_searches += 1
+                judged = entry_time_around(data, found, naive_tz)
+                if judged is not None and power_searches > 1:
+                    # another program's line with those words: never step back by one
+                    # such line at a time
+                    judged = min(judged, newest - reach * 2)
             # Back to where what was read says the span starts (what lies before it
             # may yet move it), or, when something it needs was not read, twice as far:
             # all read at most twice, however far back that is.
-            reach = newest - judged if judged is not None else reach * 2
+            reach = newest - judged if judged is not None and judged < since else reach * 2
     collector = Collector()
     _read_exports(reader, collector, [system.read_export(path)])
     return _examined(reader, collector.observations(), settings, None, clock)

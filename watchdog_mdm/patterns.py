@@ -40,6 +40,7 @@ __all__ = [
     "OFFLINE_URL_ERRORS",
     "POWER",
     "POWER_CATEGORY",
+    "POWER_MARKERS",
     "POWER_PATHS",
     "POWER_PROCESSES",
     "POWER_SUBSYSTEM",
@@ -131,6 +132,12 @@ POWER_PATHS = frozenset({"/System/Library/CoreServices/powerd.bundle/powerd"})
 POWER_SUBSYSTEM, POWER_CATEGORY = "com.apple.powerd", "sleepWake"
 SLEEP_WORDINGS: tuple[str, ...] = ("Entering Sleep state",)
 WAKE = re.compile(r"(?<!Dark)Wake from |DarkWake to FullWake")
+# Raw bytes every sleep or wake line holds (a "DarkWake from" too, which is none)
+POWER_MARKERS: tuple[bytes, ...] = (
+    *(text.encode() for text in SLEEP_WORDINGS),
+    b"Wake from ",
+    b"FullWake",
+)
 
 
 def power_event(message: str) -> bool | None:
@@ -359,7 +366,5 @@ RELEVANT_MARKERS: tuple[bytes, ...] = (
     *(text.encode() for text in MDM_CONNECT_WORDINGS),
     URL_ERROR_WORDING.encode(),
     *(text.encode() for text in PUSH_REJECTED),
-    *(text.encode() for text in SLEEP_WORDINGS),
-    b"Wake from ",
-    b"FullWake",
+    *POWER_MARKERS,
 )

@@ -24,32 +24,48 @@ from __future__ import annotations
 from datetime import datetime
 
 from watchdog_mdm.config import Settings
-from watchdog_mdm.evidence import POWER_EVENTS_KEPT, Observations
+from watchdog_mdm.evidence import POWER_EVENTS_KEPT, Observations, Outcome, Sighting
 
-__all__ = ["judged_since"]
+__all__ = ["judged_since", "mdmclient_sighted"]
 
 
 def judged_since(
-    obs: Observations, at: datetime, settings: Settings, *, read_from: datetime | None
+    obs: Observations,
+    at: datetime,
+    settings: Settings,
+    *,
+    read_from: datetime | None,
+    no_power_before: bool = False,
 ) -> datetime | None:
     """Where the span judged at ``at`` starts, from the facts of a read that holds every
     entry from ``read_from`` on (None: the whole export). None when that read cannot
     tell: a sighting the span reaches back to is not in it, and may be older.
+    ``no_power_before``: nothing before what was read can be a sleep or a wake.
 
     The start is settled by such a read only when it is not before ``read_from``.
     """
     start = at - settings.history
-    for sighting in (
-        obs.last_device_activity,
-        obs.last_device_success,
-        obs.last_device_outcome,
-        obs.last_device_request,
-    ):
+    for sighting in _mdmclient_sightings(obs):
         if sighting is not None:
             start = min(start, sighting.time)
         elif read_from is not None:
             return None  # none read: there may be an older one
-    return _with_power_state(obs, start, whole=read_from is None)
+    return _with_power_state(obs, start, whole=read_from is None or no_power_before)
+
+
+def mdmclient_sighted(obs: Observations) -> bool:
+    """Whether every sighting of mdmclient the span reaches back to is among these
+    facts: then only the sleep state at its start can be missing."""
+    return None not in _mdmclient_sightings(obs)
+
+
+def _mdmclient_sightings(obs: Observations) -> tuple[Sighting | Outcome | None, ...]:
+    return (
+        obs.last_device_activity,
+        obs.last_device_success,
+        obs.last_device_outcome,
+        obs.last_device_request,
+    )
 
 
 def _with_power_state(obs: Observations, start: datetime, *, whole: bool) -> datetime | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
+from watchdog_mdm.framing import Buffer
 from watchdog_mdm.text import one_line
 
 if TYPE_CHECKING:
@@ -178,10 +179,11 @@ class System(Protocol):
         """
         ...
 
-    def map_export(self, path: str) -> AbstractContextManager[mmap.mmap | None]:
+    def map_export(self, path: str) -> AbstractContextManager[Buffer | None]:
         """A regular, non-empty file the user named, mapped whole and read-only for as
-        long as the context lasts, to be searched anywhere (from its end); None for
-        standard input and anything that cannot be mapped. Raises OSError."""
+        long as the context lasts, to be searched anywhere (from its end), keeping no
+        more of it in memory than what one search reads; None for standard input and
+        anything that cannot be mapped. Raises OSError."""
         ...
 
     def export_files(self, folder: str) -> list[str] | None:
@@ -519,13 +521,13 @@ class MacSystem:
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
 
     @contextlib.contextmanager
-    def map_export(self, path: str) -> Iterator[mmap.mmap | None]:
+    def map_export(self, path: str) -> Iterator[Buffer | None]:
         mapped = None if path == "-" else _mapped_whole(path)
         if mapped is None:
             yield None
             return
         with mapped:
-            yield mapped
+            yield _ReleasedAfterEachSearch(mapped)
 
     def export_files(self, folder: str) -> list[str] | None:
         if folder == "-" or not os.path.isdir(folder):
@@ -737,13 +739,14 @@ def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mm
     info = os.fstat(descriptor)
     start = handle.tell()
     # A window's offset must be a multiple of the page size: a start inside one is read
-    # up to the next window's start first (once, at most a window).
+    # up to the next window's start first, in chunks.
     if stat.S_ISREG(info.st_mode) and start % MAPPED_WINDOW_BYTES:
-        head = handle.read(MAPPED_WINDOW_BYTES - start % MAPPED_WINDOW_BYTES)
-        start += len(head)
-        handle.seek(start)  # the descriptor too, past any read-ahead
-        if head:
+        left = MAPPED_WINDOW_BYTES - start % MAPPED_WINDOW_BYTES
+        while left and (head := handle.read(min(left, EXPORT_CHUNK_BYTES))):
+            left -= len(head)
             yield head
+        start = handle.tell()
+        handle.seek(start)  # the descriptor too, past any read-ahead
     # at 0 (or a window's start we sought): not a shared descriptor (/dev/stdin on
     # macOS) partly read already
     if stat.S_ISREG(info.st_mode) and os.lseek(descriptor, 0, os.SEEK_CUR) == start:
@@ -786,6 +789,51 @@ def _mapped_whole(path: str) -> mmap.mmap | None:
                 return None
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
+
+
+class _ReleasedAfterEachSearch:
+    """A whole file's read-only map whose pages are given back after each search.
+
+    Searched from its end, a step back every few megabytes touches a few bytes each
+    time, but the kernel maps in the whole large page-cache folio around each (about
+    half a megabyte here): a gigabyte's steps kept 136 MB resident. Given back after
+    each search (madvise DONTNEED: for a read-only file map, just unmapped; the page
+    cache keeps them), they never add up.
+    """
+
+    _RELEASED = 2 << 20  # a multiple of every folio and page size around a search
+
+    def __init__(self, mapped: mmap.mmap) -> None:
+        self._mapped = mapped
+        # where the platform cannot, what was searched simply stays mapped
+        self._release = getattr(mapped, "madvise", None) if hasattr(mmap, "MADV_DONTNEED") else None
+
+    def __len__(self) -> int:
+        return len(self._mapped)
+
+    def __getitem__(self, index: slice, /) -> bytes:
+        found = self._mapped[index]
+        start, stop, _ = index.indices(len(self._mapped))
+        self._released(start, stop)
+        return found
+
+    def find(self, sub: bytes, start: int = 0, end: int = sys.maxsize, /) -> int:
+        found = self._mapped.find(sub, start, end)
+        self._released(start, end)
+        return found
+
+    def rfind(self, sub: bytes, start: int = 0, end: int = sys.maxsize, /) -> int:
+        found = self._mapped.rfind(sub, start, end)
+        self._released(start, end)
+        return found
+
+    def _released(self, start: int, end: int) -> None:
+        size = len(self._mapped)
+        low = max(0, start) // self._RELEASED * self._RELEASED
+        high = min(size, -(-min(end, size) // self._RELEASED) * self._RELEASED)
+        if self._release is not None and high > low:
+            with contextlib.suppress(OSError):  # only ever memory given back early
+                self._release(mmap.MADV_DONTNEED, low, high - low)
 
 
 def _chunks(handle: io.BufferedIOBase) -> Iterator[bytes | bytearray]:

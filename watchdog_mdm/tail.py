@@ -31,8 +31,16 @@ from watchdog_mdm.framing import (
     looks_pretty,
     record_bounds,
 )
+from watchdog_mdm.markers import marker_search
 
-__all__ = ["BLOCK", "content_start", "last_block", "span_start"]
+__all__ = [
+    "BLOCK",
+    "content_start",
+    "entry_time_around",
+    "last_block",
+    "last_marker_before",
+    "span_start",
+]
 
 # as scan.py: what tells the style, and what one step back covers
 STYLE_SAMPLE = 65536
@@ -85,6 +93,36 @@ def last_block(data: Buffer, block: int = BLOCK) -> int | None:
     low = content_start(data)
     pretty = looks_pretty(data[low : low + STYLE_SAMPLE])
     return _unit_start(data, pretty, low, max(low, len(data) - block), len(data))
+
+
+def last_marker_before(
+    data: Buffer, markers: tuple[bytes, ...], before: int, block: int = BLOCK
+) -> int | None:
+    """Where the last of ``markers`` before offset ``before`` is, searched back a block at
+    a time (each copied out and searched in one pass for them all); None when there is
+    none: then no entry before holds one."""
+    search = marker_search(markers)
+    reach = max(map(len, markers)) - 1  # a marker cut by a block's start is found whole
+    end = before
+    while end > 0:
+        start = max(0, end - block)
+        chunk = data[start : min(before, end + reach)]
+        found = search.starts(chunk, 0, len(chunk))
+        if found:
+            return start + found[-1]
+        end = start
+    return None
+
+
+def entry_time_around(data: Buffer, at: int, naive_tz: tzinfo) -> datetime | None:
+    """The time of the entry whose line or record holds offset ``at`` (or of the first
+    readable one after it); None when there is none near."""
+    low = content_start(data)
+    pretty = looks_pretty(data[low : low + STYLE_SAMPLE])
+    start = _unit_start(data, pretty, low, at, len(data))
+    if start is None:
+        return None
+    return _first_entry_time(data, pretty, EntryParser(naive_tz), start, len(data))
 
 
 def content_start(data: Buffer) -> int:
