@@ -8,12 +8,22 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.exports import CHATTER, COMMANDS, EXCHANGES, PROGRESS, STYLES, downloading, export_of
+from tests.exports import (
+    CHATTER,
+    COMMANDS,
+    EXCHANGES,
+    PROGRESS,
+    STYLES,
+    downloading,
+    export_of,
+    render,
+)
 from tests.support import FakeSystem, reference_line
 from tests.test_client_state import (
     CONNECT,
@@ -337,3 +347,127 @@ def test_the_last_marker_is_found_across_a_blocks_start() -> None:
 
 def test_standard_input_is_not_read_from_its_end() -> None:
     assert analyze_end(FakeSystem(), "-", settings=SHORT, naive_tz=UTC, clock=AT) is None
+
+
+def healthy_day(start: datetime, hours: int, record_every: int = 6) -> list[Any]:
+    """A healthy Mac's rows: a request and its 200 every half hour, a wake every three
+    hours, chatter between, every 5 minutes."""
+    rows: list[Any] = []
+    for n in range(hours * 12):
+        when = start + n * 5 * MINUTE
+        kind = n % record_every
+        record = mdm(SENT) if kind == 0 else mdm(OK) if kind == 1 else CHATTER[n % 4]
+        rows.append((when, powerd(WAKE) if n % 36 == 2 else record, 0))
+    return rows
+
+
+def test_a_stuck_verdict_from_the_end_of_exports_joined_out_of_order_is_checked_whole(
+    tmp_path: Path,
+) -> None:
+    """A short export whose last line is the newest 200, joined in front of a long one
+    that ends with a request not yet answered: the steps back check the order only at a
+    few points, and from the end the request looks hung; a read of all of it finds the
+    200, which came later."""
+    tiny: list[Any] = [
+        (AT, CHATTER[0], 0),
+        (AT + 60 * HOUR, mdm(SENT), 0),
+        (AT + 61 * HOUR, mdm(OK), 0),
+    ]
+    rows = healthy_day(AT + HOUR, 50)
+    last = rows[-1][0]
+    rows += [(last + MINUTE, mdm(SENT), 0)]
+    rows += [(last + (2 + k) * MINUTE, CHATTER[k % 4], 0) for k in range(20)]
+    path = tmp_path / "joined.log"
+    path.write_bytes(export_of("default", tiny) + export_of("default", rows))
+    whole, end = both_reads(path)
+    assert end is not None
+    assert result(end) == result(whole)
+    assert end.diagnosis.client_stuck is False
+
+
+def test_a_stuck_verdict_the_older_log_contradicts_is_judged_over_all_of_the_export(
+    tmp_path: Path,
+) -> None:
+    """A DDM declaration 30 hours old, then ScheduleOSUpdate and a hung request: over the
+    span the update looks stalled; over all of it, declared, with the running version
+    unknown. Never stuck where all of the export says otherwise."""
+    rows: list[Any] = [
+        (AT - 30 * HOUR, DECLARATION, 0),
+        (AT - 29 * HOUR, powerd(WAKE), 0),
+        (AT - 2 * HOUR, mdm(SENT), 0),
+        (AT - 2 * HOUR + MINUTE, COMMANDS[0], 0),
+        (AT - 20 * MINUTE, mdm(SENT), 0),
+        *((AT - k * MINUTE, CHATTER[k % 4], 0) for k in range(19, -1, -1)),
+    ]
+    path = tmp_path / "declared.ndjson"
+    path.write_bytes(export_of("ndjson", rows))
+    whole, end = both_reads(path, Settings())
+    assert end is not None
+    assert result(end) == result(whole)
+    assert (whole.diagnosis.client_stuck, whole.diagnosis.updates_stuck) == (True, None)
+    assert whole.judged_whole
+    assert to_document(whole)["evidence"]["judged_since"] is None
+
+
+def test_in_an_export_without_requests_the_span_reaches_back_to_the_last_command(
+    tmp_path: Path,
+) -> None:
+    """Requests filtered out of the export: whether mdmclient is still carrying out its
+    last command (30 hours ago) decides whether a push is unanswered."""
+    rows: list[Any] = [
+        (AT - 30 * HOUR, COMMANDS[1], 0),
+        (AT - 26 * HOUR, powerd(WAKE), 0),
+        (AT - HOUR, mdm(OK), 0),
+        (AT - 30 * MINUTE, apsd(MDM_PUSH), 0),
+        *((AT - k * MINUTE, CHATTER[k % 4], 0) for k in range(29, -1, -1)),
+    ]
+    path = tmp_path / "no-requests.log"
+    path.write_bytes(export_of("default", rows))
+    whole, end = both_reads(path, Settings())
+    assert end is not None
+    assert result(end) == result(whole)
+    assert whole.diagnosis.client_stuck is False
+    assert whole.judged_since == AT - 30 * HOUR
+
+
+def test_local_times_in_a_zone_whose_clocks_go_back_are_read_whole(tmp_path: Path) -> None:
+    """Compact style has no offsets: read in New York's zone, the hour repeated on the
+    night clocks go back runs times backwards, which the steps back cannot see."""
+    new_york = ZoneInfo("America/New_York")
+    rows = healthy_day(datetime(2026, 10, 30, 12, tzinfo=UTC), 48)
+    body = "".join(
+        render("compact", when.astimezone(new_york), rec, uid) for when, rec, uid in rows
+    )
+    path = tmp_path / "fall-back.compact"
+    path.write_bytes(("Timestamp               Ty Process[PID:TID]\n" + body).encode())
+    system = MacSystem("/")
+    whole = analyze_export(
+        [system.read_export(str(path))], settings=SHORT, at=None, naive_tz=new_york, clock=AT
+    )
+    end = analyze_end(system, str(path), settings=SHORT, naive_tz=new_york, clock=AT, block=600)
+    assert end is not None
+    assert result(end) == result(whole)
+    assert end.log.bytes_read == path.stat().st_size  # all of it, at once
+
+
+def test_exports_in_two_zones_joined_are_read_to_an_end(tmp_path: Path) -> None:
+    """Times with their offsets joined with local times read in a zone with daylight
+    saving: the steps back go further back each time, or all of it is read."""
+    new_york = ZoneInfo("America/New_York")
+    first = healthy_day(datetime(2026, 3, 7, 17, tzinfo=UTC), 8, record_every=7)
+    second = healthy_day(datetime(2026, 3, 8, 2, 30, tzinfo=UTC), 14)
+    body = "".join(
+        render("compact", when.astimezone(new_york), rec, uid) for when, rec, uid in second
+    )
+    path = tmp_path / "two-zones.log"
+    path.write_bytes(
+        export_of("default", first)
+        + ("Timestamp               Ty Process[PID:TID]\n" + body).encode()
+    )
+    system = MacSystem("/")
+    whole = analyze_export(
+        [system.read_export(str(path))], settings=SHORT, at=None, naive_tz=new_york, clock=AT
+    )
+    end = analyze_end(system, str(path), settings=SHORT, naive_tz=new_york, clock=AT, block=600)
+    assert end is not None
+    assert result(end) == result(whole)

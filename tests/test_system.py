@@ -396,3 +396,40 @@ def test_a_process_first_seen_before_its_exec_is_found_after_it(tmp_path: Path) 
     finally:
         child.kill()
         child.wait()
+
+
+def test_an_export_named_by_a_pipes_path_is_read_as_a_stream(tmp_path: Path) -> None:
+    """`analyze /dev/stdin`, `analyze <(gunzip -c x.gz)`, a named pipe: not seekable, so
+    read in chunks, and never opened twice (the end of a file is read only from a map)."""
+    data = b"line one\nline two\n" * 1000
+    read, write = os.pipe()
+    with os.fdopen(write, "wb") as writer:
+        writer.write(data)
+    system = MacSystem("/")
+    path = f"/dev/fd/{read}"
+    with system.map_export(path) as mapped:
+        assert mapped is None
+    assert b"".join(bytes(c) for c in system.read_export(path)) == data
+    os.close(read)
+
+
+def test_an_export_is_read_from_an_offset_within_a_window_and_beyond(tmp_path: Path) -> None:
+    from watchdog_mdm.system import MAPPED_WINDOW_BYTES
+
+    data = bytes(range(256)) * ((MAPPED_WINDOW_BYTES * 2) // 256 + 3)
+    path = tmp_path / "export.log"
+    path.write_bytes(data)
+    for start in (0, 1, 4095, MAPPED_WINDOW_BYTES, MAPPED_WINDOW_BYTES + 7, len(data) - 1):
+        chunks = MacSystem("/").read_export(str(path), start)
+        assert b"".join(bytes(c) for c in chunks) == data[start:], start
+    with MacSystem("/").map_export(str(path)) as mapped:
+        assert mapped is not None
+        assert len(mapped) == len(data)
+        assert mapped[5:9] == data[5:9]
+        assert mapped.find(b"\x07\x08", 10) == data.find(b"\x07\x08", 10)
+        assert mapped.rfind(b"\x07\x08", 0, len(data)) == data.rfind(b"\x07\x08")
+    with MacSystem("/").map_export(str(tmp_path)) as folder:
+        assert folder is None
+    (tmp_path / "empty.log").write_bytes(b"")
+    with MacSystem("/").map_export(str(tmp_path / "empty.log")) as empty:
+        assert empty is None

@@ -13,8 +13,8 @@ export alone, with its sleep and wake events when it holds them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from watchdog_mdm import patterns
 from watchdog_mdm.awake import Power, PowerEvent, PowerSource, account_quiet, parse_sysctl_times
@@ -38,7 +38,7 @@ from watchdog_mdm.software_update import (
     read_ddm_state,
     read_running,
 )
-from watchdog_mdm.span import judged_since, mdmclient_sighted
+from watchdog_mdm.span import judged_since, mdmclient_sighted, whole_span_start
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.tail import BLOCK as TAIL_BLOCK
 from watchdog_mdm.tail import (
@@ -164,8 +164,10 @@ class Examination:
     judged_at_source: str  # why this instant: "clock", "--at", "newest entry", ...
     queries: tuple[tuple[str, ...], ...] = ()  # the `log show` commands run, live
     memory: Memory = field(default_factory=Memory)
-    # offline: the start of the span of the export judged (watchdog_mdm/span.py)
+    # offline: the start of the span of the export judged (watchdog_mdm/span.py); or
+    # judged_whole: all of it, for a stuck verdict over the span did not hold over all
     judged_since: datetime | None = None
+    judged_whole: bool = False
 
     @property
     def evidence_problem(self) -> str | None:
@@ -477,57 +479,92 @@ def _read_end(
     with system.map_export(path) as data:
         if data is None:
             return None
-        last = last_block(data, block)
-        if last is None:
-            return None
-        # its own reader: the last block is read again by the scan, and counted then
-        newest = _newest_entry(LogReader(naive_tz), data[last:])
-        reach = settings.history
-        read: tuple[int, Observations] | None = None  # where the last read began, its facts
-        no_power_before = False  # no sleep or wake can be before the last read
-        power_searches = 0
-        while newest is not None:
-            try:
-                since = newest - reach
-            except OverflowError:
-                break  # back past the year 1: all of it
-            start = span_start(data, since, naive_tz, block)
-            if start is None:
-                return None
-            if start <= content_start(data):
-                break  # all of it
-            if read is None or read[0] != start:  # else the same bytes: the same facts
-                collector = Collector()
-                _read_exports(reader, collector, [system.read_export(path, start)])
-                read = (start, collector.observations())
-            obs = read[1]
-            if obs.newest_entry is None:
-                break
-            judged = judged_since(
-                obs, obs.newest_entry, settings, read_from=since, no_power_before=no_power_before
-            )
-            if judged is not None and judged >= since:
-                return _examined(reader, obs, settings, None, clock, judged)
-            if judged is None and mdmclient_sighted(obs) and not no_power_before:
-                # Only the Mac's sleep state at the span's start is missing: the last
-                # sleep or wake before what was read, found by its bytes alone.
-                found = last_marker_before(data, patterns.POWER_MARKERS, start, block)
-                if found is None:
-                    no_power_before = True  # judged again from the same read
-                    continue
-                power_searches += 1
-                judged = entry_time_around(data, found, naive_tz)
-                if judged is not None and power_searches > 1:
-                    # another program's line with those words: never step back by one
-                    # such line at a time
-                    judged = min(judged, newest - reach * 2)
-            # Back to where what was read says the span starts (what lies before it
-            # may yet move it), or, when something it needs was not read, twice as far:
-            # all read at most twice, however far back that is.
-            reach = newest - judged if judged is not None and judged < since else reach * 2
+        settled = _span_from_end(system, path, data, reader, settings, block)
+    if settled is not None:
+        examination = _examined(reader, settled[0], settings, None, clock, settled[1])
+        if not _stuck(examination.diagnosis):
+            return examination
+        # Stuck, from the end alone: the whole read must say so too, for an export whose
+        # order the steps back could not check throughout (joined out of order) might
+        # have hidden what ends it, and a stuck verdict must hold over all of it.
     collector = Collector()
     _read_exports(reader, collector, [system.read_export(path)])
     return _examined(reader, collector.observations(), settings, None, clock)
+
+
+def _span_from_end(
+    system: System, path: str, data: Buffer, reader: LogReader, settings: Settings, block: int
+) -> tuple[Observations, datetime] | None:
+    """The facts of a read of the end of ``data`` that settles the span judged, and the
+    span's start; None when only a read of all of it will do."""
+    last = last_block(data, block)
+    if last is None:
+        return None
+    probe = LogReader(reader.naive_tz)  # the last block is read again, and counted then
+    newest = _newest_entry(probe, data[last:])
+    if newest is None or _clock_may_go_back(probe):
+        return None
+    newest = newest.astimezone(UTC)  # the steps back are in elapsed time
+    reach = settings.history
+    read: tuple[int, Observations] | None = None  # where the last read began, its facts
+    no_power_before = False  # no sleep or wake can be before the last read
+    power_searches = 0
+    before: datetime | None = None  # the last read's since: each goes further back
+    while True:
+        since = _further_back(newest, reach, before)
+        start = None if since is None else span_start(data, since, reader.naive_tz, block)
+        if since is None or start is None or start <= content_start(data):
+            return None  # something unusual, or back at the start: all of it
+        if read is None or read[0] != start:  # else the same bytes: the same facts
+            collector = Collector()
+            _read_exports(reader, collector, [system.read_export(path, start)])
+            read = (start, collector.observations())
+        obs = read[1]
+        if obs.newest_entry is None:
+            return None
+        judged = judged_since(
+            obs, obs.newest_entry, settings, read_from=since, no_power_before=no_power_before
+        )
+        if judged is not None and judged >= since:
+            return obs, judged
+        if judged is None and mdmclient_sighted(obs) and not no_power_before:
+            # Only the Mac's sleep state at the span's start is missing: the last sleep or
+            # wake before what was read, found by its bytes alone.
+            found = last_marker_before(data, patterns.POWER_MARKERS, start, block)
+            if found is None:
+                no_power_before = True  # judged again from the same read
+                continue
+            power_searches += 1
+            judged = entry_time_around(data, found, reader.naive_tz)
+            if judged is not None and power_searches > 1:
+                # another program's line with those words: never step back by one such
+                # line at a time
+                judged = min(judged, newest - reach * 2)
+        # Back to where what was read says the span starts (what lies before it may yet
+        # move it), or, when something it needs was not read, twice as far.
+        before = since
+        reach = newest - judged if judged is not None and judged < since else reach * 2
+
+
+def _further_back(newest: datetime, reach: timedelta, before: datetime | None) -> datetime | None:
+    """``reach`` before ``newest``, if that is further back than the read before; None
+    when it is not (times that do not add up) or would be before the year 1."""
+    try:
+        since = newest - reach
+    except OverflowError:
+        return None
+    return None if before is not None and since >= before else since
+
+
+def _clock_may_go_back(reader: LogReader) -> bool:
+    """Whether the export's times may run backwards in file order: timestamps without an
+    offset (compact style) read in a zone with daylight saving, whose clocks go back an
+    hour once a year (the steps back take the export to be in time order)."""
+    return reader.naive_timestamps > 0 and not isinstance(reader.naive_tz, timezone)
+
+
+def _stuck(diagnosis: Diagnosis) -> bool:
+    return diagnosis.client_stuck is True or diagnosis.updates_stuck is True
 
 
 def _newest_entry(reader: LogReader, end: Buffer) -> datetime | None:
@@ -556,18 +593,42 @@ def _examined(
     clock: datetime,
     since: datetime | None = None,
 ) -> Examination:
-    """The judgement of an export's observations, over its span (``since``: as settled
-    by a read of its end; else set by these observations, of the whole export)."""
+    """The judgement of an export's observations over its span: ``since``, as a read of
+    its end settled it; else set by these observations, of all of it. Over all of it, a
+    stuck verdict must hold when all of it is judged too: where older log says otherwise
+    (a command mdmclient was still carrying out, a declaration), all of it is judged."""
     if at is not None:
         judged_at, how = at, "--at"
     elif obs.newest_entry is not None:
         judged_at, how = obs.newest_entry, "newest entry"
     else:
-        judged_at, how = clock, "the clock: no readable entry in the input"
-    if since is None and how != "the clock: no readable entry in the input":
-        since = judged_since(obs, judged_at, settings, read_from=None)
-    if since is not None:
-        obs = obs.since(since)
+        return _judged(reader, obs, settings, clock, "the clock: no readable entry in the input")
+    whole = since is None
+    if since is None:
+        since = whole_span_start(obs, judged_at, settings)
+    examination = _judged(reader, obs.since(since), settings, judged_at, how, since)
+    if whole and _stuck(examination.diagnosis):
+        over_all = _judged(reader, obs, settings, judged_at, how)
+        if _unstuck(examination.diagnosis, over_all.diagnosis):
+            return replace(over_all, judged_whole=True)
+    return examination
+
+
+def _unstuck(span: Diagnosis, whole: Diagnosis) -> bool:
+    """Whether a verdict stuck over the span is not over all of the export."""
+    return (span.client_stuck is True and whole.client_stuck is not True) or (
+        span.updates_stuck is True and whole.updates_stuck is not True
+    )
+
+
+def _judged(
+    reader: LogReader,
+    obs: Observations,
+    settings: Settings,
+    judged_at: datetime,
+    how: str,
+    since: datetime | None = None,
+) -> Examination:
     circumstances = Circumstances(
         power=power_from_log(obs.power_events),
         network=Network(None, "not known offline: an export holds no network probe"),

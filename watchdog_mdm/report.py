@@ -122,6 +122,11 @@ def judged_line(examination: Examination) -> str:
 
 def span_line(examination: Examination) -> list[str]:
     """Where the span of an export judged starts (docs/detection.md), when offline."""
+    if examination.judged_whole:
+        return [
+            "Judged over all of the export: over its last hours a verdict was stuck that "
+            "older log contradicts, and a stuck verdict must hold over all of it."
+        ]
     since = examination.judged_since
     if since is None:
         return []
@@ -215,6 +220,7 @@ def evidence(examination: Examination) -> dict[str, Any]:
         "judged_at": _time(d.judged_at),
         "judged_at_source": examination.judged_at_source,
         "judged_since": _time(examination.judged_since),
+        "judged_whole": examination.judged_whole,
         "window_minutes": int(d.window.total_seconds() // 60),
         "history_hours": round(d.history.total_seconds() / 3600, 2),
         "reasons": dict(d.reasons),

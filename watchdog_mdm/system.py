@@ -737,19 +737,21 @@ def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mm
     """
     descriptor = handle.fileno()
     info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):  # a pipe (/dev/stdin, <(...)) cannot even tell()
+        yield from _chunks(handle)
+        return
+    # From where it stands (a start sought, or a shared descriptor such as /dev/stdin on
+    # macOS partly read already). A window's offset must be a multiple of the page size:
+    # a start inside one is read up to the next window's start first, in chunks.
     start = handle.tell()
-    # A window's offset must be a multiple of the page size: a start inside one is read
-    # up to the next window's start first, in chunks.
-    if stat.S_ISREG(info.st_mode) and start % MAPPED_WINDOW_BYTES:
+    if start % MAPPED_WINDOW_BYTES:
         left = MAPPED_WINDOW_BYTES - start % MAPPED_WINDOW_BYTES
         while left and (head := handle.read(min(left, EXPORT_CHUNK_BYTES))):
             left -= len(head)
             yield head
         start = handle.tell()
         handle.seek(start)  # the descriptor too, past any read-ahead
-    # at 0 (or a window's start we sought): not a shared descriptor (/dev/stdin on
-    # macOS) partly read already
-    if stat.S_ISREG(info.st_mode) and os.lseek(descriptor, 0, os.SEEK_CUR) == start:
+    if os.lseek(descriptor, 0, os.SEEK_CUR) == start:
         mapped = yield from _windows(descriptor, info.st_size, start)
         # all of it, and nothing since (a /proc file says 0 bytes but has text): done,
         # without a read buffer
@@ -780,6 +782,9 @@ def _windows(descriptor: int, size: int, offset: int = 0) -> Generator[mmap.mmap
 def _mapped_whole(path: str) -> mmap.mmap | None:
     """A regular, non-empty file mapped whole and read-only; None otherwise."""
     try:
+        # not opened unless regular: opening a named pipe would take its writer's output
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as handle:  # a user path: not re-rooted
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return None
