@@ -5,7 +5,7 @@ the result is the result of reading all of it; only what was read differs."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,7 +203,7 @@ def result(examination: Examination) -> dict[str, Any]:
 
 
 def both_reads(
-    path: Path, rules: Settings = SHORT, block: int = 600
+    path: Path, rules: Settings = SHORT, block: int = 600, naive_tz: tzinfo = UTC
 ) -> tuple[Examination, Examination | None]:
     """Read as analyze reads a file the user names: the fake System's chunks are single
     lines, which no real reader gives (and pretty JSON records cut there are read late:
@@ -213,10 +213,10 @@ def both_reads(
         [system.read_export(str(path))],
         settings=rules,
         at=None,
-        naive_tz=UTC,
+        naive_tz=naive_tz,
         clock=AT,
     )
-    end = analyze_end(system, str(path), settings=rules, naive_tz=UTC, clock=AT, block=block)
+    end = analyze_end(system, str(path), settings=rules, naive_tz=naive_tz, clock=AT, block=block)
     return whole, end
 
 
@@ -430,21 +430,19 @@ def test_in_an_export_without_requests_the_span_reaches_back_to_the_last_command
     assert whole.judged_since == AT - 30 * HOUR
 
 
+def compact_in(zone: ZoneInfo, rows: list[Any]) -> bytes:
+    """Compact style as a Mac in ``zone`` prints it: local times, no offset."""
+    body = "".join(render("compact", when.astimezone(zone), rec, uid) for when, rec, uid in rows)
+    return ("Timestamp               Ty Process[PID:TID]\n" + body).encode()
+
+
 def test_local_times_in_a_zone_whose_clocks_go_back_are_read_whole(tmp_path: Path) -> None:
     """Compact style has no offsets: read in New York's zone, the hour repeated on the
     night clocks go back runs times backwards, which the steps back cannot see."""
     new_york = ZoneInfo("America/New_York")
-    rows = healthy_day(datetime(2026, 10, 30, 12, tzinfo=UTC), 48)
-    body = "".join(
-        render("compact", when.astimezone(new_york), rec, uid) for when, rec, uid in rows
-    )
     path = tmp_path / "fall-back.compact"
-    path.write_bytes(("Timestamp               Ty Process[PID:TID]\n" + body).encode())
-    system = MacSystem("/")
-    whole = analyze_export(
-        [system.read_export(str(path))], settings=SHORT, at=None, naive_tz=new_york, clock=AT
-    )
-    end = analyze_end(system, str(path), settings=SHORT, naive_tz=new_york, clock=AT, block=600)
+    path.write_bytes(compact_in(new_york, healthy_day(datetime(2026, 10, 30, 12, tzinfo=UTC), 48)))
+    whole, end = both_reads(path, SHORT, 600, new_york)
     assert end is not None
     assert result(end) == result(whole)
     assert end.log.bytes_read == path.stat().st_size  # all of it, at once
@@ -456,18 +454,8 @@ def test_exports_in_two_zones_joined_are_read_to_an_end(tmp_path: Path) -> None:
     new_york = ZoneInfo("America/New_York")
     first = healthy_day(datetime(2026, 3, 7, 17, tzinfo=UTC), 8, record_every=7)
     second = healthy_day(datetime(2026, 3, 8, 2, 30, tzinfo=UTC), 14)
-    body = "".join(
-        render("compact", when.astimezone(new_york), rec, uid) for when, rec, uid in second
-    )
     path = tmp_path / "two-zones.log"
-    path.write_bytes(
-        export_of("default", first)
-        + ("Timestamp               Ty Process[PID:TID]\n" + body).encode()
-    )
-    system = MacSystem("/")
-    whole = analyze_export(
-        [system.read_export(str(path))], settings=SHORT, at=None, naive_tz=new_york, clock=AT
-    )
-    end = analyze_end(system, str(path), settings=SHORT, naive_tz=new_york, clock=AT, block=600)
+    path.write_bytes(export_of("default", first) + compact_in(new_york, second))
+    whole, end = both_reads(path, SHORT, 600, new_york)
     assert end is not None
     assert result(end) == result(whole)
