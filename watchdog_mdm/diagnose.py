@@ -459,13 +459,14 @@ def analyze_end(
     block: int = TAIL_BLOCK,
 ) -> Examination | None:
     """:func:`analyze_export` of one file as of its newest entry, reading only its end
-    where that settles the span judged: the entries from HistoryHours before the newest
-    on, then twice as far back, and so on, until
+    where that settles the span judged: the entries from HistoryHours (and an eighth)
+    before the newest on, then further back, until
     :func:`watchdog_mdm.span.judged_since` is settled by what was read (the result is
-    then the whole read's: docs/performance.md). None when the file cannot be read from
-    its end (not a regular file, entries out of order: see
-    :func:`watchdog_mdm.tail.span_start`): read it whole. ``block``: how far one step
-    back goes (and how much of the end gives the newest entry)."""
+    then the whole read's: docs/performance.md), or all of it when the end cannot settle
+    it (entries out of order: :func:`watchdog_mdm.tail.span_start`), or a stuck verdict
+    needs confirming. None when the file cannot be mapped (not a regular file): read it
+    as a stream. ``block``: how far one step back goes (and how much of the end gives
+    the newest entry)."""
     try:
         return _read_end(system, path, settings, naive_tz, clock, block)
     except OSError as exc:  # mapping it; reading it is _read_exports' to report
@@ -492,6 +493,9 @@ def _read_end(
     return _examined(reader, collector.observations(), settings, None, clock)
 
 
+SPAN_MARGIN = 8
+
+
 def _span_from_end(
     system: System, path: str, data: Buffer, reader: LogReader, settings: Settings, block: int
 ) -> tuple[Observations, datetime] | None:
@@ -505,7 +509,11 @@ def _span_from_end(
     if newest is None or _clock_may_go_back(probe):
         return None
     newest = newest.astimezone(UTC)  # the steps back are in elapsed time
-    reach = settings.history
+    # The history and an eighth more: the sleep or wake before the history's start is
+    # usually in that eighth (a laptop sleeps several times a day), and found there it
+    # settles the span at once, where finding it just before the read meant reading it
+    # all again from there.
+    reach = settings.history + settings.history / SPAN_MARGIN
     read: tuple[int, Observations] | None = None  # where the last read began, its facts
     no_power_before = False  # no sleep or wake can be before the last read
     power_searches = 0
