@@ -103,6 +103,9 @@ _PID_MAX = 2**31 - 1
 _ID_MAX = 2**32 - 1
 
 
+_from_iso = datetime.fromisoformat
+
+
 def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
     """Parse a ``log`` timestamp (``2022-08-01 12:33:07.171780-0400`` and kin).
 
@@ -153,6 +156,17 @@ def _text(value: object) -> str:
 # process, message, subsystem, category, message_type, pid, image path, user id: a
 # LogEntry but its time (text styles say neither path nor user)
 _Fields = tuple[str, str, str, str, str, int, str, None]
+
+# Where a text line is cut for remembering: the wording of softwareupdated's progress
+# (patterns.UPDATE_PROGRESS_AT_START), a quarter of an updating Mac's lines, each with
+# its own numbers after it. What comes before the cut decides how every style reads the
+# line but for its message's end: no style's fields before the message can take its
+# "[" (compact's and syslog's "[pid" need a digit; default's process takes no bracket;
+# syslog's host ends at a space, and the match remembered must start the message
+# before the cut), the sender ends before its "(", the subsystem before its "]", and
+# the message runs to the line's end (a line break ends the match: not remembered).
+_PROGRESS_CUT = "[SUMacControllerProgressManager] Reported progress ("
+_PROGRESS_CUT_LENGTH = len(_PROGRESS_CUT)
 
 # (offset given?, style order as the styles' pattern texts, line ending): a compiled
 # pattern hashes its whole compiled code each time, nearly a microsecond a line.
@@ -243,25 +257,43 @@ class EntryParser:
             return None
         # Everything after the timestamp repeats all day ("Df mdmclient[1057:1ce7]
         # [com.apple.ManagedClient:HTTPUtil] [0:MDMDaemon:...] <<<<< Received HTTP
-        # response (200) [Idle] <<<<<"), so it is matched against the styles once.
+        # response (200) [Idle] <<<<<"), so it is matched against the styles once. A
+        # progress line repeats up to its wording (what follows, its portion, bytes and
+        # time left, is its own): it is remembered up to there (_PROGRESS_CUT).
         split = prefix.end()
-        rest = line[split:]
+        cut = line.find(_PROGRESS_CUT, split)
+        if cut == -1:
+            head, tail = line[split:], ""
+        else:
+            cut += _PROGRESS_CUT_LENGTH
+            head, tail = line[split:cut], line[cut:]
         # The style order is in the key: a line two styles could read is read by the one
         # matched last, as it would be without remembering.
-        key = (prefix["offset"] is not None, self._style_order, rest)
+        key = (prefix["offset"] is not None, self._style_order, head)
         seen = self._seen_rests.get(key)
-        if seen is not None:
+        if seen is not None and "\n" not in tail:
             if seen[1] is not self._text_styles[0]:  # (checked here: once a line)
                 self._put_first(seen[1])
-            return self._entry(line[:split], key[0], seen[0])
+            fields = seen[0]
+            if tail:
+                fields = (fields[0], fields[1] + safe(tail), *fields[2:])
+            return self._entry(line[:split], key[0], fields)
         parsed = self._from_styles(line)
         if parsed is None:
             return None
         # remembered only if the rest alone decided the match, and if it is not too long
-        if parsed.timestamp_end == split and len(rest) <= self.REMEMBERED_CHARS:
+        if (
+            parsed.timestamp_end == split
+            and len(head) <= self.REMEMBERED_CHARS
+            # the message starts before the cut (see _PROGRESS_CUT)
+            and len(parsed.fields[1]) >= len(tail) + _PROGRESS_CUT_LENGTH * (cut != -1)
+        ):
             if len(self._seen_rests) >= self.REMEMBERED_ENDINGS:
                 self._seen_rests.clear()
-            self._seen_rests[key] = (parsed.fields, parsed.style)
+            fields = parsed.fields
+            if tail:
+                fields = (fields[0], fields[1][: -len(tail)], *fields[2:])
+            self._seen_rests[key] = (fields, parsed.style)
         return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
 
     def _from_styles(self, line: str) -> _Parsed | None:
@@ -278,9 +310,16 @@ class EntryParser:
             self._style_order = _order_of(self._text_styles)
 
     def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
-        timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset, self.naive_tz)
-        if timestamp is None:
+        # parse_timestamp, written out: this runs for every text line read, and ts, as
+        # the style matched it, needs no stripping
+        try:
+            timestamp = _from_iso(ts if has_offset else ts + self._naive_offset)
+        except ValueError:
             return None
+        if not EARLIEST_YEAR <= timestamp.year <= LATEST_YEAR:
+            return None
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=self.naive_tz)
         if not has_offset:
             self.naive_timestamps += 1
         self.entries += 1
