@@ -9,15 +9,20 @@ wording, forged, escaped or broken, the same entries and the same observations.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.exports import PROGRESS, downloading, render, write_export
 from tests.reference_reader import ReferenceReader
 from watchdog_mdm import patterns
 from watchdog_mdm.entries import EntryParser, LogEntry
 from watchdog_mdm.evidence import Collector, read_update_message, update_progress
+from watchdog_mdm.scan import LogReader
 
 WORDING = "[SUMacControllerProgressManager] Reported progress ("
 SU_IMAGE = patterns.SOFTWARE_UPDATE_PATHS[0]
@@ -179,3 +184,206 @@ def test_the_collector_reads_progress_as_the_general_reading_says(
         if (update := update_progress(m)) is not None
     ]
     assert [(p.time, p.phase, p.edge, p.portion) for p in obs.update_progress] == expected
+
+
+# ------------------------------------------------------------ JSON records by layout
+
+
+class ReadingEveryRecordWhole(EntryParser):
+    """A parser that keeps no layout: it parses every JSON record whole."""
+
+    LAYOUTS = 0
+
+
+WHEN = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+MDMCLIENT_PATH = "\\/usr\\/libexec\\/mdmclient"
+
+# Edits of a progress record's text: other values where a layout has holes (plain or
+# not), values a layout has as text, keys added, doubled, reordered, forged in the
+# message, white space, and damage. (old, new): the first occurrence is replaced.
+_RECORD_EDITS = st.one_of(
+    st.tuples(
+        st.just('"machTimestamp":23247436516259'),
+        st.sampled_from(
+            [
+                '"machTimestamp":1',
+                '"machTimestamp":0',
+                '"machTimestamp":01',
+                '"machTimestamp":-5',
+                '"machTimestamp":1.5',
+                '"machTimestamp":1e3',
+                '"machTimestamp":123456789012345678901234',
+                '"machTimestamp":"12"',
+                '"machTimestamp":null',
+                '"machTimestamp": 7',
+            ]
+        ),
+    ),
+    st.tuples(
+        st.just('"traceID":13353070231556'),
+        st.sampled_from(['"traceID":1', '"traceID":99', '"traceID":-1', '"traceID":1.0']),
+    ),
+    st.tuples(st.just('"threadID":'), st.sampled_from(['"threadID":1', '"threadID":-'])),
+    st.tuples(
+        st.just('"activityIdentifier":0'),
+        st.sampled_from(['"activityIdentifier":5', '"activityIdentifier":07']),
+    ),
+    st.tuples(
+        st.just('"timestamp":"2026-11-25'),
+        st.sampled_from(
+            [
+                '"timestamp":"2027-01-02',
+                '"timestamp":"9999-11-25',
+                '"timestamp":"x2026-11-25',
+                '"timestamp":"2026\\u002d11-25',
+                '"timestamp":"\\u0032026-11-25',
+            ]
+        ),
+    ),
+    st.tuples(
+        st.just('"eventMessage":"'),
+        st.builds(lambda text: '"eventMessage":' + json.dumps(text)[:-1], st.text(max_size=20)),
+    ),
+    st.tuples(
+        st.just('"eventMessage":"'),
+        st.builds(
+            lambda text: '"eventMessage":"' + text,
+            st.text(alphabet="\t\x01\x1f\x7f\x85é\u2028\udc80 a", min_size=1, max_size=3),
+        ),
+    ),
+    st.tuples(
+        st.just('"eventMessage":"'),
+        st.builds(
+            lambda text: '"eventMessage":"' + text,
+            st.text(alphabet='"\\/ ,:{}\t\x01\x7fu0aé\udc80', max_size=8),
+        ),
+    ),
+    st.tuples(
+        st.just('"eventMessage":"'),
+        st.just(
+            '"eventMessage":"\\",\\"processImagePath\\":\\"' + MDMCLIENT_PATH + '\\",\\"x\\":\\"'
+        ),
+    ),
+    st.tuples(
+        st.just('"processImagePath":"'),
+        st.sampled_from(
+            [
+                '"processImagePath":"' + MDMCLIENT_PATH + '","x":"',
+                '"processImage\\u0050ath":"',
+                '"processImagePath":"\\/usr\\/local',
+            ]
+        ),
+    ),
+    st.tuples(
+        st.just('"parentActivityIdentifier":0}'),
+        st.sampled_from(
+            [
+                '"parentActivityIdentifier":0,"processImagePath":"' + MDMCLIENT_PATH + '"}',
+                '"parentActivityIdentifier":0,"timestamp":"2026-11-26 00:00:00.000000+0000"}',
+                '"parentActivityIdentifier":0,"eventMessage":"hello"}',
+                '"parentActivityIdentifier":0,"userID":501}',
+                '"parentActivityIdentifier":0} ',
+                '"parentActivityIdentifier":0}}',
+                '"parentActivityIdentifier":0',
+                '"parentActivityIdentifier":NaN}',
+            ]
+        ),
+    ),
+    st.tuples(st.just('"userID":0'), st.sampled_from(['"userID":501', '"userID" : 0'])),
+    st.tuples(st.just('{"timezoneName"'), st.sampled_from(['{ "timezoneName"', '["timezoneName"'])),
+    st.tuples(st.just('"source":null,'), st.just("")),
+)
+
+
+def _progress_record(style: str, seconds: int, portion: float, user_id: int | None) -> str:
+    record = downloading(portion) if portion >= 0 else PROGRESS[0]
+    text = render(style, WHEN + timedelta(seconds=seconds), record, user_id)
+    return text.strip() if style == "ndjson" else "{\n" + text.rstrip("\n") + "\n}"
+
+
+def _edited(old: str, new: str) -> list[tuple[int, float, int | None, list[tuple[str, str]]]]:
+    return [(2, 0.25, 0, [(old, new)])]
+
+
+@settings(max_examples=300, deadline=None)
+@example(style="ndjson", records=_edited('"eventMessage":"', '"eventMessage":"\x01'))
+@example(style="ndjson", records=_edited('"eventMessage":"', '"eventMessage":"\x7f'))
+@example(style="json", records=_edited('"eventMessage":"', '"eventMessage":"é'))
+@example(style="ndjson", records=_edited('"eventMessage":"', '"eventMessage":"\\u00e9'))
+@example(style="ndjson", records=_edited('"machTimestamp":2', '"machTimestamp":-2'))
+@example(style="ndjson", records=_edited('"eventMessage":"', '"eventMessage":"x"'))
+@example(style="json", records=_edited('"eventMessage":"', '"eventMessage":"\\"'))
+@given(
+    style=st.sampled_from(["ndjson", "json"]),
+    records=st.lists(
+        st.tuples(
+            st.integers(0, 10**6),
+            st.sampled_from([-1.0, 0.0, 0.25, 0.999999]),
+            st.sampled_from([0, 0, 200, 501, None]),
+            st.lists(_RECORD_EDITS, min_size=1, max_size=2),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+)
+def test_a_record_read_by_the_layout_of_another_reads_as_one_parsed_whole(
+    style: str, records: list[tuple[int, float, int | None, list[tuple[str, str]]]]
+) -> None:
+    """A progress record like one read before but for its time, message and counters is
+    read by that one's layout; any record, whatever its values, keys, escapes, forged
+    keys in its message, white space or damage, reads as it does parsed whole."""
+    # two records alike first: a layout is learnt from them, for the edited ones to fit
+    texts = [_progress_record(style, 0, 0.5, 0), _progress_record(style, 1, 0.6, 0)]
+    for seconds, portion, user_id, edits in records:
+        text = _progress_record(style, seconds, portion, user_id)
+        for old, new in edits:
+            text = text.replace(old, new, 1)
+        texts.append(text)
+    by_layout, whole = EntryParser(), ReadingEveryRecordWhole()
+    read = [by_layout.from_record(t) for t in texts]
+    assert read == [whole.from_record(t) for t in texts]
+    assert [by_layout.from_line(t.strip()) for t in texts] == read
+    assert by_layout.entries == whole.entries * 2
+
+
+def test_progress_records_are_read_by_their_layout() -> None:
+    """What makes them fast: after the first, each is read by its layout, not parsed."""
+    parser = EntryParser()
+    texts = [_progress_record("ndjson", n, n / 100, 0) for n in range(50)]
+    entries = [parser.from_line(text) for text in texts]
+    assert [e.message for e in entries if e] == [json.loads(t)["eventMessage"] for t in texts]
+    assert parser._layouts_used >= 48
+
+
+def test_a_record_forging_the_daemons_path_in_its_message_is_not_the_daemons() -> None:
+    parser = EntryParser()
+    daemon = _progress_record("ndjson", 0, 0.5, 0)
+    parser.from_line(daemon)
+    parser.from_line(_progress_record("ndjson", 1, 0.6, 0))
+    forged = daemon.replace(
+        '"eventMessage":"',
+        '"eventMessage":"\\",\\"processImagePath\\":\\"' + MDMCLIENT_PATH + '\\"',
+    )
+    forged = forged.replace(patterns.SOFTWARE_UPDATE_PATHS[0].replace("/", "\\/"), "\\/tmp\\/x")
+    entry = parser.from_line(forged)
+    assert entry is not None
+    assert entry.image_path == "/tmp/x"
+    assert entry.message.startswith('","processImagePath":"/usr/libexec/mdmclient"')
+
+
+def test_progress_exports_of_every_style_read_as_the_reference_reader_reads_them(
+    tmp_path: Path,
+) -> None:
+    """An updating Mac's export, read by the scanner in chunks, in every style, says
+    what reading every line says (the count of the daemons' entries aside: the scanner
+    parses only the lines that may matter, tests/test_scan.py)."""
+    for style in ("ndjson", "default", "compact", "syslog", "json"):
+        path = tmp_path / f"export.{style}"
+        write_export(style, path, 300_000, mix="progress")
+        data = path.read_bytes()
+        read = Collector().add_all(ReferenceReader().read(data.splitlines(keepends=True)))
+        chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+        scanned = Collector().add_all(LogReader().scan(chunks, patterns.RELEVANT_MARKERS))
+        expected = replace(read.observations(), daemon_entries=0)
+        assert replace(scanned.observations(), daemon_entries=0) == expected, style
+        assert len(expected.update_progress) == 512, style

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from watchdog_mdm.json_records import RecordParser, record_parser
+from watchdog_mdm.json_records import Layout, RecordParser, layout_of, record_parser
 from watchdog_mdm.text import safe
 
 __all__ = ["EntryParser", "LogEntry", "fixed_offset_suffix", "parse_timestamp"]
@@ -168,6 +168,40 @@ _Fields = tuple[str, str, str, str, str, int, str, None]
 _PROGRESS_CUT = "[SUMacControllerProgressManager] Reported progress ("
 _PROGRESS_CUT_LENGTH = len(_PROGRESS_CUT)
 
+# The values of a progress record that change from one to the next (the time, the
+# message, counters and identifiers): holes in its layout (json_records.Layout). The
+# rest (its process, path, user, subsystem) must be the same text for a layout to fit.
+_LAYOUT_HOLES = frozenset(
+    {
+        "timestamp",
+        "eventMessage",
+        "machTimestamp",
+        "traceID",
+        "threadID",
+        "activityIdentifier",
+        "parentActivityIdentifier",
+    }
+)
+# Holes in every layout: these change from one record to the next.
+_ALWAYS_HOLES = frozenset({"timestamp", "eventMessage", "machTimestamp"})
+
+
+# The holes whose values an entry takes (the others only change): its time, its message.
+_FILLED = ("timestamp", "eventMessage")
+
+
+class _KnownLayout(NamedTuple):
+    layout: Layout
+    entry: LogEntry  # what the record it was learnt from reads as
+    record: dict[str, Any]  # that record
+    time_at: int  # which of the layout's holes holds the time, -1 for none
+    message_at: int  # which holds the message, -1 for none
+
+
+def _index_in(keys: tuple[str, ...]) -> Callable[[str], int]:
+    return lambda key: keys.index(key) if key in keys else -1
+
+
 # (offset given?, style order as the styles' pattern texts, line ending): a compiled
 # pattern hashes its whole compiled code each time, nearly a microsecond a line.
 _SeenKey = tuple[bool, tuple[str, ...], str]
@@ -224,6 +258,10 @@ class EntryParser:
     # REMEMBERED_CHARS = 0 remembers none (the tests hold that to the same entries).
     REMEMBERED_ENDINGS: ClassVar[int] = 1024
     REMEMBERED_CHARS: ClassVar[int] = 512
+    # Layouts of progress records kept (_from_progress_record): one per program and call
+    # site writing progress. LAYOUTS = 0 reads every record whole (the tests hold that
+    # to the same entries).
+    LAYOUTS: ClassVar[int] = 8
 
     def __init__(self, naive_tz: tzinfo = UTC) -> None:
         self.naive_tz = naive_tz
@@ -236,6 +274,9 @@ class EntryParser:
         self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
         self._loads = self.record_parser()
         self._naive_offset = fixed_offset_suffix(naive_tz)
+        # layouts of progress records read whole, the newest first (_from_progress_record)
+        self._layouts: tuple[_KnownLayout, ...] = ()
+        self._layouts_learnt = self._layouts_used = 0
 
     @staticmethod
     def record_parser() -> RecordParser:
@@ -246,11 +287,15 @@ class EntryParser:
 
     def from_record(self, text: str) -> LogEntry | None:
         """The entry of one JSON record (an ndjson line, or a pretty-printed record)."""
+        if _PROGRESS_CUT in text:
+            return self._from_progress_record(text)
         return self._from_record(self._loads(text))
 
     def from_line(self, line: str) -> LogEntry | None:
         """The entry of one stripped line of any style but pretty-printed JSON."""
         if line.startswith("{"):
+            if _PROGRESS_CUT in line:
+                return self._from_progress_record(line)
             return self._from_record(self._loads(line))
         prefix = _TIMESTAMP_PREFIX.match(line)
         if prefix is None:
@@ -295,6 +340,57 @@ class EntryParser:
                 fields = (fields[0], fields[1][: -len(tail)], *fields[2:])
             self._seen_rests[key] = (fields, parsed.style)
         return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
+
+    def _from_progress_record(self, text: str) -> LogEntry | None:
+        """A record holding softwareupdated's progress wording: read by the layout of
+        one read whole before, where it has one (json_records.Layout), else whole."""
+        for known in self._layouts:
+            values = known.layout.values(text)
+            if values is not None:
+                entry = self._from_layout(known, values)
+                if entry is not None:
+                    self._layouts_used += 1
+                    return entry
+                break
+        record = self._loads(text)
+        entry = self._from_record(record)
+        # Learnt from so many records only, or from one in 16 read by a layout: input
+        # that never repeats a layout costs one more reading of a record in 16 at most.
+        learning = self.LAYOUTS > 0 and self._layouts_learnt < 16 + self._layouts_used // 16
+        if learning and entry is not None and record is not None:
+            self._learn_layout(text, record, entry)
+        return entry
+
+    def _learn_layout(self, text: str, record: dict[str, Any], entry: LogEntry) -> None:
+        """Keep the layout of a record read whole. Its holes are the values that always
+        change, and those that changed from the record the newest layout was learnt
+        from, when the two have the same keys: each hole costs about half a microsecond
+        a record, so a value that stays the same stays in the text."""
+        holes = _ALWAYS_HOLES
+        if self._layouts and list(self._layouts[0].record) == list(record):
+            newest = self._layouts[0]
+            changed = {k for k in _LAYOUT_HOLES if newest.record.get(k) != record.get(k)}
+            holes = holes.union(changed, newest.layout.keys)  # never fewer than it had
+        layout = layout_of(text, holes)
+        if layout is not None:
+            self._layouts_learnt += 1
+            known = _KnownLayout(layout, entry, record, *map(_index_in(layout.keys), _FILLED))
+            self._layouts = (known, *self._layouts[: self.LAYOUTS - 1])
+
+    def _from_layout(self, known: _KnownLayout, values: tuple[str, ...]) -> LogEntry | None:
+        """The entry of a record of a known layout: the entry read from the record it was
+        learnt from, with the time and message in its holes (plain: safe already). None
+        when its time cannot be read."""
+        entry = known.entry
+        timestamp = entry.timestamp
+        if known.time_at >= 0:
+            parsed = parse_timestamp(values[known.time_at], self.naive_tz)
+            if parsed is None:
+                return None
+            timestamp = parsed
+        message = entry.message if known.message_at < 0 else values[known.message_at]
+        self.entries += 1
+        return _new_entry((timestamp, entry[1], message, *entry[3:]))
 
     def _from_styles(self, line: str) -> _Parsed | None:
         for pattern in self._text_styles:
