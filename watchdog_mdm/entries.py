@@ -258,7 +258,7 @@ class EntryParser:
     # REMEMBERED_CHARS = 0 remembers none (the tests hold that to the same entries).
     REMEMBERED_ENDINGS: ClassVar[int] = 1024
     REMEMBERED_CHARS: ClassVar[int] = 512
-    # Layouts of progress records kept (_from_progress_record): one per program and call
+    # Layouts of progress records kept (_from_json): one per program and call
     # site writing progress. LAYOUTS = 0 reads every record whole (the tests hold that
     # to the same entries).
     LAYOUTS: ClassVar[int] = 8
@@ -274,7 +274,7 @@ class EntryParser:
         self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
         self._loads = self.record_parser()
         self._naive_offset = fixed_offset_suffix(naive_tz)
-        # layouts of progress records read whole, the newest first (_from_progress_record)
+        # layouts of progress records read whole, the newest first (_from_json)
         self._layouts: tuple[_KnownLayout, ...] = ()
         self._layouts_learnt = self._layouts_used = 0
 
@@ -287,16 +287,12 @@ class EntryParser:
 
     def from_record(self, text: str) -> LogEntry | None:
         """The entry of one JSON record (an ndjson line, or a pretty-printed record)."""
-        if _PROGRESS_CUT in text:
-            return self._from_progress_record(text)
-        return self._from_record(self._loads(text))
+        return self._from_json(text)
 
     def from_line(self, line: str) -> LogEntry | None:
         """The entry of one stripped line of any style but pretty-printed JSON."""
         if line.startswith("{"):
-            if _PROGRESS_CUT in line:
-                return self._from_progress_record(line)
-            return self._from_record(self._loads(line))
+            return self._from_json(line)
         prefix = _TIMESTAMP_PREFIX.match(line)
         if prefix is None:
             return None
@@ -306,16 +302,17 @@ class EntryParser:
         # progress line repeats up to its wording (what follows, its portion, bytes and
         # time left, is its own): it is remembered up to there (_PROGRESS_CUT).
         split = prefix.end()
-        cut = line.find(_PROGRESS_CUT, split)
-        if cut == -1:
-            head, tail = line[split:], ""
-        else:
-            cut += _PROGRESS_CUT_LENGTH
-            head, tail = line[split:cut], line[cut:]
+        head, tail = line[split:], ""
         # The style order is in the key: a line two styles could read is read by the one
         # matched last, as it would be without remembering.
         key = (prefix["offset"] is not None, self._style_order, head)
         seen = self._seen_rests.get(key)
+        cut = -1 if seen is not None else head.find(_PROGRESS_CUT)
+        if cut != -1:  # (a line ending alike whole, progress or not, is found above)
+            cut += _PROGRESS_CUT_LENGTH
+            head, tail = head[:cut], head[cut:]
+            key = (key[0], key[1], head)
+            seen = self._seen_rests.get(key)
         if seen is not None and "\n" not in tail:
             if seen[1] is not self._text_styles[0]:  # (checked here: once a line)
                 self._put_first(seen[1])
@@ -341,9 +338,9 @@ class EntryParser:
             self._seen_rests[key] = (fields, parsed.style)
         return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
 
-    def _from_progress_record(self, text: str) -> LogEntry | None:
-        """A record holding softwareupdated's progress wording: read by the layout of
-        one read whole before, where it has one (json_records.Layout), else whole."""
+    def _from_json(self, text: str) -> LogEntry | None:
+        """A JSON record: read by the layout of a progress record read whole before, where
+        it has one (json_records.Layout), else parsed whole."""
         for known in self._layouts:
             values = known.layout.values(text)
             if values is not None:
@@ -354,10 +351,17 @@ class EntryParser:
                 break
         record = self._loads(text)
         entry = self._from_record(record)
-        # Learnt from so many records only, or from one in 16 read by a layout: input
-        # that never repeats a layout costs one more reading of a record in 16 at most.
-        learning = self.LAYOUTS > 0 and self._layouts_learnt < 16 + self._layouts_used // 16
-        if learning and entry is not None and record is not None:
+        # Learnt from progress records only (softwareupdated writes them several times a
+        # second, each alike but for its time, message and counters), from so many, or
+        # from one in 16 read by a layout: input that never repeats a layout costs one
+        # more reading of a record in 16 at most.
+        if (
+            entry is not None
+            and record is not None
+            and _PROGRESS_CUT in entry.message
+            and self.LAYOUTS > 0
+            and self._layouts_learnt < 16 + self._layouts_used // 16
+        ):
             self._learn_layout(text, record, entry)
         return entry
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Layout", "RecordParser", "layout_of", "record_parser", "standard_parser"]
 
@@ -74,31 +73,39 @@ _NUMBER = "0|[1-9][0-9]{0,17}"
 # String values taken: printable ASCII without quote or backslash, so without escapes:
 # the text is the value.
 _PLAIN = r"[ !#-\[\]-~]*"
-_is_number = re.compile(_NUMBER).fullmatch
-_is_plain = re.compile(_PLAIN).fullmatch
 # The standard library's scanner of one JSON value: (value, where its text ends).
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _WHITESPACE = " \t\n\r"
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """The text of a record, cut around some of its top-level values (its holes)."""
+class Layout(NamedTuple):
+    """The text of a record, cut around some of its top-level values (its holes).
+
+    A NamedTuple, not a frozen dataclass: it is made only where a log holds progress
+    records, and the class would cost every start of the program a millisecond."""
 
     head: str  # the text before the first hole
-    rest: re.Pattern[str]  # the rest: the text between and after the holes, as is
+    holes: re.Pattern[str]  # after the head: each hole, then as many characters as follow it
+    parts: tuple[str, ...]  # the text before, between and after the holes, "" for each hole
     keys: tuple[str, ...]  # the key of each hole
 
     def values(self, text: str) -> tuple[str, ...] | None:
         """The text in each hole, if ``text`` is this layout with plain values in its
         holes: a string of printable ASCII without quote or backslash (its text is its
-        value), or a number without sign, fraction or exponent. None otherwise. One
-        compiled match, the head compared first: a search for each piece in turn cost
-        three times as much."""
+        value), or a number without sign, fraction or exponent. None otherwise.
+
+        One match finds the holes (the text between them only counted: a pattern
+        holding it costs milliseconds to compile, one per layout learnt), one
+        comparison proves the rest the layout's text."""
         if not text.startswith(self.head):
             return None
-        match = self.rest.fullmatch(text, len(self.head))
-        return None if match is None else match.groups()
+        match = self.holes.fullmatch(text, len(self.head))
+        if match is None:
+            return None
+        values = match.groups()
+        parts = [*self.parts]
+        parts[1::2] = values
+        return values if "".join(parts) == text else None
 
 
 def layout_of(text: str, hole_keys: frozenset[str]) -> Layout | None:
@@ -112,9 +119,10 @@ def layout_of(text: str, hole_keys: frozenset[str]) -> Layout | None:
     for key, start, end, value in members:
         if key in hole_keys:
             raw = text[start:end]
-            if type(value) is str and raw == f'"{value}"' and _is_plain(value):
+            # (compiled when first learnt from, and kept, by re: importing costs nothing)
+            if type(value) is str and raw == f'"{value}"' and re.fullmatch(_PLAIN, value):
                 holes.append((start + 1, end - 1, key, False))
-            elif type(value) is int and _is_number(raw):
+            elif type(value) is int and re.fullmatch(_NUMBER, raw):
                 holes.append((start, end, key, True))
     return _cut(text, holes)
 
@@ -154,11 +162,19 @@ def _skip(text: str, at: int) -> int:
 
 
 def _cut(text: str, holes: list[tuple[int, int, str, bool]]) -> Layout:
-    rest, before = [], holes[0][0] if holes else len(text)
+    pattern, parts, before = [], [], 0
     for start, end, _, number in holes:
-        rest.append(re.escape(text[before:start]))
-        rest.append(f"({_NUMBER if number else _PLAIN})")
+        if before:
+            pattern.append(f".{{{start - before}}}")
+        pattern.append(f"({_NUMBER if number else _PLAIN})")
+        parts += [text[before:start], ""]
         before = end
-    rest.append(re.escape(text[before:]))
+    pattern.append(f".{{{len(text) - before}}}" if holes else "")
+    parts.append(text[before:])
     head = text[: holes[0][0]] if holes else text
-    return Layout(head, re.compile("".join(rest)), tuple(key for _, _, key, _ in holes))
+    return Layout(
+        head,
+        re.compile("".join(pattern), re.DOTALL),
+        tuple(parts),
+        tuple(key for _, _, key, _ in holes),
+    )
