@@ -387,3 +387,43 @@ def test_progress_exports_of_every_style_read_as_the_reference_reader_reads_them
         expected = replace(read.observations(), daemon_entries=0)
         assert replace(scanned.observations(), daemon_entries=0) == expected, style
         assert len(expected.update_progress) == 512, style
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "[SUMacControllerProgressManager] ",
+                "Reported progress (",
+                "Scan reported progress (",
+                "inter",
+                "é",
+                "): phase:",
+                "DOWNLOADING_UPDATE",
+                " stalled:NO",
+                " portionComplete:",
+                "0.5",
+                "1.2.3",
+                " ",
+                "(",
+                ")",
+            ]
+        ),
+        max_size=10,
+    ).map("".join)
+)
+def test_the_progress_wording_compared_as_text_reads_as_the_whole_match(message: str) -> None:
+    """The collector compares a progress line's wording as text and matches only what
+    follows: the same lines, and the same phase, edge and portion, as the one match."""
+    whole = patterns.UPDATE_PROGRESS_AT_START.match(message)
+    start = patterns.UPDATE_PROGRESS_START
+    after = (
+        patterns.UPDATE_PROGRESS_AFTER_START.match(message, len(start))
+        if message.startswith(start)
+        else None
+    )
+    assert (whole is None) == (after is None)
+    if whole is not None and after is not None:
+        names = ("edge", "phase", "stalled", "portion")
+        assert whole.group(*names) == after.group(*names)
+        assert whole.end() == after.end()
