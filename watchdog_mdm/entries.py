@@ -15,7 +15,13 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from watchdog_mdm.json_records import Layout, RecordParser, layout_of, record_parser
+from watchdog_mdm.json_records import (
+    Layout,
+    RecordParser,
+    layout_of,
+    layout_values,
+    record_parser,
+)
 from watchdog_mdm.text import safe
 
 __all__ = ["EntryParser", "LogEntry", "fixed_offset_suffix", "parse_timestamp"]
@@ -186,20 +192,15 @@ _LAYOUT_HOLES = frozenset(
 _ALWAYS_HOLES = frozenset({"timestamp", "eventMessage", "machTimestamp"})
 
 
-# The holes whose values an entry takes (the others only change): its time, its message.
-_FILLED = ("timestamp", "eventMessage")
+# A layout learnt: the layout, the entry and the record it was learnt from, and which of
+# its holes holds the time and which the message (-1: none). A tuple, not a class of its
+# own: a NamedTuple costs every start of the program a third of a millisecond.
+_Known = tuple[Layout, LogEntry, dict[str, Any], int, int]
 
 
-class _KnownLayout(NamedTuple):
-    layout: Layout
-    entry: LogEntry  # what the record it was learnt from reads as
-    record: dict[str, Any]  # that record
-    time_at: int  # which of the layout's holes holds the time, -1 for none
-    message_at: int  # which holds the message, -1 for none
-
-
-def _index_in(keys: tuple[str, ...]) -> Callable[[str], int]:
-    return lambda key: keys.index(key) if key in keys else -1
+def _hole_of(layout: Layout, key: str) -> int:
+    keys = layout[3]
+    return keys.index(key) if key in keys else -1
 
 
 # (offset given?, style order as the styles' pattern texts, line ending): a compiled
@@ -275,7 +276,7 @@ class EntryParser:
         self._loads = self.record_parser()
         self._naive_offset = fixed_offset_suffix(naive_tz)
         # layouts of progress records read whole, the newest first (_from_json)
-        self._layouts: tuple[_KnownLayout, ...] = ()
+        self._layouts: tuple[_Known, ...] = ()
         self._layouts_learnt = self._layouts_used = 0
 
     @staticmethod
@@ -302,17 +303,16 @@ class EntryParser:
         # progress line repeats up to its wording (what follows, its portion, bytes and
         # time left, is its own): it is remembered up to there (_PROGRESS_CUT).
         split = prefix.end()
-        head, tail = line[split:], ""
+        cut = line.find(_PROGRESS_CUT, split)
+        if cut == -1:
+            head, tail = line[split:], ""
+        else:
+            cut += _PROGRESS_CUT_LENGTH
+            head, tail = line[split:cut], line[cut:]
         # The style order is in the key: a line two styles could read is read by the one
         # matched last, as it would be without remembering.
         key = (prefix["offset"] is not None, self._style_order, head)
         seen = self._seen_rests.get(key)
-        cut = -1 if seen is not None else head.find(_PROGRESS_CUT)
-        if cut != -1:  # (a line ending alike whole, progress or not, is found above)
-            cut += _PROGRESS_CUT_LENGTH
-            head, tail = head[:cut], head[cut:]
-            key = (key[0], key[1], head)
-            seen = self._seen_rests.get(key)
         if seen is not None and "\n" not in tail:
             if seen[1] is not self._text_styles[0]:  # (checked here: once a line)
                 self._put_first(seen[1])
@@ -342,7 +342,7 @@ class EntryParser:
         """A JSON record: read by the layout of a progress record read whole before, where
         it has one (json_records.Layout), else parsed whole."""
         for known in self._layouts:
-            values = known.layout.values(text)
+            values = layout_values(known[0], text)
             if values is not None:
                 entry = self._from_layout(known, values)
                 if entry is not None:
@@ -371,28 +371,29 @@ class EntryParser:
         from, when the two have the same keys: each hole costs about half a microsecond
         a record, so a value that stays the same stays in the text."""
         holes = _ALWAYS_HOLES
-        if self._layouts and list(self._layouts[0].record) == list(record):
-            newest = self._layouts[0]
-            changed = {k for k in _LAYOUT_HOLES if newest.record.get(k) != record.get(k)}
-            holes = holes.union(changed, newest.layout.keys)  # never fewer than it had
+        if self._layouts and list(self._layouts[0][2]) == list(record):
+            newest, _, before, _, _ = self._layouts[0]
+            changed = {k for k in _LAYOUT_HOLES if before.get(k) != record.get(k)}
+            holes = holes.union(changed, newest[3])  # never fewer than it had
         layout = layout_of(text, holes)
         if layout is not None:
             self._layouts_learnt += 1
-            known = _KnownLayout(layout, entry, record, *map(_index_in(layout.keys), _FILLED))
+            time_at, message_at = _hole_of(layout, "timestamp"), _hole_of(layout, "eventMessage")
+            known = (layout, entry, record, time_at, message_at)
             self._layouts = (known, *self._layouts[: self.LAYOUTS - 1])
 
-    def _from_layout(self, known: _KnownLayout, values: tuple[str, ...]) -> LogEntry | None:
+    def _from_layout(self, known: _Known, values: tuple[str, ...]) -> LogEntry | None:
         """The entry of a record of a known layout: the entry read from the record it was
         learnt from, with the time and message in its holes (plain: safe already). None
         when its time cannot be read."""
-        entry = known.entry
+        _, entry, _, time_at, message_at = known
         timestamp = entry.timestamp
-        if known.time_at >= 0:
-            parsed = parse_timestamp(values[known.time_at], self.naive_tz)
+        if time_at >= 0:
+            parsed = parse_timestamp(values[time_at], self.naive_tz)
             if parsed is None:
                 return None
             timestamp = parsed
-        message = entry.message if known.message_at < 0 else values[known.message_at]
+        message = entry.message if message_at < 0 else values[message_at]
         self.entries += 1
         return _new_entry((timestamp, entry[1], message, *entry[3:]))
 

@@ -18,9 +18,16 @@ import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
-__all__ = ["Layout", "RecordParser", "layout_of", "record_parser", "standard_parser"]
+__all__ = [
+    "Layout",
+    "RecordParser",
+    "layout_of",
+    "layout_values",
+    "record_parser",
+    "standard_parser",
+]
 
 # The record as a dict, or None if the text is not one JSON object.
 RecordParser = Callable[[str], "dict[str, Any] | None"]
@@ -78,39 +85,38 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 _WHITESPACE = " \t\n\r"
 
 
-class Layout(NamedTuple):
-    """The text of a record, cut around some of its top-level values (its holes).
+# The text of a record, cut around some of its top-level values (its holes): the text
+# before the first hole; a pattern for what follows it, each hole and then as many
+# characters as follow it; the text before, between and after the holes, "" for each
+# hole; and the key of each hole. A tuple, not a class: a NamedTuple or a dataclass would
+# cost every start of the program a third of a millisecond or more, for what only logs
+# with progress records use.
+Layout = tuple[str, re.Pattern[str], tuple[str, ...], tuple[str, ...]]
 
-    A NamedTuple, not a frozen dataclass: it is made only where a log holds progress
-    records, and the class would cost every start of the program a millisecond."""
 
-    head: str  # the text before the first hole
-    holes: re.Pattern[str]  # after the head: each hole, then as many characters as follow it
-    parts: tuple[str, ...]  # the text before, between and after the holes, "" for each hole
-    keys: tuple[str, ...]  # the key of each hole
+def layout_values(layout: Layout, text: str) -> tuple[str, ...] | None:
+    """The text in each of the layout's holes, if ``text`` is the layout's text with plain
+    values in its holes: a string of printable ASCII without quote or backslash (its
+    text is its value), or a number without sign, fraction or exponent. None otherwise.
 
-    def values(self, text: str) -> tuple[str, ...] | None:
-        """The text in each hole, if ``text`` is this layout with plain values in its
-        holes: a string of printable ASCII without quote or backslash (its text is its
-        value), or a number without sign, fraction or exponent. None otherwise.
-
-        One match finds the holes (the text between them only counted: a pattern
-        holding it costs milliseconds to compile, one per layout learnt), one
-        comparison proves the rest the layout's text."""
-        if not text.startswith(self.head):
-            return None
-        match = self.holes.fullmatch(text, len(self.head))
-        if match is None:
-            return None
-        values = match.groups()
-        parts = [*self.parts]
-        parts[1::2] = values
-        return values if "".join(parts) == text else None
+    One match finds the holes (the text between them only counted: a pattern holding it
+    costs milliseconds to compile, one per layout learnt), one comparison proves the rest
+    the layout's text."""
+    head, holes, parts, _ = layout
+    if not text.startswith(head):
+        return None
+    match = holes.fullmatch(text, len(head))
+    if match is None:
+        return None
+    values = match.groups()
+    whole = [*parts]
+    whole[1::2] = values
+    return values if "".join(whole) == text else None
 
 
 def layout_of(text: str, hole_keys: frozenset[str]) -> Layout | None:
     """The layout of a JSON object's text with a hole for each top-level value of
-    ``hole_keys`` that is plain (see Layout.values); None if the text is not one object
+    ``hole_keys`` that is plain (see layout_values); None if the text is not one object
     (read by the standard library's scanner, token by token) or names a key twice."""
     members = _members(text)
     if members is None or len({key for key, *_ in members}) < len(members):
@@ -172,9 +178,5 @@ def _cut(text: str, holes: list[tuple[int, int, str, bool]]) -> Layout:
     pattern.append(f".{{{len(text) - before}}}" if holes else "")
     parts.append(text[before:])
     head = text[: holes[0][0]] if holes else text
-    return Layout(
-        head,
-        re.compile("".join(pattern), re.DOTALL),
-        tuple(parts),
-        tuple(key for _, _, key, _ in holes),
-    )
+    keys = tuple(key for _, _, key, _ in holes)
+    return head, re.compile("".join(pattern), re.DOTALL), tuple(parts), keys
