@@ -9,6 +9,7 @@ wording, forged, escaped or broken, the same entries and the same observations.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -312,6 +313,10 @@ def _edited(old: str, new: str) -> list[tuple[int, float, int | None, list[tuple
 @example(style="ndjson", records=_edited('"eventMessage":"', '"eventMessage":"\\u00e9'))
 @example(style="ndjson", records=_edited('"machTimestamp":2', '"machTimestamp":-2'))
 @example(style="ndjson", records=_edited('"eventMessage":"', '"eventMessage":"x"'))
+@example(  # a message that closes itself and names a key, the record's text otherwise alike
+    style="ndjson",
+    records=_edited('"eventMessage":"', '"eventMessage":"a","processImageUUID":"X'),
+)
 @example(style="json", records=_edited('"eventMessage":"', '"eventMessage":"\\"'))
 @given(
     style=st.sampled_from(["ndjson", "json"]),
@@ -427,3 +432,39 @@ def test_the_progress_wording_compared_as_text_reads_as_the_whole_match(message:
         names = ("edge", "phase", "stalled", "portion")
         assert whole.group(*names) == after.group(*names)
         assert whole.end() == after.end()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    style=st.sampled_from(["ndjson", "json", "compact", "syslog", "default"]),
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([-1.0, 0.25, 0.5, 0.75]),
+            st.sampled_from([0, 0, 501]),
+            st.lists(_RECORD_EDITS, max_size=1),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    points=st.lists(st.integers(0, 100_000), max_size=8),
+)
+def test_progress_exports_cut_anywhere_read_as_the_reference_reader_reads_them(
+    style: str, rows: list[tuple[float, int, list[tuple[str, str]]]], points: list[int]
+) -> None:
+    """Progress in any style, some of it forged, escaped or broken, cut anywhere: the
+    scanner, with its shortcuts, says what reading every line with the reference reader
+    says (the count of the daemons' entries aside, as in tests/test_scan.py)."""
+    bodies = []
+    for n, (portion, user_id, edits) in enumerate(rows):
+        record = downloading(portion) if portion >= 0 else PROGRESS[0]
+        text = render(style, WHEN + timedelta(seconds=n), record, user_id)
+        for old, new in edits if style in ("ndjson", "json") else []:
+            text = text.replace(old, new, 1)
+        bodies.append(text if text.endswith("\n") else text + "\n")
+    data = ("[{\n" + "},{\n".join(bodies) + "}]\n" if style == "json" else "".join(bodies)).encode()
+    read = Collector().add_all(ReferenceReader().read(data.splitlines(keepends=True)))
+    edges = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
+    chunks = [data[a:b] for a, b in itertools.pairwise(edges)]
+    scanned = Collector().add_all(LogReader().scan(chunks, patterns.RELEVANT_MARKERS))
+    expected = replace(read.observations(), daemon_entries=0)
+    assert replace(scanned.observations(), daemon_entries=0) == expected
