@@ -10,6 +10,11 @@ the standard library can read is lost. It also reads integers past 64 bits as fl
 the one number the reader takes, the pid, must be a 32-bit pid_t either way. The tests
 hold the reader to the same entries with either parser: :func:`record_parser` gives the
 fastest this Python has, :func:`standard_parser` is the standard library's.
+
+A record's :func:`layout_of` is its text cut around the values that change from one
+record of a program's call site to the next (the time, the message, counters): the
+records softwareupdated writes several times a second during an update are read by
+the layout of one parsed whole (:func:`layout_values`), without parsing them.
 """
 
 from __future__ import annotations
