@@ -15,7 +15,13 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from watchdog_mdm.json_records import RecordParser, record_parser
+from watchdog_mdm.json_records import (
+    Layout,
+    RecordParser,
+    layout_of,
+    layout_values,
+    record_parser,
+)
 from watchdog_mdm.text import safe
 
 __all__ = ["EntryParser", "LogEntry", "fixed_offset_suffix", "parse_timestamp"]
@@ -103,6 +109,9 @@ _PID_MAX = 2**31 - 1
 _ID_MAX = 2**32 - 1
 
 
+_from_iso = datetime.fromisoformat
+
+
 def parse_timestamp(text: str, naive_tz: tzinfo = UTC) -> datetime | None:
     """Parse a ``log`` timestamp (``2022-08-01 12:33:07.171780-0400`` and kin).
 
@@ -153,6 +162,46 @@ def _text(value: object) -> str:
 # process, message, subsystem, category, message_type, pid, image path, user id: a
 # LogEntry but its time (text styles say neither path nor user)
 _Fields = tuple[str, str, str, str, str, int, str, None]
+
+# Where a text line is cut for remembering: the wording of softwareupdated's progress
+# (patterns.UPDATE_PROGRESS_AT_START), a quarter of an updating Mac's lines, each with
+# its own numbers after it. What comes before the cut decides how every style reads the
+# line but for its message's end: no style's fields before the message can take its
+# "[" (compact's and syslog's "[pid" need a digit; default's process takes no bracket;
+# syslog's host ends at a space, and the match remembered must start the message
+# before the cut), the sender ends before its "(", the subsystem before its "]", and
+# the message runs to the line's end (a line break ends the match: not remembered).
+_PROGRESS_CUT = "[SUMacControllerProgressManager] Reported progress ("
+_PROGRESS_CUT_LENGTH = len(_PROGRESS_CUT)
+
+# The values of a progress record that change from one to the next (the time, the
+# message, counters and identifiers): holes in its layout (json_records.Layout). The
+# rest (its process, path, user, subsystem) must be the same text for a layout to fit.
+_LAYOUT_HOLES = frozenset(
+    {
+        "timestamp",
+        "eventMessage",
+        "machTimestamp",
+        "traceID",
+        "threadID",
+        "activityIdentifier",
+        "parentActivityIdentifier",
+    }
+)
+# Holes in every layout: these change from one record to the next.
+_ALWAYS_HOLES = frozenset({"timestamp", "eventMessage", "machTimestamp"})
+
+
+# A layout learnt: the layout, the entry and the record it was learnt from, and which of
+# its holes holds the time and which the message (-1: none). A tuple, not a class of its
+# own: a NamedTuple costs every start of the program a third of a millisecond.
+_Known = tuple[Layout, LogEntry, dict[str, Any], int, int]
+
+
+def _hole_of(layout: Layout, key: str) -> int:
+    keys = layout[3]
+    return keys.index(key) if key in keys else -1
+
 
 # (offset given?, style order as the styles' pattern texts, line ending): a compiled
 # pattern hashes its whole compiled code each time, nearly a microsecond a line.
@@ -210,6 +259,10 @@ class EntryParser:
     # REMEMBERED_CHARS = 0 remembers none (the tests hold that to the same entries).
     REMEMBERED_ENDINGS: ClassVar[int] = 1024
     REMEMBERED_CHARS: ClassVar[int] = 512
+    # Layouts of progress records kept (_from_json): one per program and call
+    # site writing progress. LAYOUTS = 0 reads every record whole (the tests hold that
+    # to the same entries).
+    LAYOUTS: ClassVar[int] = 8
 
     def __init__(self, naive_tz: tzinfo = UTC) -> None:
         self.naive_tz = naive_tz
@@ -222,6 +275,9 @@ class EntryParser:
         self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
         self._loads = self.record_parser()
         self._naive_offset = fixed_offset_suffix(naive_tz)
+        # layouts of progress records read whole, the newest first (_from_json)
+        self._layouts: tuple[_Known, ...] = ()
+        self._layouts_learnt = self._layouts_used = 0
 
     @staticmethod
     def record_parser() -> RecordParser:
@@ -232,37 +288,114 @@ class EntryParser:
 
     def from_record(self, text: str) -> LogEntry | None:
         """The entry of one JSON record (an ndjson line, or a pretty-printed record)."""
-        return self._from_record(self._loads(text))
+        return self._from_json(text)
 
     def from_line(self, line: str) -> LogEntry | None:
         """The entry of one stripped line of any style but pretty-printed JSON."""
         if line.startswith("{"):
-            return self._from_record(self._loads(line))
+            return self._from_json(line)
         prefix = _TIMESTAMP_PREFIX.match(line)
         if prefix is None:
             return None
         # Everything after the timestamp repeats all day ("Df mdmclient[1057:1ce7]
         # [com.apple.ManagedClient:HTTPUtil] [0:MDMDaemon:...] <<<<< Received HTTP
-        # response (200) [Idle] <<<<<"), so it is matched against the styles once.
+        # response (200) [Idle] <<<<<"), so it is matched against the styles once. A
+        # progress line repeats up to its wording (what follows, its portion, bytes and
+        # time left, is its own): it is remembered up to there (_PROGRESS_CUT).
         split = prefix.end()
-        rest = line[split:]
+        cut = line.find(_PROGRESS_CUT, split)
+        if cut == -1:
+            head, tail = line[split:], ""
+        else:
+            cut += _PROGRESS_CUT_LENGTH
+            head, tail = line[split:cut], line[cut:]
         # The style order is in the key: a line two styles could read is read by the one
         # matched last, as it would be without remembering.
-        key = (prefix["offset"] is not None, self._style_order, rest)
+        key = (prefix["offset"] is not None, self._style_order, head)
         seen = self._seen_rests.get(key)
-        if seen is not None:
+        if seen is not None and "\n" not in tail:
             if seen[1] is not self._text_styles[0]:  # (checked here: once a line)
                 self._put_first(seen[1])
-            return self._entry(line[:split], key[0], seen[0])
+            fields = seen[0]
+            if tail:
+                fields = (fields[0], fields[1] + safe(tail), *fields[2:])
+            return self._entry(line[:split], key[0], fields)
         parsed = self._from_styles(line)
         if parsed is None:
             return None
         # remembered only if the rest alone decided the match, and if it is not too long
-        if parsed.timestamp_end == split and len(rest) <= self.REMEMBERED_CHARS:
+        if (
+            parsed.timestamp_end == split
+            and len(head) <= self.REMEMBERED_CHARS
+            # the message starts before the cut (see _PROGRESS_CUT)
+            and len(parsed.fields[1]) >= len(tail) + _PROGRESS_CUT_LENGTH * (cut != -1)
+        ):
             if len(self._seen_rests) >= self.REMEMBERED_ENDINGS:
                 self._seen_rests.clear()
-            self._seen_rests[key] = (parsed.fields, parsed.style)
+            fields = parsed.fields
+            if tail:
+                fields = (fields[0], fields[1][: -len(tail)], *fields[2:])
+            self._seen_rests[key] = (fields, parsed.style)
         return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
+
+    def _from_json(self, text: str) -> LogEntry | None:
+        """A JSON record: read by the layout of a progress record read whole before, where
+        it has one (json_records.Layout), else parsed whole."""
+        for known in self._layouts:
+            values = layout_values(known[0], text)
+            if values is not None:
+                entry = self._from_layout(known, values)
+                if entry is not None:
+                    self._layouts_used += 1
+                    return entry
+                break
+        record = self._loads(text)
+        entry = self._from_record(record)
+        # Learnt from progress records only (softwareupdated writes them several times a
+        # second, each alike but for its time, message and counters), from so many, or
+        # from one in 16 read by a layout: input that never repeats a layout costs one
+        # more reading of a record in 16 at most.
+        if (
+            entry is not None
+            and record is not None
+            and _PROGRESS_CUT in entry.message
+            and self.LAYOUTS > 0
+            and self._layouts_learnt < 16 + self._layouts_used // 16
+        ):
+            self._learn_layout(text, record, entry)
+        return entry
+
+    def _learn_layout(self, text: str, record: dict[str, Any], entry: LogEntry) -> None:
+        """Keep the layout of a record read whole. Its holes are the values that always
+        change, and those that changed from the record the newest layout was learnt
+        from, when the two have the same keys: each hole costs about half a microsecond
+        a record, so a value that stays the same stays in the text."""
+        holes = _ALWAYS_HOLES
+        if self._layouts and list(self._layouts[0][2]) == list(record):
+            newest, _, before, _, _ = self._layouts[0]
+            changed = {k for k in _LAYOUT_HOLES if before.get(k) != record.get(k)}
+            holes = holes.union(changed, newest[3])  # never fewer than it had
+        layout = layout_of(text, holes)
+        if layout is not None:
+            self._layouts_learnt += 1
+            time_at, message_at = _hole_of(layout, "timestamp"), _hole_of(layout, "eventMessage")
+            known = (layout, entry, record, time_at, message_at)
+            self._layouts = (known, *self._layouts[: self.LAYOUTS - 1])
+
+    def _from_layout(self, known: _Known, values: tuple[str, ...]) -> LogEntry | None:
+        """The entry of a record of a known layout: the entry read from the record it was
+        learnt from, with the time and message in its holes (plain: safe already). None
+        when its time cannot be read."""
+        _, entry, _, time_at, message_at = known
+        timestamp = entry.timestamp
+        if time_at >= 0:
+            parsed = parse_timestamp(values[time_at], self.naive_tz)
+            if parsed is None:
+                return None
+            timestamp = parsed
+        message = entry.message if message_at < 0 else values[message_at]
+        self.entries += 1
+        return _new_entry((timestamp, entry[1], message, *entry[3:]))
 
     def _from_styles(self, line: str) -> _Parsed | None:
         for pattern in self._text_styles:
@@ -278,9 +411,16 @@ class EntryParser:
             self._style_order = _order_of(self._text_styles)
 
     def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
-        timestamp = parse_timestamp(ts if has_offset else ts + self._naive_offset, self.naive_tz)
-        if timestamp is None:
+        # parse_timestamp, written out: this runs for every text line read, and ts, as
+        # the style matched it, needs no stripping
+        try:
+            timestamp = _from_iso(ts if has_offset else ts + self._naive_offset)
+        except ValueError:
             return None
+        if not EARLIEST_YEAR <= timestamp.year <= LATEST_YEAR:
+            return None
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=self.naive_tz)
         if not has_offset:
             self.naive_timestamps += 1
         self.entries += 1

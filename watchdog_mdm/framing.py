@@ -84,7 +84,11 @@ def lines_holding(block: Buffer, hits: list[int], low: int, high: int) -> dict[i
     end = low
     for at in hits:
         if at >= end:  # else: another marker in a line already found
-            start, end = line_bounds(block, at, end, high)
+            # line_bounds(block, at, end, high), written out: this runs for every line read
+            start = block.rfind(b"\n", end, at) + 1 or end
+            end = block.find(b"\n", at, high)
+            if end == -1:
+                end = high
             found[start] = end
     return found
 

@@ -64,8 +64,10 @@ __all__ = [
     "UNKNOWN",
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "UPDATE_PROGRESS_AFTER_START",
     "UPDATE_PROGRESS_AT_START",
     "UPDATE_PROGRESS_LINE",
+    "UPDATE_PROGRESS_START",
     "UPDATE_PROGRESS_WORDING",
     "URL_ERROR",
     "URL_ERROR_WORDING",
@@ -348,6 +350,13 @@ UPDATE_PROGRESS_LINE = re.compile(r"\[SUMacControllerProgressManager\] Reported 
 # at a third of their cost (during an update, a quarter of softwareupdated's lines).
 UPDATE_PROGRESS_AT_START = re.compile(
     r"\[SUMacControllerProgressManager\] " + UPDATE_PROGRESS.pattern.replace("Scan r|r|R", "R")
+)
+# UPDATE_PROGRESS_AT_START in two: the wording it starts with, compared as text, and
+# what follows, matched from there. Together they read what it reads at half the cost:
+# a pattern compares text character by character, some thirty instructions each.
+UPDATE_PROGRESS_START = "[SUMacControllerProgressManager] Reported progress ("
+UPDATE_PROGRESS_AFTER_START = re.compile(
+    UPDATE_PROGRESS.pattern.split(r"eported progress \(", 1)[1]
 )
 
 # The raw bytes that every line the checks read contains. Lines with none of them are

@@ -306,12 +306,16 @@ class LogReader:
                 hits = [at for at in hits if at < ends_at]
                 high = ends_at
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
+        from_record, from_line = self._from_record, self._from_line
         for start, stop in found.items():
             self.candidates += 1
-            entry = self._parse_unit(block, start, stop, pretty)
-            if entry is not None:
-                yield entry
-                continue
+            # _parse_unit, written out: this runs for every candidate
+            if stop - start <= MAX_RECORD_CHARS:
+                text = block[start:stop].decode("utf-8", "replace").lstrip("\ufeff")
+                entry = from_record(text) if pretty else from_line(text.strip())
+                if entry is not None:
+                    yield entry
+                    continue
             if openings_from is not None and not pretty:
                 opening = _json_opening_before(block, max(low, openings_from), start, stop, high)
                 if opening is not None:
