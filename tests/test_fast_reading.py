@@ -435,6 +435,9 @@ def test_the_progress_wording_compared_as_text_reads_as_the_whole_match(message:
 
 
 @settings(max_examples=60, deadline=None)
+@example(  # a lone surrogate in a message: bytes that are no UTF-8, read alike
+    style="ndjson", rows=[(-1.0, 0, [('"eventMessage":"', '"eventMessage":"\udc80')])], points=[]
+)
 @given(
     style=st.sampled_from(["ndjson", "json", "compact", "syslog", "default"]),
     rows=st.lists(
@@ -461,7 +464,8 @@ def test_progress_exports_cut_anywhere_read_as_the_reference_reader_reads_them(
         for old, new in edits if style in ("ndjson", "json") else []:
             text = text.replace(old, new, 1)
         bodies.append(text if text.endswith("\n") else text + "\n")
-    data = ("[{\n" + "},{\n".join(bodies) + "}]\n" if style == "json" else "".join(bodies)).encode()
+    text = "[{\n" + "},{\n".join(bodies) + "}]\n" if style == "json" else "".join(bodies)
+    data = text.encode("utf-8", "surrogatepass")  # a lone surrogate edited in: bad UTF-8
     read = Collector().add_all(ReferenceReader().read(data.splitlines(keepends=True)))
     edges = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
     chunks = [data[a:b] for a, b in itertools.pairwise(edges)]
