@@ -203,7 +203,11 @@ def result(examination: Examination) -> dict[str, Any]:
 
 
 def both_reads(
-    path: Path, rules: Settings = SHORT, block: int = 600, naive_tz: tzinfo = UTC
+    path: Path,
+    rules: Settings = SHORT,
+    block: int = 600,
+    naive_tz: tzinfo = UTC,
+    at: datetime | None = None,
 ) -> tuple[Examination, Examination | None]:
     """Read as analyze reads a file the user names: the fake System's chunks are single
     lines, which no real reader gives (and pretty JSON records cut there are read late:
@@ -212,11 +216,13 @@ def both_reads(
     whole = analyze_export(
         [system.read_export(str(path))],
         settings=rules,
-        at=None,
+        at=at,
         naive_tz=naive_tz,
         clock=AT,
     )
-    end = analyze_end(system, str(path), settings=rules, naive_tz=naive_tz, clock=AT, block=block)
+    end = analyze_end(
+        system, str(path), settings=rules, naive_tz=naive_tz, clock=AT, at=at, block=block
+    )
     return whole, end
 
 
@@ -343,6 +349,34 @@ def test_the_last_marker_is_found_across_a_blocks_start() -> None:
         assert last_marker_before(data, POWER_MARKERS, len(data), block) == 100
         assert last_marker_before(data, POWER_MARKERS, 109, block) is None  # cut by ``before``
     assert last_marker_before(b"no sleep here", POWER_MARKERS, 13) is None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    style=st.sampled_from(STYLES),
+    spec=long_rows,
+    minutes=st.integers(-3000, 3000),
+    block=st.sampled_from([300, 600, 2500]),
+)
+def test_judged_as_of_an_instant_the_end_is_read_only_when_it_is_after_the_newest_entry(
+    tmp_path_factory: pytest.TempPathFactory,
+    style: str,
+    spec: list[tuple[int, int, int | None]],
+    minutes: int,
+    block: int,
+) -> None:
+    """--at after the newest entry: read from the end, as of that instant; before it (in
+    the middle of the export): read whole, with what came later left out."""
+    rows = rows_of(spec)
+    path = tmp_path_factory.mktemp("span") / f"export.{style}"
+    path.write_bytes(export_of(style, rows))
+    at = max(when for when, *_ in rows) + minutes * MINUTE
+    whole, end = both_reads(path, SHORT, block, at=at)
+    assert end is not None
+    assert result(end) == result(whole)
+    assert end.diagnosis.judged_at == at
+    if minutes < 0:
+        assert end.log.bytes_read >= path.stat().st_size  # all of it
 
 
 def test_standard_input_is_not_read_from_its_end() -> None:

@@ -831,9 +831,9 @@ def analyze(
             fail(_archive_hint(path), EXIT_EVIDENCE)
     try:
         examination = None
-        if at is None and len(inputs) == 1 and _is_plain_file(inputs[0]):
+        if len(inputs) == 1 and _is_plain_file(inputs[0]):
             examination = analyze_end(
-                system, inputs[0], settings=settings, naive_tz=naive_tz, clock=system.now()
+                system, inputs[0], settings=settings, naive_tz=naive_tz, clock=system.now(), at=at
             )
         if examination is None:
             examination = analyze_export(

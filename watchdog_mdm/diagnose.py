@@ -456,59 +456,73 @@ def analyze_end(
     settings: Settings,
     naive_tz: tzinfo,
     clock: datetime,
+    at: datetime | None = None,
     block: int = TAIL_BLOCK,
 ) -> Examination | None:
-    """:func:`analyze_export` of one file as of its newest entry, reading only its end
-    where that settles the span judged: the entries from HistoryHours (and an eighth)
-    before the newest on, then further back, until
+    """:func:`analyze_export` of one file as of ``at`` (None: its newest entry), reading
+    only its end where that settles the span judged: the entries from HistoryHours (and
+    an eighth) before the instant on, then further back, until
     :func:`watchdog_mdm.span.judged_since` is settled by what was read (the result is
     then the whole read's: docs/performance.md), or all of it when the end cannot settle
-    it (entries out of order: :func:`watchdog_mdm.tail.span_start`), or a stuck verdict
-    needs confirming. None when the file cannot be mapped (not a regular file): read it
-    as a stream. ``block``: how far one step back goes (and how much of the end gives
-    the newest entry)."""
+    it (entries out of order: :func:`watchdog_mdm.tail.span_start`; ``at`` before the
+    newest entry), or a stuck verdict needs confirming. None when the file cannot be
+    mapped (not a regular file): read it as a stream. ``block``: how far one step back
+    goes (and how much of the end gives the newest entry)."""
     try:
-        return _read_end(system, path, settings, naive_tz, clock, block)
+        return _read_end(system, path, settings, naive_tz, clock, at, block)
     except OSError as exc:  # mapping it; reading it is _read_exports' to report
         raise EvidenceError(f"cannot read {exc.filename or path}: {exc.strerror or exc}") from exc
 
 
 def _read_end(
-    system: System, path: str, settings: Settings, naive_tz: tzinfo, clock: datetime, block: int
+    system: System,
+    path: str,
+    settings: Settings,
+    naive_tz: tzinfo,
+    clock: datetime,
+    at: datetime | None,
+    block: int,
 ) -> Examination | None:
     reader = LogReader(naive_tz=naive_tz)
     with system.map_export(path) as data:
         if data is None:
             return None
-        settled = _span_from_end(system, path, data, reader, settings, block)
+        settled = _span_from_end(system, path, data, reader, settings, at, block)
     if settled is not None:
-        examination = _examined(reader, settled[0], settings, None, clock, settled[1])
+        examination = _examined(reader, settled[0], settings, at, clock, settled[1])
         if not _stuck(examination.diagnosis):
             return examination
         # Stuck, from the end alone: the whole read must say so too, for an export whose
         # order the steps back could not check throughout (joined out of order) might
         # have hidden what ends it, and a stuck verdict must hold over all of it.
-    collector = Collector()
+    collector = Collector(until=at)
     _read_exports(reader, collector, [system.read_export(path)])
-    return _examined(reader, collector.observations(), settings, None, clock)
+    return _examined(reader, collector.observations(), settings, at, clock)
 
 
 SPAN_MARGIN = 8
 
 
 def _span_from_end(
-    system: System, path: str, data: Buffer, reader: LogReader, settings: Settings, block: int
+    system: System,
+    path: str,
+    data: Buffer,
+    reader: LogReader,
+    settings: Settings,
+    at: datetime | None,
+    block: int,
 ) -> tuple[Observations, datetime] | None:
-    """The facts of a read of the end of ``data`` that settles the span judged, and the
-    span's start; None when only a read of all of it will do."""
+    """The facts of a read of the end of ``data`` that settles the span judged as of
+    ``at`` (None: the newest entry), and the span's start; None when only a read of all
+    of it will do (``at`` before the newest entry among them)."""
     last = last_block(data, block)
     if last is None:
         return None
     probe = LogReader(reader.naive_tz)  # the last block is read again, and counted then
     newest = _newest_entry(probe, data[last:])
-    if newest is None or _clock_may_go_back(probe):
+    if newest is None or _clock_may_go_back(probe) or (at is not None and at < newest):
         return None
-    newest = newest.astimezone(UTC)  # the steps back are in elapsed time
+    newest = (at or newest).astimezone(UTC)  # the steps back are in elapsed time
     # The history and an eighth more: the sleep or wake before the history's start is
     # usually in that eighth (a laptop sleeps several times a day), and found there it
     # settles the span at once, where finding it just before the read meant reading it
@@ -524,14 +538,14 @@ def _span_from_end(
         if since is None or start is None or start <= content_start(data):
             return None  # something unusual, or back at the start: all of it
         if read is None or read[0] != start:  # else the same bytes: the same facts
-            collector = Collector()
+            collector = Collector(until=at)
             _read_exports(reader, collector, [system.read_export(path, start)])
             read = (start, collector.observations())
         obs = read[1]
         if obs.newest_entry is None:
             return None
         judged = judged_since(
-            obs, obs.newest_entry, settings, read_from=since, no_power_before=no_power_before
+            obs, at or obs.newest_entry, settings, read_from=since, no_power_before=no_power_before
         )
         if judged is not None and judged >= since:
             return obs, judged
