@@ -721,7 +721,7 @@ class FakeLaunchd:
 
 
 def installed_command() -> str:
-    """The ``mdm-watchdog`` console script of the environment running the tests."""
+    """The ``mdm-watchdog`` command pip installed in the environment running the tests."""
     script = Path(sys.executable).parent / "mdm-watchdog"
     if not script.exists():
         pytest.fail(f"{script} is missing: install the project (pip install -e '.[test]')")

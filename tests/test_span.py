@@ -4,6 +4,7 @@ the result is the result of reading all of it; only what was read differs."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -23,8 +24,9 @@ from tests.exports import (
     downloading,
     export_of,
     render,
+    write_export,
 )
-from tests.support import FakeSystem, reference_line
+from tests.support import FakeSystem, reference_line, run_installed
 from tests.test_client_state import (
     CONNECT,
     IDENTITY,
@@ -493,3 +495,24 @@ def test_exports_in_two_zones_joined_are_read_to_an_end(tmp_path: Path) -> None:
     whole, end = both_reads(path, SHORT, 600, new_york)
     assert end is not None
     assert result(end) == result(whole)
+
+
+def test_the_installed_command_judges_a_long_export_from_its_end(tmp_path: Path) -> None:
+    """As an admin runs it: 24 MB over eight days (steps back of 4 MB), judged over its
+    last day and the sleep or wake before it, most of the file never read; on standard
+    input, all of it, with the same result."""
+    path = tmp_path / "days.ndjson"
+    write_export("ndjson", path, 24_000_000, days=8)
+    done = run_installed("analyze", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    from_end = json.loads(done.stdout)
+    piped = run_installed("analyze", "-", "--json", stdin=path.read_bytes())
+    whole = json.loads(piped.stdout)
+    assert from_end["evidence"]["log"]["bytes_read"] < path.stat().st_size / 2
+    assert whole["evidence"]["log"]["bytes_read"] == path.stat().st_size
+    for document in (from_end, whole):
+        for counted in ("log", "senders", "redacted_pushes"):
+            del document["evidence"][counted]
+    assert from_end == whole
+    assert from_end["evidence"]["judged_since"] is not None
+    assert from_end["MDMClientStuck"] is False
