@@ -53,7 +53,7 @@ from watchdog_mdm.evidence import (
     Sighting,
 )
 from watchdog_mdm.patterns import POWER_MARKERS
-from watchdog_mdm.report import to_document
+from watchdog_mdm.report import explain, to_document
 from watchdog_mdm.span import judged_since
 from watchdog_mdm.system import MacSystem
 from watchdog_mdm.tail import last_marker_before
@@ -443,6 +443,7 @@ def test_a_stuck_verdict_the_older_log_contradicts_is_judged_over_all_of_the_exp
     assert (whole.diagnosis.client_stuck, whole.diagnosis.updates_stuck) == (True, None)
     assert whole.judged_whole
     assert to_document(whole)["evidence"]["judged_since"] is None
+    assert "Judged over all of the export" in explain(whole)
 
 
 def test_in_an_export_without_requests_the_span_reaches_back_to_the_last_command(

@@ -522,7 +522,7 @@ def _span_from_end(
     newest = _newest_entry(probe, data[last:])
     if newest is None or _clock_may_go_back(probe) or (at is not None and at < newest):
         return None
-    newest = (at or newest).astimezone(UTC)  # the steps back are in elapsed time
+    instant = (at or newest).astimezone(UTC)  # the steps back are in elapsed time
     # The history and an eighth more: the sleep or wake before the history's start is
     # usually in that eighth (a laptop sleeps several times a day), and found there it
     # settles the span at once, where finding it just before the read meant reading it
@@ -533,7 +533,7 @@ def _span_from_end(
     power_searches = 0
     before: datetime | None = None  # the last read's since: each goes further back
     while True:
-        since = _further_back(newest, reach, before)
+        since = _further_back(instant, reach, before)
         start = None if since is None else span_start(data, since, reader.naive_tz, block)
         if since is None or start is None or start <= content_start(data):
             return None  # something unusual, or back at the start: all of it
@@ -561,18 +561,18 @@ def _span_from_end(
             if judged is not None and power_searches > 1:
                 # another program's line with those words: never step back by one such
                 # line at a time
-                judged = min(judged, newest - reach * 2)
+                judged = min(judged, instant - reach * 2)
         # Back to where what was read says the span starts (what lies before it may yet
         # move it), or, when something it needs was not read, twice as far.
         before = since
-        reach = newest - judged if judged is not None and judged < since else reach * 2
+        reach = instant - judged if judged is not None and judged < since else reach * 2
 
 
-def _further_back(newest: datetime, reach: timedelta, before: datetime | None) -> datetime | None:
-    """``reach`` before ``newest``, if that is further back than the read before; None
+def _further_back(instant: datetime, reach: timedelta, before: datetime | None) -> datetime | None:
+    """``reach`` before ``instant``, if that is further back than the read before; None
     when it is not (times that do not add up) or would be before the year 1."""
     try:
-        since = newest - reach
+        since = instant - reach
     except OverflowError:
         return None
     return None if before is not None and since >= before else since
