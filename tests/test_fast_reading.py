@@ -179,12 +179,56 @@ def test_the_collector_reads_progress_as_the_general_reading_says(
     assert (obs.last_update_progress.time if obs.last_update_progress else None) == max(
         progressed, default=None
     )
-    expected = [
-        (t, *update)
-        for t, m in zip(times, messages, strict=True)
-        if (update := update_progress(m)) is not None
+    assert [(p.time, p.phase, p.edge, p.portion) for p in obs.update_progress] == kept_by_runs(
+        [(e.timestamp, update_progress(e.message)) for e in entries]
+    )
+
+
+def kept_by_runs(
+    reports: list[tuple[datetime, tuple[str, str, float | None] | None]],
+) -> list[tuple[datetime, str, str, float | None]]:
+    """The reports an update's progress lines leave, in the order read (docs/detection.md,
+    "Update progress"): reports of one phase and edge one after another, each as new as
+    the one before, are a run, kept as its first and last; in time order, then the order
+    read."""
+    runs: list[list[tuple[int, datetime, str, str, float | None]]] = []
+    for arrival, (time, update) in enumerate(reports):
+        if update is None:
+            continue
+        report = (arrival, time, *update)
+        last = runs[-1][-1] if runs else None
+        if last is not None and last[2:4] == update[:2] and time >= last[1]:
+            runs[-1][1:] = [report]
+        else:
+            runs.append([report])
+    kept = sorted(report for run in runs for report in run)
+    return [report[1:] for report in sorted(kept, key=lambda r: (r[1], r[0]))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(messages=st.lists(PROGRESS_MESSAGES, min_size=1, max_size=40))
+def test_runs_of_a_phase_keep_the_order_of_phases_and_the_newest_report(
+    messages: list[str],
+) -> None:
+    """Read in time order, the reports kept go through the phases as every report does,
+    and end with the newest: what loops and stalls are judged by."""
+    times = [
+        datetime(2026, 11, 25, tzinfo=UTC) + timedelta(seconds=n // 2) for n in range(len(messages))
     ]
-    assert [(p.time, p.phase, p.edge, p.portion) for p in obs.update_progress] == expected
+    entries = [
+        LogEntry(time, "softwareupdated", message, image_path=SU_IMAGE, user_id=0)
+        for time, message in zip(times, messages, strict=True)
+    ]
+    kept = Collector().add_all(entries).observations().update_progress
+    every = [(t, u) for t, m in zip(times, messages, strict=True) if (u := update_progress(m))]
+    assert [key for key, _ in itertools.groupby((p.phase, p.edge) for p in kept)] == [
+        key for key, _ in itertools.groupby(u[:2] for _, u in every)
+    ]
+    if every:
+        assert (kept[-1].time, kept[-1].phase, kept[-1].edge, kept[-1].portion) == (
+            every[-1][0],
+            *every[-1][1],
+        )
 
 
 # ------------------------------------------------------------ JSON records by layout
@@ -388,10 +432,16 @@ def test_progress_exports_of_every_style_read_as_the_reference_reader_reads_them
         data = path.read_bytes()
         read = Collector().add_all(ReferenceReader().read(data.splitlines(keepends=True)))
         chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
-        scanned = Collector().add_all(LogReader().scan(chunks, patterns.RELEVANT_MARKERS))
         expected = replace(read.observations(), daemon_entries=0)
-        assert replace(scanned.observations(), daemon_entries=0) == expected, style
-        assert len(expected.update_progress) == 512, style
+        for runs in (False, True):
+            scanned = Collector().add_all(
+                LogReader().scan_runs(chunks, patterns.RELEVANT_MARKERS, runs=runs)
+            )
+            assert replace(scanned.observations(), daemon_entries=0) == expected, style
+        # kept as runs of one phase and edge: a download's reports between two reports
+        # of another phase are two
+        downloading = data.count(b"Reported progress (inter)")
+        assert 2 < len(expected.update_progress) < downloading / 4, style
 
 
 @given(

@@ -301,7 +301,7 @@ def _stream_into(
 ) -> None:
     try:
         collector.add_all(
-            reader.scan(
+            reader.scan_runs(
                 system.stream(query, timeout=settings.log_timeout_seconds),
                 patterns.RELEVANT_MARKERS,
             )
@@ -599,7 +599,7 @@ def _read_exports(
 ) -> None:
     try:
         for source in sources:
-            collector.add_all(reader.scan(source, patterns.RELEVANT_MARKERS))
+            collector.add_all(reader.scan_runs(source, patterns.RELEVANT_MARKERS))
     except OSError as exc:
         name = f"{exc.filename}: " if exc.filename else ""
         raise EvidenceError(f"cannot read {name}{exc.strerror or exc}") from exc

@@ -338,6 +338,32 @@ class EntryParser:
             self._seen_rests[key] = (fields, parsed.style)
         return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
 
+    @staticmethod
+    def times_of(texts: list[str]) -> list[datetime]:
+        """Timestamps of one shape (of progress lines alike, runs.py), read to be put in
+        order: naive where they name no offset. Raises ValueError where one does not read
+        as a line's timestamp reads."""
+        times = list(map(_from_iso, texts))
+        if times and not (min(times).year >= EARLIEST_YEAR and max(times).year <= LATEST_YEAR):
+            raise ValueError("a year no log has")
+        return times
+
+    def line_time(self, text: str, has_offset: bool) -> datetime | None:
+        """A text line's timestamp, as reading the line whole reads it (uncounted)."""
+        try:
+            timestamp = _from_iso(text if has_offset else text + self._naive_offset)
+        except ValueError:
+            return None
+        if not EARLIEST_YEAR <= timestamp.year <= LATEST_YEAR:
+            return None
+        return (
+            timestamp if timestamp.tzinfo is not None else timestamp.replace(tzinfo=self.naive_tz)
+        )
+
+    def record_time(self, text: str) -> datetime | None:
+        """A JSON record's timestamp, as reading the record whole reads it."""
+        return parse_timestamp(text, self.naive_tz)
+
     def _from_json(self, text: str) -> LogEntry | None:
         """A JSON record: read by the layout of a progress record read whole before, where
         it has one (json_records.Layout), else parsed whole."""

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 from watchdog_mdm import patterns
 from watchdog_mdm.awake import PowerEvent
 from watchdog_mdm.entries import LogEntry
+from watchdog_mdm.runs import ProgressRun
 from watchdog_mdm.text import one_line
 
 __all__ = [
@@ -309,6 +310,15 @@ def update_progress(message: str) -> tuple[str, str, float | None] | None:
     return _progress_of(match)
 
 
+def _progress_at_start(message: str) -> tuple[str, str, float | None] | None:
+    """update_progress() of a message that starts with the progress manager's wording,
+    read as the collector reads such a line (_add_software_update); None otherwise."""
+    if not message.startswith(patterns.UPDATE_PROGRESS_START):
+        return None
+    start = patterns.UPDATE_PROGRESS_AFTER_START.match(message, len(patterns.UPDATE_PROGRESS_START))
+    return None if start is None else _progress_of(start)
+
+
 def _progress_of(match: re.Match[str]) -> tuple[str, str, float | None]:
     phase, edge, portion = match.group("phase", "edge", "portion")
     try:
@@ -322,6 +332,10 @@ def _progress_of(match: re.Match[str]) -> tuple[str, str, float | None]:
 _Seen = tuple[datetime, str]
 _Handled = tuple[datetime, str, str | None, str]
 _Ended = tuple[datetime, OutcomeKind, str, str | None]
+# (phase, edge, portion) of an update's progress, and (time, arrival, phase, edge,
+# portion) of a report of it
+_Update = tuple[str, str, float | None]
+_Reported = tuple[datetime, int, str, str, float | None]
 
 POWER_EVENTS_KEPT = 512
 PROGRESS_EVENTS_KEPT = 512
@@ -379,7 +393,11 @@ class Collector:
         self._arrived = 0
         self._identity: list[tuple[datetime, int, str]] = []
         self._power: list[tuple[datetime, int, bool, str]] = []
-        self._progress: list[tuple[datetime, int, str, str, float | None]] = []
+        self._progress: list[_Reported] = []
+        # the run of progress being read: its first and last report (see _add_progress)
+        self._run: tuple[_Reported, _Reported] | None = None
+        # the sender of the last run of lines added, and whether it counts (add_run)
+        self._run_sender: tuple[LogEntry | None, bool | None] = (None, None)
         self.last_ddm_declaration: _Seen | None = None
 
     def read_only_before(self, instant: datetime) -> None:
@@ -387,10 +405,69 @@ class Collector:
         that overlaps a first must not count the same entries twice."""
         self._read_from = instant
 
-    def add_all(self, entries: Iterable[LogEntry]) -> Collector:
+    def add_all(self, entries: Iterable[LogEntry | ProgressRun]) -> Collector:
         for entry in entries:
-            self.add(entry)
+            # a class compared, not isinstance(): this runs for every entry read
+            if entry.__class__ is ProgressRun:
+                self.add_run(entry)
+            else:
+                self.add(entry)  # type: ignore[arg-type]
         return self
+
+    def add_run(self, run: ProgressRun) -> None:
+        """A run of progress lines alike (runs.py), as adding each of its lines would:
+        when all of them count alike (softwareupdated's progress of one phase and edge,
+        within the instants taken), from its first and last line and its count; else
+        line by line."""
+        reading = self._run_reading(run)
+        if reading is None:
+            for entry in run.entries():
+                self.add(entry)
+            return
+        verified, first, last = reading
+        time = run.last[0]
+        if self.newest_entry is None or time > self.newest_entry:
+            self.newest_entry = time
+        count = run.count
+        self.daemon_entries += count
+        self.relevant_entries += count
+        if not verified:
+            self.unverified_entries += count
+        newest = self.last_update_progress
+        if newest is None or time >= newest[0]:
+            self.last_update_progress = run.last
+        self._add_report(run.first[0], first)
+        if count > 1:
+            self._arrived += count - 2  # the reports between, each as it arrived
+            self._add_report(time, last)
+
+    def _run_reading(self, run: ProgressRun) -> tuple[bool, _Update, _Update] | None:
+        """Whether the run's lines are softwareupdated's by its path (False: by its
+        name), and its first and last progress, when each line counts as every other
+        does: an update's progress of one phase and edge, naming no enforcement, taken
+        whatever the instants from and until which entries are taken; None otherwise."""
+        time = run.last[0]
+        if (self.until is not None and time > self.until) or (
+            self._read_from is not None and time >= self._read_from
+        ):
+            return None
+        sender = run.sender
+        if sender is not self._run_sender[0]:  # runs of two or three makings take turns
+            claimed, verified = self._claim(sender)
+            taken = claimed == patterns.SOFTWARE_UPDATE_PROCESS and (
+                verified or not self.verified_only
+            )
+            self._run_sender = (sender, verified if taken else None)
+        counts = self._run_sender[1]
+        if counts is None:
+            return None
+        first, last = _progress_at_start(run.first[1]), _progress_at_start(run.last[1])
+        if first is None or last is None or first[:2] != last[:2]:
+            return None
+        for text in patterns.DDM_UPDATE_ENFORCEMENT:
+            if text in run.first[1] or text in run.last[1]:
+                return None
+        return counts, first, last
 
     def add(self, entry: LogEntry) -> None:
         time = entry.timestamp
@@ -521,15 +598,31 @@ class Collector:
         last = self.last_update_progress
         if last is None or time >= last[0]:
             self.last_update_progress = (time, message)
-        if update is None:
-            return
-        # _keep_newest, written out (see _add_software_update)
-        heap = self._progress
+        if update is not None:
+            self._add_report(time, update)
+
+    def _add_report(self, time: datetime, update: _Update) -> None:
+        # Kept by runs: reports of one phase and edge one after another, each as new as
+        # the one before, are one run, kept as its first and last report. Nothing the
+        # checks read is lost (what a report between two of its phase adds to the
+        # phases' order, or to the newest report, is nothing), and the newest reports
+        # kept reach back further than the reports themselves would: a download
+        # reports several times a second.
         self._arrived += 1
-        if len(heap) < PROGRESS_EVENTS_KEPT:
-            heapq.heappush(heap, (time, self._arrived, *update))
-        elif time > heap[0][0]:
-            heapq.heapreplace(heap, (time, self._arrived, *update))
+        report = (time, self._arrived, *update)
+        run = self._run
+        if run is not None:
+            newest = run[1]
+            if time >= newest[0] and newest[2] == report[2] and newest[3] == report[3]:
+                self._run = (run[0], report)
+                return
+            self._keep_run(run)
+        self._run = (report, report)
+
+    def _keep_run(self, run: tuple[_Reported, _Reported]) -> None:
+        _keep_newest(self._progress, run[0], PROGRESS_EVENTS_KEPT)
+        if run[1] is not run[0]:
+            _keep_newest(self._progress, run[1], PROGRESS_EVENTS_KEPT)
 
     def _add_push_service(self, time: datetime, message: str) -> None:
         topic = patterns.push_topic(message)
@@ -587,13 +680,22 @@ class Collector:
             ),
             update_progress=tuple(
                 Progress(time, phase, edge, portion)
-                for time, _, phase, edge, portion in sorted(self._progress, key=lambda i: i[:2])
+                for time, _, phase, edge, portion in sorted(self._kept_progress())
             ),
             last_ddm_declaration=_sighting(self.last_ddm_declaration),
             daemon_entries=self.daemon_entries,
             unverified_entries=self.unverified_entries,
             ignored_entries=self.ignored_entries,
         )
+
+    def _kept_progress(self) -> list[_Reported]:
+        """The newest reports kept, the run being read ended here (it may go on)."""
+        if self._run is None:
+            return list(self._progress)
+        collector = Collector()
+        collector._progress = list(self._progress)
+        collector._keep_run(self._run)
+        return collector._progress
 
 
 _FOREIGN = "foreign"  # another program, claiming to be a daemon

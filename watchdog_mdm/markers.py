@@ -35,6 +35,12 @@ class MarkerSearch(Protocol):
 
     def starts(self, haystack: Haystack, low: int, high: int) -> list[int]: ...
 
+    def starts_and_those_of(
+        self, haystack: Haystack, low: int, high: int, marker: int
+    ) -> tuple[list[int], list[int]]:
+        """starts(), and apart those of one of the markers (its index), in the same pass."""
+        ...
+
 
 class OnePass:
     """All markers in one SIMD pass (ahocorasick_rs, leftmost-first: the kind that lets
@@ -51,6 +57,16 @@ class OnePass:
         with memoryview(haystack) as view, view[low:high] as window:  # type: ignore[arg-type]
             return [low + start for _, start, _ in self._automaton.find_matches_as_indexes(window)]
 
+    def starts_and_those_of(
+        self, haystack: Haystack, low: int, high: int, marker: int
+    ) -> tuple[list[int], list[int]]:
+        with memoryview(haystack) as view, view[low:high] as window:  # type: ignore[arg-type]
+            found = self._automaton.find_matches_as_indexes(window)
+        return (
+            [low + start for _, start, _ in found],
+            [low + start for index, start, _ in found if index == marker],
+        )
+
 
 class PassPerMarker:
     """One ``bytes.find`` pass per marker: the standard library's fallback."""
@@ -59,14 +75,20 @@ class PassPerMarker:
         self._markers = tuple(markers)
 
     def starts(self, haystack: Haystack, low: int, high: int) -> list[int]:
+        return self.starts_and_those_of(haystack, low, high, 0)[0]
+
+    def starts_and_those_of(
+        self, haystack: Haystack, low: int, high: int, marker: int
+    ) -> tuple[list[int], list[int]]:
         found: list[int] = []
-        for marker in self._markers:
-            at = haystack.find(marker, low, high)
+        apart: list[int] = []
+        for index, text in enumerate(self._markers):
+            at = haystack.find(text, low, high)
+            these = apart if index == marker else found
             while at != -1:
-                found.append(at)
-                at = haystack.find(marker, at + len(marker), high)
-        found.sort()
-        return found
+                these.append(at)
+                at = haystack.find(text, at + len(text), high)
+        return sorted(found + apart), apart
 
 
 @lru_cache(maxsize=8)

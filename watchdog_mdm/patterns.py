@@ -44,6 +44,7 @@ __all__ = [
     "POWER_PATHS",
     "POWER_PROCESSES",
     "POWER_SUBSYSTEM",
+    "PROGRESS_MARKER",
     "PUSH_COURIER_CATEGORY",
     "PUSH_PATHS",
     "PUSH_PROCESS",
@@ -359,6 +360,10 @@ UPDATE_PROGRESS_AFTER_START = re.compile(
     UPDATE_PROGRESS.pattern.split(r"eported progress \(", 1)[1]
 )
 
+# "Reported progress (" and "Scan reported progress (": the marker of progress lines,
+# which the scanner reads in runs (runs.py).
+PROGRESS_MARKER = b"eported progress ("
+
 # The raw bytes that every line the checks read contains. Lines with none of them are
 # never decoded or parsed, which is what makes reading a day of log fast; a new wording
 # above needs its marker here (tests/test_scan.py checks that each pattern has one).
@@ -366,7 +371,7 @@ UPDATE_PROGRESS_AFTER_START = re.compile(
 # and point at fewer lines that do not matter.
 RELEVANT_MARKERS: tuple[bytes, ...] = (
     *(text.encode() for text in EXCHANGE_AND_COMMAND_WORDINGS),
-    b"eported progress (",  # "Reported progress (" and "Scan reported progress ("
+    PROGRESS_MARKER,
     *(text.encode() for text in IDENTITY_ERRORS),
     *(text.encode() for text in DDM_UPDATE_ENFORCEMENT),
     DDM_DECLARATION_WORDING.encode(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
 from itertools import chain
+from typing import cast
 
 from watchdog_mdm.entries import EntryParser, LogEntry
 from watchdog_mdm.framing import (
@@ -30,8 +31,13 @@ from watchdog_mdm.framing import (
 from watchdog_mdm.json_array import ArrayElements, looks_like_json_array
 from watchdog_mdm.json_records import record_parser
 from watchdog_mdm.markers import MarkerSearch, marker_search
+from watchdog_mdm.patterns import PROGRESS_MARKER
+from watchdog_mdm.runs import ProgressRun, RunFinder
 
-__all__ = ["Buffer", "LogReader"]
+__all__ = ["Buffer", "LogReader", "ProgressRun"]
+
+# What the scanner finds: entries, and runs of progress lines (runs.py) where asked for.
+Found = LogEntry | ProgressRun
 
 # How much of the start of an input tells its style (and what the first chunks are
 # joined up to, when they are smaller).
@@ -75,6 +81,8 @@ class LogReader:
         # bound once: both run for every candidate
         self._from_line = self._parser.from_line
         self._from_record = self._parser.from_record
+        self._runs = RunFinder(self._parser, self._parse_line)
+        self._progress_marker: int | None = None  # its index, while runs are found
 
     @property
     def entries(self) -> int:
@@ -94,6 +102,13 @@ class LogReader:
 
     def scan(self, chunks: Iterable[Buffer], markers: Sequence[bytes]) -> Iterator[LogEntry]:
         """The entries whose line (or JSON record) holds one of ``markers``, and the last
+        entry of each block: :meth:`scan_runs` without runs."""
+        return cast(Iterator[LogEntry], self.scan_runs(chunks, markers, runs=False))
+
+    def scan_runs(
+        self, chunks: Iterable[Buffer], markers: Sequence[bytes], *, runs: bool = True
+    ) -> Iterator[Found]:
+        """The entries whose line (or JSON record) holds one of ``markers``, and the last
         entry of each block. Chunks may cut lines anywhere and are searched in place
         (a memory map works as well as bytes); nothing else is decoded or copied. Each
         chunk is done with before the next is asked for, as the System seam requires.
@@ -103,8 +118,14 @@ class LogReader:
         is read as if it were another input, its style told again, as reading the parts
         one by one would. A JSON array of records in another tool's layout (`jq .`) is
         read record by record (json_array.py).
+
+        With ``runs``, the progress lines of a run (runs.py) come as one
+        :class:`ProgressRun`, in the place of its first line.
         """
         search = self.search_for((*markers, _BRACKET_LINE))
+        self._progress_marker = (
+            markers.index(PROGRESS_MARKER) if runs and PROGRESS_MARKER in markers else None
+        )
         entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
         at_input_start = True
@@ -116,7 +137,7 @@ class LogReader:
 
     def _scan_one_shape(
         self, chunks: Iterator[Buffer], search: MarkerSearch, at_input_start: bool
-    ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
+    ) -> Generator[Found, None, Iterator[Buffer] | None]:
         """Output of one shape (lines, or pretty JSON records), from the style told by
         its start; returns the rest of the input where it changes: where a JSON export
         opens among lines, or where a pretty JSON export closes ("}]")."""
@@ -162,7 +183,7 @@ class LogReader:
 
     def _complete_carry(
         self, carry: bytes, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int
-    ) -> Generator[LogEntry, None, tuple[bytes, int, bytes | None]]:
+    ) -> Generator[Found, None, tuple[bytes, int, bytes | None]]:
         """The carried start of a line or record, completed by the chunk's first one, read.
         Returns what is still carried, where the chunk's own lines or records start (its
         length when all of it was carried), and the input from the carried start when a
@@ -187,7 +208,7 @@ class LogReader:
 
     def _scan_json_array(
         self, chunks: Iterator[Buffer], search: MarkerSearch
-    ) -> Generator[LogEntry, None, Iterator[Buffer] | None]:
+    ) -> Generator[Found, None, Iterator[Buffer] | None]:
         """A JSON array of records in another tool's layout (json_array.py): the records
         holding a marker, and the last of each piece read; returns what follows the
         array. Read in pieces of _ARRAY_PIECE bytes: each is copied and decoded whole."""
@@ -205,7 +226,7 @@ class LogReader:
 
     def _array_piece(
         self, elements: ArrayElements, piece: Buffer | None, search: MarkerSearch
-    ) -> Generator[LogEntry, None, bytes | None]:
+    ) -> Generator[Found, None, bytes | None]:
         """The records completed by one more piece (None: the end); what follows the
         array in it, once it closed."""
         broken = elements.broken
@@ -241,7 +262,7 @@ class LogReader:
 
     def _grow(
         self, carry: bytes, more: bytes | bytearray, search: MarkerSearch, pretty: bool
-    ) -> Generator[LogEntry, None, bytes]:
+    ) -> Generator[Found, None, bytes]:
         """A partial line or record, kept only up to a bound. A pretty "record" past it
         is none: its complete lines are read on their own (as the lines that break a
         record are). One enormous line is dropped (counted as skipped), and what
@@ -263,7 +284,7 @@ class LogReader:
 
     def _scan_blocks(
         self, chunk: Buffer, search: MarkerSearch, pretty: bool, low: int, cut: int, floor: int
-    ) -> Generator[LogEntry, None, int | None]:
+    ) -> Generator[Found, None, int | None]:
         """chunk[low:cut], complete lines or records, in blocks of about _BLOCK bytes: a
         whole memory-mapped file is searched piece by piece, so what one search finds
         stays small, and the newest entry of each block is read. Lines end where a JSON
@@ -291,23 +312,29 @@ class LogReader:
         low: int,
         high: int,
         openings_from: int | None = None,
-    ) -> Generator[LogEntry, None, int | None]:
+    ) -> Generator[Found, None, int | None]:
         """The entries of block[low:high] holding markers, and its last. With
         ``openings_from``, the lines (or the lines of a pretty record that did not read as
         one) end where a JSON export opens among them (at or after openings_from): at a
         line opening with "[" that begins one, found in the markers' search, or before a
         line that fails as a key of a pretty JSON record. Returns where, the lines or
         records before it read."""
-        hits, brackets = _markers_only(block, search.starts(block, low, high))
-        ends_at = None  # where a JSON export opens, ending the lines, or closes
-        if openings_from is not None and not pretty:
-            ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
-            if ends_at is not None:
-                hits = [at for at in hits if at < ends_at]
-                high = ends_at
+        hits, progress, ends_at = self._hits(block, search, pretty, low, high, openings_from)
+        high = high if ends_at is None else ends_at
+        # runs, and lines read already, by where they start; where each run's last
+        # line starts
+        ready: dict[int, Found] = {}
+        last_lines: dict[int, int] = {}
+        if len(progress) > 2:
+            ready, last_lines, hits = self._runs.find(block, hits, progress, low, high)
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
         from_record, from_line = self._from_record, self._from_line
         for start, stop in found.items():
+            if ready and start in ready:
+                read = ready[start]
+                self.candidates += read.count if read.__class__ is ProgressRun else 1
+                yield read
+                continue
             self.candidates += 1
             # _parse_unit, written out: this runs for every candidate
             if stop - start <= MAX_RECORD_CHARS:
@@ -320,7 +347,7 @@ class LogReader:
                 opening = _json_opening_before(block, max(low, openings_from), start, stop, high)
                 if opening is not None:
                     self.candidates -= 1  # read again, as a record
-                    last = self._last_entry(block, pretty, found, low, opening)
+                    last = self._last_entry(block, pretty, found | last_lines, low, opening)
                     if last is not None:
                         yield last
                     return opening
@@ -335,14 +362,43 @@ class LogReader:
                 )
                 if opening is not None:
                     self.lines_skipped -= 1  # read again
-                    last = self._last_entry(block, pretty, found, low, start)
+                    last = self._last_entry(block, pretty, found | last_lines, low, start)
                     if last is not None:
                         yield last
                     return opening
-        last = self._last_entry(block, pretty, found, low, high)
+        last = self._last_entry(block, pretty, found | last_lines, low, high)
         if last is not None:
             yield last
         return ends_at
+
+    def _hits(
+        self,
+        block: Buffer,
+        search: MarkerSearch,
+        pretty: bool,
+        low: int,
+        high: int,
+        openings_from: int | None,
+    ) -> tuple[list[int], list[int], int | None]:
+        """Where markers are in block[low:high], where the progress marker is (when runs
+        are read: only among lines), and where a JSON export opens among the lines (with
+        ``openings_from``, at or after it), ending them: the hits are those before."""
+        progress: list[int] = []
+        if self._progress_marker is None or pretty:
+            hits = search.starts(block, low, high)
+        else:
+            hits, progress = search.starts_and_those_of(block, low, high, self._progress_marker)
+        hits, brackets = _markers_only(block, hits)
+        if openings_from is None or pretty:
+            return hits, progress, None
+        ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
+        if ends_at is not None:
+            hits = [at for at in hits if at < ends_at]
+            progress = [at for at in progress if at < ends_at]
+        return hits, progress, ends_at
+
+    def _parse_line(self, block: Buffer, start: int, stop: int) -> LogEntry | None:
+        return self._parse_unit(block, start, stop, False)
 
     def _parse_unit(self, block: Buffer, start: int, stop: int, pretty: bool) -> LogEntry | None:
         if stop - start > MAX_RECORD_CHARS:  # not a log line: never copied or decoded

@@ -1,0 +1,237 @@
+"""Runs of progress lines (watchdog_mdm/runs.py): reading softwareupdated's progress a run
+at a time gives what reading each line whole gives: the same facts, the same counts,
+in every style, wherever blocks end, on real lines and on damaged ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.exports import CHATTER, COMMANDS, EXCHANGES, PROGRESS, STYLES, downloading, export_of
+from watchdog_mdm import patterns
+from watchdog_mdm.evidence import Collector, Observations
+from watchdog_mdm.runs import ProgressRun
+from watchdog_mdm.scan import LogReader
+
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).parent / "fixtures"
+
+Record = tuple[str, str, str, str, str]  # process, image path, subsystem, category, message
+Row = tuple[datetime, Record, int | None]  # when, what, userID
+
+
+def said(message: str) -> Record:
+    """softwareupdated saying ``message``."""
+    process, image, subsystem, category, _ = PROGRESS[0]
+    return (process, image, subsystem, category, message)
+
+
+def progress(edge: str, phase: str, tail: str = " stalled:NO portionComplete:0.5") -> Record:
+    return said(f"[SUMacControllerProgressManager] Reported progress ({edge}): phase:{phase}{tail}")
+
+
+# Real wordings (tests/fixtures/softwareupdated_lines.txt, from super's example logs):
+# the phases an update goes through, a download's reports, a catalog scan's.
+RECORDS: list[Record] = [
+    PROGRESS[0],
+    downloading(0.25),
+    downloading(0.5),
+    progress("start", "RELOADING_SU", " stalled:NO portionComplete:0.010000"),
+    progress("end", "RELOADING_SU", " stalled:NO portionComplete:0.019000"),
+    progress("start", "PREPARED_COMMITTING_STASH", " stalled:NO portionComplete:0.9"),
+    progress("inter", "PREPARING_UPDATE", " stalled:NO portionComplete:0.6"),
+    said("Scan reported progress (end): phase:SCAN_COMPLETE stalled:NO portionComplete:1.0"),
+    progress("inter", "DOWNLOADING_UPDATE", ""),
+    *EXCHANGES,
+    *COMMANDS,
+    *CHATTER[:3],
+]
+DOWNLOADS = [1, 2]  # mostly these: runs of them
+
+
+def rows_of(spec: Sequence[tuple[int, int, int | None]]) -> list[Row]:
+    rows, when = [], START
+    for gap, record, user in spec:
+        when += timedelta(milliseconds=gap)
+        rows.append((when, RECORDS[record], user))
+    return rows
+
+
+def every(gap_ms: int, records: list[Record]) -> list[Row]:
+    return [(START + timedelta(milliseconds=n * gap_ms), r, 0) for n, r in enumerate(records)]
+
+
+row = st.tuples(
+    st.sampled_from([0, 1, 7, 40, 250]),
+    st.one_of(st.sampled_from(DOWNLOADS), st.integers(0, len(RECORDS) - 1)),
+    st.sampled_from([0, 0, 0, 501, None]),
+)
+rows = st.lists(row, min_size=1, max_size=120)
+
+
+def read(
+    data: bytes,
+    runs: bool,
+    block: int,
+    chunk: int | None = None,
+    until: datetime | None = None,
+    verified_only: bool = False,
+) -> tuple[Observations, tuple[int, ...]]:
+    """What a collector gathers of ``data`` (in ``chunk``-sized buffers read into, as
+    from standard input), with the reader's counts."""
+    reader = LogReader(block_size=block)
+    chunks: list[bytes | bytearray] = [data]
+    if chunk is not None:
+        chunks = [bytearray(data[i : i + chunk]) for i in range(0, len(data), chunk)]
+    collector = Collector(until, verified_only=verified_only)
+    collector.add_all(reader.scan_runs(chunks, patterns.RELEVANT_MARKERS, runs=runs))
+    counts = (
+        reader.entries,
+        reader.candidates,
+        reader.lines_skipped,
+        reader.naive_timestamps,
+        reader.bytes_read,
+    )
+    return collector.observations(), counts
+
+
+def assert_read_alike(
+    data: bytes,
+    block: int,
+    chunk: int | None = None,
+    until: datetime | None = None,
+    verified_only: bool = False,
+) -> None:
+    in_runs = read(data, True, block, chunk, until, verified_only)
+    assert in_runs == read(data, False, block, chunk, until, verified_only)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(style=st.sampled_from(STYLES), spec=rows, block=st.sampled_from([700, 4000, 1 << 20]))
+def test_runs_read_as_every_line_read_whole(
+    style: str, spec: list[tuple[int, int, int | None]], block: int
+) -> None:
+    assert_read_alike(export_of(style, rows_of(spec)), block)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(style=st.sampled_from(STYLES), spec=rows, chunk=st.sampled_from([97, 1000, 65536]))
+def test_runs_read_alike_from_a_stream_in_chunks(
+    style: str, spec: list[tuple[int, int, int | None]], chunk: int
+) -> None:
+    """Standard input comes in one buffer read into again and again (a bytearray)."""
+    assert_read_alike(export_of(style, rows_of(spec)), 1 << 20, chunk)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    style=st.sampled_from(STYLES),
+    spec=rows,
+    cut=st.integers(0, 100),
+    verified_only=st.booleans(),
+)
+def test_runs_read_alike_as_of_an_instant_and_for_live_runs(
+    style: str, spec: list[tuple[int, int, int | None]], cut: int, verified_only: bool
+) -> None:
+    """A run crossing the instant judged is read line by line: those after it count not."""
+    data = export_of(style, rows_of(spec))
+    until = START + timedelta(milliseconds=cut * 40)
+    assert_read_alike(data, 4000, None, until, verified_only)
+
+
+MUTATIONS = [b"0", b"9", b"\n", b'"', b"\\", b"\x00", b"x", b" ", b"", b"\xff", b"-", b":"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    style=st.sampled_from(STYLES),
+    spec=st.lists(
+        st.tuples(st.sampled_from([0, 3, 40]), st.sampled_from(DOWNLOADS), st.sampled_from([0])),
+        min_size=4,
+        max_size=30,
+    ),
+    damage=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.sampled_from(MUTATIONS)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+@example(style="ndjson", spec=[(3, 1, 0)] * 6, damage=[(0.5, b"0")])
+def test_damaged_lines_among_a_run_read_as_they_read_whole(
+    style: str, spec: list[tuple[int, int, int]], damage: list[tuple[float, bytes]]
+) -> None:
+    """A byte changed anywhere in a run (a digit, a quote, a line break, a byte that is
+    no UTF-8...): the lines it damages read as they would read whole."""
+    data = bytearray(export_of(style, rows_of(spec)))
+    for where, byte in damage:
+        at = int(where * len(data))
+        data[at : at + 1] = byte
+    assert_read_alike(bytes(data), 4000)
+
+
+def test_a_run_is_read_as_one_and_counted_as_its_lines() -> None:
+    rows = every(30, [downloading(n / 100) for n in range(50)])
+    for style in STYLES:
+        if style == "json":
+            continue  # a pretty-printed export's records are read one by one
+        data = export_of(style, rows)
+        found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS))
+        runs = [f for f in found if isinstance(f, ProgressRun)]
+        # (an ndjson export's first line has no line break before it to prove it a line:
+        # it is read alone)
+        assert [run.count for run in runs] == [49 if style == "ndjson" else 50], style
+        assert runs[0].last[0] == rows[-1][0], style
+        assert runs[0].last[1] == downloading(0.49)[4], style
+        observations, counts = read(data, True, 1 << 20)
+        assert counts[:2] == (50, 50), style
+        assert observations.relevant_entries == 50, style
+
+
+def test_a_line_with_another_marker_ends_a_run_and_is_read_whole() -> None:
+    """An enforcement named in a progress line is found, as in any line."""
+    enforced = said(downloading(0.3)[4] + " scheduleEnforcedManagedUpdateWithVersion")
+    rows = every(30, [*(downloading(n / 10) for n in range(4)), enforced, *[downloading(0.5)] * 4])
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, rows)
+        assert_read_alike(data, 1 << 20)
+        observations, _ = read(data, True, 1 << 20)
+        assert observations.last_ddm_enforcement is not None, style
+
+
+def test_reports_out_of_time_order_end_a_run() -> None:
+    """Two exports joined out of order: each is read in runs of its own."""
+    first = every(1000, [downloading(n / 10) for n in range(5)])
+    second = [(when - timedelta(hours=1), record, user) for when, record, user in first]
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, first).rstrip(b"\n") + b"\n" + export_of(style, second)
+        assert_read_alike(data, 1 << 20)
+
+
+def test_real_progress_lines_read_alike() -> None:
+    """super's example log of a real update (tests/fixtures/softwareupdated_lines.txt)."""
+    lines = [
+        line
+        for line in (FIXTURES / "softwareupdated_lines.txt").read_bytes().splitlines(keepends=True)
+        if not line.startswith(b"#")
+    ]
+    data = b"".join(lines)
+    for block in (500, 4000, 1 << 20):
+        assert_read_alike(data, block)
+
+
+@pytest.mark.parametrize("style", ["ndjson", "default", "compact", "syslog"])
+def test_every_byte_of_a_line_in_a_run_damaged_reads_as_the_line_reads_whole(style: str) -> None:
+    """Each byte of a line between two of a run replaced, one at a time, by a digit, a
+    zero, a letter, a quote or a line break, or taken out."""
+    data = export_of(style, every(30, [downloading(n / 10) for n in range(6)]))
+    lines = data.splitlines(keepends=True)
+    third = sum(map(len, lines[: len(lines) - 4]))  # a line between others of the run
+    for at in range(third, third + len(lines[-4])):
+        for byte in (b"7", b"0", b"x", b'"', b"\n", b"\\", b"\x01", b""):
+            damaged = data[:at] + byte + data[at + 1 :]
+            assert read(damaged, True, 1 << 20) == read(damaged, False, 1 << 20), (at - third, byte)

@@ -1,0 +1,532 @@
+"""Runs of progress lines: softwareupdated's reports of one phase, read in bulk.
+
+While a Mac downloads or prepares an update, softwareupdated reports its progress several
+times a second: a quarter of the log, lines alike but for their time and the numbers
+after the phase ("[SUMacControllerProgressManager] Reported progress (inter):
+phase:DOWNLOADING_UPDATE stalled:NO portionComplete:0.565454 ..."). What the checks take
+from a run of such lines is what its first and last line say, and how many there were
+(evidence.Collector keeps a run of one phase and edge as its first and last report).
+
+So the scanner (scan.py) hands the collector a :class:`ProgressRun` for each run of
+alike lines: who wrote them (one line of their making, read whole), the time and message
+of the first and the last, and the count. The lines are proved alike in bulk, a block at
+a time, not read one by one. A line is of a making (:class:`_Making`, told from a line
+read whole) when it starts where the making's marker puts it, with a timestamp of the
+making's shape (digits where it has digits, every other byte the same) that reads, then
+the making's text up to and with the phase, byte for byte; an ndjson record must also be
+the making's text before its timestamp, and after its message the same but for its
+numbers. No other marker may be in its line, and it must not be too long to be read.
+A run is the lines of one making one after another among the block's progress lines,
+each no older than the one before. A progress line of no making is read as any line is.
+
+The entries counted and the facts gathered are what reading every line whole gives:
+tests/test_runs.py holds the two to that, on real lines and on damaged ones.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from itertools import chain, compress, repeat
+from operator import add, eq, itemgetter, lt, ne, sub
+from typing import TypeVar
+
+from watchdog_mdm import patterns
+from watchdog_mdm.entries import EntryParser, LogEntry
+from watchdog_mdm.framing import MAX_RECORD_CHARS, Buffer
+from watchdog_mdm.text import safe
+
+__all__ = ["ProgressRun", "RunFinder"]
+
+_T = TypeVar("_T")
+
+# Makings remembered, the last used first: one per program and call site reporting
+# progress, and per phase and edge.
+_MAKINGS = 16
+# New makings told from a block's lines at most: a block of lines each of its own making
+# (damaged, or forged) is read line by line after that.
+_NEW_IN_A_BLOCK = 8
+# Digits to "0", every other byte kept: what a timestamp's shape is compared by.
+_SHAPE = bytes.maketrans(b"0123456789", b"0000000000")
+# From a progress line's marker ("eported progress (") to what must be the same in each
+# line of a making: its edge and phase, and the space after the phase (so that a longer
+# phase, going on with a letter, is not taken for it).
+_PHASE_END = re.compile(rb"eported progress \(\w+\): phase:[A-Z_]+ ")
+# A text line's timestamp (entries._TIMESTAMP_PREFIX, in bytes) after the LF before it;
+# the offset's group tells whether it names one.
+_TEXT_TIME = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    rb"(?P<offset>[+-][0-9]{2}:?[0-9]{2}|Z)?"
+)
+# An ndjson record's timestamp, and what comes between it and the message in log show's
+# key order: one other value that varies, a number.
+_JSON_TIME = b'"timestamp":"'
+_JSON_BETWEEN = re.compile(rb'","machTimestamp":[1-9][0-9]{0,17},"eventMessage":"')
+_MACH_ZERO = b'"machTimestamp":0'  # a leading zero: no JSON number
+# What a plain message's end holds (its text its value): no control character or
+# backslash; a quote ends it.
+_PLAIN = bytes(range(0x20, 0x100)).replace(b"\\", b"")
+# A JSON number with a leading zero is no JSON: a record holding one is read alone.
+_LEADING_ZERO = re.compile(rb"[:,\[]-?0[0-9]")
+# A number of two digits or more (its first digit in the group).
+_LONG_NUMBER = re.compile(rb"(?<=[:,\[])-?([0-9])[0-9]")
+# Keys whose values tell who wrote a record: after its message, where only the digits
+# are compared, none may be.
+_CLAIMING_KEYS = (b'"processImagePath":', b'"process":', b'"userID":', b'"subsystem":')
+
+
+class ProgressRun:
+    """Progress lines one after another in the input, and in time order, of one making:
+    who wrote them (``sender``, one of them read whole), the time and message of the
+    first and the last, and how many there are."""
+
+    __slots__ = ("_lines", "count", "first", "last", "sender")
+
+    def __init__(
+        self,
+        sender: LogEntry,
+        first: tuple[datetime, str],
+        last: tuple[datetime, str],
+        count: int,
+        lines: tuple[RunFinder, Buffer, list[int], int],
+    ) -> None:
+        self.sender = sender
+        self.first = first
+        self.last = last
+        self.count = count
+        self._lines = lines  # who reads them, from which block, where they start, to where
+
+    def entries(self) -> Iterator[LogEntry]:
+        """Every line of the run read whole, for a reader that must take them one by one
+        (only while the scanner reads the block that holds them)."""
+        finder, block, starts, high = self._lines
+        return finder.entries(block, starts, high)
+
+
+class _Making:
+    """How progress lines alike are made, told from one of them read whole (``sender``).
+
+    Each line is compared from the LF before it to the end of its phase, its "unit": its
+    start, to ``fixed_at``, must be of the sender unit's shape (the LF, and the
+    timestamp, and for ndjson the record's text before the message with the number
+    after the timestamp), the rest the sender unit's bytes; for ndjson, the text before
+    the timestamp (``head``) too. For ndjson what follows the phase, to the line's end,
+    must be a plain message's end and then the sender's text after it, but for its
+    digits (``suffix_shape``). A line's message is the sender's up to the unit's end
+    (``prefix``), then the line's own end.
+    """
+
+    def __init__(
+        self,
+        sender: LogEntry,
+        unit: bytes,
+        marker_at: int,
+        fixed_at: int,
+        time: tuple[int, int, bool],
+        prefix: str,
+        suffix: bytes | None = None,
+    ) -> None:
+        self.sender = sender
+        self.marker_at = marker_at  # where the marker is from the line's start
+        self.length = len(unit)
+        self.fixed_at = fixed_at  # where the fixed text starts, from the line's start
+        self.shape = unit[: fixed_at + 1].translate(_SHAPE)
+        self.fixed = unit[fixed_at + 1 :]
+        # the LF, and a record's text before its timestamp
+        self.head = unit[: time[0] + 1] if suffix is not None else b""
+        self.time = time  # the timestamp's span from the line's start, and if it has an offset
+        self.prefix = prefix
+        self.suffix_shape = None if suffix is None else suffix.translate(_SHAPE)
+        # where each number of two digits or more starts in the suffix (no zero there)
+        self.number_starts = (
+            [] if suffix is None else [m.start(1) for m in _LONG_NUMBER.finditer(suffix)]
+        )
+
+    def fitting(self, block: Buffer, starts: list[int], high: int) -> tuple[list[int], list[str]]:
+        """Which of the lines starting at ``starts`` are of this making (their places
+        among them), and the timestamp of each."""
+        at, length = self.fixed_at, self.length
+        fixed = [block[start + at : start + length - 1] for start in starts]
+        places = list(compress(range(len(starts)), map(eq, repeat(self.fixed), fixed)))
+        if not places:
+            return [], []
+        kept = [starts[place] for place in places]
+        if self.suffix_shape is None:  # LF and timestamp: all that varies in a text line
+            varied = [block[start - 1 : start + at] for start in kept]
+            varies_from = 0
+        else:  # from a record's timestamp to its message: timestamp and machTimestamp
+            varies_from = self.time[0] + 1
+            fit = _kept_bytes(block, self.head, [start - 1 for start in kept])
+            ends = [_line_end(block, start + length - 1, high) for start in kept]
+            fit = list(map(min, fit, self._ends_fitting(block, kept, ends)))
+            if not all(fit):
+                places, kept = list(compress(places, fit)), list(compress(kept, fit))
+            varied = [block[start - 1 + varies_from : start + at] for start in kept]
+        shape = self.shape[varies_from:]
+        joined = b"".join(varied)
+        if joined.translate(_SHAPE) != shape * len(varied) or _MACH_ZERO in joined:
+            fit = [v.translate(_SHAPE) == shape and _MACH_ZERO not in v for v in varied]
+            places, varied = list(compress(places, fit)), list(compress(varied, fit))
+        if not varied:
+            return [], []
+        if not varies_from:  # LF and timestamp, each
+            return places, b"".join(varied).decode("ascii").split("\n")[1:]
+        low, high_time, _ = self.time
+        times = [v[low + 1 - varies_from : high_time + 1 - varies_from] for v in varied]
+        return places, b"\n".join(times).decode("ascii").split("\n")
+
+    def _ends_fitting(self, block: Buffer, starts: list[int], ends: list[int]) -> list[bool]:
+        """Whether each record ends as the sender's does: a plain message's end, the
+        closing quote, then the sender's text but for its digits, in valid numbers."""
+        skip = self.length - 1
+        rests = [block[start + skip : end] for start, end in zip(starts, ends, strict=True)]
+        if not rests:
+            return []
+        parts: list[tuple[bytes, bytes, bytes]] = [rest.partition(b'"') for rest in rests]  # type: ignore[misc]
+        messages = list(map(itemgetter(0), parts))
+        suffixes = list(map(itemgetter(2), parts))
+        if (
+            list(map(itemgetter(1), parts)).count(b'"') == len(parts)
+            and not b"".join(messages).translate(None, _PLAIN)
+            and self._suffixes_fit(b"".join(suffixes), len(suffixes))
+        ):
+            return [True] * len(rests)
+        return [
+            sep == b'"' and not message.translate(None, _PLAIN) and self._suffixes_fit(suffix, 1)
+            for message, sep, suffix in parts
+        ]
+
+    def _suffixes_fit(self, joined: bytes | bytearray, count: int) -> bool:
+        """Whether ``count`` suffixes, joined, are each the sender's but for its digits,
+        with no number starting with a zero where the sender's has two digits or more."""
+        shape = self.suffix_shape
+        assert shape is not None
+        if joined.translate(_SHAPE) != shape * count:
+            return False
+        return not any(b"0" in joined[first :: len(shape)] for first in self.number_starts)
+
+    def message(self, block: Buffer, start: int, high: int) -> str:
+        """The message of a line of this making, as reading it whole gives it."""
+        end = _line_end(block, start + self.length - 1, high)
+        own = block[start + self.length - 1 : end].decode("utf-8", "replace")
+        if self.suffix_shape is not None:  # the message's end, in the record: plain text
+            return self.prefix + safe(own[: own.index('"')])
+        own = own.rstrip()  # as the line is stripped
+        return self.prefix + safe(own) if own else self.prefix.rstrip()
+
+
+def _kept(fit: list[bool], *lists: list[_T]) -> tuple[list[_T], ...]:
+    return tuple(list(compress(values, fit)) for values in lists)
+
+
+def _kept_bytes(block: Buffer, text: bytes, places: list[int]) -> list[bool]:
+    """Whether ``text`` is at each of ``places`` in the block."""
+    return list(map(eq, repeat(text), [block[place : place + len(text)] for place in places]))
+
+
+def _segments(indexes: list[int], times: list[datetime]) -> Iterator[tuple[int, int]]:
+    """The first and last place in ``indexes`` of each run: indexes one after another,
+    each line no older than the one before."""
+    after = range(1, len(indexes))
+    breaks = set(compress(after, map(ne, map(sub, indexes[1:], indexes), repeat(1))))
+    older = list(map(lt, times[1:], times))
+    if True in older:  # (seldom: entries out of order)
+        breaks.update(compress(after, older))
+    first = 0
+    for place in sorted(breaks):
+        yield first, place - 1
+        first = place
+    yield first, len(indexes) - 1
+
+
+def _line_end(block: Buffer, at: int, high: int) -> int:
+    end = block.find(b"\n", at, high)
+    return high if end == -1 else end
+
+
+def _making_of(sender: LogEntry, line: bytes, marker_at: int) -> _Making | None:
+    """The making of a line read whole (``sender``; ``line`` with the LF before it,
+    ``marker_at`` its marker's place there); None when it is no line runs are made of."""
+    phase = _PHASE_END.match(line, marker_at)
+    if phase is None or not line[: phase.end()].isascii():
+        return None
+    unit, rest = line[: phase.end()], line[phase.end() :]
+    if unit[1:2] == b"{":
+        return _record_making(sender, unit, rest, marker_at)
+    time = _TEXT_TIME.match(unit, 1)
+    own = rest.decode("utf-8", "replace").rstrip()
+    if time is None or not own or not sender.message.endswith(safe(own)):
+        return None
+    prefix = sender.message[: len(sender.message) - len(safe(own))]
+    span = (0, time.end() - 1, time["offset"] is not None)
+    return _Making(sender, unit, marker_at - 1, time.end() - 1, span, prefix)
+
+
+def _record_making(sender: LogEntry, unit: bytes, rest: bytes, marker_at: int) -> _Making | None:
+    """_making_of() an ndjson record (``rest``: what follows its phase)."""
+    time_from = unit.find(_JSON_TIME) + len(_JSON_TIME)
+    time_to = unit.find(b'"', time_from)
+    between = _JSON_BETWEEN.match(unit, time_to)
+    time = _TEXT_TIME.fullmatch(unit, time_from, time_to)
+    message, quote, suffix = rest.partition(b'"')
+    own = message.decode("utf-8", "replace")
+    if (
+        time_from < len(_JSON_TIME)
+        or between is None
+        or time is None
+        or not quote
+        or message.translate(None, _PLAIN)
+        or _LEADING_ZERO.search(suffix) is not None
+        or any(key in suffix for key in _CLAIMING_KEYS)
+        or not sender.message.endswith(safe(own))
+    ):
+        return None
+    prefix = sender.message[: len(sender.message) - len(safe(own))]
+    fixed_at = between.end() - len(b'"eventMessage":"') - 1
+    span = (time_from - 1, time_to - 1, time["offset"] is not None)
+    return _Making(sender, unit, marker_at - 1, fixed_at, span, prefix, suffix)
+
+
+class _Lines:
+    """The progress lines of a block found of one making: their places among the
+    block's progress lines, where they start, and their times."""
+
+    __slots__ = ("making", "places", "starts", "times")
+
+    def __init__(
+        self, making: _Making, places: list[int], starts: list[int], times: list[datetime]
+    ) -> None:
+        self.making = making
+        self.places = places
+        self.starts = starts
+        self.times = times
+
+    def without(self, starts: set[int]) -> _Lines:
+        kept = [start not in starts for start in self.starts]
+        return _Lines(
+            self.making,
+            list(compress(self.places, kept)),
+            list(compress(self.starts, kept)),
+            list(compress(self.times, kept)),
+        )
+
+
+class RunFinder:
+    """Finds the runs of progress lines in blocks of complete lines (any style but a
+    pretty-printed JSON export's records), for the scanner.
+
+    ``parse(block, start, stop)`` reads one line whole, as the scanner reads each, and
+    ``parser`` counts it; the lines of a run are counted as read.
+    """
+
+    def __init__(
+        self, parser: EntryParser, parse: Callable[[Buffer, int, int], LogEntry | None]
+    ) -> None:
+        self._parser = parser
+        self._parse = parse
+        self._makings: list[_Making] = []  # those of the most lines of the last block first
+
+    def find(
+        self, block: Buffer, hits: list[int], progress: list[int], low: int, high: int
+    ) -> tuple[dict[int, LogEntry | ProgressRun], dict[int, int], list[int]]:
+        """The runs of block[low:high], and the other lines read meanwhile (not to be
+        read twice), by where they start; where each run's last line starts; and the
+        hits left to read line by line, among which each run's first line holds its
+        place. ``progress``: the hits of the progress marker, among ``hits``."""
+        read: dict[int, LogEntry] = {}
+        found: list[_Lines] = []
+        pending = list(range(len(progress)))
+        for known in list(self._makings):
+            if not pending:
+                break
+            pending = self._assign(block, progress, pending, known, low, high, found)
+        new = 0
+        while pending and new < _NEW_IN_A_BLOCK:
+            making = self._making_at(block, progress[pending[0]], low, high, read)
+            if making is None:
+                pending = pending[1:]
+                continue
+            new += 1
+            self._makings = [making, *self._makings[: _MAKINGS - 1]]
+            left = self._assign(block, progress, pending, making, low, high, found)
+            pending = left[1:] if left and left[0] == pending[0] else left
+        # the makings most lines were of first: tried first on the next block
+        used = {id(lines.making): len(lines.places) for lines in found}
+        self._makings.sort(key=lambda making: -used.get(id(making), 0))
+        crowded = _crowded(block, hits, found, high)
+        if crowded:
+            found = [lines.without(crowded) for lines in found]
+        return self._runs(block, hits, progress, found, high, read)
+
+    def _making_at(
+        self, block: Buffer, hit: int, low: int, high: int, read: dict[int, LogEntry]
+    ) -> _Making | None:
+        """The making of the line holding ``hit``, read whole (and kept in ``read`` when
+        it has none; counted when its lines are)."""
+        start = block.rfind(b"\n", low, hit) + 1 or low
+        end = _line_end(block, hit, high)
+        if start in read:
+            return None
+        counted = self._parser.entries, self._parser.naive_timestamps
+        sender = self._parse(block, start, end)
+        if sender is None:
+            return None
+        making = None
+        if end - start <= MAX_RECORD_CHARS and sender.message.startswith(
+            patterns.UPDATE_PROGRESS_START
+        ):
+            # with the LF before it (a block's first line has that LF before low)
+            line = bytes(block[start - 1 : end]) if start > low else b"\n" + bytes(block[start:end])
+            making = _making_of(sender, line, hit - start + 1)
+        if making is None:
+            read[start] = sender
+        else:
+            self._parser.entries, self._parser.naive_timestamps = counted  # with its run
+        return making
+
+    def _assign(
+        self,
+        block: Buffer,
+        progress: list[int],
+        pending: list[int],
+        making: _Making,
+        low: int,
+        high: int,
+        found: list[_Lines],
+    ) -> list[int]:
+        """The pending progress lines (their places) of ``making`` whose timestamps
+        read, added to ``found``; returns the places of those still pending."""
+        line_starts = list(map(sub, map(progress.__getitem__, pending), repeat(making.marker_at)))
+        fitting, texts = making.fitting(block, line_starts, high)
+        if fitting and line_starts[fitting[0]] < low:  # a line starts in the block
+            fitting, texts = fitting[1:], texts[1:]
+        if not fitting:
+            return pending
+        places = [pending[index] for index in fitting]
+        starts = [line_starts[index] for index in fitting]
+        times = self._times(texts)
+        if None in times:
+            kept = [time is not None for time in times]
+            places, starts, times = _kept(kept, places, starts, times)
+        taken = set(places)
+        left = [place for place in pending if place not in taken]
+        if places:
+            found.append(_Lines(making, places, starts, times))  # type: ignore[arg-type]
+        return left
+
+    def _times(self, texts: list[str]) -> list[datetime | None]:
+        """The timestamps read (None for one that does not read)."""
+        try:
+            return list(self._parser.times_of(texts))
+        except ValueError:
+            read: list[datetime | None] = []
+            for text in texts:
+                try:
+                    read += self._parser.times_of([text])
+                except ValueError:
+                    read.append(None)
+            return read
+
+    def _runs(
+        self,
+        block: Buffer,
+        hits: list[int],
+        progress: list[int],
+        found: list[_Lines],
+        high: int,
+        read: dict[int, LogEntry],
+    ) -> tuple[dict[int, LogEntry | ProgressRun], dict[int, int], list[int]]:
+        """The runs of the lines found of a making: those of one making, one after
+        another among the progress lines, each no older than the one before."""
+        runs: dict[int, LogEntry | ProgressRun] = dict(read)
+        last_lines: dict[int, int] = {}
+        taken: set[int] = set()  # the progress marker's hits in lines of runs but the first
+        for lines in found:
+            if not lines.places:
+                continue
+            making, starts = lines.making, lines.starts
+            firsts = []
+            times = lines.times
+            for first, last in _segments(lines.places, times):
+                run_starts = starts[first : last + 1]
+                runs[run_starts[0]] = self._run(
+                    block, making, run_starts, (times[first], times[last]), high
+                )
+                last_lines[run_starts[-1]] = 0
+                firsts.append(run_starts[0])
+            taken.update(map(add, starts, repeat(making.marker_at)))
+            taken.difference_update(map(add, firsts, repeat(making.marker_at)))  # these stay
+        left = [hit for hit in hits if hit not in taken] if taken else hits
+        return runs, last_lines, left
+
+    def _run(
+        self,
+        block: Buffer,
+        making: _Making,
+        starts: list[int],
+        times: tuple[datetime, datetime],
+        high: int,
+    ) -> ProgressRun:
+        parser = self._parser
+        parser.entries += len(starts)
+        if not making.time[2] and making.suffix_shape is None:
+            parser.naive_timestamps += len(starts)
+        first = self._endpoint(block, making, starts[0], times[0], high)
+        if len(starts) == 1:
+            return ProgressRun(making.sender, first, first, 1, (self, block, starts, high))
+        last = self._endpoint(block, making, starts[-1], times[1], high)
+        return ProgressRun(making.sender, first, last, len(starts), (self, block, starts, high))
+
+    def _endpoint(
+        self, block: Buffer, making: _Making, start: int, time: datetime, high: int
+    ) -> tuple[datetime, str]:
+        """The time and message of a line of a run, as reading it whole gives them: a
+        timestamp that names its offset reads alike either way."""
+        if not making.time[2]:  # read in the zone the reader was given
+            low, high_time, _ = making.time
+            text = block[start + low : start + high_time].decode("ascii")
+            if making.suffix_shape is None:
+                read = self._parser.line_time(text, False)
+            else:
+                read = self._parser.record_time(text)
+            assert read is not None  # it read, and in the order of two that read
+            time = read
+        return time, making.message(block, start, high)
+
+    def entries(self, block: Buffer, starts: list[int], high: int) -> Iterator[LogEntry]:
+        """The lines starting at ``starts`` read whole (counted with their run)."""
+        parser, parse = self._parser, self._parse
+        for start in starts:
+            counted = parser.entries, parser.naive_timestamps
+            entry = parse(block, start, _line_end(block, start, high))
+            parser.entries, parser.naive_timestamps = counted
+            if entry is not None:
+                yield entry
+
+
+def _crowded(block: Buffer, hits: list[int], found: list[_Lines], high: int) -> set[int]:
+    """Where the lines found start that hold a marker but their own (found of two
+    makings, by two markers, or holding another), or may be too long to be read (the
+    scanner skips such a line: MAX_RECORD_CHARS)."""
+    crowded: set[int] = set()
+    line_starts = sorted(chain.from_iterable(lines.starts for lines in found))
+    if not line_starts:
+        return crowded
+    if len(set(line_starts)) < len(line_starts):  # a line of two makings: two markers
+        crowded.update(compress(line_starts[1:], map(eq, line_starts[1:], line_starts)))
+    others = set(hits)
+    for lines in found:
+        others.difference_update(map(operator.add, lines.starts, repeat(lines.making.marker_at)))
+    for hit in sorted(others):
+        if hit >= line_starts[0]:
+            start = line_starts[bisect_right(line_starts, hit) - 1]
+            if block.find(b"\n", start, hit) == -1:  # in that line
+                crowded.add(start)
+    gaps = map(sub, [*line_starts[1:], high + 1], line_starts)
+    for start in compress(line_starts, map(lt, repeat(MAX_RECORD_CHARS), gaps)):
+        if _line_end(block, start, high) - start > MAX_RECORD_CHARS:
+            crowded.add(start)
+    return crowded
