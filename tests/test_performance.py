@@ -21,10 +21,10 @@ LIBRARY = (
     "watchdog_mdm.heal",
     "json",
 )
-# what only running commands, writing files (with shutil and random, ~12 ms) and naming
-# time zones need. (pathlib is left out by the seam too, but an editable install's
-# import hook loads it into every process, so it cannot be checked here.)
-COMMANDS = ("subprocess", "tempfile", "zoneinfo")
+# what only running commands, writing files (with shutil and random, ~12 ms), locking,
+# killing and naming time zones need. (pathlib is left out by the seam too, but an
+# editable install's import hook loads it into every process, so it cannot be checked.)
+COMMANDS = ("subprocess", "tempfile", "zoneinfo", "fcntl", "signal")
 
 
 def imported_by(*argv: str) -> set[str]:

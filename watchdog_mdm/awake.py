@@ -131,7 +131,8 @@ def _overlap(start: datetime, end: datetime, since: datetime, at: datetime) -> t
 
 # `sysctl -n kern.waketime kern.boottime` prints one timeval a line:
 # "{ sec = 1732899912, usec = 113437 } Fri Nov 29 17:05:12 2024" (tests/fixtures/power_lines.txt).
-_TIMEVAL = re.compile(r"\{\s*sec\s*=\s*(?P<sec>\d+),\s*usec\s*=\s*(?P<usec>\d+)\s*\}")
+# Compiled on first use (and kept by `re`): only live runs ask sysctl.
+_TIMEVAL = r"\{\s*sec\s*=\s*(?P<sec>\d+),\s*usec\s*=\s*(?P<usec>\d+)\s*\}"
 
 
 def parse_sysctl_times(text: str) -> tuple[datetime | None, ...]:
@@ -142,7 +143,7 @@ def parse_sysctl_times(text: str) -> tuple[datetime | None, ...]:
     """
     values: list[datetime | None] = []
     for line in text.strip().splitlines():
-        match = _TIMEVAL.match(line.strip())
+        match = re.match(_TIMEVAL, line.strip())
         if match is None:
             raise ValueError(f"not a timeval: {line.strip()[:80]!r}")
         seconds = int(match["sec"]) + int(match["usec"]) / 1_000_000

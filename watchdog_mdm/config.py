@@ -46,7 +46,7 @@ COMMAND_LINE = "command line"
 DEFAULT = "default"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_PART = r"(\d+(?:\.\d+)?)([smhd])"  # compiled (by `re`) only when a duration is given
 
 
 class DurationError(ValueError):
@@ -62,7 +62,7 @@ def parse_duration(text: str) -> timedelta:
     value = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
         return timedelta(minutes=float(value))
-    parts = _PART.findall(value)
+    parts = re.findall(_PART, value)
     if not value or "".join(n + u for n, u in parts) != value:
         raise DurationError(f"{text!r} is not a duration (examples: 90m, 1h30m, 24h, 2d)")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))

@@ -9,6 +9,7 @@ guarded like any other (streams.py): written nowhere, it exits 6 with the same l
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from watchdog_mdm import __version__
@@ -26,6 +27,13 @@ def main() -> None:
         streams = GuardedStreams()
         print(__version__)
         sys.exit(streams.exit_status(0))
-    from watchdog_mdm.cli import main as command_line  # noqa: PLC0415 - loads click
-
+    # Loading click and the command line makes objects that live as long as the process,
+    # not garbage: the collector, which walked them again and again (3 ms), waits, and
+    # then leaves them out of its collections.
+    gc.disable()
+    try:
+        from watchdog_mdm.cli import main as command_line  # noqa: PLC0415 - loads click
+    finally:
+        gc.freeze()
+        gc.enable()
     command_line()

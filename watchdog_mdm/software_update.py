@@ -205,14 +205,15 @@ def read_running(data: bytes | None) -> tuple[str | None, str | None]:
 
 
 # at most six digits a part, five parts: anything longer is no version (and int() of
-# thousands of digits raises)
-_VERSION = re.compile(r"(?P<numbers>\d{1,6}(?:\.\d{1,6}){0,4})(?:\s*\((?P<letter>[a-z])\))?")
+# thousands of digits raises). Compiled on first use (and kept by `re`): an export without
+# a declared update never compares versions.
+_VERSION = r"(?P<numbers>\d{1,6}(?:\.\d{1,6}){0,4})(?:\s*\((?P<letter>[a-z])\))?"
 
 
 def version_key(text: str) -> tuple[tuple[int, ...], str] | None:
     """A version for comparing: numerically part by part (26.1 < 26.1.1 < 26.10), then
     a supplemental letter (13.3.1 < 13.3.1 (a) < 13.3.1 (b)); None if it is none."""
-    match = _VERSION.fullmatch(text.strip())
+    match = re.fullmatch(_VERSION, text.strip())
     if match is None:
         return None
     numbers = tuple(int(n) for n in match["numbers"].split("."))

@@ -115,13 +115,14 @@ UPDATE_STATUSES: dict[str, str] = {
 }
 # What of another program's strings may reach an inventory line: a version such as
 # `26.1`, `26.1.1` or `13.3.1 (a)`, a phase such as `DOWNLOADING_UPDATE`; never a
-# newline or markup that would break `<result>…</result>`.
-_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.()_ -]{0,39}")
-_PHASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# newline or markup that would break `<result>…</result>`. Compiled on first use (and
+# kept by `re`): the command line imports this module, and most commands never use them.
+_VERSION = r"[0-9A-Za-z][0-9A-Za-z.()_ -]{0,39}"
+_PHASE = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 
 
-def _shown(value: object, pattern: re.Pattern[str]) -> str | None:
-    if isinstance(value, str) and pattern.fullmatch(value):
+def _shown(value: object, pattern: str) -> str | None:
+    if isinstance(value, str) and re.fullmatch(pattern, value):
         return value.strip()
     return None
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import io
 import mmap
 import os
 import re
-import signal
 import stat
 import sys
 import time
@@ -32,8 +30,9 @@ from watchdog_mdm.text import one_line
 if TYPE_CHECKING:
     import subprocess
 
-# subprocess and tempfile (with shutil and random) are imported by the methods that run
-# commands or write files: a third of `analyze`'s start-up, and it runs none.
+# subprocess and tempfile (with shutil and random), and fcntl and signal, are imported by
+# the methods that run commands, write files or lock: a third of `analyze`'s start-up, and
+# it runs none.
 
 __all__ = [
     "CommandError",
@@ -445,6 +444,8 @@ class MacSystem:
 
     @contextlib.contextmanager
     def exclusive_lock(self, path: str, wait_seconds: float) -> Iterator[None]:
+        import fcntl  # noqa: PLC0415
+
         target = self.path(path)
         self._secure_folder(os.path.dirname(target))
         deadline = time.monotonic() + wait_seconds
@@ -580,16 +581,17 @@ class MacSystem:
 # sentence's. A scheme is at most 32 characters and no quantifier is nested, so each
 # place in the text is looked at a bounded number of times: a long line without a URL
 # ("a.a.a.…") takes linear time, not quadratic.
-_URL = re.compile(
-    r"""([a-z][a-z0-9+.-]{0,31}://)(?:[^\s/'"<>]*@)?([^\s?#;'"<>]*)"""
-    r"""(?:(?:[?#]|;(?![\s'"<>]|$))[^\s'"<>]*?(?=[;,.)]?(?:[\s'"<>]|$)))?""",
-    re.IGNORECASE,
+# Compiled on first use and kept by `re` (a millisecond that `analyze`, which logs nothing
+# to the system, does not spend).
+_URL = (
+    r"""(?i)([a-z][a-z0-9+.-]{0,31}://)(?:[^\s/'"<>]*@)?([^\s?#;'"<>]*)"""
+    r"""(?:(?:[?#]|;(?![\s'"<>]|$))[^\s'"<>]*?(?=[;,.)]?(?:[\s'"<>]|$)))?"""
 )
 
 
 def without_url_secrets(text: str) -> str:
     """``text`` with every URL cut to its scheme, host and path."""
-    return _URL.sub(r"\1\2", text)
+    return re.sub(_URL, r"\1\2", text)
 
 
 STALE_TEMPORARY_SECONDS = 60
@@ -680,6 +682,8 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    import signal  # noqa: PLC0415
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
