@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import add, eq, itemgetter, not_
 from typing import Protocol
 
 __all__ = ["Haystack", "MarkerSearch", "OnePass", "PassPerMarker", "marker_search"]
@@ -35,10 +37,11 @@ class MarkerSearch(Protocol):
 
     def starts(self, haystack: Haystack, low: int, high: int) -> list[int]: ...
 
-    def starts_and_those_of(
-        self, haystack: Haystack, low: int, high: int, marker: int
-    ) -> tuple[list[int], list[int]]:
-        """starts(), and apart those of one of the markers (its index), in the same pass."""
+    def starts_apart(
+        self, haystack: Haystack, low: int, high: int, apart: tuple[int, ...]
+    ) -> tuple[list[int], list[list[int]]]:
+        """starts() of the markers but those whose indexes are ``apart``, and the starts
+        of each of those, in the same pass."""
         ...
 
 
@@ -57,15 +60,22 @@ class OnePass:
         with memoryview(haystack) as view, view[low:high] as window:  # type: ignore[arg-type]
             return [low + start for _, start, _ in self._automaton.find_matches_as_indexes(window)]
 
-    def starts_and_those_of(
-        self, haystack: Haystack, low: int, high: int, marker: int
-    ) -> tuple[list[int], list[int]]:
+    def starts_apart(
+        self, haystack: Haystack, low: int, high: int, apart: tuple[int, ...]
+    ) -> tuple[list[int], list[list[int]]]:
         with memoryview(haystack) as view, view[low:high] as window:  # type: ignore[arg-type]
             found = self._automaton.find_matches_as_indexes(window)
-        return (
-            [low + start for _, start, _ in found],
-            [low + start for index, start, _ in found if index == marker],
-        )
+        # by C-level maps, not a loop: this runs for every marker found
+        starts = list(map(add, map(itemgetter(1), found), repeat(low)))
+        indexes = list(map(itemgetter(0), found))
+        present = set(indexes)
+        if present.isdisjoint(apart):
+            return starts, [[] for _ in apart]
+        rest = list(compress(starts, map(not_, map(apart.__contains__, indexes))))
+        return rest, [
+            list(compress(starts, map(eq, indexes, repeat(marker)))) if marker in present else []
+            for marker in apart
+        ]
 
 
 class PassPerMarker:
@@ -75,20 +85,23 @@ class PassPerMarker:
         self._markers = tuple(markers)
 
     def starts(self, haystack: Haystack, low: int, high: int) -> list[int]:
-        return self.starts_and_those_of(haystack, low, high, 0)[0]
+        return self.starts_apart(haystack, low, high, ())[0]
 
-    def starts_and_those_of(
-        self, haystack: Haystack, low: int, high: int, marker: int
-    ) -> tuple[list[int], list[int]]:
+    def starts_apart(
+        self, haystack: Haystack, low: int, high: int, apart: tuple[int, ...]
+    ) -> tuple[list[int], list[list[int]]]:
         found: list[int] = []
-        apart: list[int] = []
+        aside: list[list[int]] = [[] for _ in apart]
         for index, text in enumerate(self._markers):
+            these = aside[apart.index(index)] if index in apart else found
             at = haystack.find(text, low, high)
-            these = apart if index == marker else found
             while at != -1:
                 these.append(at)
                 at = haystack.find(text, at + len(text), high)
-        return sorted(found + apart), apart
+        found.sort()
+        for these in aside:
+            these.sort()
+        return found, aside
 
 
 @lru_cache(maxsize=8)

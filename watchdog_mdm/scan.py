@@ -83,6 +83,7 @@ class LogReader:
         self._from_record = self._parser.from_record
         self._runs = RunFinder(self._parser, self._parse_line)
         self._progress_marker: int | None = None  # its index, while runs are found
+        self._bracket_marker = 0  # _BRACKET_LINE's index among the markers searched for
 
     @property
     def entries(self) -> int:
@@ -126,6 +127,7 @@ class LogReader:
         self._progress_marker = (
             markers.index(PROGRESS_MARKER) if runs and PROGRESS_MARKER in markers else None
         )
+        self._bracket_marker = len(markers)
         entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
         at_input_start = True
@@ -240,7 +242,9 @@ class LogReader:
     ) -> Iterator[LogEntry]:
         if not spans:
             return
-        hits = iter(_markers_only(data, search.starts(data, spans[0][0], spans[-1][1]))[0])
+        hits = iter(
+            search.starts_apart(data, spans[0][0], spans[-1][1], (self._bracket_marker,))[0]
+        )
         hit = next(hits, None)
         last_was_read = False
         for start, end in spans:
@@ -383,12 +387,13 @@ class LogReader:
         """Where markers are in block[low:high], where the progress marker is (when runs
         are read: only among lines), and where a JSON export opens among the lines (with
         ``openings_from``, at or after it), ending them: the hits are those before."""
-        progress: list[int] = []
         if self._progress_marker is None or pretty:
-            hits = search.starts(block, low, high)
+            hits, (brackets,) = search.starts_apart(block, low, high, (self._bracket_marker,))
+            progress: list[int] = []
         else:
-            hits, progress = search.starts_and_those_of(block, low, high, self._progress_marker)
-        hits, brackets = _markers_only(block, hits)
+            apart = (self._bracket_marker, self._progress_marker)
+            hits, (brackets, progress) = search.starts_apart(block, low, high, apart)
+            hits = sorted(hits + progress) if progress else hits
         if openings_from is None or pretty:
             return hits, progress, None
         ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
@@ -484,14 +489,6 @@ def _is_utf16_text(head: Buffer) -> bool:
 def _content_start(chunk: Buffer) -> int:
     """Where a joined export's content starts (after its UTF-8 byte-order mark)."""
     return 3 if chunk[:3] == b"\xef\xbb\xbf" else 0
-
-
-def _markers_only(block: Buffer, hits: list[int]) -> tuple[list[int], list[int]]:
-    """The hits of markers, and apart those of _BRACKET_LINE (at its LF)."""
-    brackets = [at for at in hits if block[at : at + 1] == b"\n"]
-    if not brackets:
-        return hits, brackets
-    return [at for at in hits if block[at : at + 1] != b"\n"], brackets
 
 
 def _json_opening_among(block: Buffer, brackets: list[int], low: int, high: int) -> int | None:
