@@ -5,7 +5,8 @@ in every style, wherever blocks end, on real lines and on damaged ones."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -81,10 +82,11 @@ def read(
     chunk: int | None = None,
     until: datetime | None = None,
     verified_only: bool = False,
+    naive_tz: tzinfo = UTC,
 ) -> tuple[Observations, tuple[int, ...]]:
     """What a collector gathers of ``data`` (in ``chunk``-sized buffers read into, as
     from standard input), with the reader's counts."""
-    reader = LogReader(block_size=block)
+    reader = LogReader(naive_tz, block_size=block)
     chunks: list[bytes | bytearray] = [data]
     if chunk is not None:
         chunks = [bytearray(data[i : i + chunk]) for i in range(0, len(data), chunk)]
@@ -172,6 +174,21 @@ def test_damaged_lines_among_a_run_read_as_they_read_whole(
         at = int(where * len(data))
         data[at : at + 1] = byte
     assert_read_alike(bytes(data), 4000)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spec=rows,
+    zone=st.sampled_from(
+        [ZoneInfo("Europe/Paris"), timezone(timedelta(hours=5, minutes=30)), timezone.utc]
+    ),
+)
+def test_runs_of_local_times_read_alike_in_any_zone(
+    spec: list[tuple[int, int, int | None]], zone: tzinfo
+) -> None:
+    """Compact style's timestamps name no offset: read in the zone the reader is given."""
+    data = export_of("compact", rows_of(spec))
+    assert read(data, True, 4000, naive_tz=zone) == read(data, False, 4000, naive_tz=zone)
 
 
 def test_a_run_is_read_as_one_and_counted_as_its_lines() -> None:

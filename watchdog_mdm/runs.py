@@ -448,9 +448,12 @@ class RunFinder:
             if not lines.places:
                 continue
             making, starts = lines.making, lines.starts
-            firsts = []
+            firsts, alone = [], []
             times = lines.times
             for first, last in _segments(lines.places, times):
+                if first == last:  # a line alone is read as any line is
+                    alone.append(starts[first])
+                    continue
                 run_starts = starts[first : last + 1]
                 runs[run_starts[0]] = self._run(
                     block, making, run_starts, (times[first], times[last]), high
@@ -459,6 +462,7 @@ class RunFinder:
                 firsts.append(run_starts[0])
             taken.update(map(add, starts, repeat(making.marker_at)))
             taken.difference_update(map(add, firsts, repeat(making.marker_at)))  # these stay
+            taken.difference_update(map(add, alone, repeat(making.marker_at)))
         left = [hit for hit in hits if hit not in taken] if taken else hits
         return runs, last_lines, left
 
@@ -483,17 +487,10 @@ class RunFinder:
     def _endpoint(
         self, block: Buffer, making: _Making, start: int, time: datetime, high: int
     ) -> tuple[datetime, str]:
-        """The time and message of a line of a run, as reading it whole gives them: a
-        timestamp that names its offset reads alike either way."""
-        if not making.time[2]:  # read in the zone the reader was given
-            low, high_time, _ = making.time
-            text = block[start + low : start + high_time].decode("ascii")
-            if making.suffix_shape is None:
-                read = self._parser.line_time(text, False)
-            else:
-                read = self._parser.record_time(text)
-            assert read is not None  # it read, and in the order of two that read
-            time = read
+        """The time and message of a line of a run, as reading it whole gives them
+        (``time``: its timestamp read, naive where it names no offset)."""
+        if not making.time[2]:  # in the zone the reader was given, as a line is read
+            time = time.replace(tzinfo=self._parser.naive_tz)
         return time, making.message(block, start, high)
 
     def entries(self, block: Buffer, starts: list[int], high: int) -> Iterator[LogEntry]:
