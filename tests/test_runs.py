@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.exports import CHATTER, COMMANDS, EXCHANGES, PROGRESS, STYLES, downloading, export_of
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
-from watchdog_mdm.runs import ProgressRun
+from watchdog_mdm.runs import AlikeLines, ProgressRun
 from watchdog_mdm.scan import LogReader
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -91,7 +91,8 @@ def read(
     if chunk is not None:
         chunks = [bytearray(data[i : i + chunk]) for i in range(0, len(data), chunk)]
     collector = Collector(until, verified_only=verified_only)
-    collector.add_all(reader.scan_runs(chunks, patterns.RELEVANT_MARKERS, runs=runs))
+    alike = runs and collector.takes_every_entry
+    collector.add_all(reader.scan_runs(chunks, patterns.RELEVANT_MARKERS, runs=runs, alike=alike))
     counts = (
         reader.entries,
         reader.candidates,
@@ -179,9 +180,7 @@ def test_damaged_lines_among_a_run_read_as_they_read_whole(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     spec=rows,
-    zone=st.sampled_from(
-        [ZoneInfo("Europe/Paris"), timezone(timedelta(hours=5, minutes=30)), timezone.utc]
-    ),
+    zone=st.sampled_from([ZoneInfo("Europe/Paris"), timezone(timedelta(hours=5, minutes=30)), UTC]),
 )
 def test_runs_of_local_times_read_alike_in_any_zone(
     spec: list[tuple[int, int, int | None]], zone: tzinfo
@@ -252,3 +251,20 @@ def test_every_byte_of_a_line_in_a_run_damaged_reads_as_the_line_reads_whole(sty
         for byte in (b"7", b"0", b"x", b'"', b"\n", b"\\", b"\x01", b""):
             damaged = data[:at] + byte + data[at + 1 :]
             assert read(damaged, True, 1 << 20) == read(damaged, False, 1 << 20), (at - third, byte)
+
+
+def test_lines_alike_come_as_one_and_count_as_each() -> None:
+    """mdmclient's exchanges, the same line but for its time, among others: the newest
+    read whole, the rest counted; a line naming an identity error is read each time."""
+    identity = EXCHANGES[0][:4] + ("[0:MDMDaemon:FVEscrow] Unable to create MDM identity",)
+    records = [EXCHANGES[1], CHATTER[0], EXCHANGES[1], identity, identity, EXCHANGES[1]] * 5
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, every(20, records))
+        found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS, alike=True))
+        alike = [f for f in found if isinstance(f, AlikeLines)]
+        # (an ndjson export's first line has no line break before it: it is read alone)
+        assert [group.count for group in alike] == [14 if style == "ndjson" else 15], style
+        assert alike[0].newest.timestamp == START + timedelta(milliseconds=20 * 29), style
+        assert_read_alike(data, 1 << 20)
+        observations, _ = read(data, True, 1 << 20)
+        assert len(observations.identity_errors) == 5, style

@@ -304,6 +304,7 @@ def _stream_into(
             reader.scan_runs(
                 system.stream(query, timeout=settings.log_timeout_seconds),
                 patterns.RELEVANT_MARKERS,
+                alike=collector.takes_every_entry,
             )
         )
     except CommandError as exc:
@@ -599,7 +600,11 @@ def _read_exports(
 ) -> None:
     try:
         for source in sources:
-            collector.add_all(reader.scan_runs(source, patterns.RELEVANT_MARKERS))
+            collector.add_all(
+                reader.scan_runs(
+                    source, patterns.RELEVANT_MARKERS, alike=collector.takes_every_entry
+                )
+            )
     except OSError as exc:
         name = f"{exc.filename}: " if exc.filename else ""
         raise EvidenceError(f"cannot read {name}{exc.strerror or exc}") from exc

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 from watchdog_mdm import patterns
 from watchdog_mdm.awake import PowerEvent
 from watchdog_mdm.entries import LogEntry
-from watchdog_mdm.runs import ProgressRun
+from watchdog_mdm.runs import AlikeLines, ProgressRun
 from watchdog_mdm.text import one_line
 
 __all__ = [
@@ -405,13 +405,21 @@ class Collector:
         that overlaps a first must not count the same entries twice."""
         self._read_from = instant
 
-    def add_all(self, entries: Iterable[LogEntry | ProgressRun]) -> Collector:
+    @property
+    def takes_every_entry(self) -> bool:
+        """Whether every entry is taken, whatever its time (no instant bounds them): then
+        lines alike may come as one (runs.AlikeLines)."""
+        return self.until is None and self._read_from is None
+
+    def add_all(self, entries: Iterable[LogEntry | ProgressRun | AlikeLines]) -> Collector:
         for entry in entries:
             # a class compared, not isinstance(): this runs for every entry read
-            if entry.__class__ is ProgressRun:
+            if entry.__class__ is LogEntry:
+                self.add(entry)
+            elif entry.__class__ is ProgressRun:
                 self.add_run(entry)
             else:
-                self.add(entry)  # type: ignore[arg-type]
+                self.add_alike(entry)  # type: ignore[arg-type]
         return self
 
     def add_run(self, run: ProgressRun) -> None:
@@ -440,6 +448,38 @@ class Collector:
         if count > 1:
             self._arrived += count - 2  # the reports between, each as it arrived
             self._add_report(time, last)
+
+    def add_alike(self, alike: AlikeLines) -> None:
+        """Lines alike (runs.py), as adding each would: the newest, and what each other
+        adds to the counts; line by line when entries are taken only from or until an
+        instant, or when the lines are of a kind that counts each apart."""
+        if not self.takes_every_entry:
+            for entry in alike.entries():
+                self.add(entry)
+            return
+        before = self._counts()
+        self.add(alike.newest)
+        after = self._counts()
+        if after[-1] != before[-1]:  # (never: such lines are read one by one)
+            raise ValueError("lines alike of a kind that counts each apart")
+        others = alike.count - 1
+        (
+            self.relevant_entries,
+            self.daemon_entries,
+            self.unverified_entries,
+            self.ignored_entries,
+            self.redacted_pushes,
+        ) = (now + (now - then) * others for now, then in zip(after[:-1], before, strict=False))
+
+    def _counts(self) -> tuple[int, int, int, int, int, int]:
+        return (
+            self.relevant_entries,
+            self.daemon_entries,
+            self.unverified_entries,
+            self.ignored_entries,
+            self.redacted_pushes,
+            self._arrived,
+        )
 
     def _run_reading(self, run: ProgressRun) -> tuple[bool, _Update, _Update] | None:
         """Whether the run's lines are softwareupdated's by its path (False: by its

@@ -25,9 +25,10 @@ tests/test_runs.py holds the two to that, on real lines and on damaged ones.
 
 from __future__ import annotations
 
+import json
 import operator
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, compress, repeat
@@ -39,7 +40,7 @@ from watchdog_mdm.entries import EntryParser, LogEntry
 from watchdog_mdm.framing import MAX_RECORD_CHARS, Buffer
 from watchdog_mdm.text import safe
 
-__all__ = ["ProgressRun", "RunFinder"]
+__all__ = ["AlikeLines", "Found", "ProgressRun", "RunFinder"]
 
 _T = TypeVar("_T")
 
@@ -73,6 +74,15 @@ _PLAIN = bytes(range(0x20, 0x100)).replace(b"\\", b"")
 _LEADING_ZERO = re.compile(rb"[:,\[]-?0[0-9]")
 # A number of two digits or more (its first digit in the group).
 _LONG_NUMBER = re.compile(rb"(?<=[:,\[])-?([0-9])[0-9]")
+# Markers of lines each of which counts apart (kept among the newest few, or in runs):
+# no line holding one is taken for alike others.
+_COUNTED_APART = (
+    *(text.encode() for text in patterns.IDENTITY_ERRORS),
+    *patterns.POWER_MARKERS,
+    patterns.PROGRESS_MARKER,
+)
+# The standard library's scanner of a JSON string's text: (its value, where it ends).
+_scan_string: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 # Keys whose values tell who wrote a record: after its message, where only the digits
 # are compared, none may be.
 _CLAIMING_KEYS = (b'"processImagePath":', b'"process":', b'"userID":', b'"subsystem":')
@@ -104,6 +114,32 @@ class ProgressRun:
         (only while the scanner reads the block that holds them)."""
         finder, block, starts, high = self._lines
         return finder.entries(block, starts, high)
+
+
+class AlikeLines:
+    """Lines alike but for their time (and, in ndjson, the digits of their numbers),
+    whatever lies between them, each of a kind whose newest alone counts, beside their
+    count (an exchange of mdmclient's, a push): the newest read whole (``newest``, the
+    last of the newest when several are), and how many there are."""
+
+    __slots__ = ("_lines", "count", "newest")
+
+    def __init__(
+        self, newest: LogEntry, count: int, lines: tuple[RunFinder, Buffer, list[int], int]
+    ) -> None:
+        self.newest = newest
+        self.count = count
+        self._lines = lines  # who reads them, from which block, where they start, to where
+
+    def entries(self) -> Iterator[LogEntry]:
+        """Every line read whole, in the order read (only while the scanner reads the
+        block that holds them)."""
+        finder, block, starts, high = self._lines
+        return finder.entries(block, starts, high)
+
+
+# What the scanner finds: entries, runs of progress lines, groups of lines alike.
+Found = LogEntry | ProgressRun | AlikeLines
 
 
 class _Making:
@@ -144,6 +180,8 @@ class _Making:
         self.number_starts = (
             [] if suffix is None else [m.start(1) for m in _LONG_NUMBER.finditer(suffix)]
         )
+        # where the markers of a line alike are after its first (alike lines only)
+        self.more_markers: tuple[int, ...] = ()
 
     def fitting(self, block: Buffer, starts: list[int], high: int) -> tuple[list[int], list[str]]:
         """Which of the lines starting at ``starts`` are of this making (their places
@@ -290,6 +328,55 @@ def _record_making(sender: LogEntry, unit: bytes, rest: bytes, marker_at: int) -
     return _Making(sender, unit, marker_at - 1, fixed_at, span, prefix, suffix)
 
 
+def _alike_making(sender: LogEntry, line: bytes, markers: list[int]) -> _Making | None:
+    """The making of lines alike the one read whole (``sender``; ``line`` with the LF
+    before it, ``markers`` where each marker in it starts there); None when it is no
+    line whose alike lines can be told without reading each: one whose marker tells of
+    an identity error, a sleep or wake, or progress (each of those counts apart), or
+    that is not ASCII."""
+    if not line.isascii() or any(marker in line for marker in _COUNTED_APART):
+        return None
+    first = markers[0]
+    if line[1:2] != b"{":
+        time = _TEXT_TIME.match(line, 1)
+        if time is None:
+            return None
+        span = (0, time.end() - 1, time["offset"] is not None)
+        # to the line's end, and the LF that ends it
+        making: _Making | None = _Making(sender, line + b"\n", first - 1, time.end() - 1, span, "")
+    else:
+        making = _record_alike(sender, line, first)
+    if making is not None:
+        making.more_markers = tuple(marker - first for marker in markers[1:])
+    return making
+
+
+def _record_alike(sender: LogEntry, line: bytes, first: int) -> _Making | None:
+    """_alike_making() of an ndjson record: to its message's closing quote, its bytes;
+    after that, its text but for its digits."""
+    time_from = line.find(_JSON_TIME) + len(_JSON_TIME)
+    time_to = line.find(b'"', time_from)
+    between = _JSON_BETWEEN.match(line, time_to)
+    time = _TEXT_TIME.fullmatch(line, time_from, time_to)
+    if time_from < len(_JSON_TIME) or between is None or time is None:
+        return None
+    try:  # where the message's string ends (escapes and all)
+        _, close = _scan_string(line.decode("ascii"), between.end())
+    except ValueError:
+        return None
+    suffix = line[close:]
+    if (
+        close <= first
+        or _LEADING_ZERO.search(suffix) is not None
+        or any(key in suffix for key in _CLAIMING_KEYS)
+    ):
+        return None
+    fixed_at = between.end() - len(b'"eventMessage":"') - 1
+    span = (time_from - 1, time_to - 1, time["offset"] is not None)
+    # the unit ends before the closing quote: what follows it is the suffix
+    return _Making(sender, line[: close - 1], first - 1, fixed_at, span, "", suffix)
+
+
 class _Lines:
     """The progress lines of a block found of one making: their places among the
     block's progress lines, where they start, and their times."""
@@ -327,45 +414,89 @@ class RunFinder:
     ) -> None:
         self._parser = parser
         self._parse = parse
-        self._makings: list[_Making] = []  # those of the most lines of the last block first
+        # makings of progress lines and of lines alike: those of most lines last first
+        self._makings: list[_Making] = []
+        self._alike: list[_Making] = []
 
     def find(
-        self, block: Buffer, hits: list[int], progress: list[int], low: int, high: int
-    ) -> tuple[dict[int, LogEntry | ProgressRun], dict[int, int], list[int]]:
-        """The runs of block[low:high], and the other lines read meanwhile (not to be
-        read twice), by where they start; where each run's last line starts; and the
-        hits left to read line by line, among which each run's first line holds its
-        place. ``progress``: the hits of the progress marker, among ``hits``."""
+        self,
+        block: Buffer,
+        rest: list[int],
+        progress: list[int],
+        low: int,
+        high: int,
+        alike: bool,
+    ) -> tuple[dict[int, Found], dict[int, int], list[int]]:
+        """The runs of progress lines in block[low:high], with ``alike`` the groups of
+        lines alike, and the other lines read meanwhile (not to be read twice), by where
+        they start (a group's where its newest is); where each run's last line starts;
+        and the hits left to read line by line, among which each run's first line (and
+        each group's newest) holds its place. ``progress``: the hits of the progress
+        marker; ``rest``: those of the others."""
         read: dict[int, LogEntry] = {}
+        hits = sorted(rest + progress) if progress else rest
+        found = self._found(block, progress, low, high, read, self._makings, self._making_at)
+        alikes: list[_Lines] = []
+        if alike and len(rest) > 1:
+            alikes = self._found(block, rest, low, high, read, self._alike, self._alike_at)
+        crowded = _crowded(block, hits, [*found, *alikes], high)
+        if crowded:
+            found = [lines.without(crowded) for lines in found]
+            alikes = [lines.without(crowded) for lines in alikes]
+        ready: dict[int, Found] = dict(read)
+        taken: set[int] = set()  # the hits of lines read with others, but their place
+        last_lines = self._runs(block, found, high, ready, taken)
+        self._groups(block, alikes, high, ready, taken)
+        left = [hit for hit in hits if hit not in taken] if taken else hits
+        return ready, last_lines, left
+
+    def _found(
+        self,
+        block: Buffer,
+        hits: list[int],
+        low: int,
+        high: int,
+        read: dict[int, LogEntry],
+        makings: list[_Making],
+        making_at: Callable[
+            [Buffer, list[int], int, int, int, dict[int, LogEntry]], _Making | None
+        ],
+    ) -> list[_Lines]:
+        """The lines holding ``hits`` of a making: of those known (the makings most
+        lines were of in the last block first), then of new ones, told from lines read
+        whole (those of none kept in ``read``)."""
         found: list[_Lines] = []
-        pending = list(range(len(progress)))
-        for known in list(self._makings):
+        pending = list(range(len(hits)))
+        for known in list(makings):
             if not pending:
                 break
-            pending = self._assign(block, progress, pending, known, low, high, found)
+            pending = self._assign(block, hits, pending, known, low, high, found)
         new = 0
         while pending and new < _NEW_IN_A_BLOCK:
-            making = self._making_at(block, progress[pending[0]], low, high, read)
+            making = making_at(block, hits, pending[0], low, high, read)
             if making is None:
                 pending = pending[1:]
                 continue
             new += 1
-            self._makings = [making, *self._makings[: _MAKINGS - 1]]
-            left = self._assign(block, progress, pending, making, low, high, found)
+            makings[:] = [making, *makings[: _MAKINGS - 1]]
+            left = self._assign(block, hits, pending, making, low, high, found)
             pending = left[1:] if left and left[0] == pending[0] else left
-        # the makings most lines were of first: tried first on the next block
         used = {id(lines.making): len(lines.places) for lines in found}
-        self._makings.sort(key=lambda making: -used.get(id(making), 0))
-        crowded = _crowded(block, hits, found, high)
-        if crowded:
-            found = [lines.without(crowded) for lines in found]
-        return self._runs(block, hits, progress, found, high, read)
+        makings.sort(key=lambda making: -used.get(id(making), 0))
+        return found
 
     def _making_at(
-        self, block: Buffer, hit: int, low: int, high: int, read: dict[int, LogEntry]
+        self,
+        block: Buffer,
+        hits: list[int],
+        place: int,
+        low: int,
+        high: int,
+        read: dict[int, LogEntry],
     ) -> _Making | None:
-        """The making of the line holding ``hit``, read whole (and kept in ``read`` when
-        it has none; counted when its lines are)."""
+        """The making of the progress line holding hits[place], read whole (and kept in
+        ``read`` when it has none; counted when its lines are)."""
+        hit = hits[place]
         start = block.rfind(b"\n", low, hit) + 1 or low
         end = _line_end(block, hit, high)
         if start in read:
@@ -387,10 +518,34 @@ class RunFinder:
             self._parser.entries, self._parser.naive_timestamps = counted  # with its run
         return making
 
+    def _alike_at(
+        self,
+        block: Buffer,
+        hits: list[int],
+        place: int,
+        low: int,
+        high: int,
+        read: dict[int, LogEntry],
+    ) -> _Making | None:
+        """The making of lines alike the one holding hits[place], read whole (and kept in
+        ``read``: the line is read once, as the newest of its group or alone)."""
+        hit = hits[place]
+        start = block.rfind(b"\n", low, hit) + 1 or low
+        end = _line_end(block, hit, high)
+        if start in read or start == low or end == high or end - start > MAX_RECORD_CHARS:
+            return None
+        sender = self._parse(block, start, end)
+        if sender is None:
+            return None
+        read[start] = sender
+        markers = hits[bisect_left(hits, start) : bisect_left(hits, end)]
+        line = bytes(block[start - 1 : end])
+        return _alike_making(sender, line, [marker - start + 1 for marker in markers])
+
     def _assign(
         self,
         block: Buffer,
-        progress: list[int],
+        hits: list[int],
         pending: list[int],
         making: _Making,
         low: int,
@@ -399,7 +554,7 @@ class RunFinder:
     ) -> list[int]:
         """The pending progress lines (their places) of ``making`` whose timestamps
         read, added to ``found``; returns the places of those still pending."""
-        line_starts = list(map(sub, map(progress.__getitem__, pending), repeat(making.marker_at)))
+        line_starts = list(map(sub, map(hits.__getitem__, pending), repeat(making.marker_at)))
         fitting, texts = making.fitting(block, line_starts, high)
         if fitting and line_starts[fitting[0]] < low:  # a line starts in the block
             fitting, texts = fitting[1:], texts[1:]
@@ -412,6 +567,15 @@ class RunFinder:
             kept = [time is not None for time in times]
             places, starts, times = _kept(kept, places, starts, times)
         taken = set(places)
+        if (
+            making.more_markers
+        ):  # the line's other markers: where the sender's are, or it is not alike
+            places, starts, times = self._with_markers(hits, making, places, starts, times)
+            taken = set(places)
+            for at in making.more_markers:
+                taken.update(
+                    map(bisect_left, repeat(hits), map(add, starts, repeat(making.marker_at + at)))
+                )
         left = [place for place in pending if place not in taken]
         if places:
             found.append(_Lines(making, places, starts, times))  # type: ignore[arg-type]
@@ -430,41 +594,95 @@ class RunFinder:
                     read.append(None)
             return read
 
+    def _with_markers(
+        self,
+        hits: list[int],
+        making: _Making,
+        places: list[int],
+        starts: list[int],
+        times: list[datetime | None],
+    ) -> tuple[list[int], list[int], list[datetime | None]]:
+        """Of the lines found, those with the making's other markers where it has them."""
+        present = set(hits)
+        fit = [True] * len(starts)
+        for at in making.more_markers:
+            where = map(add, starts, repeat(making.marker_at + at))
+            fit = list(map(min, fit, map(present.__contains__, where)))
+        return (
+            list(compress(places, fit)),
+            list(compress(starts, fit)),
+            list(compress(times, fit)),
+        )
+
     def _runs(
         self,
         block: Buffer,
-        hits: list[int],
-        progress: list[int],
         found: list[_Lines],
         high: int,
-        read: dict[int, LogEntry],
-    ) -> tuple[dict[int, LogEntry | ProgressRun], dict[int, int], list[int]]:
-        """The runs of the lines found of a making: those of one making, one after
-        another among the progress lines, each no older than the one before."""
-        runs: dict[int, LogEntry | ProgressRun] = dict(read)
+        ready: dict[int, Found],
+        taken: set[int],
+    ) -> dict[int, int]:
+        """The runs of the progress lines found of a making, put in ``ready``: those of
+        one making, one after another among the progress lines, each no older than the
+        one before. Returns where each one's last line starts."""
         last_lines: dict[int, int] = {}
-        taken: set[int] = set()  # the progress marker's hits in lines of runs but the first
         for lines in found:
             if not lines.places:
                 continue
-            making, starts = lines.making, lines.starts
+            making, starts, times = lines.making, lines.starts, lines.times
             firsts, alone = [], []
-            times = lines.times
             for first, last in _segments(lines.places, times):
                 if first == last:  # a line alone is read as any line is
                     alone.append(starts[first])
                     continue
                 run_starts = starts[first : last + 1]
-                runs[run_starts[0]] = self._run(
+                ready[run_starts[0]] = self._run(
                     block, making, run_starts, (times[first], times[last]), high
                 )
                 last_lines[run_starts[-1]] = 0
                 firsts.append(run_starts[0])
             taken.update(map(add, starts, repeat(making.marker_at)))
-            taken.difference_update(map(add, firsts, repeat(making.marker_at)))  # these stay
-            taken.difference_update(map(add, alone, repeat(making.marker_at)))
-        left = [hit for hit in hits if hit not in taken] if taken else hits
-        return runs, last_lines, left
+            taken.difference_update(map(add, [*firsts, *alone], repeat(making.marker_at)))
+        return last_lines
+
+    def _groups(
+        self,
+        block: Buffer,
+        alikes: list[_Lines],
+        high: int,
+        ready: dict[int, Found],
+        taken: set[int],
+    ) -> None:
+        """The groups of lines alike, put in ``ready`` where their newest is (the last of
+        the newest): the lines of a making, and their count."""
+        parser = self._parser
+        for lines in alikes:
+            starts, times, making = lines.starts, lines.times, lines.making
+            if len(starts) < 2:
+                continue
+            newest = max(times)
+            at = len(times) - 1 - times[::-1].index(newest)
+            start = starts[at]
+            entry = ready.get(start)  # the sender, read already, may be the newest
+            if entry is None:
+                entry = self._parse(block, start, _line_end(block, start, high))
+                if entry is None:
+                    continue  # never, for a line that fits; but read as any line, then
+            elif entry.__class__ is not LogEntry:
+                continue
+            read_before = [s for s in starts if s in ready and s != start]
+            parser.entries += len(starts) - 1 - len(read_before)
+            if not making.time[2] and making.suffix_shape is None:
+                parser.naive_timestamps += len(starts) - 1 - len(read_before)
+            for other in read_before:
+                del ready[other]
+            ready[start] = AlikeLines(entry, len(starts), (self, block, starts, high))
+            for marker in (
+                making.marker_at,
+                *map(add, making.more_markers, repeat(making.marker_at)),
+            ):
+                taken.update(map(add, starts, repeat(marker)))
+                taken.discard(start + marker)
 
     def _run(
         self,
@@ -516,7 +734,11 @@ def _crowded(block: Buffer, hits: list[int], found: list[_Lines], high: int) -> 
         crowded.update(compress(line_starts[1:], map(eq, line_starts[1:], line_starts)))
     others = set(hits)
     for lines in found:
-        others.difference_update(map(operator.add, lines.starts, repeat(lines.making.marker_at)))
+        for at in (
+            lines.making.marker_at,
+            *map(add, lines.making.more_markers, repeat(lines.making.marker_at)),
+        ):
+            others.difference_update(map(operator.add, lines.starts, repeat(at)))
     for hit in sorted(others):
         if hit >= line_starts[0]:
             start = line_starts[bisect_right(line_starts, hit) - 1]

@@ -32,12 +32,9 @@ from watchdog_mdm.json_array import ArrayElements, looks_like_json_array
 from watchdog_mdm.json_records import record_parser
 from watchdog_mdm.markers import MarkerSearch, marker_search
 from watchdog_mdm.patterns import PROGRESS_MARKER
-from watchdog_mdm.runs import ProgressRun, RunFinder
+from watchdog_mdm.runs import AlikeLines, Found, ProgressRun, RunFinder
 
-__all__ = ["Buffer", "LogReader", "ProgressRun"]
-
-# What the scanner finds: entries, and runs of progress lines (runs.py) where asked for.
-Found = LogEntry | ProgressRun
+__all__ = ["AlikeLines", "Buffer", "Found", "LogReader", "ProgressRun"]
 
 # How much of the start of an input tells its style (and what the first chunks are
 # joined up to, when they are smaller).
@@ -84,6 +81,7 @@ class LogReader:
         self._runs = RunFinder(self._parser, self._parse_line)
         self._progress_marker: int | None = None  # its index, while runs are found
         self._bracket_marker = 0  # _BRACKET_LINE's index among the markers searched for
+        self._alike = False  # whether lines alike are read as groups
 
     @property
     def entries(self) -> int:
@@ -107,7 +105,12 @@ class LogReader:
         return cast(Iterator[LogEntry], self.scan_runs(chunks, markers, runs=False))
 
     def scan_runs(
-        self, chunks: Iterable[Buffer], markers: Sequence[bytes], *, runs: bool = True
+        self,
+        chunks: Iterable[Buffer],
+        markers: Sequence[bytes],
+        *,
+        runs: bool = True,
+        alike: bool = False,
     ) -> Iterator[Found]:
         """The entries whose line (or JSON record) holds one of ``markers``, and the last
         entry of each block. Chunks may cut lines anywhere and are searched in place
@@ -121,13 +124,16 @@ class LogReader:
         read record by record (json_array.py).
 
         With ``runs``, the progress lines of a run (runs.py) come as one
-        :class:`ProgressRun`, in the place of its first line.
+        :class:`ProgressRun`, in the place of its first line; with ``alike`` too, lines
+        alike whose newest alone counts as one :class:`AlikeLines`, in the place of
+        their newest (for a reader that takes all entries, whatever their time).
         """
         search = self.search_for((*markers, _BRACKET_LINE))
         self._progress_marker = (
             markers.index(PROGRESS_MARKER) if runs and PROGRESS_MARKER in markers else None
         )
         self._bracket_marker = len(markers)
+        self._alike = runs and alike
         entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
         at_input_start = True
@@ -325,18 +331,15 @@ class LogReader:
         records before it read."""
         hits, progress, ends_at = self._hits(block, search, pretty, low, high, openings_from)
         high = high if ends_at is None else ends_at
-        # runs, and lines read already, by where they start; where each run's last
-        # line starts
-        ready: dict[int, Found] = {}
-        last_lines: dict[int, int] = {}
-        if len(progress) > 2:
-            ready, last_lines, hits = self._runs.find(block, hits, progress, low, high)
+        # runs, groups of lines alike, and lines read already, by where they start; where
+        # each run's last line starts
+        ready, last_lines, hits = self._read_together(block, hits, progress, pretty, low, high)
         found = (records_holding if pretty else lines_holding)(block, hits, low, high)
         from_record, from_line = self._from_record, self._from_line
         for start, stop in found.items():
             if ready and start in ready:
                 read = ready[start]
-                self.candidates += read.count if read.__class__ is ProgressRun else 1
+                self.candidates += 1 if read.__class__ is LogEntry else cast(AlikeLines, read).count
                 yield read
                 continue
             self.candidates += 1
@@ -375,6 +378,22 @@ class LogReader:
             yield last
         return ends_at
 
+    def _read_together(
+        self,
+        block: Buffer,
+        hits: list[int],
+        progress: list[int],
+        pretty: bool,
+        low: int,
+        high: int,
+    ) -> tuple[dict[int, Found], dict[int, int], list[int]]:
+        """Runs of progress lines and groups of lines alike (runs.py), and lines read
+        already, by where they start; where each run's last line starts; the hits left
+        to read line by line (the progress marker's among them)."""
+        if len(progress) > 2 or (self._alike and len(hits) > 1 and not pretty):
+            return self._runs.find(block, hits, progress, low, high, self._alike)
+        return {}, {}, sorted(hits + progress) if progress else hits
+
     def _hits(
         self,
         block: Buffer,
@@ -384,16 +403,16 @@ class LogReader:
         high: int,
         openings_from: int | None,
     ) -> tuple[list[int], list[int], int | None]:
-        """Where markers are in block[low:high], where the progress marker is (when runs
-        are read: only among lines), and where a JSON export opens among the lines (with
-        ``openings_from``, at or after it), ending them: the hits are those before."""
+        """Where markers are in block[low:high] (apart, when runs are read: only among
+        lines, where the progress marker is), and where a JSON export opens among the
+        lines (with ``openings_from``, at or after it), ending them: the hits are those
+        before."""
         if self._progress_marker is None or pretty:
             hits, (brackets,) = search.starts_apart(block, low, high, (self._bracket_marker,))
             progress: list[int] = []
         else:
             apart = (self._bracket_marker, self._progress_marker)
             hits, (brackets, progress) = search.starts_apart(block, low, high, apart)
-            hits = sorted(hits + progress) if progress else hits
         if openings_from is None or pretty:
             return hits, progress, None
         ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
