@@ -256,7 +256,8 @@ def test_every_byte_of_a_line_in_a_run_damaged_reads_as_the_line_reads_whole(sty
 def test_lines_alike_come_as_one_and_count_as_each() -> None:
     """mdmclient's exchanges, the same line but for its time, among others: the newest
     read whole, the rest counted; a line naming an identity error is read each time."""
-    identity = EXCHANGES[0][:4] + ("[0:MDMDaemon:FVEscrow] Unable to create MDM identity",)
+    process, image, subsystem, category, _ = EXCHANGES[0]
+    identity = (process, image, subsystem, category, "[0:MDMDaemon] Unable to create MDM identity")
     records = [EXCHANGES[1], CHATTER[0], EXCHANGES[1], identity, identity, EXCHANGES[1]] * 5
     for style in ("ndjson", "default", "compact", "syslog"):
         data = export_of(style, every(20, records))

@@ -32,7 +32,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, compress, repeat
-from operator import add, eq, itemgetter, lt, ne, sub
+from operator import add, eq, itemgetter, lt, ne, not_, sub
 from typing import TypeVar
 
 from watchdog_mdm import patterns
@@ -183,38 +183,40 @@ class _Making:
         # where the markers of a line alike are after its first (alike lines only)
         self.more_markers: tuple[int, ...] = ()
 
-    def fitting(self, block: Buffer, starts: list[int], high: int) -> tuple[list[int], list[str]]:
-        """Which of the lines starting at ``starts`` are of this making (their places
-        among them), and the timestamp of each."""
+    def fitting(self, block: Buffer, starts: list[int], high: int) -> tuple[list[bool], list[str]]:
+        """Whether each of the lines starting at ``starts`` is of this making, and the
+        timestamp of each that is."""
         at, length = self.fixed_at, self.length
         fixed = [block[start + at : start + length - 1] for start in starts]
-        places = list(compress(range(len(starts)), map(eq, repeat(self.fixed), fixed)))
-        if not places:
-            return [], []
-        kept = [starts[place] for place in places]
+        fit = list(map(eq, repeat(self.fixed), fixed))
+        kept = starts if fit.count(True) == len(fit) else list(compress(starts, fit))
+        if not kept:
+            return fit, []
         if self.suffix_shape is None:  # LF and timestamp: all that varies in a text line
             varied = [block[start - 1 : start + at] for start in kept]
             varies_from = 0
         else:  # from a record's timestamp to its message: timestamp and machTimestamp
             varies_from = self.time[0] + 1
-            fit = _kept_bytes(block, self.head, [start - 1 for start in kept])
+            heads = _kept_bytes(block, self.head, [start - 1 for start in kept])
             ends = [_line_end(block, start + length - 1, high) for start in kept]
-            fit = list(map(min, fit, self._ends_fitting(block, kept, ends)))
-            if not all(fit):
-                places, kept = list(compress(places, fit)), list(compress(kept, fit))
+            whole = list(map(min, heads, self._ends_fitting(block, kept, ends)))
+            if not all(whole):
+                fit = _narrowed(fit, whole)
+                kept = list(compress(kept, whole))
             varied = [block[start - 1 + varies_from : start + at] for start in kept]
         shape = self.shape[varies_from:]
         joined = b"".join(varied)
         if joined.translate(_SHAPE) != shape * len(varied) or _MACH_ZERO in joined:
-            fit = [v.translate(_SHAPE) == shape and _MACH_ZERO not in v for v in varied]
-            places, varied = list(compress(places, fit)), list(compress(varied, fit))
+            shaped = [v.translate(_SHAPE) == shape and _MACH_ZERO not in v for v in varied]
+            fit = _narrowed(fit, shaped)
+            varied = list(compress(varied, shaped))
         if not varied:
-            return [], []
+            return fit, []
         if not varies_from:  # LF and timestamp, each
-            return places, b"".join(varied).decode("ascii").split("\n")[1:]
+            return fit, b"".join(varied).decode("ascii").split("\n")[1:]
         low, high_time, _ = self.time
         times = [v[low + 1 - varies_from : high_time + 1 - varies_from] for v in varied]
-        return places, b"\n".join(times).decode("ascii").split("\n")
+        return fit, b"\n".join(times).decode("ascii").split("\n")
 
     def _ends_fitting(self, block: Buffer, starts: list[int], ends: list[int]) -> list[bool]:
         """Whether each record ends as the sender's does: a plain message's end, the
@@ -258,6 +260,12 @@ class _Making:
 
 def _kept(fit: list[bool], *lists: list[_T]) -> tuple[list[_T], ...]:
     return tuple(list(compress(values, fit)) for values in lists)
+
+
+def _narrowed(fit: list[bool], further: list[bool]) -> list[bool]:
+    """``fit``, its true values but those ``further`` (one for each) says are not."""
+    further_values = iter(further)
+    return [value and next(further_values) for value in fit]
 
 
 def _kept_bytes(block: Buffer, text: bytes, places: list[int]) -> list[bool]:
@@ -555,28 +563,28 @@ class RunFinder:
         """The pending progress lines (their places) of ``making`` whose timestamps
         read, added to ``found``; returns the places of those still pending."""
         line_starts = list(map(sub, map(hits.__getitem__, pending), repeat(making.marker_at)))
-        fitting, texts = making.fitting(block, line_starts, high)
-        if fitting and line_starts[fitting[0]] < low:  # a line starts in the block
-            fitting, texts = fitting[1:], texts[1:]
-        if not fitting:
+        fit, texts = making.fitting(block, line_starts, high)
+        if fit and fit[0] and line_starts[0] < low:  # a line starts in the block
+            fit[0], texts = False, texts[1:]
+        if not texts:
             return pending
-        places = [pending[index] for index in fitting]
-        starts = [line_starts[index] for index in fitting]
+        places = list(compress(pending, fit))
+        starts = list(compress(line_starts, fit))
+        left = list(compress(pending, map(not_, fit)))
         times = self._times(texts)
         if None in times:
             kept = [time is not None for time in times]
+            left = sorted([*left, *compress(places, map(not_, kept))])
             places, starts, times = _kept(kept, places, starts, times)
-        taken = set(places)
-        if (
-            making.more_markers
-        ):  # the line's other markers: where the sender's are, or it is not alike
+        if making.more_markers:  # the line's other markers: where the sender's are
+            fitting = len(places)
             places, starts, times = self._with_markers(hits, making, places, starts, times)
-            taken = set(places)
+            taken: set[int] = set(places)
             for at in making.more_markers:
-                taken.update(
-                    map(bisect_left, repeat(hits), map(add, starts, repeat(making.marker_at + at)))
-                )
-        left = [place for place in pending if place not in taken]
+                where = map(add, starts, repeat(making.marker_at + at))
+                taken.update(map(bisect_left, repeat(hits), where))
+            if fitting != len(places) or making.more_markers:
+                left = [place for place in pending if place not in taken]
         if places:
             found.append(_Lines(making, places, starts, times))  # type: ignore[arg-type]
         return left
