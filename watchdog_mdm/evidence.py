@@ -484,8 +484,8 @@ class Collector:
     def _run_reading(self, run: ProgressRun) -> tuple[bool, _Update, _Update] | None:
         """Whether the run's lines are softwareupdated's by its path (False: by its
         name), and its first and last progress, when each line counts as every other
-        does: an update's progress of one phase and edge, naming no enforcement, taken
-        whatever the instants from and until which entries are taken; None otherwise."""
+        does: an update's progress of one phase and edge, taken whatever the instants
+        from and until which entries are taken; None otherwise."""
         time = run.last[0]
         if (self.until is not None and time > self.until) or (
             self._read_from is not None and time >= self._read_from
@@ -501,12 +501,10 @@ class Collector:
         counts = self._run_sender[1]
         if counts is None:
             return None
+        # (its lines name no enforcement: they hold no marker but the progress one)
         first, last = _progress_at_start(run.first[1]), _progress_at_start(run.last[1])
         if first is None or last is None or first[:2] != last[:2]:
             return None
-        for text in patterns.DDM_UPDATE_ENFORCEMENT:
-            if text in run.first[1] or text in run.last[1]:
-                return None
         return counts, first, last
 
     def add(self, entry: LogEntry) -> None:

@@ -91,7 +91,8 @@ _CLAIMING_KEYS = (b'"processImagePath":', b'"process":', b'"userID":', b'"subsys
 class ProgressRun:
     """Progress lines one after another in the input, and in time order, of one making:
     who wrote them (``sender``, one of them read whole), the time and message of the
-    first and the last, and how many there are."""
+    first and the last, and how many there are. They hold no marker but the progress
+    one (none names an enforcement)."""
 
     __slots__ = ("_lines", "count", "first", "last", "sender")
 
@@ -198,7 +199,7 @@ class _Making:
         else:  # from a record's timestamp to its message: timestamp and machTimestamp
             varies_from = self.time[0] + 1
             heads = _kept_bytes(block, self.head, [start - 1 for start in kept])
-            ends = [_line_end(block, start + length - 1, high) for start in kept]
+            ends = _line_ends(block, [start + length - 1 for start in kept], high)
             whole = list(map(min, heads, self._ends_fitting(block, kept, ends)))
             if not all(whole):
                 fit = _narrowed(fit, whole)
@@ -260,6 +261,12 @@ class _Making:
 
 def _kept(fit: list[bool], *lists: list[_T]) -> tuple[list[_T], ...]:
     return tuple(list(compress(values, fit)) for values in lists)
+
+
+def _line_ends(block: Buffer, places: list[int], high: int) -> list[int]:
+    """_line_end() of each place, found by C-level calls: this runs for every record."""
+    ends = list(map(block.find, repeat(b"\n"), places, repeat(high)))
+    return [high if end == -1 else end for end in ends] if -1 in ends else ends
 
 
 def _narrowed(fit: list[bool], further: list[bool]) -> list[bool]:
@@ -640,8 +647,11 @@ class RunFinder:
             making, starts, times = lines.making, lines.starts, lines.times
             firsts, alone = [], []
             for first, last in _segments(lines.places, times):
-                if first == last:  # a line alone is read as any line is
+                if first == last:  # a line alone: an entry, as reading it gives it
                     alone.append(starts[first])
+                    single = self._single(block, making, starts[first], times[first], high)
+                    if single is not None:
+                        ready[starts[first]] = single  # (else read as any line is)
                     continue
                 run_starts = starts[first : last + 1]
                 ready[run_starts[0]] = self._run(
@@ -652,6 +662,20 @@ class RunFinder:
             taken.update(map(add, starts, repeat(making.marker_at)))
             taken.difference_update(map(add, [*firsts, *alone], repeat(making.marker_at)))
         return last_lines
+
+    def _single(
+        self, block: Buffer, making: _Making, start: int, time: datetime, high: int
+    ) -> LogEntry | None:
+        """The entry of a text line of a making, as reading it whole gives it: the
+        sender's but for its time and message (its bytes are the sender's up to and with
+        the phase). None for an ndjson record: its numbers may differ."""
+        if making.suffix_shape is not None:
+            return None
+        self._parser.entries += 1
+        if not making.time[2]:
+            self._parser.naive_timestamps += 1
+        time, message = self._endpoint(block, making, start, time, high)
+        return making.sender._replace(timestamp=time, message=message)
 
     def _groups(
         self,
