@@ -348,22 +348,6 @@ class EntryParser:
             raise ValueError("a year no log has")
         return times
 
-    def line_time(self, text: str, has_offset: bool) -> datetime | None:
-        """A text line's timestamp, as reading the line whole reads it (uncounted)."""
-        try:
-            timestamp = _from_iso(text if has_offset else text + self._naive_offset)
-        except ValueError:
-            return None
-        if not EARLIEST_YEAR <= timestamp.year <= LATEST_YEAR:
-            return None
-        return (
-            timestamp if timestamp.tzinfo is not None else timestamp.replace(tzinfo=self.naive_tz)
-        )
-
-    def record_time(self, text: str) -> datetime | None:
-        """A JSON record's timestamp, as reading the record whole reads it."""
-        return parse_timestamp(text, self.naive_tz)
-
     def _from_json(self, text: str) -> LogEntry | None:
         """A JSON record: read by the layout of a progress record read whole before, where
         it has one (json_records.Layout), else parsed whole."""

@@ -511,22 +511,18 @@ class RunFinder:
     ) -> _Making | None:
         """The making of the progress line holding hits[place], read whole (and kept in
         ``read`` when it has none; counted when its lines are)."""
-        hit = hits[place]
-        start = block.rfind(b"\n", low, hit) + 1 or low
-        end = _line_end(block, hit, high)
-        if start in read:
-            return None
         counted = self._parser.entries, self._parser.naive_timestamps
-        sender = self._parse(block, start, end)
-        if sender is None:
+        line = self._read_at(block, hits[place], low, high, read)
+        if line is None:
             return None
+        start, end, sender = line
         making = None
-        if end - start <= MAX_RECORD_CHARS and sender.message.startswith(
-            patterns.UPDATE_PROGRESS_START
-        ):
+        if sender.message.startswith(patterns.UPDATE_PROGRESS_START):
             # with the LF before it (a block's first line has that LF before low)
-            line = bytes(block[start - 1 : end]) if start > low else b"\n" + bytes(block[start:end])
-            making = _making_of(sender, line, hit - start + 1)
+            unit_line = (
+                bytes(block[start - 1 : end]) if start > low else b"\n" + bytes(block[start:end])
+            )
+            making = _making_of(sender, unit_line, hits[place] - start + 1)
         if making is None:
             read[start] = sender
         else:
@@ -544,18 +540,28 @@ class RunFinder:
     ) -> _Making | None:
         """The making of lines alike the one holding hits[place], read whole (and kept in
         ``read``: the line is read once, as the newest of its group or alone)."""
-        hit = hits[place]
+        read_line = self._read_at(block, hits[place], low, high, read)
+        if read_line is None:
+            return None
+        start, end, sender = read_line
+        read[start] = sender
+        if start == low or end == high:  # no line break before or after it, in the block
+            return None
+        markers = hits[bisect_left(hits, start) : bisect_left(hits, end)]
+        unit_line = bytes(block[start - 1 : end])
+        return _alike_making(sender, unit_line, [marker - start + 1 for marker in markers])
+
+    def _read_at(
+        self, block: Buffer, hit: int, low: int, high: int, read: dict[int, LogEntry]
+    ) -> tuple[int, int, LogEntry] | None:
+        """Where the line holding ``hit`` starts and ends, and its entry read whole; None
+        when it was read already, is too long to be read, or does not read."""
         start = block.rfind(b"\n", low, hit) + 1 or low
         end = _line_end(block, hit, high)
-        if start in read or start == low or end == high or end - start > MAX_RECORD_CHARS:
+        if start in read or end - start > MAX_RECORD_CHARS:
             return None
         sender = self._parse(block, start, end)
-        if sender is None:
-            return None
-        read[start] = sender
-        markers = hits[bisect_left(hits, start) : bisect_left(hits, end)]
-        line = bytes(block[start - 1 : end])
-        return _alike_making(sender, line, [marker - start + 1 for marker in markers])
+        return None if sender is None else (start, end, sender)
 
     def _assign(
         self,
