@@ -74,6 +74,10 @@ _PLAIN = bytes(range(0x20, 0x100)).replace(b"\\", b"")
 _LEADING_ZERO = re.compile(rb"[:,\[]-?0[0-9]")
 # A number of two digits or more (its first digit in the group).
 _LONG_NUMBER = re.compile(rb"(?<=[:,\[])-?([0-9])[0-9]")
+# The longest line whose making is remembered for lines alike, or an ndjson record's for
+# progress (a making keeps a few copies of such a line, and 16 are kept): log lines are
+# a few hundred bytes, a record about a kilobyte; a longer one is read line by line.
+_LONGEST_ALIKE = 4096
 # Markers of lines each of which counts apart (kept among the newest few, or in runs):
 # no line holding one is taken for alike others.
 _COUNTED_APART = (
@@ -307,8 +311,8 @@ def _making_of(sender: LogEntry, line: bytes, marker_at: int) -> _Making | None:
     if phase is None or not line[: phase.end()].isascii():
         return None
     unit, rest = line[: phase.end()], line[phase.end() :]
-    if unit[1:2] == b"{":
-        return _record_making(sender, unit, rest, marker_at)
+    if unit[1:2] == b"{":  # (a making keeps what follows its message: not a long one)
+        return None if len(line) > _LONGEST_ALIKE else _record_making(sender, unit, rest, marker_at)
     time = _TEXT_TIME.match(unit, 1)
     own = rest.decode("utf-8", "replace").rstrip()
     if time is None or not own or not sender.message.endswith(safe(own)):
@@ -347,9 +351,13 @@ def _alike_making(sender: LogEntry, line: bytes, markers: list[int]) -> _Making 
     """The making of lines alike the one read whole (``sender``; ``line`` with the LF
     before it, ``markers`` where each marker in it starts there); None when it is no
     line whose alike lines can be told without reading each: one whose marker tells of
-    an identity error, a sleep or wake, or progress (each of those counts apart), or
-    that is not ASCII."""
-    if not line.isascii() or any(marker in line for marker in _COUNTED_APART):
+    an identity error, a sleep or wake, or progress (each of those counts apart), that
+    is not ASCII, or that is longer than _LONGEST_ALIKE."""
+    if (
+        len(line) > _LONGEST_ALIKE
+        or not line.isascii()
+        or any(marker in line for marker in _COUNTED_APART)
+    ):
         return None
     first = markers[0]
     if line[1:2] != b"{":
