@@ -598,14 +598,12 @@ class RunFinder:
             left = sorted([*left, *compress(places, map(not_, kept))])
             places, starts, times = _kept(kept, places, starts, times)
         if making.more_markers:  # the line's other markers: where the sender's are
-            fitting = len(places)
             places, starts, times = self._with_markers(hits, making, places, starts, times)
-            taken: set[int] = set(places)
+            taken: set[int] = set(places)  # the lines' places, and their other markers'
             for at in making.more_markers:
                 where = map(add, starts, repeat(making.marker_at + at))
                 taken.update(map(bisect_left, repeat(hits), where))
-            if fitting != len(places) or making.more_markers:
-                left = [place for place in pending if place not in taken]
+            left = [place for place in pending if place not in taken]
         if places:
             found.append(_Lines(making, places, starts, times))  # type: ignore[arg-type]
         return left
