@@ -13,7 +13,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.exports import CHATTER, COMMANDS, EXCHANGES, PROGRESS, STYLES, downloading, export_of
+from tests.exports import (
+    CHATTER,
+    COMMANDS,
+    EXCHANGES,
+    PROGRESS,
+    STYLES,
+    downloading,
+    export_of,
+    render,
+)
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
 from watchdog_mdm.runs import AlikeLines, ProgressRun
@@ -269,3 +278,17 @@ def test_lines_alike_come_as_one_and_count_as_each() -> None:
         assert_read_alike(data, 1 << 20)
         observations, _ = read(data, True, 1 << 20)
         assert len(observations.identity_errors) == 5, style
+
+
+def test_a_group_whose_newest_is_not_the_last_line_of_a_block_is_counted_once() -> None:
+    """The block's last line is read for its time unless read already: a line of a
+    group counts as read, though only its newest was read whole (found in review)."""
+    for style in ("default", "compact", "syslog", "ndjson"):
+        lines = [
+            render(style, START + timedelta(seconds=seconds), EXCHANGES[1])
+            for seconds in (1, 9, 2, 3)  # the newest, second, is not the last
+        ]
+        data = ("\n" + "".join(lines)).encode()
+        assert_read_alike(data, 1 << 20)
+        found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS, alike=True))
+        assert [f.count for f in found if isinstance(f, AlikeLines)] == [4], style

@@ -469,7 +469,7 @@ class RunFinder:
         ready: dict[int, Found] = dict(read)
         taken: set[int] = set()  # the hits of lines read with others, but their place
         last_lines = self._runs(block, found, high, ready, taken)
-        self._groups(block, alikes, high, ready, taken)
+        last_lines.update(self._groups(block, alikes, high, ready, taken))
         left = [hit for hit in hits if hit not in taken] if taken else hits
         return ready, last_lines, left
 
@@ -696,9 +696,11 @@ class RunFinder:
         high: int,
         ready: dict[int, Found],
         taken: set[int],
-    ) -> None:
+    ) -> dict[int, int]:
         """The groups of lines alike, put in ``ready`` where their newest is (the last of
-        the newest): the lines of a making, and their count."""
+        the newest): the lines of a making, and their count. Returns where their lines
+        start (read: the block's last line, read for its time, may be one of them)."""
+        grouped: dict[int, int] = {}
         parser = self._parser
         for lines in alikes:
             starts, times, making = lines.starts, lines.times, lines.making
@@ -721,12 +723,14 @@ class RunFinder:
             for other in read_before:
                 del ready[other]
             ready[start] = AlikeLines(entry, len(starts), (self, block, starts, high))
+            grouped.update(dict.fromkeys(starts, 0))
             for marker in (
                 making.marker_at,
                 *map(add, making.more_markers, repeat(making.marker_at)),
             ):
                 taken.update(map(add, starts, repeat(marker)))
                 taken.discard(start + marker)
+        return grouped
 
     def _run(
         self,
