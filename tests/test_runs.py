@@ -24,6 +24,7 @@ from tests.exports import (
     render,
 )
 from watchdog_mdm import patterns
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Observations
 from watchdog_mdm.runs import AlikeLines, ProgressRun
 from watchdog_mdm.scan import LogReader
@@ -292,3 +293,15 @@ def test_a_group_whose_newest_is_not_the_last_line_of_a_block_is_counted_once() 
         assert_read_alike(data, 1 << 20)
         found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS, alike=True))
         assert [f.count for f in found if isinstance(f, AlikeLines)] == [4], style
+
+
+def test_lines_too_long_to_remember_a_making_of_are_read_one_by_one() -> None:
+    """A making keeps its sender's message: none is told from a line over 4 KB (a log
+    line is a few hundred bytes), so 16 makings cannot hold 16 MB."""
+    long_tail = " stalled:NO portionComplete:0.5 " + "x" * 5000
+    rows = every(30, [progress("inter", "DOWNLOADING_UPDATE", long_tail)] * 6)
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, rows)
+        found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS, alike=True))
+        assert not [f for f in found if not isinstance(f, LogEntry)], style
+        assert_read_alike(data, 1 << 20)

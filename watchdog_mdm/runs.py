@@ -74,9 +74,9 @@ _PLAIN = bytes(range(0x20, 0x100)).replace(b"\\", b"")
 _LEADING_ZERO = re.compile(rb"[:,\[]-?0[0-9]")
 # A number of two digits or more (its first digit in the group).
 _LONG_NUMBER = re.compile(rb"(?<=[:,\[])-?([0-9])[0-9]")
-# The longest line whose making is remembered for lines alike, or an ndjson record's for
-# progress (a making keeps a few copies of such a line, and 16 are kept): log lines are
-# a few hundred bytes, a record about a kilobyte; a longer one is read line by line.
+# The longest line whose making is remembered (a making keeps its sender, and a few
+# copies of such a line; 16 are kept): log lines are a few hundred bytes, a record about
+# a kilobyte; a longer one is read line by line.
 _LONGEST_ALIKE = 4096
 # Markers of lines each of which counts apart (kept among the newest few, or in runs):
 # no line holding one is taken for alike others.
@@ -311,8 +311,10 @@ def _making_of(sender: LogEntry, line: bytes, marker_at: int) -> _Making | None:
     if phase is None or not line[: phase.end()].isascii():
         return None
     unit, rest = line[: phase.end()], line[phase.end() :]
-    if unit[1:2] == b"{":  # (a making keeps what follows its message: not a long one)
-        return None if len(line) > _LONGEST_ALIKE else _record_making(sender, unit, rest, marker_at)
+    if len(line) > _LONGEST_ALIKE:  # (a making keeps its sender's message, and more)
+        return None
+    if unit[1:2] == b"{":
+        return _record_making(sender, unit, rest, marker_at)
     time = _TEXT_TIME.match(unit, 1)
     own = rest.decode("utf-8", "replace").rstrip()
     if time is None or not own or not sender.message.endswith(safe(own)):
