@@ -1,6 +1,6 @@
 """Evidence: what the log shows about mdmclient, softwareupdated and apsd.
 
-:class:`Collector` folds log entries, in any order, into the few facts the checks need
+:class:`Collector` folds log entries into the few facts the checks need
 (newest successful device-channel exchange, newest request and outcome, pushes, MDM
 commands, identity errors, sleeps and wakes...), so a day of log costs constant memory.
 Only entries that Apple's daemons wrote count (patterns.DAEMON_PATHS); the rest are
@@ -350,7 +350,9 @@ def _sighting(seen: _Seen | None) -> Sighting | None:
 
 
 class Collector:
-    """Folds log entries into :class:`Observations`; order of entries does not matter.
+    """Folds log entries into :class:`Observations`. Their order does not matter but to
+    update progress, kept by runs in the order read (_add_report): of a log read in time
+    order, what the checks read of it is what reading it in any order would give.
 
     An entry counts only if it comes from one of Apple's daemons: its process image is
     the daemon's real path (:data:`patterns.DAEMON_PATHS`). Entries that claim to be a

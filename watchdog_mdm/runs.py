@@ -1,4 +1,4 @@
-"""Runs of progress lines: softwareupdated's reports of one phase, read in bulk.
+"""Lines proved alike in bulk: runs of progress lines, and groups of repeated lines.
 
 While a Mac downloads or prepares an update, softwareupdated reports its progress several
 times a second: a quarter of the log, lines alike but for their time and the numbers
@@ -18,6 +18,12 @@ the making's text before its timestamp, and after its message the same but for i
 numbers. No other marker may be in its line, and it must not be too long to be read.
 A run is the lines of one making one after another among the block's progress lines,
 each no older than the one before. A progress line of no making is read as any line is.
+
+Other candidate lines repeat too (mdmclient's exchanges, pushes), and of those only the
+newest counts, beside their count: where the collector takes every entry, the lines of a
+making told from one of them, to its line's end, come as one :class:`AlikeLines` (the
+newest read whole, and the count), whatever lies between them. Lines naming an identity
+error, a sleep or wake, or progress count each apart, and are never grouped.
 
 The entries counted and the facts gathered are what reading every line whole gives:
 tests/test_runs.py holds the two to that, on real lines and on damaged ones.
