@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.exports import downloading, render
 from tests.reference_reader import ReferenceReader
 from tests.support import (
     ENROLLED,
@@ -727,4 +728,20 @@ def test_many_long_different_lines_holding_markers_keep_memory_bounded(tmp_path:
     peak, done = _peak_rss_kib(installed_command(), "analyze", str(export), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["evidence"]["log"]["relevant_entries"] == 120
+    assert peak < PEAK_LIMIT_MB * 1024, f"peak {peak} KiB"
+
+
+def test_a_line_crowded_with_progress_markers_keeps_memory_bounded(tmp_path: Path) -> None:
+    """Each progress marker is taken for a line's start while lines of a run are proved
+    alike: a line holding thousands must not be copied once for each (here 8,000 copies
+    of 128 KiB on average, a gigabyte)."""
+    when = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    progress = "".join(
+        render("ndjson", when + timedelta(seconds=n), downloading(n / 10)) for n in range(4)
+    )
+    crowded = '{"eventMessage":"' + "Reported progress (x" * (256 * 1024 // 20) + '"}\n'
+    export = tmp_path / "crowded.ndjson"
+    export.write_text(progress + crowded + progress)
+    peak, done = _peak_rss_kib(installed_command(), "analyze", str(export), "--json")
+    assert done.returncode == 0, done.stderr
     assert peak < PEAK_LIMIT_MB * 1024, f"peak {peak} KiB"

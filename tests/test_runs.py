@@ -305,3 +305,26 @@ def test_lines_too_long_to_remember_a_making_of_are_read_one_by_one() -> None:
         found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS, alike=True))
         assert not [f for f in found if not isinstance(f, LogEntry)], style
         assert_read_alike(data, 1 << 20)
+
+
+def test_a_line_of_a_run_holding_another_progress_marker_is_read_whole() -> None:
+    """A second progress marker after the phase, that no line was found by: the line is
+    read whole, as any line holding two markers is, and counted once."""
+    twice = " stalled:NO portionComplete:0.5 Reported progress (end): phase:INSTALLED"
+    records = [downloading(n / 10) for n in range(6)]
+    records[3] = progress("inter", "DOWNLOADING_UPDATE", twice)
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, every(30, records))
+        assert_read_alike(data, 1 << 20)
+
+
+def test_a_line_of_a_run_too_long_to_be_read_is_skipped_as_it_is_read_whole() -> None:
+    """A line of a run's making but over MAX_RECORD_CHARS long (the scanner skips such a
+    line, unread): the run ends before it."""
+    records = [downloading(n / 10) for n in range(6)]
+    records[3] = progress("inter", "DOWNLOADING_UPDATE", " stalled:NO " + "x" * (1 << 20))
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, every(30, records))
+        assert_read_alike(data, 4 << 20)  # (a block holds the long line and the run)
+        _, counts = read(data, True, 4 << 20)
+        assert counts[2] == 1, style  # the long line skipped

@@ -32,13 +32,12 @@ tests/test_runs.py holds the two to that, on real lines and on damaged ones.
 from __future__ import annotations
 
 import json
-import operator
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, compress, repeat
-from operator import add, eq, itemgetter, lt, ne, not_, sub
+from operator import add, and_, eq, ge, itemgetter, lt, ne, not_, sub
 from typing import TypeVar
 
 from watchdog_mdm import patterns
@@ -73,9 +72,9 @@ _TEXT_TIME = re.compile(
 _JSON_TIME = b'"timestamp":"'
 _JSON_BETWEEN = re.compile(rb'","machTimestamp":[1-9][0-9]{0,17},"eventMessage":"')
 _MACH_ZERO = b'"machTimestamp":0'  # a leading zero: no JSON number
-# What a plain message's end holds (its text its value): no control character or
-# backslash; a quote ends it.
-_PLAIN = bytes(range(0x20, 0x100)).replace(b"\\", b"")
+# What a plain message's end holds (its text its value): no control character, backslash
+# or quote (a quote ends it).
+_PLAIN = bytes(range(0x20, 0x100)).replace(b"\\", b"").replace(b'"', b"")
 # A JSON number with a leading zero is no JSON: a record holding one is read alone.
 _LEADING_ZERO = re.compile(rb"[:,\[]-?0[0-9]")
 # A number of two digits or more (its first digit in the group).
@@ -84,6 +83,10 @@ _LONG_NUMBER = re.compile(rb"(?<=[:,\[])-?([0-9])[0-9]")
 # copies of such a line; 16 are kept): log lines are a few hundred bytes, a record about
 # a kilobyte; a longer one is read line by line.
 _LONGEST_ALIKE = 4096
+# The longest record of a making copied to be compared (each is copied whole, to its end,
+# and a line may hold many progress markers, each taken for a line's start): twice the
+# longest making; a longer one is read alone.
+_LONGEST_RECORD = 2 * _LONGEST_ALIKE
 # Markers of lines each of which counts apart (kept among the newest few, or in runs):
 # no line holding one is taken for alike others.
 _COUNTED_APART = (
@@ -187,73 +190,117 @@ class _Making:
         self.time = time  # the timestamp's span from the line's start, and if it has an offset
         self.prefix = prefix
         self.suffix_shape = None if suffix is None else suffix.translate(_SHAPE)
-        # where each number of two digits or more starts in the suffix (no zero there)
+        # the closing quote and the suffix: a record's tail
+        self.tail_shape = None if suffix is None else b'"' + suffix.translate(_SHAPE)
+        # where each number of two digits or more starts in the tail (no zero there)
         self.number_starts = (
-            [] if suffix is None else [m.start(1) for m in _LONG_NUMBER.finditer(suffix)]
+            [] if suffix is None else [1 + m.start(1) for m in _LONG_NUMBER.finditer(suffix)]
         )
         # where the markers of a line alike are after its first (alike lines only)
         self.more_markers: tuple[int, ...] = ()
 
     def fitting(self, block: Buffer, starts: list[int], high: int) -> tuple[list[bool], list[str]]:
         """Whether each of the lines starting at ``starts`` is of this making, and the
-        timestamp of each that is."""
+        timestamp of each that is. A record is copied once, from the LF before it to its
+        end, and compared by C-level calls on the copy: this runs for every record."""
+        if not starts:
+            return [], []
+        if self.suffix_shape is None:
+            return self._lines_fitting(block, starts)
+        ends = _line_ends(block, [start + self.length - 1 for start in starts], high)
+        short = list(map(ge, repeat(_LONGEST_RECORD), map(sub, ends, starts)))
+        if short.count(True) != len(short):  # (seldom) not copied: read alone
+            fit, times = self._records_fitting(
+                block, list(compress(starts, short)), list(compress(ends, short))
+            )
+            return _narrowed(short, fit), times
+        return self._records_fitting(block, starts, ends)
+
+    def _records_fitting(
+        self, block: Buffer, starts: list[int], ends: list[int]
+    ) -> tuple[list[bool], list[str]]:
+        """fitting() of ndjson records no longer than _LONGEST_RECORD, ending at ``ends``."""
+        if not starts:
+            return [], []
+        records = [block[start - 1 : end] for start, end in zip(starts, ends, strict=True)]
+        # bytes, or bytearray: what the block's slices are
+        starts_with: Callable[..., bool] = records[0].__class__.startswith
+        fixed_from = self.fixed_at + 1
+        fit = list(map(starts_with, records, repeat(self.fixed), repeat(fixed_from)))
+        fit = list(map(and_, fit, map(starts_with, records, repeat(self.head))))
+        kept = records if fit.count(True) == len(fit) else list(compress(records, fit))
+        if kept:
+            whole = self._ends_fitting(kept)
+            if not all(whole):
+                fit = _narrowed(fit, whole)
+                kept = list(compress(kept, whole))
+        if not kept:
+            return fit, []
+        # from a record's timestamp to its message: timestamp and machTimestamp
+        varies_from = self.time[0] + 1
+        varied = list(map(itemgetter(slice(varies_from, fixed_from)), kept))
+        fit, kept = self._shaped(fit, varied, kept, varies_from)
+        if not kept:
+            return fit, []
+        low, high_time, _ = self.time
+        times = map(itemgetter(slice(low + 1, high_time + 1)), kept)
+        return fit, b"\n".join(times).decode("ascii").split("\n")
+
+    def _lines_fitting(self, block: Buffer, starts: list[int]) -> tuple[list[bool], list[str]]:
+        """fitting() of text lines: their LF and timestamp are all that varies."""
         at, length = self.fixed_at, self.length
         fixed = [block[start + at : start + length - 1] for start in starts]
         fit = list(map(eq, repeat(self.fixed), fixed))
         kept = starts if fit.count(True) == len(fit) else list(compress(starts, fit))
         if not kept:
             return fit, []
-        if self.suffix_shape is None:  # LF and timestamp: all that varies in a text line
-            varied = [block[start - 1 : start + at] for start in kept]
-            varies_from = 0
-        else:  # from a record's timestamp to its message: timestamp and machTimestamp
-            varies_from = self.time[0] + 1
-            heads = _kept_bytes(block, self.head, [start - 1 for start in kept])
-            ends = _line_ends(block, [start + length - 1 for start in kept], high)
-            whole = list(map(min, heads, self._ends_fitting(block, kept, ends)))
-            if not all(whole):
-                fit = _narrowed(fit, whole)
-                kept = list(compress(kept, whole))
-            varied = [block[start - 1 + varies_from : start + at] for start in kept]
-        shape = self.shape[varies_from:]
-        joined = b"".join(varied)
-        if joined.translate(_SHAPE) != shape * len(varied) or _MACH_ZERO in joined:
-            shaped = [v.translate(_SHAPE) == shape and _MACH_ZERO not in v for v in varied]
-            fit = _narrowed(fit, shaped)
-            varied = list(compress(varied, shaped))
+        varied = [block[start - 1 : start + at] for start in kept]
+        fit, varied = self._shaped(fit, varied, varied, 0)
         if not varied:
             return fit, []
-        if not varies_from:  # LF and timestamp, each
-            return fit, b"".join(varied).decode("ascii").split("\n")[1:]
-        low, high_time, _ = self.time
-        times = [v[low + 1 - varies_from : high_time + 1 - varies_from] for v in varied]
-        return fit, b"\n".join(times).decode("ascii").split("\n")
+        return fit, b"".join(varied).decode("ascii").split("\n")[1:]
 
-    def _ends_fitting(self, block: Buffer, starts: list[int], ends: list[int]) -> list[bool]:
-        """Whether each record ends as the sender's does: a plain message's end, the
-        closing quote, then the sender's text but for its digits, in valid numbers."""
-        skip = self.length - 1
-        rests = [block[start + skip : end] for start, end in zip(starts, ends, strict=True)]
-        if not rests:
-            return []
-        parts: list[tuple[bytes, bytes, bytes]] = [rest.partition(b'"') for rest in rests]  # type: ignore[misc]
-        messages = list(map(itemgetter(0), parts))
-        suffixes = list(map(itemgetter(2), parts))
-        if (
-            list(map(itemgetter(1), parts)).count(b'"') == len(parts)
-            and not b"".join(messages).translate(None, _PLAIN)
-            and self._suffixes_fit(b"".join(suffixes), len(suffixes))
-        ):
-            return [True] * len(rests)
+    def _shaped(
+        self,
+        fit: list[bool],
+        varied: list[bytes | bytearray],
+        kept: list[bytes | bytearray],
+        varies_from: int,
+    ) -> tuple[list[bool], list[bytes | bytearray]]:
+        """``fit`` and ``kept`` (one for each of ``varied``), but for the lines whose
+        varied bytes (from ``varies_from`` in the unit) are not of the making's shape."""
+        shape = self.shape[varies_from:]
+        joined = b"".join(varied)
+        if joined.translate(_SHAPE) == shape * len(varied) and _MACH_ZERO not in joined:
+            return fit, kept
+        shaped = [v.translate(_SHAPE) == shape and _MACH_ZERO not in v for v in varied]
+        return _narrowed(fit, shaped), list(compress(kept, shaped))
+
+    def _ends_fitting(self, records: list[bytes | bytearray]) -> list[bool]:
+        """Whether each record (from the LF before it) ends as the sender's does: a plain
+        message's end (no quote, backslash or control character), the closing quote,
+        then the sender's text but for its digits, in valid numbers. That text is as
+        long as the sender's, so where the quote is follows from the record's end."""
+        shape = self.tail_shape
+        assert shape is not None
+        tail = len(shape)
+        if min(map(len, records)) >= self.length + tail:
+            tails = b"".join(map(itemgetter(slice(-tail, None)), records))
+            messages = b"".join(map(itemgetter(slice(self.length, -tail)), records))
+            if not messages.translate(None, _PLAIN) and self._tails_fit(tails, len(records)):
+                return [True] * len(records)
         return [
-            sep == b'"' and not message.translate(None, _PLAIN) and self._suffixes_fit(suffix, 1)
-            for message, sep, suffix in parts
+            len(record) >= self.length + tail
+            and not record[self.length : -tail].translate(None, _PLAIN)
+            and self._tails_fit(record[-tail:], 1)
+            for record in records
         ]
 
-    def _suffixes_fit(self, joined: bytes | bytearray, count: int) -> bool:
-        """Whether ``count`` suffixes, joined, are each the sender's but for its digits,
-        with no number starting with a zero where the sender's has two digits or more."""
-        shape = self.suffix_shape
+    def _tails_fit(self, joined: bytes | bytearray, count: int) -> bool:
+        """Whether ``count`` tails (the closing quote and what follows), joined, are each
+        the sender's but for its digits, with no number starting with a zero where the
+        sender's has two digits or more."""
+        shape = self.tail_shape
         assert shape is not None
         if joined.translate(_SHAPE) != shape * count:
             return False
@@ -283,11 +330,6 @@ def _narrowed(fit: list[bool], further: list[bool]) -> list[bool]:
     """``fit``, its true values but those ``further`` (one for each) says are not."""
     further_values = iter(further)
     return [value and next(further_values) for value in fit]
-
-
-def _kept_bytes(block: Buffer, text: bytes, places: list[int]) -> list[bool]:
-    """Whether ``text`` is at each of ``places`` in the block."""
-    return list(map(eq, repeat(text), [block[place : place + len(text)] for place in places]))
 
 
 def _segments(indexes: list[int], times: list[datetime]) -> Iterator[tuple[int, int]]:
@@ -465,20 +507,22 @@ class RunFinder:
         each group's newest) holds its place. ``progress``: the hits of the progress
         marker; ``rest``: those of the others."""
         read: dict[int, LogEntry] = {}
-        hits = sorted(rest + progress) if progress else rest
         found = self._found(block, progress, low, high, read, self._makings, self._making_at)
         alikes: list[_Lines] = []
         if alike and len(rest) > 1:
             alikes = self._found(block, rest, low, high, read, self._alike, self._alike_at)
-        crowded = _crowded(block, hits, [*found, *alikes], high)
+        unfound = _unfound(progress, found)
+        crowded = _crowded(block, rest, unfound, found, alikes, high)
         if crowded:
             found = [lines.without(crowded) for lines in found]
             alikes = [lines.without(crowded) for lines in alikes]
+            unfound = _unfound(progress, found)
         ready: dict[int, Found] = dict(read)
-        taken: set[int] = set()  # the hits of lines read with others, but their place
-        last_lines = self._runs(block, found, high, ready, taken)
+        last_lines, firsts = self._runs(block, found, high, ready)
+        taken: set[int] = set()  # the hits of lines alike read with others, but the newest's
         last_lines.update(self._groups(block, alikes, high, ready, taken))
-        left = [hit for hit in hits if hit not in taken] if taken else hits
+        rest_left = [hit for hit in rest if hit not in taken] if taken else rest
+        left = sorted(rest_left + unfound + firsts) if progress else rest_left
         return ready, last_lines, left
 
     def _found(
@@ -650,47 +694,40 @@ class RunFinder:
         )
 
     def _runs(
-        self,
-        block: Buffer,
-        found: list[_Lines],
-        high: int,
-        ready: dict[int, Found],
-        taken: set[int],
-    ) -> dict[int, int]:
+        self, block: Buffer, found: list[_Lines], high: int, ready: dict[int, Found]
+    ) -> tuple[dict[int, int], list[int]]:
         """The runs of the progress lines found of a making, put in ``ready``: those of
         one making, one after another among the progress lines, each no older than the
-        one before. Returns where each one's last line starts."""
+        one before. Returns where each one's last line starts, and the hit of each one's
+        first line (the rest of its hits are read with it)."""
         last_lines: dict[int, int] = {}
+        firsts: list[int] = []
         for lines in found:
             if not lines.places:
                 continue
             making, starts, times = lines.making, lines.starts, lines.times
-            firsts, alone = [], []
             for first, last in _segments(lines.places, times):
-                if first == last:  # a line alone: an entry, as reading it gives it
-                    alone.append(starts[first])
-                    single = self._single(block, making, starts[first], times[first], high)
-                    if single is not None:
-                        ready[starts[first]] = single  # (else read as any line is)
+                start = starts[first]
+                firsts.append(start + making.marker_at)
+                if first == last and making.suffix_shape is None:
+                    # a text line alone: an entry, as reading it gives it
+                    ready[start] = self._single(block, making, start, times[first], high)
                     continue
-                run_starts = starts[first : last + 1]
-                ready[run_starts[0]] = self._run(
-                    block, making, run_starts, (times[first], times[last]), high
+                # (a record alone is a run of one: an entry made from its making's
+                # sender would hold the sender's numbers, not its own)
+                ready[start] = self._run(
+                    block, making, starts[first : last + 1], (times[first], times[last]), high
                 )
-                last_lines[run_starts[-1]] = 0
-                firsts.append(run_starts[0])
-            taken.update(map(add, starts, repeat(making.marker_at)))
-            taken.difference_update(map(add, [*firsts, *alone], repeat(making.marker_at)))
-        return last_lines
+                if last > first:
+                    last_lines[starts[last]] = 0
+        return last_lines, firsts
 
     def _single(
         self, block: Buffer, making: _Making, start: int, time: datetime, high: int
-    ) -> LogEntry | None:
+    ) -> LogEntry:
         """The entry of a text line of a making, as reading it whole gives it: the
         sender's but for its time and message (its bytes are the sender's up to and with
-        the phase). None for an ndjson record: its numbers may differ."""
-        if making.suffix_shape is not None:
-            return None
+        the phase)."""
         self._parser.entries += 1
         if not making.time[2]:
             self._parser.naive_timestamps += 1
@@ -778,30 +815,59 @@ class RunFinder:
                 yield entry
 
 
-def _crowded(block: Buffer, hits: list[int], found: list[_Lines], high: int) -> set[int]:
+def _unfound(progress: list[int], found: list[_Lines]) -> list[int]:
+    """The progress hits of no line found (``found``: lines among the progress hits)."""
+    if sum(len(lines.places) for lines in found) == len(progress):
+        return []
+    missing = [True] * len(progress)
+    for lines in found:
+        list(map(missing.__setitem__, lines.places, repeat(False)))
+    return list(compress(progress, missing))
+
+
+def _crowded(
+    block: Buffer,
+    rest: list[int],
+    unfound: list[int],
+    found: list[_Lines],
+    alikes: list[_Lines],
+    high: int,
+) -> set[int]:
     """Where the lines found start that hold a marker but their own (found of two
     makings, by two markers, or holding another), or may be too long to be read (the
-    scanner skips such a line: MAX_RECORD_CHARS)."""
+    scanner skips such a line: MAX_RECORD_CHARS). Lines found are each from the LF
+    before them, so two that start apart never overlap: a hit in a line found is one of
+    its own markers, or a hit no line was found by (``unfound``, among the progress
+    hits; among ``rest``, those no line alike was found by)."""
     crowded: set[int] = set()
-    line_starts = sorted(chain.from_iterable(lines.starts for lines in found))
-    if not line_starts:
+    every = [*found, *alikes]
+    starts: set[int] = set()
+    for lines in every:
+        starts.update(lines.starts)
+    if not starts:
         return crowded
-    if len(set(line_starts)) < len(line_starts):  # a line of two makings: two markers
-        crowded.update(compress(line_starts[1:], map(eq, line_starts[1:], line_starts)))
-    others = set(hits)
-    for lines in found:
+    if len(starts) < sum(len(lines.starts) for lines in every):  # a line of two makings
+        seen: set[int] = set()
+        for lines in every:
+            crowded.update(seen.intersection(lines.starts))
+            seen.update(lines.starts)
+    owned: set[int] = set()
+    for lines in alikes:
         for at in (
             lines.making.marker_at,
             *map(add, lines.making.more_markers, repeat(lines.making.marker_at)),
         ):
-            others.difference_update(map(operator.add, lines.starts, repeat(at)))
-    for hit in sorted(others):
-        if hit >= line_starts[0]:
-            start = line_starts[bisect_right(line_starts, hit) - 1]
-            if block.find(b"\n", start, hit) == -1:  # in that line
-                crowded.add(start)
-    gaps = map(sub, [*line_starts[1:], high + 1], line_starts)
-    for start in compress(line_starts, map(lt, repeat(MAX_RECORD_CHARS), gaps)):
-        if _line_end(block, start, high) - start > MAX_RECORD_CHARS:
+            owned.update(map(add, lines.starts, repeat(at)))
+    others = [hit for hit in rest if hit not in owned] + unfound
+    for hit in others:
+        start = block.rfind(b"\n", 0, hit) + 1
+        if start in starts:
             crowded.add(start)
+    for lines in every:
+        line_starts = lines.starts
+        gaps = map(sub, line_starts[1:], line_starts)  # the line ends before the next
+        far = compress(line_starts, map(lt, repeat(MAX_RECORD_CHARS), gaps))
+        for start in chain(far, line_starts[-1:]):
+            if _line_end(block, start, high) - start > MAX_RECORD_CHARS:
+                crowded.add(start)
     return crowded
