@@ -37,11 +37,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, compress, repeat
-from operator import add, and_, eq, ge, itemgetter, lt, ne, not_, sub
+from operator import add, and_, ge, itemgetter, lt, ne, not_, sub
 from typing import TypeVar
 
 from watchdog_mdm import patterns
-from watchdog_mdm.entries import EntryParser, LogEntry
+from watchdog_mdm.entries import EntryParser, LogEntry, fixed_offset_suffix
 from watchdog_mdm.framing import MAX_RECORD_CHARS, Buffer
 from watchdog_mdm.text import safe
 
@@ -247,14 +247,18 @@ class _Making:
         return fit, b"\n".join(times).decode("ascii").split("\n")
 
     def _lines_fitting(self, block: Buffer, starts: list[int]) -> tuple[list[bool], list[str]]:
-        """fitting() of text lines: their LF and timestamp are all that varies."""
-        at, length = self.fixed_at, self.length
-        fixed = [block[start + at : start + length - 1] for start in starts]
-        fit = list(map(eq, repeat(self.fixed), fixed))
-        kept = starts if fit.count(True) == len(fit) else list(compress(starts, fit))
+        """fitting() of text lines: their LF and timestamp are all that varies. Each
+        line's unit is copied once and compared by C-level calls on the copies."""
+        length = self.length
+        units = [block[start - 1 : start + length - 1] for start in starts]
+        # bytes, or bytearray: what the block's slices are
+        starts_with: Callable[..., bool] = units[0].__class__.startswith
+        fixed_from = self.fixed_at + 1
+        fit = list(map(starts_with, units, repeat(self.fixed), repeat(fixed_from)))
+        kept = units if fit.count(True) == len(fit) else list(compress(units, fit))
         if not kept:
             return fit, []
-        varied = [block[start - 1 : start + at] for start in kept]
+        varied = list(map(itemgetter(slice(0, fixed_from)), kept))
         fit, varied = self._shaped(fit, varied, varied, 0)
         if not varied:
             return fit, []
@@ -308,8 +312,9 @@ class _Making:
 
     def message(self, block: Buffer, start: int, high: int) -> str:
         """The message of a line of this making, as reading it whole gives it."""
-        end = _line_end(block, start + self.length - 1, high)
-        own = block[start + self.length - 1 : end].decode("utf-8", "replace")
+        own_from = start + self.length - 1
+        end = block.find(b"\n", own_from, high)
+        own = block[own_from : high if end == -1 else end].decode("utf-8", "replace")
         if self.suffix_shape is not None:  # the message's end, in the record: plain text
             return self.prefix + safe(own[: own.index('"')])
         own = own.rstrip()  # as the line is stripped
@@ -487,6 +492,9 @@ class RunFinder:
     ) -> None:
         self._parser = parser
         self._parse = parse
+        # appended to a timestamp naming no offset, read in the reader's zone at once,
+        # as the parser reads a line's (the zone a fixed one), not made aware after
+        self._naive_suffix = fixed_offset_suffix(parser.naive_tz)
         # makings of progress lines and of lines alike: those of most lines last first
         self._makings: list[_Making] = []
         self._alike: list[_Making] = []
@@ -644,8 +652,8 @@ class RunFinder:
         places = list(compress(pending, fit))
         starts = list(compress(line_starts, fit))
         left = list(compress(pending, map(not_, fit)))
-        times = self._times(texts)
-        if None in times:
+        times, every_one = self._times(texts, "" if making.time[2] else self._naive_suffix)
+        if not every_one:
             kept = [time is not None for time in times]
             left = sorted([*left, *compress(places, map(not_, kept))])
             places, starts, times = _kept(kept, places, starts, times)
@@ -660,10 +668,13 @@ class RunFinder:
             found.append(_Lines(making, places, starts, times))  # type: ignore[arg-type]
         return left
 
-    def _times(self, texts: list[str]) -> list[datetime | None]:
-        """The timestamps read (None for one that does not read)."""
+    def _times(self, texts: list[str], suffix: str) -> tuple[list[datetime | None], bool]:
+        """The timestamps read, each with ``suffix`` (None for one that does not read),
+        and whether every one read."""
+        if suffix:
+            texts = ((suffix + "\n").join(texts) + suffix).split("\n")
         try:
-            return list(self._parser.times_of(texts))
+            return list(self._parser.times_of(texts)), True
         except ValueError:
             read: list[datetime | None] = []
             for text in texts:
@@ -671,7 +682,7 @@ class RunFinder:
                     read += self._parser.times_of([text])
                 except ValueError:
                     read.append(None)
-            return read
+            return read, False
 
     def _with_markers(
         self,
@@ -732,7 +743,10 @@ class RunFinder:
         if not making.time[2]:
             self._parser.naive_timestamps += 1
         time, message = self._endpoint(block, making, start, time, high)
-        return making.sender._replace(timestamp=time, message=message)
+        sender = making.sender
+        # the fields in order (timestamp, process, message, ...), not by _replace(), a
+        # Python function: this runs for each line alone
+        return tuple.__new__(LogEntry, (time, sender.process, message, *sender[3:]))
 
     def _groups(
         self,
@@ -799,8 +813,9 @@ class RunFinder:
         self, block: Buffer, making: _Making, start: int, time: datetime, high: int
     ) -> tuple[datetime, str]:
         """The time and message of a line of a run, as reading it whole gives them
-        (``time``: its timestamp read, naive where it names no offset)."""
-        if not making.time[2]:  # in the zone the reader was given, as a line is read
+        (``time``: its timestamp read, naive where it names no offset and the reader's
+        zone is not a fixed one)."""
+        if time.tzinfo is None:  # in the zone the reader was given, as a line is read
             time = time.replace(tzinfo=self._parser.naive_tz)
         return time, making.message(block, start, high)
 
