@@ -319,6 +319,16 @@ def _progress_at_start(message: str) -> tuple[str, str, float | None] | None:
     return None if start is None else _progress_of(start)
 
 
+def _portion_after_phase(message: str, at: int) -> float | None:
+    """The portion _progress_at_start reads of a message whose phase ends at ``at``."""
+    match = patterns.UPDATE_PROGRESS_AFTER_PHASE.match(message, at)  # (all optional: it matches)
+    portion = match["portion"] if match else None
+    try:
+        return float(portion) if portion else None
+    except ValueError:  # "1.2.3"
+        return None
+
+
 def _progress_of(match: re.Match[str]) -> tuple[str, str, float | None]:
     phase, edge, portion = match.group("phase", "edge", "portion")
     try:
@@ -338,6 +348,9 @@ _Update = tuple[str, str, float | None]
 _Reported = tuple[datetime, int, str, str, float | None]
 
 POWER_EVENTS_KEPT = 512
+# Prefixes of runs' messages whose phase and edge are remembered: one per making of
+# progress lines (runs.py keeps 16), and more, lest damaged input grow it.
+_RUN_PREFIXES_KEPT = 64
 PROGRESS_EVENTS_KEPT = 512
 
 
@@ -400,6 +413,8 @@ class Collector:
         self._run: tuple[_Reported, _Reported] | None = None
         # the sender of the last run of lines added, and whether it counts (add_run)
         self._run_sender: tuple[LogEntry | None, bool | None] = (None, None)
+        # the phase and edge of runs' lines by their messages' prefix (_run_update)
+        self._run_updates: dict[str, tuple[str, str] | None] = {}
         self.last_ddm_declaration: _Seen | None = None
 
     def read_only_before(self, instant: datetime) -> None:
@@ -504,10 +519,24 @@ class Collector:
         if counts is None:
             return None
         # (its lines name no enforcement: they hold no marker but the progress one)
-        first, last = _progress_at_start(run.first[1]), _progress_at_start(run.last[1])
-        if first is None or last is None or first[:2] != last[:2]:
+        update = self._run_update(run.prefix, run.first[1])
+        if update is None:
             return None
+        after_phase = len(run.prefix) - 1
+        first = (*update, _portion_after_phase(run.first[1], after_phase))
+        last = (*update, _portion_after_phase(run.last[1], after_phase))
         return counts, first, last
+
+    def _run_update(self, prefix: str, message: str) -> tuple[str, str] | None:
+        """The phase and edge of every line of runs whose messages start with
+        ``prefix`` (runs.ProgressRun), as _progress_at_start reads them: there, they
+        are what ``message``, one of them, says; None when it reads no progress."""
+        if prefix not in self._run_updates:
+            if len(self._run_updates) >= _RUN_PREFIXES_KEPT:
+                self._run_updates.clear()
+            read = _progress_at_start(message)
+            self._run_updates[prefix] = None if read is None else (read[0], read[1])
+        return self._run_updates[prefix]
 
     def add(self, entry: LogEntry) -> None:
         time = entry.timestamp

@@ -65,6 +65,7 @@ __all__ = [
     "UNKNOWN",
     "UNREACHABLE_URL_ERRORS",
     "UPDATE_PROGRESS",
+    "UPDATE_PROGRESS_AFTER_PHASE",
     "UPDATE_PROGRESS_AFTER_START",
     "UPDATE_PROGRESS_AT_START",
     "UPDATE_PROGRESS_LINE",
@@ -359,6 +360,9 @@ UPDATE_PROGRESS_START = "[SUMacControllerProgressManager] Reported progress ("
 UPDATE_PROGRESS_AFTER_START = re.compile(
     UPDATE_PROGRESS.pattern.split(r"eported progress \(", 1)[1]
 )
+# What UPDATE_PROGRESS reads after the phase, matched from the space that ends it: of
+# lines alike up to there (a run, runs.py), the phase and edge are read once.
+UPDATE_PROGRESS_AFTER_PHASE = re.compile(UPDATE_PROGRESS.pattern.split("(?P<phase>[A-Z_]+)", 1)[1])
 
 # "Reported progress (" and "Scan reported progress (": the marker of progress lines,
 # which the scanner reads in runs (runs.py).

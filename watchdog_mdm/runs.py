@@ -105,9 +105,11 @@ class ProgressRun:
     """Progress lines one after another in the input, and in time order, of one making:
     who wrote them (``sender``, one of them read whole), the time and message of the
     first and the last, and how many there are. They hold no marker but the progress
-    one (none names an enforcement)."""
+    one (none names an enforcement). Each message is ``prefix`` (the same object for
+    every run of a making: up to and with the phase, and the space after it), then the
+    line's own text."""
 
-    __slots__ = ("_lines", "count", "first", "last", "sender")
+    __slots__ = ("_lines", "count", "first", "last", "prefix", "sender")
 
     def __init__(
         self,
@@ -116,8 +118,10 @@ class ProgressRun:
         last: tuple[datetime, str],
         count: int,
         lines: tuple[RunFinder, Buffer, list[int], int],
+        prefix: str,
     ) -> None:
         self.sender = sender
+        self.prefix = prefix
         self.first = first
         self.last = last
         self.count = count
@@ -805,9 +809,11 @@ class RunFinder:
             parser.naive_timestamps += len(starts)
         first = self._endpoint(block, making, starts[0], times[0], high)
         if len(starts) == 1:
-            return ProgressRun(making.sender, first, first, 1, (self, block, starts, high))
+            lines = (self, block, starts, high)
+            return ProgressRun(making.sender, first, first, 1, lines, making.prefix)
         last = self._endpoint(block, making, starts[-1], times[1], high)
-        return ProgressRun(making.sender, first, last, len(starts), (self, block, starts, high))
+        lines = (self, block, starts, high)
+        return ProgressRun(making.sender, first, last, len(starts), lines, making.prefix)
 
     def _endpoint(
         self, block: Buffer, making: _Making, start: int, time: datetime, high: int
