@@ -313,9 +313,15 @@ def test_a_line_of_a_run_holding_another_progress_marker_is_read_whole() -> None
     twice = " stalled:NO portionComplete:0.5 Reported progress (end): phase:INSTALLED"
     records = [downloading(n / 10) for n in range(6)]
     records[3] = progress("inter", "DOWNLOADING_UPDATE", twice)
+    # and in a line of a making fewer lines are of than another
+    preparing = [
+        progress("inter", "PREPARING_UPDATE", f" stalled:NO portionComplete:0.{n}")
+        for n in range(4)
+    ]
+    preparing[2] = progress("inter", "PREPARING_UPDATE", " stalled:NO Reported progress (x")
     for style in ("ndjson", "default", "compact", "syslog"):
-        data = export_of(style, every(30, records))
-        assert_read_alike(data, 1 << 20)
+        for these in (records, [*records, *preparing, *records]):
+            assert_read_alike(export_of(style, every(30, these)), 1 << 20)
 
 
 def test_a_line_of_a_run_too_long_to_be_read_is_skipped_as_it_is_read_whole() -> None:
@@ -328,3 +334,18 @@ def test_a_line_of_a_run_too_long_to_be_read_is_skipped_as_it_is_read_whole() ->
         assert_read_alike(data, 4 << 20)  # (a block holds the long line and the run)
         _, counts = read(data, True, 4 << 20)
         assert counts[2] == 1, style  # the long line skipped
+
+
+def test_a_line_of_two_makings_is_read_whole() -> None:
+    """A line with two progress markers, each followed by a phase: taken for a line of
+    one making by the first and of another by the second. Neither making is the one
+    most lines are of: the line is read whole, once, as its first progress."""
+    two = progress(
+        "inter", "PREPARING_UPDATE", " stalled:NO Reported progress (end): phase:X stalled:NO"
+    )
+    records = [downloading(n / 20) for n in range(12)]
+    records[3] = records[7] = two
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, every(30, records))
+        for block in (700, 1 << 20):
+            assert_read_alike(data, block)

@@ -836,6 +836,16 @@ class RunFinder:
                 yield entry
 
 
+def _size(lines: _Lines) -> int:
+    return len(lines.starts)
+
+
+def _among(starts: list[int], start: int) -> bool:
+    """Whether ``start`` is one of ``starts`` (sorted)."""
+    at = bisect_left(starts, start)
+    return at < len(starts) and starts[at] == start
+
+
 def _unfound(progress: list[int], found: list[_Lines]) -> list[int]:
     """The progress hits of no line found (``found``: lines among the progress hits)."""
     if sum(len(lines.places) for lines in found) == len(progress):
@@ -860,35 +870,48 @@ def _crowded(
     before them, so two that start apart never overlap: a hit in a line found is one of
     its own markers, or a hit no line was found by (``unfound``, among the progress
     hits; among ``rest``, those no line alike was found by)."""
-    crowded: set[int] = set()
-    every = [*found, *alikes]
-    starts: set[int] = set()
-    for lines in every:
-        starts.update(lines.starts)
-    if not starts:
-        return crowded
-    if len(starts) < sum(len(lines.starts) for lines in every):  # a line of two makings
-        seen: set[int] = set()
-        for lines in every:
-            crowded.update(seen.intersection(lines.starts))
-            seen.update(lines.starts)
+    every = sorted((lines for lines in (*found, *alikes) if lines.starts), key=_size)
+    if not every:
+        return set()
+    # Most lines are of one making: the others' starts are looked for among its sorted
+    # starts, not all put in a set (this runs for every block).
+    most = every[-1].starts
+    fewer = list(chain.from_iterable(lines.starts for lines in every[:-1]))
+    few = set(fewer)
+    crowded = _of_two_makings(every[:-1]) if len(few) < len(fewer) else set()
+    crowded.update(start for start in few if _among(most, start))
     owned: set[int] = set()
     for lines in alikes:
-        for at in (
-            lines.making.marker_at,
-            *map(add, lines.making.more_markers, repeat(lines.making.marker_at)),
-        ):
+        making = lines.making
+        for at in (making.marker_at, *map(add, making.more_markers, repeat(making.marker_at))):
             owned.update(map(add, lines.starts, repeat(at)))
-    others = [hit for hit in rest if hit not in owned] + unfound
-    for hit in others:
+    for hit in [hit for hit in rest if hit not in owned] + unfound:
         start = block.rfind(b"\n", 0, hit) + 1
-        if start in starts:
+        if start in few or _among(most, start):
             crowded.add(start)
     for lines in every:
-        line_starts = lines.starts
-        gaps = map(sub, line_starts[1:], line_starts)  # the line ends before the next
-        far = compress(line_starts, map(lt, repeat(MAX_RECORD_CHARS), gaps))
-        for start in chain(far, line_starts[-1:]):
-            if _line_end(block, start, high) - start > MAX_RECORD_CHARS:
-                crowded.add(start)
+        crowded.update(_maybe_too_long(block, lines.starts, high))
     return crowded
+
+
+def _of_two_makings(every: list[_Lines]) -> set[int]:
+    """The starts of lines found of two makings (each list's starts apart)."""
+    both: set[int] = set()
+    seen: set[int] = set()
+    for lines in every:
+        both.update(seen.intersection(lines.starts))
+        seen.update(lines.starts)
+    return both
+
+
+def _maybe_too_long(block: Buffer, starts: list[int], high: int) -> Iterator[int]:
+    """The lines starting at ``starts`` (sorted, each from an LF) longer than
+    MAX_RECORD_CHARS. A line ends before the next starts: only one that far from the
+    next, or the last, may be too long."""
+    gaps = list(map(sub, starts[1:], starts))
+    far: Iterator[int] = iter(())
+    if gaps and max(gaps) > MAX_RECORD_CHARS:
+        far = compress(starts, map(lt, repeat(MAX_RECORD_CHARS), gaps))
+    for start in chain(far, starts[-1:]):
+        if _line_end(block, start, high) - start > MAX_RECORD_CHARS:
+            yield start
