@@ -349,3 +349,55 @@ def test_a_line_of_two_makings_is_read_whole() -> None:
         data = export_of(style, every(30, records))
         for block in (700, 1 << 20):
             assert_read_alike(data, block)
+
+
+def test_runs_across_a_change_of_offset_are_put_in_order_by_time() -> None:
+    """Lines of a run whose offsets differ (New York falls back at 06:00 UTC): 01:50
+    -0500 is later than 01:55 -0400, though its text sorts before it."""
+    new_york = ZoneInfo("America/New_York")
+    fall_back = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    rows = [
+        ((fall_back + timedelta(minutes=minutes)).astimezone(new_york), downloading(n / 10), 0)
+        for n, minutes in enumerate((-10, -5, -2, 50, 52, 55))
+    ]
+    for style in ("ndjson", "default", "syslog"):
+        data = export_of(style, rows)
+        assert_read_alike(data, 1 << 20)
+        found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS))
+        assert sum(f.count for f in found if isinstance(f, ProgressRun)) >= 5, style
+
+
+def test_a_line_of_a_run_past_midnight_with_an_hour_that_does_not_read_is_read_whole() -> None:
+    """Between 23:59 of one day and 00:00 of the next, "24:00" sorts as text but does not
+    read: each timestamp is read when a run's lines are not all of one day."""
+    rows = [
+        (datetime(2026, 11, 25, 23, 59, 59, 900_000, tzinfo=UTC), downloading(0.1), 0),
+        (datetime(2026, 11, 25, 23, 59, 59, 950_000, tzinfo=UTC), downloading(0.2), 0),
+        (datetime(2026, 11, 25, 23, 59, 59, 990_000, tzinfo=UTC), downloading(0.3), 0),
+        (datetime(2026, 11, 26, 0, 0, 0, 100_000, tzinfo=UTC), downloading(0.4), 0),
+        (datetime(2026, 11, 26, 0, 0, 0, 200_000, tzinfo=UTC), downloading(0.5), 0),
+    ]
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, rows)
+        data = data.replace(b"2026-11-25 23:59:59.99", b"2026-11-25 24:00:00.00")  # the third
+        assert data.count(b"24:00:00") == 1, style
+        assert_read_alike(data, 1 << 20)
+        _, counts = read(data, True, 1 << 20)
+        assert counts[0] == 4, style  # the line whose hour does not read is no entry
+
+
+@pytest.mark.parametrize("damaged", [b"09:60:00.00", b"09:59:60.00"])
+def test_a_line_of_a_run_whose_minutes_or_seconds_do_not_read_is_read_whole(
+    damaged: bytes,
+) -> None:
+    """Between 09:59 and 10:00, "09:60" and "09:59:60" sort as text but do not read."""
+    rows = [
+        (START + timedelta(minutes=59, seconds=seconds), downloading(n / 10), 0)
+        for n, seconds in enumerate((58, 59, 59.5, 61, 62))
+    ]
+    for style in ("ndjson", "default", "compact", "syslog"):
+        data = export_of(style, rows).replace(b"09:59:59.50", damaged)  # the third
+        assert data.count(damaged) == 1, style
+        assert_read_alike(data, 1 << 20)
+        _, counts = read(data, True, 1 << 20)
+        assert counts[0] == 4, style  # the line whose time does not read is no entry

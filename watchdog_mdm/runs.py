@@ -48,6 +48,10 @@ from watchdog_mdm.text import safe
 __all__ = ["AlikeLines", "Found", "ProgressRun", "RunFinder"]
 
 _T = TypeVar("_T")
+_Bytes = bytes | bytearray  # what a block's slices are
+# What puts the lines of a making in order: their stamps (timestamps as bytes, when of
+# one offset and each read: RunFinder._keys), or their timestamps read
+_Key = bytes | bytearray | datetime
 
 # Makings remembered, the last used first: one per program and call site reporting
 # progress, and per phase and edge.
@@ -192,6 +196,15 @@ class _Making:
         # the LF, and a record's text before its timestamp
         self.head = unit[: time[0] + 1] if suffix is not None else b""
         self.time = time  # the timestamp's span from the line's start, and if it has an offset
+        # A line's stamp, what fitting() gives of it: its timestamp, after the LF before
+        # it in a text line; where the offset starts in the timestamp, if it has one.
+        self.stamp_from = 0 if suffix is not None else 1
+        stamp = _TEXT_TIME.fullmatch(unit, time[0] + 1, time[1] + 1)
+        self.offset_at = (
+            None
+            if stamp is None or stamp["offset"] is None
+            else stamp.start("offset") - time[0] - 1
+        )
         self.prefix = prefix
         self.suffix_shape = None if suffix is None else suffix.translate(_SHAPE)
         # the closing quote and the suffix: a record's tail
@@ -203,10 +216,14 @@ class _Making:
         # where the markers of a line alike are after its first (alike lines only)
         self.more_markers: tuple[int, ...] = ()
 
-    def fitting(self, block: Buffer, starts: list[int], high: int) -> tuple[list[bool], list[str]]:
+    def fitting(
+        self, block: Buffer, starts: list[int], high: int
+    ) -> tuple[list[bool], list[_Bytes]]:
         """Whether each of the lines starting at ``starts`` is of this making, and the
-        timestamp of each that is. A record is copied once, from the LF before it to its
-        end, and compared by C-level calls on the copy: this runs for every record."""
+        stamp of each that is (its timestamp, after the LF before it in a text line,
+        as bytes: whether it reads is for the caller to tell). A record is copied once,
+        from the LF before it to its end, and compared by C-level calls on the copy:
+        this runs for every record."""
         if not starts:
             return [], []
         if self.suffix_shape is None:
@@ -222,7 +239,7 @@ class _Making:
 
     def _records_fitting(
         self, block: Buffer, starts: list[int], ends: list[int]
-    ) -> tuple[list[bool], list[str]]:
+    ) -> tuple[list[bool], list[_Bytes]]:
         """fitting() of ndjson records no longer than _LONGEST_RECORD, ending at ``ends``."""
         if not starts:
             return [], []
@@ -247,10 +264,9 @@ class _Making:
         if not kept:
             return fit, []
         low, high_time, _ = self.time
-        times = map(itemgetter(slice(low + 1, high_time + 1)), kept)
-        return fit, b"\n".join(times).decode("ascii").split("\n")
+        return fit, list(map(itemgetter(slice(low + 1, high_time + 1)), kept))
 
-    def _lines_fitting(self, block: Buffer, starts: list[int]) -> tuple[list[bool], list[str]]:
+    def _lines_fitting(self, block: Buffer, starts: list[int]) -> tuple[list[bool], list[_Bytes]]:
         """fitting() of text lines: their LF and timestamp are all that varies. Each
         line's unit is copied once and compared by C-level calls on the copies."""
         length = self.length
@@ -263,10 +279,7 @@ class _Making:
         if not kept:
             return fit, []
         varied = list(map(itemgetter(slice(0, fixed_from)), kept))
-        fit, varied = self._shaped(fit, varied, varied, 0)
-        if not varied:
-            return fit, []
-        return fit, b"".join(varied).decode("ascii").split("\n")[1:]
+        return self._shaped(fit, varied, varied, 0)
 
     def _shaped(
         self,
@@ -341,7 +354,7 @@ def _narrowed(fit: list[bool], further: list[bool]) -> list[bool]:
     return [value and next(further_values) for value in fit]
 
 
-def _segments(indexes: list[int], times: list[datetime]) -> Iterator[tuple[int, int]]:
+def _segments(indexes: list[int], times: list[_Key]) -> Iterator[tuple[int, int]]:
     """The first and last place in ``indexes`` of each run: indexes one after another,
     each line no older than the one before."""
     after = range(1, len(indexes))
@@ -461,12 +474,12 @@ def _record_alike(sender: LogEntry, line: bytes, first: int) -> _Making | None:
 
 class _Lines:
     """The progress lines of a block found of one making: their places among the
-    block's progress lines, where they start, and their times."""
+    block's progress lines, where they start, and what puts them in order (_Key)."""
 
     __slots__ = ("making", "places", "starts", "times")
 
     def __init__(
-        self, making: _Making, places: list[int], starts: list[int], times: list[datetime]
+        self, making: _Making, places: list[int], starts: list[int], times: list[_Key]
     ) -> None:
         self.making = making
         self.places = places
@@ -648,19 +661,20 @@ class RunFinder:
         """The pending progress lines (their places) of ``making`` whose timestamps
         read, added to ``found``; returns the places of those still pending."""
         line_starts = list(map(sub, map(hits.__getitem__, pending), repeat(making.marker_at)))
-        fit, texts = making.fitting(block, line_starts, high)
+        fit, stamps = making.fitting(block, line_starts, high)
         if fit and fit[0] and line_starts[0] < low:  # a line starts in the block
-            fit[0], texts = False, texts[1:]
-        if not texts:
+            fit[0], stamps = False, stamps[1:]
+        if not stamps:
             return pending
         places = list(compress(pending, fit))
         starts = list(compress(line_starts, fit))
         left = list(compress(pending, map(not_, fit)))
-        times, every_one = self._times(texts, "" if making.time[2] else self._naive_suffix)
+        times, every_one = self._keys(making, stamps)
         if not every_one:
             kept = [time is not None for time in times]
             left = sorted([*left, *compress(places, map(not_, kept))])
-            places, starts, times = _kept(kept, places, starts, times)
+            places, starts = _kept(kept, places, starts)
+            times = list(compress(times, kept))
         if making.more_markers:  # the line's other markers: where the sender's are
             places, starts, times = self._with_markers(hits, making, places, starts, times)
             taken: set[int] = set(places)  # the lines' places, and their other markers'
@@ -671,6 +685,57 @@ class RunFinder:
         if places:
             found.append(_Lines(making, places, starts, times))  # type: ignore[arg-type]
         return left
+
+    def _keys(self, making: _Making, stamps: list[_Bytes]) -> tuple[list[_Key | None], bool]:
+        """What puts the lines in order, and whether every one's timestamp reads: their
+        stamps, where all read alike (_read_alike); else their timestamps read (None
+        where one does not)."""
+        if self._read_alike(making, stamps):
+            return list(stamps), True
+        if making.stamp_from:  # each after an LF
+            texts = b"".join(stamps).decode("ascii").split("\n")[1:]
+        else:
+            texts = b"\n".join(stamps).decode("ascii").split("\n")
+        times, every_one = self._times(texts, "" if making.time[2] else self._naive_suffix)
+        return list(times), every_one
+
+    def _read_alike(self, making: _Making, stamps: list[_Bytes]) -> bool:
+        """Whether each stamp (of the making's shape) reads, and their bytes put them in
+        the order of their times: when the earliest and the latest (as bytes) read and
+        are of one day, each stamp is of that day, at an hour between theirs; each has
+        minutes and seconds below 60 and the same offset. Only those two are read
+        (a timestamp costs about as much to read as the rest of a line to prove)."""
+        earliest, latest = min(stamps), max(stamps)
+        day = making.stamp_from
+        if earliest[day : day + 10] != latest[day : day + 10]:  # (past midnight)
+            return False
+        if self._read_stamp(making, earliest) is None or self._read_stamp(making, latest) is None:
+            return False
+        width, joined = len(earliest), b"".join(stamps)
+        for tens in (day + 14, day + 17):  # of the minutes and of the seconds
+            if joined[tens::width].translate(None, b"012345"):
+                return False
+        if making.offset_at is not None:
+            for column in range(day + making.offset_at, width):
+                offsets = joined[column::width]
+                if offsets.count(offsets[:1]) != len(offsets):
+                    return False
+        return True
+
+    def _read_stamp(self, making: _Making, stamp: _Bytes) -> datetime | None:
+        """The timestamp a stamp reads as (None if it does not)."""
+        text = stamp[making.stamp_from :].decode("ascii")
+        times, _ = self._times([text], "" if making.time[2] else self._naive_suffix)
+        return times[0]
+
+    def _time_at(self, lines: _Lines, at: int) -> datetime:
+        """The timestamp of lines' line ``at``, read."""
+        key = lines.times[at]
+        if isinstance(key, datetime):
+            return key
+        time = self._read_stamp(lines.making, key)
+        assert time is not None  # (never: each read, _read_alike)
+        return time
 
     def _times(self, texts: list[str], suffix: str) -> tuple[list[datetime | None], bool]:
         """The timestamps read, each with ``suffix`` (None for one that does not read),
@@ -694,8 +759,8 @@ class RunFinder:
         making: _Making,
         places: list[int],
         starts: list[int],
-        times: list[datetime | None],
-    ) -> tuple[list[int], list[int], list[datetime | None]]:
+        times: list[_Key | None],
+    ) -> tuple[list[int], list[int], list[_Key | None]]:
         """Of the lines found, those with the making's other markers where it has them."""
         present = set(hits)
         fit = [True] * len(starts)
@@ -726,13 +791,13 @@ class RunFinder:
                 firsts.append(start + making.marker_at)
                 if first == last and making.suffix_shape is None:
                     # a text line alone: an entry, as reading it gives it
-                    ready[start] = self._single(block, making, start, times[first], high)
+                    time = self._time_at(lines, first)
+                    ready[start] = self._single(block, making, start, time, high)
                     continue
                 # (a record alone is a run of one: an entry made from its making's
                 # sender would hold the sender's numbers, not its own)
-                ready[start] = self._run(
-                    block, making, starts[first : last + 1], (times[first], times[last]), high
-                )
+                ends = (self._time_at(lines, first), self._time_at(lines, last))
+                ready[start] = self._run(block, making, starts[first : last + 1], ends, high)
                 if last > first:
                     last_lines[starts[last]] = 0
         return last_lines, firsts
