@@ -348,6 +348,15 @@ class EntryParser:
             raise ValueError("a year no log has")
         return times
 
+    @staticmethod
+    def time_of(text: str) -> datetime | None:
+        """times_of() of one timestamp: None where it does not read."""
+        try:
+            time = _from_iso(text)
+        except ValueError:
+            return None
+        return time if EARLIEST_YEAR <= time.year <= LATEST_YEAR else None
+
     def _from_json(self, text: str) -> LogEntry | None:
         """A JSON record: read by the layout of a progress record read whole before, where
         it has one (json_records.Layout), else parsed whole."""

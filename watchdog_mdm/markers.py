@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import compress, repeat
-from operator import add, eq, itemgetter, not_
+from operator import add, eq, itemgetter, ne, not_
 from typing import Protocol
 
 __all__ = ["Haystack", "MarkerSearch", "OnePass", "PassPerMarker", "marker_search"]
@@ -66,12 +66,16 @@ class OnePass:
         with memoryview(haystack) as view, view[low:high] as window:  # type: ignore[arg-type]
             found = self._automaton.find_matches_as_indexes(window)
         # by C-level maps, not a loop: this runs for every marker found
-        starts = list(map(add, map(itemgetter(1), found), repeat(low)))
+        positions = map(itemgetter(1), found)
+        starts = list(map(add, positions, repeat(low)) if low else positions)
         indexes = list(map(itemgetter(0), found))
-        present = set(indexes)
-        if present.isdisjoint(apart):
+        present = [marker for marker in apart if marker in indexes]
+        if not present:
             return starts, [[] for _ in apart]
-        rest = list(compress(starts, map(not_, map(apart.__contains__, indexes))))
+        if len(present) == 1:  # (nearly always: the progress marker)
+            rest = list(compress(starts, map(ne, indexes, repeat(present[0]))))
+        else:
+            rest = list(compress(starts, map(not_, map(apart.__contains__, indexes))))
         return rest, [
             list(compress(starts, map(eq, indexes, repeat(marker)))) if marker in present else []
             for marker in apart

@@ -725,8 +725,7 @@ class RunFinder:
     def _read_stamp(self, making: _Making, stamp: _Bytes) -> datetime | None:
         """The timestamp a stamp reads as (None if it does not)."""
         text = stamp[making.stamp_from :].decode("ascii")
-        times, _ = self._times([text], "" if making.time[2] else self._naive_suffix)
-        return times[0]
+        return self._parser.time_of(text if making.time[2] else text + self._naive_suffix)
 
     def _time_at(self, lines: _Lines, at: int) -> datetime:
         """The timestamp of lines' line ``at``, read."""
