@@ -109,6 +109,14 @@ class TestControls:
         assert text == "a" + "\ufffd" * (len(BIDI_AND_C1) + 1) + "b"
         assert one_line("x \u061c\u009b y", 10) == "x \ufffd\ufffd y"
 
+    def test_printable_replaces_the_controls_and_unsafe_characters_and_nothing_else(
+        self,
+    ) -> None:
+        every = "".join(map(chr, range(0x110000)))
+        shown = "[\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2028\\u2029"
+        expected = re.sub(f"{shown}\\u2066-\\u2069\\ud800-\\udfff]", "\ufffd", every)
+        assert printable(every) == expected
+
     @pytest.mark.parametrize("output", ["--json", "--explain"])
     def test_log_text_reaches_no_output_raw(self, tmp_path: Path, output: str) -> None:
         result = analyze(tmp_path, "ndjson", idle_with(BIDI_AND_C1), output)

@@ -61,6 +61,8 @@ class LockBusy(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
+    """A command that ran to completion: its exit status and what it wrote."""
+
     returncode: int
     stdout: bytes
     stderr: bytes
