@@ -356,7 +356,7 @@ def test_runs_across_a_change_of_offset_are_put_in_order_by_time() -> None:
     -0500 is later than 01:55 -0400, though its text sorts before it."""
     new_york = ZoneInfo("America/New_York")
     fall_back = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
-    rows = [
+    rows: list[Row] = [
         ((fall_back + timedelta(minutes=minutes)).astimezone(new_york), downloading(n / 10), 0)
         for n, minutes in enumerate((-10, -5, -2, 50, 52, 55))
     ]
@@ -370,7 +370,7 @@ def test_runs_across_a_change_of_offset_are_put_in_order_by_time() -> None:
 def test_a_line_of_a_run_past_midnight_with_an_hour_that_does_not_read_is_read_whole() -> None:
     """Between 23:59 of one day and 00:00 of the next, "24:00" sorts as text but does not
     read: each timestamp is read when a run's lines are not all of one day."""
-    rows = [
+    rows: list[Row] = [
         (datetime(2026, 11, 25, 23, 59, 59, 900_000, tzinfo=UTC), downloading(0.1), 0),
         (datetime(2026, 11, 25, 23, 59, 59, 950_000, tzinfo=UTC), downloading(0.2), 0),
         (datetime(2026, 11, 25, 23, 59, 59, 990_000, tzinfo=UTC), downloading(0.3), 0),
@@ -391,7 +391,7 @@ def test_a_line_of_a_run_whose_minutes_or_seconds_do_not_read_is_read_whole(
     damaged: bytes,
 ) -> None:
     """Between 09:59 and 10:00, "09:60" and "09:59:60" sort as text but do not read."""
-    rows = [
+    rows: list[Row] = [
         (START + timedelta(minutes=59, seconds=seconds), downloading(n / 10), 0)
         for n, seconds in enumerate((58, 59, 59.5, 61, 62))
     ]
