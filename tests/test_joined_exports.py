@@ -360,3 +360,30 @@ def test_a_re_laid_out_array_between_two_json_exports_reads_as_the_three(layout:
         export_of("json", [row(10 * MINUTE, CHATTER[2])]),
     ]
     assert scanned([[b"".join(parts)]]) == scanned([[part] for part in parts])
+
+
+# What may follow the "[" that opens an array (json.dumps laid out five ways): the reader
+# searches for each where a line opens with "[", and for "[" alone at the end of input.
+OPENINGS: dict[str, Callable[[list[dict[str, Any]]], bytes]] = {
+    "[{": lambda records: json.dumps(records).encode(),
+    "[ LF": lambda records: json.dumps(records, indent=1).encode(),
+    "[ CRLF": lambda records: json.dumps(records, indent=1).replace("\n", "\r\n").encode(),
+    "[ space": lambda records: b"[ " + json.dumps(records)[1:].encode(),
+    "[ tab": lambda records: b"[\t" + json.dumps(records)[1:].encode(),
+}
+
+
+@pytest.mark.parametrize("opening", OPENINGS)
+@pytest.mark.parametrize("text", ["compact", "ndjson", "default"])
+def test_an_array_of_no_marker_opening_among_lines_is_found_where_it_opens(
+    opening: str, text: str
+) -> None:
+    """Chatter alone, in an array after a text export: no line of it holds a marker to
+    find it by, so only the line that opens it does; its newest entry is the newest."""
+    before = export_of(text, [*PUSHED[-3:], *ANSWERED])
+    chatter = [row(10 * MINUTE - n * timedelta(seconds=5), CHATTER[n % 5]) for n in range(6)]
+    array = OPENINGS[opening](records_of(export_of("json", chatter))) + b"\n"
+    apart = scanned([[before], [array]])
+    assert apart.newest_entry == AT - 10 * MINUTE + 5 * 5 * timedelta(seconds=1)
+    assert scanned([[before + array]]) == apart
+    assert scanned([[before + b"[\n" + array]]) == apart  # "[" alone, then the array

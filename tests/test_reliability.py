@@ -52,6 +52,7 @@ from tests.support import (
     reference_lines,
     remediation,
     run_heal,
+    run_installed,
     saved_state,
 )
 from watchdog_mdm.cli import cli
@@ -745,3 +746,19 @@ def test_a_line_crowded_with_progress_markers_keeps_memory_bounded(tmp_path: Pat
     peak, done = _peak_rss_kib(installed_command(), "analyze", str(export), "--json")
     assert done.returncode == 0, done.stderr
     assert peak < PEAK_LIMIT_MB * 1024, f"peak {peak} KiB"
+
+
+@pytest.mark.parametrize("opening", [b"[", b"[{", b"[ "])
+@pytest.mark.parametrize("before", [b"", b"text that is no log\n"])
+def test_an_input_ending_in_an_array_that_never_opens_ends(
+    tmp_path: Path, opening: bytes, before: bytes
+) -> None:
+    """A "[" with nothing after it (no line break) once read itself again for ever: each
+    time it was told to open a JSON export, and read again as a new input."""
+    export = tmp_path / "opening.log"
+    export.write_bytes(before + opening)
+    done = run_installed("analyze", str(export), "--json")  # (a time limit: never hangs)
+    assert done.returncode == 3, done.stderr
+    assert "no readable log entry" in done.stderr
+    done = run_installed("analyze", "-", "--json", stdin=before + opening)
+    assert done.returncode == 3, done.stderr

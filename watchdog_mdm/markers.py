@@ -69,7 +69,9 @@ class OnePass:
         positions = map(itemgetter(1), found)
         starts = list(map(add, positions, repeat(low)) if low else positions)
         indexes = list(map(itemgetter(0), found))
-        present = [marker for marker in apart if marker in indexes]
+        # (a marker above the highest index found is not looked for among them)
+        top = max(indexes, default=-1)
+        present = [marker for marker in apart if marker <= top and marker in indexes]
         if not present:
             return starts, [[] for _ in apart]
         if len(present) == 1:  # (nearly always: the progress marker)

@@ -51,9 +51,16 @@ _ARRAY_PIECE = 1 << 20
 _BLOCK = 4 << 20
 # How many units (lines, records) back from a block's end are tried for its newest entry.
 _LAST_ENTRY_TRIES = 32
-# Searched for with the markers, in the same pass: a line opening with "[", where a JSON
-# export may open among lines. No marker begins with an LF, which tells its hits apart.
-_BRACKET_LINE = b"\n["
+# What follows the "[" opening a JSON export: its first record, or white space before it
+# (or the chunk's end), never a message's word, as in a text line that begins with "[".
+_AFTER_OPENING = (b"{", b"\n", b"\r", b" ", b"\t", b"")
+# Searched for with the markers, in the same pass: a line opening with "[" and what may
+# follow it where a JSON export opens among lines (at the end of what is searched, a
+# line of "[" alone is looked for apart). No marker begins with an LF, which tells their
+# hits apart. Three bytes each, not "\n[" alone: the search's prefilter then tells its
+# candidates by three bytes, not two, and every line has an LF (a progress-heavy export
+# was searched a fifth faster).
+_BRACKET_LINES = tuple(b"\n[" + after for after in _AFTER_OPENING if after)
 
 
 class LogReader:
@@ -80,7 +87,8 @@ class LogReader:
         self._from_record = self._parser.from_record
         self._runs = RunFinder(self._parser, self._parse_line)
         self._progress_marker: int | None = None  # its index, while runs are found
-        self._bracket_marker = 0  # _BRACKET_LINE's index among the markers searched for
+        # the indexes of _BRACKET_LINES among the markers searched for
+        self._bracket_markers: tuple[int, ...] = ()
         self._alike = False  # whether lines alike are read as groups
 
     @property
@@ -128,11 +136,11 @@ class LogReader:
         alike whose newest alone counts as one :class:`AlikeLines`, in the place of
         their newest (for a reader that takes all entries, whatever their time).
         """
-        search = self.search_for((*markers, _BRACKET_LINE))
+        search = self.search_for((*markers, *_BRACKET_LINES))
         self._progress_marker = (
             markers.index(PROGRESS_MARKER) if runs and PROGRESS_MARKER in markers else None
         )
-        self._bracket_marker = len(markers)
+        self._bracket_markers = tuple(range(len(markers), len(markers) + len(_BRACKET_LINES)))
         self._alike = runs and alike
         entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
@@ -152,6 +160,7 @@ class LogReader:
         carry = b""
         pretty: bool | None = None
         closed_at_end = False  # the last chunk ended with a pretty record's "}"
+        read_before = self.bytes_read
         chunked = _first_at_least(chunks, _STYLE_SAMPLE)
         for chunk in chunked:
             size = len(chunk)
@@ -179,11 +188,18 @@ class LogReader:
             opening = yield from self._scan_blocks(chunk, search, pretty, low, cut, floor)
             if opening is None:
                 opening = _shape_change_after(chunk, pretty, low, cut)
-            if opening is not None:
+            if opening is not None and opening >= floor:  # (the start was told no opening)
                 return self._read_again(chunk[opening:], chunked)
             if cut < size:
                 carry = yield from self._grow(b"", chunk[max(cut, low) :], search, pretty)
-        if carry and not pretty and _json_opening(carry, 0, len(carry)) == 0:
+        # An opening at the end ("[" with no line break) is read again as a new input,
+        # unless it is all this input was: read again, it would be again, for ever.
+        if (
+            carry
+            and not pretty
+            and self.bytes_read - read_before > len(carry)
+            and _json_opening(carry, 0, len(carry)) == 0
+        ):
             return self._read_again(carry, iter(()))
         if carry:
             yield from self._scan_block(carry, search, bool(pretty), 0, len(carry))
@@ -249,7 +265,7 @@ class LogReader:
         if not spans:
             return
         hits = iter(
-            search.starts_apart(data, spans[0][0], spans[-1][1], (self._bracket_marker,))[0]
+            search.starts_apart(data, spans[0][0], spans[-1][1], self._bracket_markers)[0]
         )
         hit = next(hits, None)
         last_was_read = False
@@ -407,14 +423,16 @@ class LogReader:
         lines, where the progress marker is), and where a JSON export opens among the
         lines (with ``openings_from``, at or after it), ending them: the hits are those
         before."""
-        if self._progress_marker is None or pretty:
-            hits, (brackets,) = search.starts_apart(block, low, high, (self._bracket_marker,))
-            progress: list[int] = []
-        else:
-            apart = (self._bracket_marker, self._progress_marker)
-            hits, (brackets, progress) = search.starts_apart(block, low, high, apart)
+        apart = self._bracket_markers
+        if self._progress_marker is not None and not pretty:
+            apart = (*apart, self._progress_marker)
+        hits, found = search.starts_apart(block, low, high, apart)
+        progress = found.pop() if len(found) > len(self._bracket_markers) else []
         if openings_from is None or pretty:
             return hits, progress, None
+        brackets = sorted(chain.from_iterable(found)) if any(found) else []
+        if block[max(low, high - 2) : high] == b"\n[":  # a line of "[" alone, at the end
+            brackets.append(high - 2)
         ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
         if ends_at is not None:
             hits = [at for at in hits if at < ends_at]
@@ -555,11 +573,6 @@ def _json_opening_before(block: Buffer, low: int, at: int, stop: int, high: int)
     if opening == 0 and low != 0:
         return None
     return opening if _json_opening(block, opening, high) == opening else None
-
-
-# What follows the "[" opening a JSON export: its first record, or white space before it
-# (or the chunk's end), never a message's word, as in a text line that begins with "[".
-_AFTER_OPENING = (b"{", b"\n", b"\r", b" ", b"\t", b"")
 
 
 def _json_opening(
