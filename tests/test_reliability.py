@@ -732,15 +732,19 @@ def test_many_long_different_lines_holding_markers_keep_memory_bounded(tmp_path:
     assert peak < PEAK_LIMIT_MB * 1024, f"peak {peak} KiB"
 
 
-def test_a_line_crowded_with_progress_markers_keeps_memory_bounded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lines", [1, 120])
+def test_lines_crowded_with_progress_markers_keep_memory_bounded(
+    tmp_path: Path, lines: int
+) -> None:
     """Each progress marker is taken for a line's start while lines of a run are proved
-    alike: a line holding thousands must not be copied once for each (here 8,000 copies
-    of 128 KiB on average, a gigabyte)."""
+    alike: a line holding thousands, or lines each holding hundreds, must not be copied
+    once for each (here a gigabyte, and 220 MB)."""
     when = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     progress = "".join(
         render("ndjson", when + timedelta(seconds=n), downloading(n / 10)) for n in range(4)
     )
-    crowded = '{"eventMessage":"' + "Reported progress (x" * (256 * 1024 // 20) + '"}\n'
+    markers = 256 * 1024 // 20 if lines == 1 else 420
+    crowded = ('{"eventMessage":"' + "Reported progress (x" * markers + '"}\n') * lines
     export = tmp_path / "crowded.ndjson"
     export.write_text(progress + crowded + progress)
     peak, done = _peak_rss_kib(installed_command(), "analyze", str(export), "--json")

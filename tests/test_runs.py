@@ -4,6 +4,7 @@ in every style, wherever blocks end, on real lines and on damaged ones."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.exports import (
 from watchdog_mdm import patterns
 from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Observations
+from watchdog_mdm.framing import Buffer
 from watchdog_mdm.runs import AlikeLines, ProgressRun
 from watchdog_mdm.scan import LogReader
 
@@ -401,3 +403,41 @@ def test_a_line_of_a_run_whose_minutes_or_seconds_do_not_read_is_read_whole(
         assert_read_alike(data, 1 << 20)
         _, counts = read(data, True, 1 << 20)
         assert counts[0] == 4, style  # the line whose time does not read is no entry
+
+
+def test_the_newest_of_lines_alike_is_the_last_of_equal_times_past_six_fraction_digits() -> None:
+    """fromisoformat skips fraction digits past the sixth: stamps that differ only there
+    are one time, and the newest of a group is the last of them, as read whole."""
+    lines = []
+    for seventh, pid in ((1, 111), (9, 222), (5, 333)):
+        line = render("ndjson", START, EXCHANGES[0]).replace(
+            ".000000+0000", f".000000{seventh}+0000"
+        )
+        lines.append(re.sub(r'"processID":[0-9]+', f'"processID":{pid}', line))
+    data = "".join(lines).encode()
+    assert_read_alike(data, 1 << 20)
+    found = list(LogReader().scan_runs([data], patterns.RELEVANT_MARKERS, alike=True))
+    assert [f.newest.pid for f in found if isinstance(f, AlikeLines)] == [333]
+
+
+class _CountingReader(LogReader):
+    """A reader that notes where each line it reads whole to tell a making from starts."""
+
+    def __init__(self) -> None:
+        super().__init__(UTC, block_size=1 << 20)
+        self.read_at: list[int] = []
+
+    def _parse_line(self, block: Buffer, start: int, stop: int) -> LogEntry | None:
+        self.read_at.append(start)
+        return super()._parse_line(block, start, stop)
+
+
+def test_a_line_holding_many_progress_markers_is_read_whole_once() -> None:
+    """Each progress marker may be a line's making, told from its line read whole: a line
+    of hundreds, of none, is read once, not once for each (that was quadratic)."""
+    for style in ("ndjson", "compact"):
+        runs = export_of(style, every(30, [downloading(n / 10) for n in range(6)]))
+        junk = b"x" + b" Reported progress (" * 500 + b"\n"
+        reader = _CountingReader()
+        list(reader.scan_runs([runs + junk + runs], patterns.RELEVANT_MARKERS))
+        assert max(map(reader.read_at.count, reader.read_at)) == 1, style

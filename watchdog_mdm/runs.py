@@ -37,7 +37,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, compress, repeat
-from operator import add, and_, ge, itemgetter, lt, ne, not_, sub
+from operator import add, and_, eq, ge, itemgetter, lt, ne, not_, sub
 from typing import TypeVar
 
 from watchdog_mdm import patterns
@@ -49,8 +49,8 @@ __all__ = ["AlikeLines", "Found", "ProgressRun", "RunFinder"]
 
 _T = TypeVar("_T")
 _Bytes = bytes | bytearray  # what a block's slices are
-# What puts the lines of a making in order: their stamps (timestamps as bytes, when of
-# one offset and each read: RunFinder._keys), or their timestamps read
+# What puts the lines of a making in order: their stamps (timestamps as bytes, where
+# those sort as the times they read as: RunFinder._read_alike), or their timestamps read
 _Key = bytes | bytearray | datetime
 
 # Makings remembered, the last used first: one per program and call site reporting
@@ -87,9 +87,9 @@ _LONG_NUMBER = re.compile(rb"(?<=[:,\[])-?([0-9])[0-9]")
 # copies of such a line; 16 are kept): log lines are a few hundred bytes, a record about
 # a kilobyte; a longer one is read line by line.
 _LONGEST_ALIKE = 4096
-# The longest record of a making copied to be compared (each is copied whole, to its end,
-# and a line may hold many progress markers, each taken for a line's start): twice the
-# longest making; a longer one is read alone.
+# The longest record of a making copied to be compared (each is copied whole, from the
+# LF before it to its end): twice the longest making; a longer one is read alone. (With
+# only lines copied, each once, what is copied of a block is at most the block.)
 _LONGEST_RECORD = 2 * _LONGEST_ALIKE
 # Markers of lines each of which counts apart (kept among the newest few, or in runs):
 # no line holding one is taken for alike others.
@@ -205,6 +205,10 @@ class _Making:
             if stamp is None or stamp["offset"] is None
             else stamp.start("offset") - time[0] - 1
         )
+        # whether stamps of this shape sort as their times: fromisoformat skips fraction
+        # digits past the sixth, so two stamps may then differ as bytes, not as times
+        fraction = 0 if stamp is None else len(stamp.group()) - 19 - len(stamp["offset"] or "")
+        self.stamps_sort_as_times = stamp is not None and fraction <= 7  # "." and six digits
         self.prefix = prefix
         self.suffix_shape = None if suffix is None else suffix.translate(_SHAPE)
         # the closing quote and the suffix: a record's tail
@@ -228,6 +232,21 @@ class _Making:
             return [], []
         if self.suffix_shape is None:
             return self._lines_fitting(block, starts)
+        # Only lines are copied (an LF before each), each once: every progress marker
+        # is taken for a line's start, and short lines may each hold hundreds.
+        lows = list(map(sub, starts, repeat(1)))
+        lines = list(map(eq, map(block.find, repeat(b"\n"), lows, starts), lows))
+        if lines.count(True) != len(lines):
+            fit, stamps = self._records(block, list(compress(starts, lines)), high)
+            return _narrowed(lines, fit), stamps
+        return self._records(block, starts, high)
+
+    def _records(
+        self, block: Buffer, starts: list[int], high: int
+    ) -> tuple[list[bool], list[_Bytes]]:
+        """fitting() of ndjson records, each after an LF."""
+        if not starts:
+            return [], []
         ends = _line_ends(block, [start + self.length - 1 for start in starts], high)
         short = list(map(ge, repeat(_LONGEST_RECORD), map(sub, ends, starts)))
         if short.count(True) != len(short):  # (seldom) not copied: read alone
@@ -354,12 +373,12 @@ def _narrowed(fit: list[bool], further: list[bool]) -> list[bool]:
     return [value and next(further_values) for value in fit]
 
 
-def _segments(indexes: list[int], times: list[_Key]) -> Iterator[tuple[int, int]]:
+def _segments(indexes: list[int], keys: list[_Key]) -> Iterator[tuple[int, int]]:
     """The first and last place in ``indexes`` of each run: indexes one after another,
     each line no older than the one before."""
     after = range(1, len(indexes))
     breaks = set(compress(after, map(ne, map(sub, indexes[1:], indexes), repeat(1))))
-    older = list(map(lt, times[1:], times))
+    older = list(map(lt, keys[1:], keys))
     if True in older:  # (seldom: entries out of order)
         breaks.update(compress(after, older))
     first = 0
@@ -476,15 +495,15 @@ class _Lines:
     """The progress lines of a block found of one making: their places among the
     block's progress lines, where they start, and what puts them in order (_Key)."""
 
-    __slots__ = ("making", "places", "starts", "times")
+    __slots__ = ("keys", "making", "places", "starts")
 
     def __init__(
-        self, making: _Making, places: list[int], starts: list[int], times: list[_Key]
+        self, making: _Making, places: list[int], starts: list[int], keys: list[_Key]
     ) -> None:
         self.making = making
         self.places = places
         self.starts = starts
-        self.times = times
+        self.keys = keys
 
     def without(self, starts: set[int]) -> _Lines:
         kept = [start not in starts for start in self.starts]
@@ -492,7 +511,7 @@ class _Lines:
             self.making,
             list(compress(self.places, kept)),
             list(compress(self.starts, kept)),
-            list(compress(self.times, kept)),
+            list(compress(self.keys, kept)),
         )
 
 
@@ -515,6 +534,8 @@ class RunFinder:
         # makings of progress lines and of lines alike: those of most lines last first
         self._makings: list[_Making] = []
         self._alike: list[_Making] = []
+        # where the lines read whole in this block to tell makings from start (_read_at)
+        self._lines_read: set[int] = set()
 
     def find(
         self,
@@ -532,6 +553,7 @@ class RunFinder:
         each group's newest) holds its place. ``progress``: the hits of the progress
         marker; ``rest``: those of the others."""
         read: dict[int, LogEntry] = {}
+        self._lines_read.clear()
         found = self._found(block, progress, low, high, read, self._makings, self._making_at)
         alikes: list[_Lines] = []
         if alike and len(rest) > 1:
@@ -571,16 +593,17 @@ class RunFinder:
             if not pending:
                 break
             pending = self._assign(block, hits, pending, known, low, high, found)
-        new = 0
-        while pending and new < _NEW_IN_A_BLOCK:
-            making = making_at(block, hits, pending[0], low, high, read)
+        new = at = 0
+        while at < len(pending) and new < _NEW_IN_A_BLOCK:
+            place = pending[at]
+            making = making_at(block, hits, place, low, high, read)
             if making is None:
-                pending = pending[1:]
+                at += 1
                 continue
             new += 1
             makings[:] = [making, *makings[: _MAKINGS - 1]]
-            left = self._assign(block, hits, pending, making, low, high, found)
-            pending = left[1:] if left and left[0] == pending[0] else left
+            left = self._assign(block, hits, pending[at:], making, low, high, found)
+            pending, at = (left[1:] if left and left[0] == place else left), 0
         used = {id(lines.making): len(lines.places) for lines in found}
         makings.sort(key=lambda making: -used.get(id(making), 0))
         return found
@@ -640,10 +663,14 @@ class RunFinder:
         self, block: Buffer, hit: int, low: int, high: int, read: dict[int, LogEntry]
     ) -> tuple[int, int, LogEntry] | None:
         """Where the line holding ``hit`` starts and ends, and its entry read whole; None
-        when it was read already, is too long to be read, or does not read."""
+        when it was read already, is too long to be read, or does not read. A line is
+        read so once a block, whatever markers it holds."""
         start = block.rfind(b"\n", low, hit) + 1 or low
+        if start in read or start in self._lines_read:
+            return None
+        self._lines_read.add(start)
         end = _line_end(block, hit, high)
-        if start in read or end - start > MAX_RECORD_CHARS:
+        if end - start > MAX_RECORD_CHARS:
             return None
         sender = self._parse(block, start, end)
         return None if sender is None else (start, end, sender)
@@ -703,8 +730,11 @@ class RunFinder:
         """Whether each stamp (of the making's shape) reads, and their bytes put them in
         the order of their times: when the earliest and the latest (as bytes) read and
         are of one day, each stamp is of that day, at an hour between theirs; each has
-        minutes and seconds below 60 and the same offset. Only those two are read
-        (a timestamp costs about as much to read as the rest of a line to prove)."""
+        minutes and seconds below 60, the same offset, and six fraction digits at most
+        (fromisoformat skips the rest). Only those two are read (a timestamp costs about
+        as much to read as the rest of a line to prove)."""
+        if not making.stamps_sort_as_times:
+            return False
         earliest, latest = min(stamps), max(stamps)
         day = making.stamp_from
         if earliest[day : day + 10] != latest[day : day + 10]:  # (past midnight)
@@ -729,7 +759,7 @@ class RunFinder:
 
     def _time_at(self, lines: _Lines, at: int) -> datetime:
         """The timestamp of lines' line ``at``, read."""
-        key = lines.times[at]
+        key = lines.keys[at]
         if isinstance(key, datetime):
             return key
         time = self._read_stamp(lines.making, key)
@@ -777,15 +807,15 @@ class RunFinder:
     ) -> tuple[dict[int, int], list[int]]:
         """The runs of the progress lines found of a making, put in ``ready``: those of
         one making, one after another among the progress lines, each no older than the
-        one before. Returns where each one's last line starts, and the hit of each one's
-        first line (the rest of its hits are read with it)."""
+        one before. Returns where the last line of each of more than one line starts,
+        and the hit of each one's first line (the rest of its hits are read with it)."""
         last_lines: dict[int, int] = {}
         firsts: list[int] = []
         for lines in found:
             if not lines.places:
                 continue
-            making, starts, times = lines.making, lines.starts, lines.times
-            for first, last in _segments(lines.places, times):
+            making, starts = lines.making, lines.starts
+            for first, last in _segments(lines.places, lines.keys):
                 start = starts[first]
                 firsts.append(start + making.marker_at)
                 if first == last and making.suffix_shape is None:
@@ -830,11 +860,11 @@ class RunFinder:
         grouped: dict[int, int] = {}
         parser = self._parser
         for lines in alikes:
-            starts, times, making = lines.starts, lines.times, lines.making
+            starts, keys, making = lines.starts, lines.keys, lines.making
             if len(starts) < 2:
                 continue
-            newest = max(times)
-            at = len(times) - 1 - times[::-1].index(newest)
+            newest = max(keys)
+            at = len(keys) - 1 - keys[::-1].index(newest)
             start = starts[at]
             entry = ready.get(start)  # the sender, read already, may be the newest
             if entry is None:

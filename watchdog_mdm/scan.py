@@ -264,9 +264,7 @@ class LogReader:
     ) -> Iterator[LogEntry]:
         if not spans:
             return
-        hits = iter(
-            search.starts_apart(data, spans[0][0], spans[-1][1], self._bracket_markers)[0]
-        )
+        hits = iter(search.starts_apart(data, spans[0][0], spans[-1][1], self._bracket_markers)[0])
         hit = next(hits, None)
         last_was_read = False
         for start, end in spans:
