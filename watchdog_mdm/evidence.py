@@ -322,19 +322,19 @@ def _progress_at_start(message: str) -> tuple[str, str, float | None] | None:
 def _portion_after_phase(message: str, at: int) -> float | None:
     """The portion _progress_at_start reads of a message whose phase ends at ``at``."""
     match = patterns.UPDATE_PROGRESS_AFTER_PHASE.match(message, at)  # (all optional: it matches)
-    portion = match["portion"] if match else None
-    try:
-        return float(portion) if portion else None
-    except ValueError:  # "1.2.3"
-        return None
+    return _portion(match["portion"] if match else None)
 
 
 def _progress_of(match: re.Match[str]) -> tuple[str, str, float | None]:
     phase, edge, portion = match.group("phase", "edge", "portion")
+    return phase, edge, _portion(portion)
+
+
+def _portion(text: str | None) -> float | None:
     try:
-        return phase, edge, float(portion) if portion else None
+        return float(text) if text else None
     except ValueError:  # "1.2.3"
-        return phase, edge, None
+        return None
 
 
 # (time, text) of a sighting, and (time, request type, status, text) of a command, as

@@ -723,7 +723,7 @@ class RunFinder:
             texts = b"".join(stamps).decode("ascii").split("\n")[1:]
         else:
             texts = b"\n".join(stamps).decode("ascii").split("\n")
-        times, every_one = self._times(texts, "" if making.time[2] else self._naive_suffix)
+        times, every_one = self._times(texts, self._suffix(making))
         return list(times), every_one
 
     def _read_alike(self, making: _Making, stamps: list[_Bytes]) -> bool:
@@ -754,8 +754,14 @@ class RunFinder:
 
     def _read_stamp(self, making: _Making, stamp: _Bytes) -> datetime | None:
         """The timestamp a stamp reads as (None if it does not)."""
-        text = stamp[making.stamp_from :].decode("ascii")
-        return self._parser.time_of(text if making.time[2] else text + self._naive_suffix)
+        return self._parser.time_of(
+            stamp[making.stamp_from :].decode("ascii") + self._suffix(making)
+        )
+
+    def _suffix(self, making: _Making) -> str:
+        """What a making's timestamps are read with: the reader's fixed zone's offset,
+        where they name none."""
+        return "" if making.time[2] else self._naive_suffix
 
     def _time_at(self, lines: _Lines, at: int) -> datetime:
         """The timestamp of lines' line ``at``, read."""
@@ -774,13 +780,7 @@ class RunFinder:
         try:
             return list(self._parser.times_of(texts)), True
         except ValueError:
-            read: list[datetime | None] = []
-            for text in texts:
-                try:
-                    read += self._parser.times_of([text])
-                except ValueError:
-                    read.append(None)
-            return read, False
+            return list(map(self._parser.time_of, texts)), False
 
     def _with_markers(
         self,

@@ -55,9 +55,8 @@ _LAST_ENTRY_TRIES = 32
 # (or the chunk's end), never a message's word, as in a text line that begins with "[".
 _AFTER_OPENING = (b"{", b"\n", b"\r", b" ", b"\t", b"")
 # Searched for with the markers, in the same pass: a line opening with "[" and what may
-# follow it where a JSON export opens among lines (at the end of what is searched, a
-# line of "[" alone is looked for apart). No marker begins with an LF, which tells their
-# hits apart. Three bytes each, not "\n[" alone: the search's prefilter then tells its
+# follow it where a JSON export opens among lines. No marker begins with an LF, which
+# tells their hits apart. Three bytes each, not "\n[" alone: the search's prefilter then tells its
 # candidates by three bytes, not two, and every line has an LF (a progress-heavy export
 # was searched a fifth faster).
 _BRACKET_LINES = tuple(b"\n[" + after for after in _AFTER_OPENING if after)
@@ -428,9 +427,8 @@ class LogReader:
         progress = found.pop() if len(found) > len(self._bracket_markers) else []
         if openings_from is None or pretty:
             return hits, progress, None
+        # (blocks read for openings end with a line break: a "[" hit is never cut short)
         brackets = sorted(chain.from_iterable(found)) if any(found) else []
-        if block[max(low, high - 2) : high] == b"\n[":  # a line of "[" alone, at the end
-            brackets.append(high - 2)
         ends_at = _json_opening_among(block, brackets, max(low, openings_from), high)
         if ends_at is not None:
             hits = [at for at in hits if at < ends_at]
