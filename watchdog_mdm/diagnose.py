@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import cast
 
 from watchdog_mdm import patterns
 from watchdog_mdm.awake import Power, PowerEvent, PowerSource, account_quiet, parse_sysctl_times
@@ -25,8 +26,9 @@ from watchdog_mdm.enrollment import (
     enrollment_from_log,
     parse_profiles_status,
 )
+from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Enrollment, Observations
-from watchdog_mdm.scan import Buffer, LogReader
+from watchdog_mdm.scan import Buffer, Found, LogReader, ProgressRun
 from watchdog_mdm.software_update import (
     DDM_STATE_PATH,
     SYSTEM_VERSION_PATH,
@@ -591,8 +593,14 @@ def _stuck(diagnosis: Diagnosis) -> bool:
 
 
 def _newest_entry(reader: LogReader, end: Buffer) -> datetime | None:
-    """The newest time among the entries of an export's last block that are read."""
-    return max((e.timestamp for e in reader.scan([end], patterns.RELEVANT_MARKERS)), default=None)
+    """The newest time among the entries of an export's last block that are read, as the
+    collector takes it: a run of progress lines by its last, the newest of its lines
+    (read in runs, an updating Mac's thousands of progress lines cost little here too)."""
+    return max(map(_newest_of, reader.scan_runs([end], patterns.RELEVANT_MARKERS)), default=None)
+
+
+def _newest_of(found: Found) -> datetime:
+    return found.last[0] if isinstance(found, ProgressRun) else cast(LogEntry, found).timestamp
 
 
 def _read_exports(
