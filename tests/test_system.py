@@ -426,6 +426,7 @@ def test_an_export_is_read_from_an_offset_within_a_window_and_beyond(tmp_path: P
         assert mapped is not None
         assert len(mapped) == len(data)
         assert mapped[5:9] == data[5:9]
+        assert (mapped[7], mapped[-1], mapped[len(data) - 3]) == (7, data[-1], data[-3])
         assert mapped.find(b"\x07\x08", 10) == data.find(b"\x07\x08", 10)
         assert mapped.rfind(b"\x07\x08", 0, len(data)) == data.rfind(b"\x07\x08")
     with MacSystem("/").map_export(str(tmp_path)) as folder:

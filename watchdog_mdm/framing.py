@@ -8,7 +8,7 @@ starts where the previous one stopped, so a block's cost stays linear in its len
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, overload
 
 __all__ = [
     "MAX_RECORD_CHARS",
@@ -36,6 +36,9 @@ class Buffer(Protocol):
     """What is searched: bytes, or a read-only memory map of a file."""
 
     def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: int, /) -> int: ...
+    @overload
     def __getitem__(self, index: slice, /) -> bytes | bytearray: ...
     def find(self, sub: bytes, start: int = ..., end: int = ..., /) -> int: ...
     def rfind(self, sub: bytes, start: int = ..., end: int = ..., /) -> int: ...

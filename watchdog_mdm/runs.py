@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import chain, compress, repeat
 from operator import add, and_, eq, ge, itemgetter, lt, ne, not_, sub
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from watchdog_mdm import patterns
 from watchdog_mdm.entries import EntryParser, LogEntry, fixed_offset_suffix
@@ -235,11 +235,14 @@ class _Making:
         # Only lines are copied (an LF before each), each once: every progress marker
         # is taken for a line's start, and short lines may each hold hundreds.
         lows = list(map(sub, starts, repeat(1)))
+        # (the bytes before them gathered in one: a third of the cost of a find each; a
+        # record at the block's very start, its byte before the block's last, is copied
+        # empty and fits nothing)
+        if bytes(map(block.__getitem__, lows)).count(10) == len(lows):
+            return self._records(block, starts, high)
         lines = list(map(eq, map(block.find, repeat(b"\n"), lows, starts), lows))
-        if lines.count(True) != len(lines):
-            fit, stamps = self._records(block, list(compress(starts, lines)), high)
-            return _narrowed(lines, fit), stamps
-        return self._records(block, starts, high)
+        fit, stamps = self._records(block, list(compress(starts, lines)), high)
+        return _narrowed(lines, fit), stamps
 
     def _records(
         self, block: Buffer, starts: list[int], high: int
@@ -346,15 +349,20 @@ class _Making:
             return False
         return not any(b"0" in joined[first :: len(shape)] for first in self.number_starts)
 
-    def message(self, block: Buffer, start: int, high: int) -> str:
-        """The message of a line of this making, as reading it whole gives it."""
-        own_from = start + self.length - 1
-        end = block.find(b"\n", own_from, high)
-        own = block[own_from : high if end == -1 else end].decode("utf-8", "replace")
+    def messages(self, block: Buffer, starts: list[int], high: int) -> list[str]:
+        """The messages of the lines of this making starting at ``starts``, as reading
+        each whole gives it (a run's first and last lines, of every run in a block): their
+        own ends decoded at once, joined by the LF none of them holds (an invalid
+        sequence at one's end is replaced as it is at the end of the input)."""
+        owns_from = list(map(add, starts, repeat(self.length - 1)))
+        ends = _line_ends(block, owns_from, high)
+        owned = b"\n".join(map(block.__getitem__, map(slice, owns_from, ends)))
+        owns = owned.decode("utf-8", "replace").split("\n")
+        prefix = self.prefix
         if self.suffix_shape is not None:  # the message's end, in the record: plain text
-            return self.prefix + safe(own[: own.index('"')])
-        own = own.rstrip()  # as the line is stripped
-        return self.prefix + safe(own) if own else self.prefix.rstrip()
+            return [prefix + safe(own[: own.index('"')]) for own in owns]
+        owns = [own.rstrip() for own in owns]  # as the line is stripped
+        return [prefix + safe(own) if own else prefix.rstrip() for own in owns]
 
 
 def _kept(fit: list[bool], *lists: list[_T]) -> tuple[list[_T], ...]:
@@ -719,11 +727,7 @@ class RunFinder:
         where one does not)."""
         if self._read_alike(making, stamps):
             return list(stamps), True
-        if making.stamp_from:  # each after an LF
-            texts = b"".join(stamps).decode("ascii").split("\n")[1:]
-        else:
-            texts = b"\n".join(stamps).decode("ascii").split("\n")
-        times, every_one = self._times(texts, self._suffix(making))
+        times, every_one = self._stamps_read(making, stamps)
         return list(times), every_one
 
     def _read_alike(self, making: _Making, stamps: list[_Bytes]) -> bool:
@@ -763,15 +767,6 @@ class RunFinder:
         where they name none."""
         return "" if making.time[2] else self._naive_suffix
 
-    def _time_at(self, lines: _Lines, at: int) -> datetime:
-        """The timestamp of lines' line ``at``, read."""
-        key = lines.keys[at]
-        if isinstance(key, datetime):
-            return key
-        time = self._read_stamp(lines.making, key)
-        assert time is not None  # (never: each read, _read_alike)
-        return time
-
     def _times(self, texts: list[str], suffix: str) -> tuple[list[datetime | None], bool]:
         """The timestamps read, each with ``suffix`` (None for one that does not read),
         and whether every one read."""
@@ -808,43 +803,85 @@ class RunFinder:
         """The runs of the progress lines found of a making, put in ``ready``: those of
         one making, one after another among the progress lines, each no older than the
         one before. Returns where the last line of each of more than one line starts,
-        and the hit of each one's first line (the rest of its hits are read with it)."""
+        and the hit of each one's first line (the rest of its hits are read with it).
+        The time and message of each run's first and last line are read for all the
+        runs of a making at once: an updating Mac's block holds hundreds of runs."""
         last_lines: dict[int, int] = {}
         firsts: list[int] = []
         for lines in found:
             if not lines.places:
                 continue
             making, starts = lines.making, lines.starts
-            for first, last in _segments(lines.places, lines.keys):
+            segments = list(_segments(lines.places, lines.keys))
+            heads = list(map(itemgetter(0), segments))
+            longer = list(map(lt, heads, map(itemgetter(1), segments)))
+            firsts.extend(map(add, map(starts.__getitem__, heads), repeat(making.marker_at)))
+            opening = self._endpoints(block, lines, heads, high)
+            closing = iter(
+                self._endpoints(
+                    block, lines, list(compress(map(itemgetter(1), segments), longer)), high
+                )
+            )
+            alone = making.suffix_shape is None  # a text line alone is an entry
+            for (first, last), first_end, more in zip(segments, opening, longer, strict=True):
                 start = starts[first]
-                firsts.append(start + making.marker_at)
-                if first == last and making.suffix_shape is None:
-                    # a text line alone: an entry, as reading it gives it
-                    time = self._time_at(lines, first)
-                    ready[start] = self._single(block, making, start, time, high)
-                    continue
-                # (a record alone is a run of one: an entry made from its making's
-                # sender would hold the sender's numbers, not its own)
-                ends = (self._time_at(lines, first), self._time_at(lines, last))
-                ready[start] = self._run(block, making, starts[first : last + 1], ends, high)
-                if last > first:
+                if more:
+                    ready[start] = self._run(
+                        making, block, starts[first : last + 1], first_end, next(closing), high
+                    )
                     last_lines[starts[last]] = 0
+                elif alone:
+                    ready[start] = self._single(making, first_end)
+                else:
+                    # (a record alone is a run of one: an entry made from its making's
+                    # sender would hold the sender's numbers, not its own)
+                    ready[start] = self._run(making, block, [start], first_end, first_end, high)
         return last_lines, firsts
 
-    def _single(
-        self, block: Buffer, making: _Making, start: int, time: datetime, high: int
-    ) -> LogEntry:
+    def _endpoints(
+        self, block: Buffer, lines: _Lines, places: list[int], high: int
+    ) -> list[tuple[datetime, str]]:
+        """The time and message of the lines at ``places`` among ``lines``, as reading
+        each whole gives them: times naive where they name no offset are put in the
+        zone the reader was given, as a line is read."""
+        if not places:
+            return []
+        keys = list(map(lines.keys.__getitem__, places))
+        making = lines.making
+        if isinstance(keys[0], datetime):
+            times = cast(list[datetime], keys)
+        else:
+            read, every_one = self._stamps_read(making, cast(list[_Bytes], keys))
+            assert every_one  # (never otherwise: each read, _read_alike)
+            times = cast(list[datetime], read)
+        if times[0].tzinfo is None:  # (all alike: of one shape)
+            zone = self._parser.naive_tz
+            times = [time.replace(tzinfo=zone) for time in times]
+        messages = making.messages(block, list(map(lines.starts.__getitem__, places)), high)
+        return list(zip(times, messages, strict=True))
+
+    def _stamps_read(
+        self, making: _Making, stamps: list[_Bytes]
+    ) -> tuple[list[datetime | None], bool]:
+        """The times stamps read as (None for one that does not), and whether every
+        one read."""
+        if making.stamp_from:  # each after an LF
+            texts = b"".join(stamps).decode("ascii").split("\n")[1:]
+        else:
+            texts = b"\n".join(stamps).decode("ascii").split("\n")
+        return self._times(texts, self._suffix(making))
+
+    def _single(self, making: _Making, endpoint: tuple[datetime, str]) -> LogEntry:
         """The entry of a text line of a making, as reading it whole gives it: the
         sender's but for its time and message (its bytes are the sender's up to and with
         the phase)."""
         self._parser.entries += 1
         if not making.time[2]:
             self._parser.naive_timestamps += 1
-        time, message = self._endpoint(block, making, start, time, high)
         sender = making.sender
         # the fields in order (timestamp, process, message, ...), not by _replace(), a
         # Python function: this runs for each line alone
-        return tuple.__new__(LogEntry, (time, sender.process, message, *sender[3:]))
+        return tuple.__new__(LogEntry, (endpoint[0], sender.process, endpoint[1], *sender[3:]))
 
     def _groups(
         self,
@@ -891,33 +928,19 @@ class RunFinder:
 
     def _run(
         self,
-        block: Buffer,
         making: _Making,
+        block: Buffer,
         starts: list[int],
-        times: tuple[datetime, datetime],
+        first: tuple[datetime, str],
+        last: tuple[datetime, str],
         high: int,
     ) -> ProgressRun:
         parser = self._parser
         parser.entries += len(starts)
         if not making.time[2] and making.suffix_shape is None:
             parser.naive_timestamps += len(starts)
-        first = self._endpoint(block, making, starts[0], times[0], high)
-        if len(starts) == 1:
-            lines = (self, block, starts, high)
-            return ProgressRun(making.sender, first, first, 1, lines, making.prefix)
-        last = self._endpoint(block, making, starts[-1], times[1], high)
         lines = (self, block, starts, high)
         return ProgressRun(making.sender, first, last, len(starts), lines, making.prefix)
-
-    def _endpoint(
-        self, block: Buffer, making: _Making, start: int, time: datetime, high: int
-    ) -> tuple[datetime, str]:
-        """The time and message of a line of a run, as reading it whole gives them
-        (``time``: its timestamp read, naive where it names no offset and the reader's
-        zone is not a fixed one)."""
-        if time.tzinfo is None:  # in the zone the reader was given, as a line is read
-            time = time.replace(tzinfo=self._parser.naive_tz)
-        return time, making.message(block, start, high)
 
     def entries(self, block: Buffer, starts: list[int], high: int) -> Iterator[LogEntry]:
         """The lines starting at ``starts`` read whole (counted with their run)."""

@@ -22,7 +22,7 @@ from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast, overload
 
 from watchdog_mdm.framing import Buffer
 from watchdog_mdm.text import one_line
@@ -822,9 +822,16 @@ class _ReleasedAfterEachSearch:
     def __len__(self) -> int:
         return len(self._mapped)
 
-    def __getitem__(self, index: slice, /) -> bytes:
+    @overload
+    def __getitem__(self, index: int, /) -> int: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> bytes: ...
+    def __getitem__(self, index: int | slice, /) -> int | bytes:
         found = self._mapped[index]
-        start, stop, _ = index.indices(len(self._mapped))
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self._mapped))
+        else:
+            start, stop = index % len(self._mapped), index % len(self._mapped) + 1
         self._released(start, stop)
         return found
 
