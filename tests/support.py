@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -55,7 +55,7 @@ from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Enrollment, Observations
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE
 from watchdog_mdm.state import STATE_PATH
-from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo
+from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo, Second
 from watchdog_mdm.verdicts import Diagnosis, judge
 
 REPO = Path(__file__).resolve().parent.parent
@@ -318,6 +318,9 @@ class FakeSystem:
     procs: dict[str, list[ProcessInfo]] = field(default_factory=dict)
     signals: list[tuple[int, int]] = field(default_factory=list)
     relaunch: bool = True
+    # read_export's windows (its chunks are lines), and whether a second process can run
+    window: int = 4096
+    second_process: bool = True
     unwritable: bool = False
     write_error: OSError | None = None
     locked: bool = False
@@ -450,15 +453,30 @@ class FakeSystem:
     def sleep(self, seconds: float) -> None:
         self.clock += timedelta(seconds=seconds)
 
-    def read_export(self, path: str, start: int = 0) -> Iterator[mmap.mmap]:
+    def read_export(self, path: str, start: int = 0, end: int | None = None) -> Iterator[mmap.mmap]:
         # User-named exports are real files in the tests; "-" is CliRunner's input.
-        self.calls.append(("read_export", path, *((str(start),) if start else ())))
+        bounds = (str(start),) if start or end is not None else ()
+        self.calls.append(("read_export", path, *bounds, *(() if end is None else (str(end),))))
         if path == "-":
             yield from _valid_until_the_next(sys.stdin.buffer)
             return
         with Path(path).open("rb") as handle:
             handle.seek(start)
-            yield from _valid_until_the_next(handle)
+            lines: Iterable[bytes] = handle
+            if end is not None:
+                lines = _up_to(handle, end - start)
+            yield from _valid_until_the_next(lines)
+
+    @property
+    def export_window(self) -> int:
+        return self.window
+
+    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+        """The work done at once, in this process (None: as if on one processor)."""
+        self.calls.append(("in_second_process",))
+        if not self.second_process:
+            return None
+        return _DoneAtOnce(work)
 
     @contextlib.contextmanager
     def map_export(self, path: str) -> Iterator[mmap.mmap | None]:
@@ -487,6 +505,34 @@ class FakeSystem:
 
     def calls_to(self, command: str) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == command]
+
+
+def _up_to(handle: Iterable[bytes], left: int) -> Iterator[bytes]:
+    """The lines of ``handle``, up to ``left`` bytes (the last cut there)."""
+    for line in handle:
+        if left <= 0:
+            return
+        yield line[:left]
+        left -= len(line)
+
+
+class _DoneAtOnce:
+    """Second-process work, done in this process when asked for: what it hands on,
+    kept in memory; None as its output when it raised."""
+
+    def __init__(self, work: Callable[[Callable[[bytes], None]], None]) -> None:
+        self.pieces: list[bytes] = []
+        self.failed = False
+        try:
+            work(self.pieces.append)
+        except Exception:  # as the second process would end with status 1
+            self.failed = True
+
+    def output(self) -> Iterator[bytes] | None:
+        return None if self.failed else iter(self.pieces)
+
+    def cancel(self) -> None:
+        self.pieces.clear()
 
 
 def _valid_until_the_next(chunks: Iterable[bytes]) -> Iterator[mmap.mmap]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -411,6 +412,25 @@ def test_an_export_named_by_a_pipes_path_is_read_as_a_stream(tmp_path: Path) -> 
         assert mapped is None
     assert b"".join(bytes(c) for c in system.read_export(path)) == data
     os.close(read)
+
+
+def test_an_export_read_from_within_a_window_is_mapped_from_the_next_one_up_to_an_end(
+    tmp_path: Path,
+) -> None:
+    """What comes before the first window boundary after the start is read, then the
+    windows are mapped (the handle's read-ahead once kept them from being: the rest came
+    in 4 MB copies); with an end, up to there."""
+    window = 16384
+    data = bytes(range(256)) * (window * 5 // 256)
+    path = tmp_path / "export.log"
+    path.write_bytes(data)
+    system = MacSystem("/", export_window=window)
+    for start, end in ((100, None), (100, 3 * window + 5), (window, 2 * window), (7, 50)):
+        chunks = [(type(c), bytes(c)) for c in system.read_export(str(path), start, end)]
+        assert b"".join(c for _, c in chunks) == data[start:end], (start, end)
+        first_boundary = -(-start // window) * window
+        mapped = [len(c) for kind, c in chunks if kind is mmap.mmap]
+        assert sum(mapped) == max(0, len(data[first_boundary:end])), (start, end)
 
 
 def test_an_export_is_read_from_an_offset_within_a_window_and_beyond(tmp_path: Path) -> None:

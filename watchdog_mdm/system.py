@@ -18,11 +18,11 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO, Protocol, cast, overload
+from typing import TYPE_CHECKING, BinaryIO, NoReturn, Protocol, cast, overload
 
 from watchdog_mdm.framing import Buffer
 from watchdog_mdm.text import one_line
@@ -76,6 +76,19 @@ class ProcessInfo:
     uid: int  # real user id
     euid: int
     create_time: float
+
+
+class Second(Protocol):
+    """Work running in a second process (:meth:`System.in_second_process`)."""
+
+    def output(self) -> Iterator[bytes] | None:
+        """What the work handed on, piece by piece, once it is done (waiting for it);
+        None when it failed: it raised, or its process ended otherwise."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the work, its output unread."""
+        ...
 
 
 class System(Protocol):
@@ -169,15 +182,31 @@ class System(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
-    def read_export(self, path: str, start: int = 0) -> Iterator[bytes | bytearray | mmap.mmap]:
+    def read_export(
+        self, path: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes | bytearray | mmap.mmap]:
         """A file the user named (``-``: standard input) in chunks that may cut lines,
-        from byte ``start`` of a regular file; user paths are not taken under the system
-        root. Raises OSError.
+        from byte ``start`` of a regular file (up to byte ``end``, where given); user
+        paths are not taken under the system root. Raises OSError.
 
         Consume as you go (see above): each chunk is invalid once the next is asked for.
-        A regular file comes as read-only memory maps, each closed then; anything else
-        as one buffer, refilled for each chunk.
+        A regular file comes as read-only memory maps of :attr:`export_window` bytes
+        each, from a multiple of it (what comes before the first such multiple after
+        ``start``, read), each closed then; anything else as one buffer, refilled for
+        each chunk.
         """
+        ...
+
+    @property
+    def export_window(self) -> int:
+        """How much of a regular file :meth:`read_export` maps at a time."""
+        ...
+
+    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+        """``work`` run meanwhile in a second process, a copy of this one: what it hands
+        the function it is given is kept (in an unlinked temporary file, not memory)
+        for :meth:`Second.output`. None where no second process can help: one
+        processor, or no way to copy a process."""
         ...
 
     def map_export(self, path: str) -> AbstractContextManager[Buffer | None]:
@@ -218,8 +247,12 @@ class MacSystem:
 
     # Paths are strings joined by os.path: pathlib (with urllib.parse) would be a
     # twentieth of every start-up, for a few joins.
-    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] = "/", *, export_window: int | None = None
+    ) -> None:
         self.root = os.fspath(root)
+        # a multiple of every page size (the tests make it small, to put windows anywhere)
+        self._window = export_window or MAPPED_WINDOW_BYTES
         # A fake Mac under --system-root is a Mac as far as this tool is concerned.
         self.is_mac = sys.platform == "darwin" or os.path.normpath(self.root) != "/"
 
@@ -510,7 +543,9 @@ class MacSystem:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def read_export(self, path: str, start: int = 0) -> Iterator[bytes | bytearray | mmap.mmap]:
+    def read_export(
+        self, path: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes | bytearray | mmap.mmap]:
         if path == "-":
             yield from _chunks(cast(io.BufferedIOBase, sys.stdin.buffer))
             return
@@ -518,10 +553,19 @@ class MacSystem:
             with open(path, "rb") as handle:  # a user path: not re-rooted
                 if start:
                     handle.seek(start)
-                yield from _export_chunks(handle)
+                yield from _export_chunks(handle, self._window, end)
         except OSError as exc:
             # name the file even when reading, not opening, failed
             raise OSError(exc.errno, exc.strerror, exc.filename or path) from exc
+
+    @property
+    def export_window(self) -> int:
+        return self._window
+
+    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+        if not hasattr(os, "fork") or _processors() < 2:
+            return None
+        return _ForkedSecond.start(work)
 
     @contextlib.contextmanager
     def map_export(self, path: str) -> Iterator[Buffer | None]:
@@ -728,10 +772,13 @@ EXPORT_CHUNK_BYTES = 4 << 20
 MAPPED_WINDOW_BYTES = 16 << 20  # a multiple of every page size (4 KiB Intel, 16 KiB arm64)
 
 
-def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mmap.mmap]:
+def _export_chunks(
+    handle: io.BufferedReader, window: int, end: int | None = None
+) -> Iterator[bytes | bytearray | mmap.mmap]:
     """A regular file as successive read-only memory maps; anything else (a pipe, a
     device, a file the kernel will not map) read in chunks, as is what is left when a
     window cannot be mapped (the file was cut short meanwhile) or was appended meanwhile.
+    With ``end``, a regular file up to there.
 
     Searched in place, a mapped file costs one pass over memory; read() into a buffer
     costs three (the kernel reads the page cache, writes the buffer, the search reads it
@@ -746,41 +793,53 @@ def _export_chunks(handle: io.BufferedReader) -> Iterator[bytes | bytearray | mm
     if not stat.S_ISREG(info.st_mode):  # a pipe (/dev/stdin, <(...)) cannot even tell()
         yield from _chunks(handle)
         return
+    size = info.st_size if end is None else min(info.st_size, end)
     # From where it stands (a start sought, or a shared descriptor such as /dev/stdin on
     # macOS partly read already). A window's offset must be a multiple of the page size:
     # a start inside one is read up to the next window's start first, in chunks.
     start = handle.tell()
-    if start % MAPPED_WINDOW_BYTES:
-        left = MAPPED_WINDOW_BYTES - start % MAPPED_WINDOW_BYTES
-        while left and (head := handle.read(min(left, EXPORT_CHUNK_BYTES))):
-            left -= len(head)
+    if start % window:
+        # read at offsets, not through the handle: its read-ahead would move the
+        # descriptor past the window's start, and the windows would never be mapped
+        head_end = min(start - start % window + window, size)
+        while start < head_end and (
+            head := os.pread(descriptor, min(head_end - start, EXPORT_CHUNK_BYTES), start)
+        ):
+            start += len(head)
             yield head
-        start = handle.tell()
-        handle.seek(start)  # the descriptor too, past any read-ahead
+        handle.seek(start)  # nothing buffered: the descriptor goes there too
     if os.lseek(descriptor, 0, os.SEEK_CUR) == start:
-        mapped = yield from _windows(descriptor, info.st_size, start)
+        mapped = yield from _windows(descriptor, size, start, window)
         # all of it, and nothing since (a /proc file says 0 bytes but has text): done,
         # without a read buffer
-        if 0 < mapped == os.fstat(descriptor).st_size:
+        if 0 < mapped == (os.fstat(descriptor).st_size if end is None else size):
             return
         handle.seek(mapped)
-    yield from _chunks(handle)
+    if end is None:
+        yield from _chunks(handle)
+        return
+    left = end - handle.tell()
+    while left > 0 and (rest := handle.read(min(left, EXPORT_CHUNK_BYTES))):
+        left -= len(rest)
+        yield rest
 
 
-def _windows(descriptor: int, size: int, offset: int = 0) -> Generator[mmap.mmap, None, int]:
+def _windows(
+    descriptor: int, size: int, offset: int, window: int
+) -> Generator[mmap.mmap, None, int]:
     """The bytes from ``offset`` (a window's start) to ``size``, mapped a window at a
     time, until one cannot be (the file is shorter now, or not mappable); returns where
     the windows mapped end."""
     while offset < size:
-        length = min(MAPPED_WINDOW_BYTES, size - offset)
+        length = min(window, size - offset)
         try:
-            window = mmap.mmap(descriptor, length, access=mmap.ACCESS_READ, offset=offset)
+            mapped = mmap.mmap(descriptor, length, access=mmap.ACCESS_READ, offset=offset)
         except (OSError, ValueError):  # ValueError: the file is shorter now
             break
-        with window:
-            if hasattr(window, "madvise"):
-                window.madvise(mmap.MADV_SEQUENTIAL)
-            yield window
+        with mapped:
+            if hasattr(mapped, "madvise"):
+                mapped.madvise(mmap.MADV_SEQUENTIAL)
+            yield mapped
         offset += length
     return offset
 
@@ -864,3 +923,72 @@ def _chunks(handle: io.BufferedIOBase) -> Iterator[bytes | bytearray]:
     buffer = bytearray(EXPORT_CHUNK_BYTES)
     while count := handle.readinto(buffer):
         yield buffer if count == len(buffer) else bytes(buffer[:count])
+
+
+def _processors() -> int:
+    """How many processors this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class _ForkedSecond:
+    """Work run in a forked copy of this process. What it hands on goes, each piece
+    after its length, to a temporary file made before the fork (so the two share it)
+    and unlinked at once: however much it is, it takes no memory while it waits."""
+
+    def __init__(self, pid: int, output: BinaryIO) -> None:
+        self._pid = pid
+        self._output = output
+
+    @classmethod
+    def start(cls, work: Callable[[Callable[[bytes], None]], None]) -> _ForkedSecond | None:
+        import tempfile  # noqa: PLC0415 - only a large read needs it; keeps start-up fast
+
+        output = tempfile.TemporaryFile()  # noqa: SIM115 - the second process writes it
+        try:
+            pid = os.fork()
+        except OSError:
+            output.close()
+            return None
+        if pid == 0:
+            _work_in_child(work, output)
+        return cls(pid, output)
+
+    def output(self) -> Iterator[bytes] | None:
+        _, status = os.waitpid(self._pid, 0)
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            self._output.close()
+            return None
+        return self._pieces()
+
+    def _pieces(self) -> Iterator[bytes]:
+        with self._output as output:
+            output.seek(0)
+            while head := output.read(8):
+                yield output.read(int.from_bytes(head, "big"))
+
+    def cancel(self) -> None:
+        import signal  # noqa: PLC0415 - keeps start-up fast
+
+        with contextlib.suppress(ProcessLookupError):  # done already
+            os.kill(self._pid, signal.SIGKILL)
+        os.waitpid(self._pid, 0)
+        self._output.close()
+
+
+def _work_in_child(work: Callable[[Callable[[bytes], None]], None], output: BinaryIO) -> NoReturn:
+    """The second process: the work, then out at once, the copied process's buffers and
+    exit handlers left alone (they are the first process's to run)."""
+    status = 1
+    try:
+
+        def hand_on(piece: bytes) -> None:
+            output.write(len(piece).to_bytes(8, "big"))
+            output.write(piece)
+
+        work(hand_on)
+        output.flush()
+        status = 0
+    finally:
+        os._exit(status)
