@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import partial
 from typing import cast
 
 from watchdog_mdm import patterns
@@ -41,6 +42,7 @@ from watchdog_mdm.software_update import (
     read_running,
 )
 from watchdog_mdm.span import judged_since, mdmclient_sighted, whole_span_start
+from watchdog_mdm.splitting import read_whole
 from watchdog_mdm.system import CommandError, System
 from watchdog_mdm.tail import BLOCK as TAIL_BLOCK
 from watchdog_mdm.tail import (
@@ -491,15 +493,17 @@ def _read_end(
         if data is None:
             return None
         settled = _span_from_end(system, path, data, reader, settings, at, block)
-    if settled is not None:
-        examination = _examined(reader, settled[0], settings, at, clock, settled[1])
-        if not _stuck(examination.diagnosis):
-            return examination
-        # Stuck, from the end alone: the whole read must say so too, for an export whose
-        # order the steps back could not check throughout (joined out of order) might
-        # have hidden what ends it, and a stuck verdict must hold over all of it.
-    collector = Collector(until=at)
-    _read_exports(reader, collector, [system.read_export(path)])
+        if settled is not None:
+            examination = _examined(reader, settled[0], settings, at, clock, settled[1])
+            if not _stuck(examination.diagnosis):
+                return examination
+            # Stuck, from the end alone: the whole read must say so too, for an export
+            # whose order the steps back could not check throughout (joined out of order)
+            # might have hidden what ends it, and a stuck verdict must hold over it all.
+        try:  # in two processes, where the file is large (splitting.py)
+            collector = read_whole(system, path, data, reader, partial(Collector, until=at))
+        except OSError as exc:
+            raise _unreadable(exc) from exc
     return _examined(reader, collector.observations(), settings, at, clock)
 
 
@@ -614,10 +618,14 @@ def _read_exports(
                 )
             )
     except OSError as exc:
-        name = f"{exc.filename}: " if exc.filename else ""
-        raise EvidenceError(f"cannot read {name}{exc.strerror or exc}") from exc
+        raise _unreadable(exc) from exc
     except CommandError as exc:
         raise EvidenceError(f"could not read the log archive: {exc}") from exc
+
+
+def _unreadable(exc: OSError) -> EvidenceError:
+    name = f"{exc.filename}: " if exc.filename else ""
+    return EvidenceError(f"cannot read {name}{exc.strerror or exc}")
 
 
 def _examined(

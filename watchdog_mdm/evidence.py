@@ -428,6 +428,13 @@ class Collector:
         lines alike may come as one (runs.AlikeLines)."""
         return self.until is None and self._read_from is None
 
+    def takes_whole(self, found: ProgressRun | AlikeLines) -> bool:
+        """Whether a run of progress lines or lines alike is taken whole (add_run,
+        add_alike), not line by line: then its lines need not be at hand."""
+        if isinstance(found, AlikeLines):
+            return self.takes_every_entry
+        return self._run_reading(found) is not None
+
     def add_all(self, entries: Iterable[LogEntry | ProgressRun | AlikeLines]) -> Collector:
         for entry in entries:
             # a class compared, not isinstance(): this runs for every entry read

@@ -121,7 +121,7 @@ class ProgressRun:
         first: tuple[datetime, str],
         last: tuple[datetime, str],
         count: int,
-        lines: tuple[RunFinder, Buffer, list[int], int],
+        lines: tuple[RunFinder, Buffer, list[int], int] | None,
         prefix: str,
     ) -> None:
         self.sender = sender
@@ -134,8 +134,20 @@ class ProgressRun:
     def entries(self) -> Iterator[LogEntry]:
         """Every line of the run read whole, for a reader that must take them one by one
         (only while the scanner reads the block that holds them)."""
+        assert self._lines is not None  # (detached: its lines are not to be read)
         finder, block, starts, high = self._lines
         return finder.entries(block, starts, high)
+
+    def detached(self) -> ProgressRun:
+        """The run without its lines, to be handed to another process: for a reader that
+        takes it whole (evidence.Collector.takes_whole)."""
+        return ProgressRun(self.sender, self.first, self.last, self.count, None, self.prefix)
+
+    def __reduce__(self) -> tuple[type[ProgressRun], tuple[object, ...]]:
+        # by its fields, at a third of the cost of its slots one by one (a detached run
+        # alone: its lines stay where its block is)
+        assert self._lines is None
+        return ProgressRun, (self.sender, self.first, self.last, self.count, None, self.prefix)
 
 
 class AlikeLines:
@@ -147,7 +159,7 @@ class AlikeLines:
     __slots__ = ("_lines", "count", "newest")
 
     def __init__(
-        self, newest: LogEntry, count: int, lines: tuple[RunFinder, Buffer, list[int], int]
+        self, newest: LogEntry, count: int, lines: tuple[RunFinder, Buffer, list[int], int] | None
     ) -> None:
         self.newest = newest
         self.count = count
@@ -156,8 +168,18 @@ class AlikeLines:
     def entries(self) -> Iterator[LogEntry]:
         """Every line read whole, in the order read (only while the scanner reads the
         block that holds them)."""
+        assert self._lines is not None  # (detached: its lines are not to be read)
         finder, block, starts, high = self._lines
         return finder.entries(block, starts, high)
+
+    def detached(self) -> AlikeLines:
+        """The lines without their place, to be handed to another process: for a reader
+        that takes them whole (evidence.Collector.takes_whole)."""
+        return AlikeLines(self.newest, self.count, None)
+
+    def __reduce__(self) -> tuple[type[AlikeLines], tuple[object, ...]]:
+        assert self._lines is None  # (detached alone, as a run)
+        return AlikeLines, (self.newest, self.count, None)
 
 
 # What the scanner finds: entries, runs of progress lines, groups of lines alike.

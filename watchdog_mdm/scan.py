@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
 from itertools import chain
-from typing import cast
+from typing import NamedTuple, cast
 
 from watchdog_mdm.entries import EntryParser, LogEntry
 from watchdog_mdm.framing import (
@@ -34,11 +34,19 @@ from watchdog_mdm.markers import MarkerSearch, marker_search
 from watchdog_mdm.patterns import PROGRESS_MARKER
 from watchdog_mdm.runs import AlikeLines, Found, ProgressRun, RunFinder
 
-__all__ = ["AlikeLines", "Buffer", "Found", "LogReader", "ProgressRun"]
+__all__ = [
+    "STYLE_SAMPLE",
+    "AlikeLines",
+    "Buffer",
+    "Found",
+    "LogReader",
+    "ProgressRun",
+    "ReadCounts",
+]
 
 # How much of the start of an input tells its style (and what the first chunks are
-# joined up to, when they are smaller).
-_STYLE_SAMPLE = 65536
+# joined up to, when they are smaller: splitting.py splits no input there).
+STYLE_SAMPLE = 65536
 # How much of an input beginning with a UTF-16 byte-order mark is looked at, and how much
 # of it must be ASCII, for it to be taken for UTF-16 text.
 _UTF16_SAMPLE = 4096
@@ -60,6 +68,17 @@ _AFTER_OPENING = (b"{", b"\n", b"\r", b" ", b"\t", b"")
 # candidates by three bytes, not two, and every line has an LF (a progress-heavy export
 # was searched a fifth faster).
 _BRACKET_LINES = tuple(b"\n[" + after for after in _AFTER_OPENING if after)
+
+
+class ReadCounts(NamedTuple):
+    """What a reader counted (:meth:`LogReader.counts`), to be added to another's."""
+
+    bytes_read: int
+    candidates: int
+    lines_skipped: int
+    utf16_inputs: int
+    entries: int
+    naive_timestamps: int
 
 
 class LogReader:
@@ -89,6 +108,9 @@ class LogReader:
         # the indexes of _BRACKET_LINES among the markers searched for
         self._bracket_markers: tuple[int, ...] = ()
         self._alike = False  # whether lines alike are read as groups
+        # whether the last shape read was lines (of any style but a pretty JSON export's
+        # records, or another tool's array): a read that goes on from its end does so
+        self.last_shape_lines = False
 
     @property
     def entries(self) -> int:
@@ -99,6 +121,28 @@ class LogReader:
     def naive_timestamps(self) -> int:
         """Entries whose time was read in ``naive_tz``: the input did not say its offset."""
         return self._parser.naive_timestamps
+
+    def counts(self) -> ReadCounts:
+        """What this reader counted."""
+        parser = self._parser
+        return ReadCounts(
+            self.bytes_read,
+            self.candidates,
+            self.lines_skipped,
+            self.utf16_inputs,
+            parser.entries,
+            parser.naive_timestamps,
+        )
+
+    def add_counts(self, counts: ReadCounts) -> None:
+        """What another reader counted, counted as read by this one (the part of an
+        input it read: splitting.py)."""
+        self.bytes_read += counts.bytes_read
+        self.candidates += counts.candidates
+        self.lines_skipped += counts.lines_skipped
+        self.utf16_inputs += counts.utf16_inputs
+        self._parser.entries += counts.entries
+        self._parser.naive_timestamps += counts.naive_timestamps
 
     @staticmethod
     def search_for(markers: tuple[bytes, ...]) -> MarkerSearch:
@@ -118,6 +162,7 @@ class LogReader:
         *,
         runs: bool = True,
         alike: bool = False,
+        going_on: bool = False,
     ) -> Iterator[Found]:
         """The entries whose line (or JSON record) holds one of ``markers``, and the last
         entry of each block. Chunks may cut lines anywhere and are searched in place
@@ -134,6 +179,10 @@ class LogReader:
         :class:`ProgressRun`, in the place of its first line; with ``alike`` too, lines
         alike whose newest alone counts as one :class:`AlikeLines`, in the place of
         their newest (for a reader that takes all entries, whatever their time).
+
+        With ``going_on``, the chunks go on an input read up to the end of one of its
+        lines, read as lines there (:attr:`last_shape_lines`): nothing is told from their
+        start, as nothing is in the middle of an input (splitting.py).
         """
         search = self.search_for((*markers, *_BRACKET_LINES))
         self._progress_marker = (
@@ -143,34 +192,40 @@ class LogReader:
         self._alike = runs and alike
         entries_before, self._utf16_start = self.entries, False
         rest: Iterator[Buffer] | None = iter(chunks)
-        at_input_start = True
+        at_input_start, pretty = not going_on, False if going_on else None
         while rest is not None:
-            rest = yield from self._scan_one_shape(rest, search, at_input_start)
-            at_input_start = False
+            rest = yield from self._scan_one_shape(rest, search, at_input_start, pretty)
+            at_input_start, pretty = False, None
         if self._utf16_start and self.entries == entries_before:
             self.utf16_inputs += 1
 
     def _scan_one_shape(
-        self, chunks: Iterator[Buffer], search: MarkerSearch, at_input_start: bool
+        self,
+        chunks: Iterator[Buffer],
+        search: MarkerSearch,
+        at_input_start: bool,
+        pretty: bool | None,
     ) -> Generator[Found, None, Iterator[Buffer] | None]:
         """Output of one shape (lines, or pretty JSON records), from the style told by
-        its start; returns the rest of the input where it changes: where a JSON export
-        opens among lines, or where a pretty JSON export closes ("}]")."""
+        its start (``pretty``, where it is known); returns the rest of the input where
+        it changes: where a JSON export opens among lines, or where a pretty JSON export
+        closes ("}]")."""
         carry = b""
-        pretty: bool | None = None
         closed_at_end = False  # the last chunk ended with a pretty record's "}"
         read_before = self.bytes_read
-        chunked = _first_at_least(chunks, _STYLE_SAMPLE)
+        chunked = chunks if pretty is not None else _first_at_least(chunks, STYLE_SAMPLE)
+        self.last_shape_lines = pretty is False
         for chunk in chunked:
             size = len(chunk)
             self.bytes_read += size
             low = floor = 0  # floor: where an opening JSON export may be found
             if pretty is None:
                 low = self._first_chunk(chunk) if at_input_start else _content_start(chunk)
-                if looks_like_json_array(chunk[low : low + _STYLE_SAMPLE]):
+                if looks_like_json_array(chunk[low : low + STYLE_SAMPLE]):
                     self.bytes_read -= size - low  # counted again as the array is read
                     return (yield from self._scan_json_array(chain([chunk[low:]], chunked), search))
-                pretty = looks_pretty(chunk[low : low + _STYLE_SAMPLE])
+                pretty = looks_pretty(chunk[low : low + STYLE_SAMPLE])
+                self.last_shape_lines = not pretty
                 floor = low + 1  # the start, told not to be one, is read as it is
             elif closed_at_end and chunk[:1] == b"]":  # "}]" cut in two: the export ended
                 return self._read_again(chunk[1:], chunked)
@@ -580,9 +635,9 @@ def _json_opening(
     chunk may end with it): read again as a new input, its style is told from more."""
     if block[at : at + 1] != b"[" or block[at + 1 : at + 2] not in _AFTER_OPENING:
         return None
-    head = bytes(block[at : min(high, at + _STYLE_SAMPLE)])
-    if len(head) < _STYLE_SAMPLE:
-        head += bytes(more[more_at : more_at + _STYLE_SAMPLE - len(head)])
+    head = bytes(block[at : min(high, at + STYLE_SAMPLE)])
+    if len(head) < STYLE_SAMPLE:
+        head += bytes(more[more_at : more_at + STYLE_SAMPLE - len(head)])
     if head.partition(b"\n")[0].rstrip() in (b"[", b"[{"):
         return at
     return at if looks_like_json_array(head) or looks_pretty(head) else None

@@ -32,6 +32,7 @@ from watchdog_mdm.framing import (
     record_bounds,
 )
 from watchdog_mdm.markers import marker_search
+from watchdog_mdm.scan import STYLE_SAMPLE
 
 __all__ = [
     "BLOCK",
@@ -42,8 +43,7 @@ __all__ = [
     "span_start",
 ]
 
-# as scan.py: what tells the style, and what one step back covers
-STYLE_SAMPLE = 65536
+# what one step back covers
 BLOCK = 4 << 20
 # How many units into a block are tried for its first readable entry: a block starts
 # wherever the step back lands, so its first unit may be a header or a damaged line.

@@ -1,0 +1,211 @@
+"""Reading one large export in two processes (watchdog_mdm/splitting.py): whatever the
+export, what the collector gathers and the reader counts are what one read gathers and
+counts; a read that cannot go on in lines at the split, or a second process that fails,
+is read whole in one."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.exports import CHATTER, COMMANDS, EXCHANGES, POWER, PROGRESS, downloading, export_of
+from tests.support import FakeSystem
+from watchdog_mdm.evidence import Collector
+from watchdog_mdm.scan import LogReader, ReadCounts
+from watchdog_mdm.splitting import MIN_WINDOWS, read_whole, split_point
+from watchdog_mdm.system import MacSystem, Second, _ForkedSecond
+
+# A small window (a multiple of every page size), so that exports of a few hundred
+# kilobytes are split, at windows' ends anywhere in their lines.
+WINDOW = 16384
+START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+RECORDS = [*EXCHANGES, *COMMANDS, *CHATTER, *POWER, PROGRESS[0]]
+LINE_STYLES = ("default", "compact", "syslog", "ndjson")
+
+
+class Forking(MacSystem):
+    """The real seam, forking whatever the processors (a machine of one still forks)."""
+
+    def __init__(self) -> None:
+        super().__init__("/", export_window=WINDOW)
+        self.forks = 0
+
+    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+        self.forks += 1
+        return _ForkedSecond.start(work)
+
+
+class OneProcess(MacSystem):
+    def __init__(self) -> None:
+        super().__init__("/", export_window=WINDOW)
+
+    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+        return None
+
+
+def read(system: MacSystem | FakeSystem, path: Path, until: datetime | None = None) -> Any:
+    reader = LogReader(UTC)
+    with system.map_export(str(path)) as data:
+        assert data is not None
+        collector = read_whole(system, str(path), data, reader, partial(Collector, until=until))
+    return collector.observations(), reader.counts()
+
+
+def updating(rng: random.Random, lines: int, start: datetime) -> list[Any]:
+    """An updating Mac's rows: a quarter its progress, the rest chatter, exchanges,
+    commands, sleeps and wakes, now and then two at one instant."""
+    rows, when = [], start
+    for _ in range(lines):
+        when += timedelta(milliseconds=rng.choice([0, 40, 400, 3000]))
+        record = downloading(rng.random()) if rng.random() < 0.3 else rng.choice(RECORDS)
+        rows.append((when, record, rng.choice([0, 0, 501, None])))
+    return rows
+
+
+def export(seed: int, styles: list[str], lines: int) -> bytes:
+    """Exports of ``styles`` joined, each of ``lines`` rows (out of order where a later
+    one begins before an earlier one ends)."""
+    rng = random.Random(seed)
+    parts = []
+    for style in styles:
+        start = START + timedelta(minutes=rng.choice([-30, 0, 45]))
+        parts.append(export_of(style, updating(rng, lines, start)))
+    return b"".join(parts)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    styles=st.lists(st.sampled_from(LINE_STYLES), min_size=1, max_size=2),
+    until_minutes=st.sampled_from([None, 2, 10]),
+)
+def test_a_file_read_in_two_processes_gives_what_one_read_gives(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    styles: list[str],
+    until_minutes: int | None,
+) -> None:
+    """Every line style, joined too, its progress in runs: and judged as of an instant in
+    the middle (runs across it read line by line in the second process)."""
+    data = export(seed, styles, 2400 // len(styles))
+    path = tmp_path_factory.mktemp("split") / "export.log"
+    path.write_bytes(data)
+    until = None if until_minutes is None else START + timedelta(minutes=until_minutes)
+    two = Forking()
+    assert read(two, path, until) == read(OneProcess(), path, until)
+    assert two.forks == 1  # (large enough: split)
+
+
+@pytest.mark.parametrize("second", ["json", "json-cut-at-the-split"])
+def test_an_export_in_json_open_at_the_split_is_read_whole_in_one(
+    tmp_path: Path, second: str
+) -> None:
+    """Lines, then a pretty JSON export joined after them: where it is still open at the
+    split, one read would not go on in lines there; the second process's findings are
+    dropped."""
+    lines = export(7, ["compact"], 900)
+    pretty = export(8, ["json"], 400)
+    data = lines + pretty if second == "json" else lines[: len(lines) // 2] + pretty
+    path = tmp_path / "joined.log"
+    path.write_bytes(data)
+    two = Forking()
+    at = split_point(bytes(data), WINDOW)
+    assert at is not None and data.find(b"[{") < at  # open across the split
+    assert read(two, path) == read(OneProcess(), path)
+    assert two.forks == 1
+
+
+def test_a_pretty_json_export_is_never_split() -> None:
+    data = export(3, ["json"], 1200)
+    assert len(data) > MIN_WINDOWS * WINDOW
+    assert split_point(data, WINDOW) is None
+    assert split_point(export(3, ["ndjson"], 1200), WINDOW) is not None
+
+
+def test_a_small_file_is_read_in_one_process(tmp_path: Path) -> None:
+    data = export(4, ["ndjson"], 50)
+    assert len(data) < MIN_WINDOWS * WINDOW
+    path = tmp_path / "small.log"
+    path.write_bytes(data)
+    two = Forking()
+    assert read(two, path) == read(OneProcess(), path)
+    assert two.forks == 0
+
+
+class Failing(Forking):
+    """A second process that fails half-way (as on a file cut short meanwhile)."""
+
+    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+        def failing(hand_on: Callable[[bytes], None]) -> None:
+            hand_on(b"half of it")
+            raise OSError(5, "Input/output error")
+
+        return super().in_second_process(failing)
+
+
+def test_a_second_process_that_fails_leaves_the_file_to_be_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "export.log"
+    path.write_bytes(export(5, ["syslog"], 2000))
+    failing = Failing()
+    assert read(failing, path) == read(OneProcess(), path)
+    assert failing.forks == 1
+
+
+def test_the_fake_system_splits_as_the_real_one_does(tmp_path: Path) -> None:
+    """The fake seam's chunks are lines and its second process is this one: a split
+    read there gathers and counts what one read there does (the CLI's tests run so)."""
+    path = tmp_path / "export.log"
+    path.write_bytes(export(6, ["default", "ndjson"], 600))
+    split, whole = FakeSystem(), FakeSystem(second_process=False)
+    assert read(split, path) == read(whole, path)
+    assert ("in_second_process",) in split.calls
+    assert ("read_export", str(path), "0", str(split_point(path.read_bytes(), 4096))) in split.calls
+
+
+def test_what_a_second_process_hands_on_comes_back_in_order() -> None:
+    def work(hand_on: Callable[[bytes], None]) -> None:
+        for n in range(3):
+            hand_on(str(n).encode() * 100_000)
+
+    second = _ForkedSecond.start(work)
+    assert second is not None
+    output = second.output()
+    assert output is not None
+    assert [piece[:1] for piece in output] == [b"0", b"1", b"2"]
+
+
+def test_a_second_process_that_raises_has_no_output() -> None:
+    def work(hand_on: Callable[[bytes], None]) -> None:
+        raise ValueError("no")
+
+    second = _ForkedSecond.start(work)
+    assert second is not None
+    assert second.output() is None
+
+
+def test_a_cancelled_second_process_is_stopped_and_reaped() -> None:
+    def work(hand_on: Callable[[bytes], None]) -> None:
+        time.sleep(60)
+
+    second = _ForkedSecond.start(work)
+    assert isinstance(second, _ForkedSecond)
+    second.cancel()
+    with pytest.raises(ChildProcessError):  # reaped: no such child any more
+        os.waitpid(second._pid, os.WNOHANG)
+
+
+def test_counts_of_a_reader_add_up() -> None:
+    reader = LogReader(UTC)
+    reader.add_counts(ReadCounts(10, 2, 1, 0, 3, 1))
+    reader.add_counts(ReadCounts(5, 1, 0, 1, 2, 0))
+    assert reader.counts() == ReadCounts(15, 3, 1, 1, 5, 1)

@@ -1,0 +1,182 @@
+"""Reading one large export file in two processes at once: its first half here, its
+second in a copy of this process (System.in_second_process), each on a processor.
+
+A read of all of a file (an export judged as of an instant in its middle, or one whose
+end cannot settle the span judged: diagnose.py) is a pass over every byte, most of it the
+scanner's Python, on one processor. Split at the end of a line in the window of
+read_export before the window boundary nearest the file's middle, each half is read in
+the very blocks one read of the whole reads: up to the split, the same windows, the last
+cut short there after its last line; after it, the line cut by the window boundary
+carried into the next window, as one read carries it (scan.LogReader, ``going_on``). The
+scanner reads each block on its own, so the entries found in the second half are those
+one read finds there; handed back in order (runs of progress lines and lines alike
+without their lines, where the collector takes them whole), they are added to the one
+collector after the first half's, and it gathers what one read gathers
+(tests/test_splitting.py holds the two to that).
+
+One read goes on past the split in lines only where the first half ended in lines: where
+it did not (a pretty JSON export joined in and still open there), the second half's
+findings are dropped and the file is read whole, here.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterator
+from datetime import tzinfo
+from functools import partial
+
+from watchdog_mdm import patterns
+from watchdog_mdm.entries import LogEntry
+from watchdog_mdm.evidence import Collector
+from watchdog_mdm.framing import Buffer, looks_pretty
+from watchdog_mdm.json_array import looks_like_json_array
+from watchdog_mdm.scan import STYLE_SAMPLE, Found, LogReader, ReadCounts
+from watchdog_mdm.system import System
+
+__all__ = ["MIN_WINDOWS", "read_whole", "split_point"]
+
+# Files of fewer windows than this are read in one process: a second one costs a few
+# milliseconds to start, and what it finds is handed back through a file.
+MIN_WINDOWS = 4
+# Entries handed back together (_Batch): so many, or of messages of about so many
+# characters (a message may be as long as a line: a megabyte).
+_BATCH = 512
+_BATCH_CHARS = 1 << 20
+
+
+def read_whole(
+    system: System,
+    path: str,
+    data: Buffer,
+    reader: LogReader,
+    new_collector: Callable[[], Collector],
+) -> Collector:
+    """What one read of the file at ``path`` (``data``: it, mapped whole) gathers into a
+    new collector, ``reader`` counting what was read: read in two processes where it is
+    large enough and a second one can run (:func:`split_point`). Raises OSError."""
+    at = split_point(data, system.export_window)
+    if at is not None:
+        collector = _read_in_halves(system, path, at, reader, new_collector)
+        if collector is not None:
+            return collector
+    collector = new_collector()
+    collector.add_all(_scan(reader, system.read_export(path), collector))
+    return collector
+
+
+def split_point(data: Buffer, window: int) -> int | None:
+    """Where a file is split: after the last line that ends in the window before the
+    window boundary nearest its middle. None when it is not: it is smaller than
+    MIN_WINDOWS windows, it starts as no lines do (a pretty JSON export, another tool's
+    array), that window starts within the style sample (the reader joins an input's
+    first chunks up to it, and would read across the split as one), or no line ends in
+    that window."""
+    if len(data) < MIN_WINDOWS * window:
+        return None
+    head = bytes(data[:STYLE_SAMPLE])
+    if looks_pretty(head) or looks_like_json_array(head):
+        return None
+    boundary = len(data) // 2 // window * window
+    if boundary - window < STYLE_SAMPLE:
+        return None
+    return data.rfind(b"\n", boundary - window, boundary) + 1 or None
+
+
+def _read_in_halves(
+    system: System,
+    path: str,
+    at: int,
+    reader: LogReader,
+    new_collector: Callable[[], Collector],
+) -> Collector | None:
+    """The read split at ``at``; None when it was not (no second process, or it
+    failed) or one read would not go on in lines there: then nothing was counted."""
+    naive_tz = reader.naive_tz
+    second = system.in_second_process(
+        partial(_read_second_half, system, path, at, naive_tz, new_collector)
+    )
+    if second is None:
+        return None
+    first = LogReader(naive_tz)
+    collector = new_collector()
+    try:
+        collector.add_all(_scan(first, system.read_export(path, 0, at), collector))
+    except BaseException:
+        second.cancel()
+        raise
+    if not first.last_shape_lines:
+        second.cancel()
+        return None
+    output = second.output()
+    counts = None if output is None else _add_handed_back(collector, output)
+    if counts is None:
+        return None
+    reader.add_counts(first.counts())
+    reader.add_counts(counts)
+    return collector
+
+
+def _read_second_half(
+    system: System,
+    path: str,
+    at: int,
+    naive_tz: tzinfo,
+    new_collector: Callable[[], Collector],
+    hand_on: Callable[[bytes], None],
+) -> None:
+    """The second process's work: what it finds from ``at`` on, handed on in batches,
+    then what its reader counted."""
+    reader = LogReader(naive_tz)
+    judge = new_collector()  # only asked whether it takes a run or group whole
+    batch = _Batch(hand_on)
+    for found in _scan(reader, system.read_export(path, at), judge, going_on=True):
+        if isinstance(found, LogEntry):
+            batch.add(found, len(found.message))
+        elif judge.takes_whole(found):  # (a run's two messages, a group's one: short)
+            batch.add(found.detached(), _BATCH_CHARS // _BATCH)
+        else:  # its lines, read here, where its block is
+            for entry in found.entries():
+                batch.add(entry, len(entry.message))
+    batch.hand_on()
+    hand_on(pickle.dumps(reader.counts(), pickle.HIGHEST_PROTOCOL))
+
+
+class _Batch:
+    """Findings handed on together, one pickle: _BATCH of them, or of about
+    _BATCH_CHARS characters of messages (a message may be as long as a line)."""
+
+    def __init__(self, hand_on: Callable[[bytes], None]) -> None:
+        self._hand_on = hand_on
+        self._found: list[Found] = []
+        self._chars = 0
+
+    def add(self, found: Found, chars: int) -> None:
+        self._found.append(found)
+        self._chars += chars
+        if len(self._found) >= _BATCH or self._chars >= _BATCH_CHARS:
+            self.hand_on()
+
+    def hand_on(self) -> None:
+        self._hand_on(pickle.dumps(self._found, pickle.HIGHEST_PROTOCOL))
+        self._found, self._chars = [], 0
+
+
+def _add_handed_back(collector: Collector, output: Iterator[bytes]) -> ReadCounts | None:
+    """The second half's findings added to ``collector``, in order; what its reader
+    counted (handed on last; None if it was not). The pieces come from the second
+    process alone, through a file only this process and it can read."""
+    for piece in output:
+        found: list[Found] | ReadCounts = pickle.loads(piece)  # noqa: S301 - our own
+        if isinstance(found, ReadCounts):
+            return found
+        collector.add_all(found)
+    return None
+
+
+def _scan(
+    reader: LogReader, chunks: Iterator[Buffer], collector: Collector, *, going_on: bool = False
+) -> Iterator[Found]:
+    return reader.scan_runs(
+        chunks, patterns.RELEVANT_MARKERS, alike=collector.takes_every_entry, going_on=going_on
+    )
