@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -55,7 +55,14 @@ from watchdog_mdm.entries import LogEntry
 from watchdog_mdm.evidence import Collector, Enrollment, Observations
 from watchdog_mdm.heal import MDM_CLIENT, SOFTWARE_UPDATE
 from watchdog_mdm.state import STATE_PATH
-from watchdog_mdm.system import CommandError, CommandResult, LockBusy, ProcessInfo, Second
+from watchdog_mdm.system import (
+    CommandError,
+    CommandResult,
+    LockBusy,
+    ProcessInfo,
+    Second,
+    SecondFailed,
+)
 from watchdog_mdm.verdicts import Diagnosis, judge
 
 REPO = Path(__file__).resolve().parent.parent
@@ -518,7 +525,7 @@ def _up_to(handle: Iterable[bytes], left: int) -> Iterator[bytes]:
 
 class _DoneAtOnce:
     """Second-process work, done in this process when asked for: what it hands on,
-    kept in memory; None as its output when it raised."""
+    kept in memory; its output raises SecondFailed when it raised."""
 
     def __init__(self, work: Callable[[Callable[[bytes], None]], None]) -> None:
         self.pieces: list[bytes] = []
@@ -528,8 +535,10 @@ class _DoneAtOnce:
         except Exception:  # as the second process would end with status 1
             self.failed = True
 
-    def output(self) -> Iterator[bytes] | None:
-        return None if self.failed else iter(self.pieces)
+    def output(self) -> Generator[bytes, None, None]:
+        if self.failed:
+            raise SecondFailed("the work raised")
+        yield from self.pieces
 
     def cancel(self) -> None:
         self.pieces.clear()

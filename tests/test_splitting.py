@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from tests.support import FakeSystem
 from watchdog_mdm.evidence import Collector
 from watchdog_mdm.scan import LogReader, ReadCounts
 from watchdog_mdm.splitting import MIN_WINDOWS, read_whole, split_point
-from watchdog_mdm.system import MacSystem, Second, _ForkedSecond
+from watchdog_mdm.system import MacSystem, Second, SecondFailed, _ForkedSecond
 
 # A small window (a multiple of every page size), so that exports of a few hundred
 # kilobytes are split, at windows' ends anywhere in their lines.
@@ -147,8 +148,11 @@ class Failing(Forking):
 
     def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
         def failing(hand_on: Callable[[bytes], None]) -> None:
-            hand_on(b"half of it")
-            raise OSError(5, "Input/output error")
+            def half(piece: bytes) -> None:  # what it found before it failed
+                hand_on(piece)
+                raise OSError(5, "Input/output error")
+
+            work(half)
 
         return super().in_second_process(failing)
 
@@ -172,25 +176,48 @@ def test_the_fake_system_splits_as_the_real_one_does(tmp_path: Path) -> None:
     assert ("read_export", str(path), "0", str(split_point(path.read_bytes(), 4096))) in split.calls
 
 
-def test_what_a_second_process_hands_on_comes_back_in_order() -> None:
+def test_what_a_second_process_hands_on_comes_back_in_order_as_it_does() -> None:
+    """Read while the work goes on: a piece is read once it is all written (here in
+    several writes), and the first comes back before the work is done."""
+
     def work(hand_on: Callable[[bytes], None]) -> None:
         for n in range(3):
             hand_on(str(n).encode() * 100_000)
+            time.sleep(0.2 if n == 0 else 0)
 
     second = _ForkedSecond.start(work)
     assert second is not None
     output = second.output()
-    assert output is not None
-    assert [piece[:1] for piece in output] == [b"0", b"1", b"2"]
+    first = next(output)
+    assert first == b"0" * 100_000
+    assert os.waitpid(second._pid, os.WNOHANG) == (0, 0)  # still at work
+    assert [piece[:1] for piece in output] == [b"1", b"2"]
+    with pytest.raises(ChildProcessError):  # reaped once read to the end
+        os.waitpid(second._pid, os.WNOHANG)
 
 
-def test_a_second_process_that_raises_has_no_output() -> None:
+def test_a_second_process_that_fails_part_way_raises_after_what_it_handed_on() -> None:
     def work(hand_on: Callable[[bytes], None]) -> None:
+        hand_on(b"half")
         raise ValueError("no")
 
     second = _ForkedSecond.start(work)
     assert second is not None
-    assert second.output() is None
+    output = second.output()
+    assert next(output) == b"half"
+    with pytest.raises(SecondFailed):
+        next(output)
+
+
+def test_a_second_process_killed_part_way_raises() -> None:
+    def work(hand_on: Callable[[bytes], None]) -> None:
+        hand_on(b"x" * 10)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    second = _ForkedSecond.start(work)
+    assert second is not None
+    with pytest.raises(SecondFailed):
+        list(second.output())
 
 
 def test_a_cancelled_second_process_is_stopped_and_reaped() -> None:

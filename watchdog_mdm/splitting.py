@@ -1,28 +1,29 @@
-"""Reading one large export file in two processes at once: its first half here, its
-second in a copy of this process (System.in_second_process), each on a processor.
+"""Reading one large export file in two processes at once: its first part here, the
+rest in a copy of this process (System.in_second_process), each on a processor.
 
 A read of all of a file (an export judged as of an instant in its middle, or one whose
 end cannot settle the span judged: diagnose.py) is a pass over every byte, most of it the
 scanner's Python, on one processor. Split at the end of a line in the window of
-read_export before the window boundary nearest the file's middle, each half is read in
-the very blocks one read of the whole reads: up to the split, the same windows, the last
+read_export before the window boundary nearest _FIRST_SHARE of the file, each part is
+read in the very blocks one read of the whole reads: up to the split, the same windows, the last
 cut short there after its last line; after it, the line cut by the window boundary
 carried into the next window, as one read carries it (scan.LogReader, ``going_on``). The
-scanner reads each block on its own, so the entries found in the second half are those
+scanner reads each block on its own, so the entries found in the second part are those
 one read finds there; handed back in order (runs of progress lines and lines alike
-without their lines, where the collector takes them whole), they are added to the one
-collector after the first half's, and it gathers what one read gathers
+without their lines, where the collector takes them whole) as they are found, they are
+added to the one collector after the first part's, and it gathers what one read gathers
 (tests/test_splitting.py holds the two to that).
 
-One read goes on past the split in lines only where the first half ended in lines: where
-it did not (a pretty JSON export joined in and still open there), the second half's
+One read goes on past the split in lines only where the first part ended in lines: where
+it did not (a pretty JSON export joined in and still open there), the second part's
 findings are dropped and the file is read whole, here.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from datetime import tzinfo
 from functools import partial
 
@@ -32,13 +33,16 @@ from watchdog_mdm.evidence import Collector
 from watchdog_mdm.framing import Buffer, looks_pretty
 from watchdog_mdm.json_array import looks_like_json_array
 from watchdog_mdm.scan import STYLE_SAMPLE, Found, LogReader, ReadCounts
-from watchdog_mdm.system import System
+from watchdog_mdm.system import SecondFailed, System
 
 __all__ = ["MIN_WINDOWS", "read_whole", "split_point"]
 
-# Files of fewer windows than this are read in one process: a second one costs a few
-# milliseconds to start, and what it finds is handed back through a file.
-MIN_WINDOWS = 4
+# Files of fewer windows than this (32 MB) are read in one process: a second one costs
+# a few milliseconds to start, and what it finds is handed back through a file.
+MIN_WINDOWS = 8
+# The share of a file (%) read here: a little less than half, as this process also adds
+# what the second one found to the collector.
+_FIRST_SHARE = 45
 # Entries handed back together (_Batch): so many, or of messages of about so many
 # characters (a message may be as long as a line: a megabyte).
 _BATCH = 512
@@ -67,7 +71,7 @@ def read_whole(
 
 def split_point(data: Buffer, window: int) -> int | None:
     """Where a file is split: after the last line that ends in the window before the
-    window boundary nearest its middle. None when it is not: it is smaller than
+    window boundary nearest _FIRST_SHARE of it. None when it is not: it is smaller than
     MIN_WINDOWS windows, it starts as no lines do (a pretty JSON export, another tool's
     array), that window starts within the style sample (the reader joins an input's
     first chunks up to it, and would read across the split as one), or no line ends in
@@ -77,7 +81,7 @@ def split_point(data: Buffer, window: int) -> int | None:
     head = bytes(data[:STYLE_SAMPLE])
     if looks_pretty(head) or looks_like_json_array(head):
         return None
-    boundary = len(data) // 2 // window * window
+    boundary = len(data) * _FIRST_SHARE // 100 // window * window
     if boundary - window < STYLE_SAMPLE:
         return None
     return data.rfind(b"\n", boundary - window, boundary) + 1 or None
@@ -94,7 +98,7 @@ def _read_in_halves(
     failed) or one read would not go on in lines there: then nothing was counted."""
     naive_tz = reader.naive_tz
     second = system.in_second_process(
-        partial(_read_second_half, system, path, at, naive_tz, new_collector)
+        partial(_read_second_part, system, path, at, naive_tz, new_collector)
     )
     if second is None:
         return None
@@ -108,8 +112,10 @@ def _read_in_halves(
     if not first.last_shape_lines:
         second.cancel()
         return None
-    output = second.output()
-    counts = None if output is None else _add_handed_back(collector, output)
+    try:  # as the second process hands it on: the two work on meanwhile
+        counts = _add_handed_back(collector, second.output())
+    except SecondFailed:
+        return None
     if counts is None:
         return None
     reader.add_counts(first.counts())
@@ -117,7 +123,7 @@ def _read_in_halves(
     return collector
 
 
-def _read_second_half(
+def _read_second_part(
     system: System,
     path: str,
     at: int,
@@ -162,15 +168,18 @@ class _Batch:
         self._found, self._chars = [], 0
 
 
-def _add_handed_back(collector: Collector, output: Iterator[bytes]) -> ReadCounts | None:
-    """The second half's findings added to ``collector``, in order; what its reader
+def _add_handed_back(
+    collector: Collector, output: Generator[bytes, None, None]
+) -> ReadCounts | None:
+    """The second part's findings added to ``collector``, in order; what its reader
     counted (handed on last; None if it was not). The pieces come from the second
     process alone, through a file only this process and it can read."""
-    for piece in output:
-        found: list[Found] | ReadCounts = pickle.loads(piece)  # noqa: S301 - our own
-        if isinstance(found, ReadCounts):
-            return found
-        collector.add_all(found)
+    with closing(output):  # (the second process reaped at once)
+        for piece in output:
+            found: list[Found] | ReadCounts = pickle.loads(piece)  # noqa: S301 - our own
+            if isinstance(found, ReadCounts):
+                return found
+            collector.add_all(found)
     return None
 
 

@@ -40,6 +40,8 @@ __all__ = [
     "LockBusy",
     "MacSystem",
     "ProcessInfo",
+    "Second",
+    "SecondFailed",
     "System",
 ]
 
@@ -78,12 +80,17 @@ class ProcessInfo:
     create_time: float
 
 
+class SecondFailed(Exception):
+    """The work of a second process failed: it raised, or its process ended otherwise."""
+
+
 class Second(Protocol):
     """Work running in a second process (:meth:`System.in_second_process`)."""
 
-    def output(self) -> Iterator[bytes] | None:
-        """What the work handed on, piece by piece, once it is done (waiting for it);
-        None when it failed: it raised, or its process ended otherwise."""
+    def output(self) -> Generator[bytes, None, None]:
+        """What the work hands on, piece by piece, as it does so (waiting for each);
+        raises SecondFailed, part-way or at the end, when it failed. The process is
+        stopped and reaped when the iterator ends or is closed."""
         ...
 
     def cancel(self) -> None:
@@ -769,7 +776,7 @@ def _wait_until(process: subprocess.Popen[bytes], deadline: float) -> int | None
 
 
 EXPORT_CHUNK_BYTES = 4 << 20
-MAPPED_WINDOW_BYTES = 16 << 20  # a multiple of every page size (4 KiB Intel, 16 KiB arm64)
+MAPPED_WINDOW_BYTES = 4 << 20  # a multiple of every page size (4 KiB Intel, 16 KiB arm64)
 
 
 def _export_chunks(
@@ -935,11 +942,14 @@ def _processors() -> int:
 class _ForkedSecond:
     """Work run in a forked copy of this process. What it hands on goes, each piece
     after its length, to a temporary file made before the fork (so the two share it)
-    and unlinked at once: however much it is, it takes no memory while it waits."""
+    and unlinked at once: however much it is, it takes no memory while it waits. This
+    process reads it at offsets (the two share the file's position, which only the
+    second process moves), each piece once it is all there."""
 
     def __init__(self, pid: int, output: BinaryIO) -> None:
         self._pid = pid
         self._output = output
+        self._reaped = False
 
     @classmethod
     def start(cls, work: Callable[[Callable[[bytes], None]], None]) -> _ForkedSecond | None:
@@ -955,26 +965,60 @@ class _ForkedSecond:
             _work_in_child(work, output)
         return cls(pid, output)
 
-    def output(self) -> Iterator[bytes] | None:
-        _, status = os.waitpid(self._pid, 0)
-        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-            self._output.close()
-            return None
-        return self._pieces()
+    def output(self) -> Generator[bytes, None, None]:
+        descriptor, offset, ended = self._output.fileno(), 0, False
+        try:
+            while True:
+                piece = _piece_at(descriptor, offset)
+                if piece is not None:
+                    offset += _LENGTH_BYTES + len(piece)
+                    yield piece
+                elif ended:  # all it wrote was read
+                    return
+                else:
+                    ended = self._ended()
+                    if not ended:
+                        time.sleep(_OUTPUT_POLL)
+        finally:
+            self.cancel()
 
-    def _pieces(self) -> Iterator[bytes]:
-        with self._output as output:
-            output.seek(0)
-            while head := output.read(8):
-                yield output.read(int.from_bytes(head, "big"))
+    def _ended(self) -> bool:
+        """Whether the work is done (all it handed on is written); raises SecondFailed
+        when it failed."""
+        pid, status = os.waitpid(self._pid, os.WNOHANG)
+        if pid == 0:
+            return False
+        self._reaped = True
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            raise SecondFailed(f"the second process ended with status {status:#x}")
+        return True
 
     def cancel(self) -> None:
-        import signal  # noqa: PLC0415 - keeps start-up fast
+        if not self._reaped:
+            import signal  # noqa: PLC0415 - keeps start-up fast
 
-        with contextlib.suppress(ProcessLookupError):  # done already
-            os.kill(self._pid, signal.SIGKILL)
-        os.waitpid(self._pid, 0)
+            with contextlib.suppress(ProcessLookupError):  # done already
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._reaped = True
         self._output.close()
+
+
+# How a piece's length is written before it, and how often the first process looks for
+# more of what the second hands on.
+_LENGTH_BYTES = 8
+_OUTPUT_POLL = 0.001
+
+
+def _piece_at(descriptor: int, offset: int) -> bytes | None:
+    """The piece written at ``offset`` of a second process's output, once it is all
+    there (regular files read short only at their end)."""
+    head = os.pread(descriptor, _LENGTH_BYTES, offset)
+    if len(head) < _LENGTH_BYTES:
+        return None
+    size = int.from_bytes(head, "big")
+    piece = os.pread(descriptor, size, offset + _LENGTH_BYTES)
+    return piece if len(piece) == size else None
 
 
 def _work_in_child(work: Callable[[Callable[[bytes], None]], None], output: BinaryIO) -> NoReturn:
@@ -984,8 +1028,9 @@ def _work_in_child(work: Callable[[Callable[[bytes], None]], None], output: Bina
     try:
 
         def hand_on(piece: bytes) -> None:
-            output.write(len(piece).to_bytes(8, "big"))
+            output.write(len(piece).to_bytes(_LENGTH_BYTES, "big"))
             output.write(piece)
+            output.flush()  # there to be read at once
 
         work(hand_on)
         output.flush()
