@@ -5,14 +5,14 @@ A read of all of a file (an export judged as of an instant in its middle, or one
 end cannot settle the span judged: diagnose.py) is a pass over every byte, most of it the
 scanner's Python, on one processor. Split at the end of a line in the window of
 read_export before the window boundary nearest _FIRST_SHARE of the file, each part is
-read in the very blocks one read of the whole reads: up to the split, the same windows, the last
-cut short there after its last line; after it, the line cut by the window boundary
-carried into the next window, as one read carries it (scan.LogReader, ``going_on``). The
-scanner reads each block on its own, so the entries found in the second part are those
-one read finds there; handed back in order (runs of progress lines and lines alike
-without their lines, where the collector takes them whole) as they are found, they are
-added to the one collector after the first part's, and it gathers what one read gathers
-(tests/test_splitting.py holds the two to that).
+read in the very blocks one read of the whole reads: up to the split, the same windows,
+the last cut short there after its last line; after it, the line cut by the window
+boundary carried into the next window, as one read carries it (scan.LogReader,
+``going_on``). The scanner reads each block on its own, so the entries found in the
+second part are those one read finds there; handed back in order (runs of progress lines
+and lines alike without their lines, where the collector takes them whole) as they are
+found, they are added to the one collector after the first part's, and it gathers what
+one read gathers (tests/test_splitting.py holds the two to that).
 
 One read goes on past the split in lines only where the first part ended in lines: where
 it did not (a pretty JSON export joined in and still open there), the second part's
@@ -61,7 +61,7 @@ def read_whole(
     large enough and a second one can run (:func:`split_point`). Raises OSError."""
     at = split_point(data, system.export_window)
     if at is not None:
-        collector = _read_in_halves(system, path, at, reader, new_collector)
+        collector = _read_in_two_parts(system, path, at, reader, new_collector)
         if collector is not None:
             return collector
     collector = new_collector()
@@ -87,7 +87,7 @@ def split_point(data: Buffer, window: int) -> int | None:
     return data.rfind(b"\n", boundary - window, boundary) + 1 or None
 
 
-def _read_in_halves(
+def _read_in_two_parts(
     system: System,
     path: str,
     at: int,
