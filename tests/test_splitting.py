@@ -6,8 +6,10 @@ is read whole in one."""
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,9 +21,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.exports import CHATTER, COMMANDS, EXCHANGES, POWER, PROGRESS, downloading, export_of
+from tests.exports import (
+    CHATTER,
+    COMMANDS,
+    EXCHANGES,
+    POWER,
+    PROGRESS,
+    downloading,
+    export_of,
+    render,
+)
 from tests.support import FakeSystem
+from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector
+from watchdog_mdm.runs import ProgressRun
 from watchdog_mdm.scan import LogReader, ReadCounts
 from watchdog_mdm.splitting import MIN_WINDOWS, read_whole, split_point
 from watchdog_mdm.system import MacSystem, Second, SecondFailed, _ForkedSecond
@@ -126,6 +139,80 @@ def test_an_export_in_json_open_at_the_split_is_read_whole_in_one(
     assert two.forks == 1
 
 
+@pytest.mark.parametrize("bracket", [b"[", b"[{", b"[ "])
+@pytest.mark.parametrize("before_the_split", [100_000, 30_000, 300, 0, -5000])
+def test_a_line_that_may_open_a_json_export_near_the_split_changes_nothing(
+    tmp_path: Path, bracket: bytes, before_the_split: int
+) -> None:
+    """A line such a JSON export opens with (a message's continuation line, or an export
+    of nothing joined in) makes one read tell the style anew from what follows it: where
+    that reaches across the split, the file is read whole in one (found in review)."""
+    lines = export(11, ["default"], 2500)
+    at = split_point(lines, WINDOW)
+    assert at is not None
+    where = lines.rfind(b"\n", 0, at - before_the_split) + 1
+    path = tmp_path / "bracket.log"
+    path.write_bytes(lines[:where] + bracket + b"\n" + lines[where:])
+    assert read(Forking(), path) == read(OneProcess(), path)
+
+
+@pytest.mark.parametrize("after_it", [15_000, 60_000])
+def test_a_json_export_that_closes_shortly_before_the_split_changes_nothing(
+    tmp_path: Path, after_it: int
+) -> None:
+    """Lines, a pretty JSON export, lines again: the lines after it are a new shape,
+    its first chunks joined as one read joins them (found in review)."""
+    lines, pretty = export(39, ["syslog"], 600), export(40, ["json"], 200)
+    closes = len(lines) + len(pretty)
+    data = (lines + pretty + export(41, ["default"], 6400))[: int((closes + after_it) / 0.45)]
+    path = tmp_path / "closed.log"
+    path.write_bytes(data[: data.rfind(b"\n") + 1])
+    at = split_point(path.read_bytes(), WINDOW)
+    assert at is not None and closes < at
+    assert read(Forking(), path) == read(OneProcess(), path)
+
+
+def test_a_line_two_styles_read_at_the_split_is_read_as_one_read_reads_it(
+    tmp_path: Path,
+) -> None:
+    """A reader tries the style it matched last first: the second process begins with
+    the order the line before the split leaves, and where the first part ends with
+    another, the file is read whole in one (found in review: a line in syslog output
+    that the default style also reads, as a powerd wake)."""
+    lines = export(3, ["syslog"], 3000)
+    at = split_point(lines, WINDOW)
+    assert at is not None
+    boundary = len(lines) * 45 // 100 // WINDOW * WINDOW
+    both = (
+        "2026-11-25 08:10:00.000000+0000 0x1a2b     Default     0x0                  757    0"
+        "    powerd: foo[12]: Wake from Deep Idle [CDNVA] " + "a" * (boundary - at + 50) + "\n"
+    ).encode()
+    path = tmp_path / "both.log"
+    path.write_bytes(lines[:at] + both + lines[at:])
+    assert read(Forking(), path) == read(OneProcess(), path)
+
+
+def test_a_first_part_of_two_text_styles_leaves_an_order_the_second_cannot_know(
+    tmp_path: Path,
+) -> None:
+    """Compact output, then syslog output joined to it, split in the syslog: the second
+    process begins with syslog first and the default style before compact, where one
+    read has compact before default. Lines two styles read would be read otherwise: the
+    file is read whole in one."""
+    path = tmp_path / "two-styles.log"
+    path.write_bytes(export(12, ["compact"], 500) + export(13, ["syslog"], 3000))
+    split = FakeSystem()
+    assert read(split, path) == read(FakeSystem(second_process=False), path)
+    assert ("read_export", str(path)) in split.calls  # (read whole, after all)
+
+
+def test_utf16_text_is_never_split() -> None:
+    text = export(3, ["compact"], 3000)
+    utf16 = text.decode().encode("utf-16")
+    assert split_point(text, WINDOW) is not None
+    assert split_point(utf16 + text, WINDOW) is None
+
+
 def test_a_pretty_json_export_is_never_split() -> None:
     data = export(3, ["json"], 1200)
     assert len(data) > MIN_WINDOWS * WINDOW
@@ -165,15 +252,19 @@ def test_a_second_process_that_fails_leaves_the_file_to_be_read_whole(tmp_path: 
     assert failing.forks == 1
 
 
-def test_the_fake_system_splits_as_the_real_one_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("styles", [["default", "ndjson"], ["compact"], ["syslog"]])
+def test_the_fake_system_splits_as_the_real_one_does(tmp_path: Path, styles: list[str]) -> None:
     """The fake seam's chunks are lines and its second process is this one: a split
-    read there gathers and counts what one read there does (the CLI's tests run so)."""
+    read there gathers and counts what one read there does (the CLI's tests run so). A
+    file of one style is not read again whole: the second part begins with the order of
+    text styles the first leaves."""
     path = tmp_path / "export.log"
-    path.write_bytes(export(6, ["default", "ndjson"], 600))
+    path.write_bytes(export(6, styles, 1200 // len(styles)))
     split, whole = FakeSystem(), FakeSystem(second_process=False)
     assert read(split, path) == read(whole, path)
-    assert ("in_second_process",) in split.calls
-    assert ("read_export", str(path), "0", str(split_point(path.read_bytes(), 4096))) in split.calls
+    at = split_point(path.read_bytes(), 4096)
+    reads = [call for call in split.calls if call[0] == "read_export"]
+    assert reads == [("read_export", str(path), str(at)), ("read_export", str(path), "0", str(at))]
 
 
 def test_what_a_second_process_hands_on_comes_back_in_order_as_it_does() -> None:
@@ -236,3 +327,32 @@ def test_counts_of_a_reader_add_up() -> None:
     reader.add_counts(ReadCounts(10, 2, 1, 0, 3, 1))
     reader.add_counts(ReadCounts(5, 1, 0, 1, 2, 0))
     assert reader.counts() == ReadCounts(15, 3, 1, 1, 5, 1)
+
+
+def test_a_run_is_handed_on_only_detached_from_its_lines() -> None:
+    when = START
+    records = "".join(
+        render("ndjson", when + timedelta(seconds=n), downloading(n / 10)) for n in range(6)
+    )
+    runs = [
+        found
+        for found in LogReader(UTC).scan_runs([records.encode()], patterns.RELEVANT_MARKERS)
+        if isinstance(found, ProgressRun)
+    ]
+    assert runs and runs[0].count > 1
+    with pytest.raises(TypeError):
+        pickle.dumps(runs[0])
+    back = pickle.loads(pickle.dumps(runs[0].detached()))
+    assert (back.first, back.last, back.count, back.prefix) == (
+        runs[0].first,
+        runs[0].last,
+        runs[0].count,
+        runs[0].prefix,
+    )
+
+
+def test_no_room_for_a_second_processs_output_leaves_the_work_to_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    assert _ForkedSecond.start(lambda hand_on: None) is None

@@ -279,6 +279,18 @@ class EntryParser:
         self._layouts: tuple[_Known, ...] = ()
         self._layouts_learnt = self._layouts_used = 0
 
+    @property
+    def text_styles(self) -> tuple[re.Pattern[str], ...]:
+        """The text styles in the order lines are tried against them: the last matched
+        first. A line two styles read is read as the first of them (so the order is all
+        a reader's past that tells what it reads)."""
+        return self._text_styles
+
+    def take_text_styles(self, styles: tuple[re.Pattern[str], ...]) -> None:
+        """Try lines against ``styles`` in that order from now on (another's order)."""
+        self._text_styles = styles
+        self._style_order = _order_of(styles)
+
     @staticmethod
     def record_parser() -> RecordParser:
         """How JSON records are parsed: the fastest parser this Python has

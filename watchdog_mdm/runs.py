@@ -146,7 +146,8 @@ class ProgressRun:
     def __reduce__(self) -> tuple[type[ProgressRun], tuple[object, ...]]:
         # by its fields, at a third of the cost of its slots one by one (a detached run
         # alone: its lines stay where its block is)
-        assert self._lines is None
+        if self._lines is not None:
+            raise TypeError("only a detached run is handed on")
         return ProgressRun, (self.sender, self.first, self.last, self.count, None, self.prefix)
 
 
@@ -178,7 +179,8 @@ class AlikeLines:
         return AlikeLines(self.newest, self.count, None)
 
     def __reduce__(self) -> tuple[type[AlikeLines], tuple[object, ...]]:
-        assert self._lines is None  # (detached alone, as a run)
+        if self._lines is not None:  # (detached alone, as a run)
+            raise TypeError("only detached lines are handed on")
         return AlikeLines, (self.newest, self.count, None)
 
 

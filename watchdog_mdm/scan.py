@@ -11,6 +11,7 @@ than one block's findings and one partial record in memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
 from itertools import chain
@@ -108,8 +109,10 @@ class LogReader:
         # the indexes of _BRACKET_LINES among the markers searched for
         self._bracket_markers: tuple[int, ...] = ()
         self._alike = False  # whether lines alike are read as groups
-        # whether the last shape read was lines (of any style but a pretty JSON export's
-        # records, or another tool's array): a read that goes on from its end does so
+        # how many shapes were read (an input's start, and each change of shape), and
+        # whether the last was lines (of any style but a pretty JSON export's records, or
+        # another tool's array): a read that goes on from its end goes on in lines
+        self.shapes_read = 0
         self.last_shape_lines = False
 
     @property
@@ -121,6 +124,28 @@ class LogReader:
     def naive_timestamps(self) -> int:
         """Entries whose time was read in ``naive_tz``: the input did not say its offset."""
         return self._parser.naive_timestamps
+
+    def fresh(self) -> LogReader:
+        """A reader of this one's kind that has read nothing, but reads as this one would
+        read next: its zone, its blocks, its order of text styles."""
+        reader = type(self)(self.naive_tz, self._block)
+        reader.take_text_styles(self.text_styles)
+        return reader
+
+    @property
+    def text_styles(self) -> tuple[re.Pattern[str], ...]:
+        """The order text lines are tried against the styles (EntryParser.text_styles)."""
+        return self._parser.text_styles
+
+    def take_text_styles(self, styles: tuple[re.Pattern[str], ...]) -> None:
+        self._parser.take_text_styles(styles)
+
+    def text_styles_after(self, line: bytes | bytearray) -> tuple[re.Pattern[str], ...]:
+        """The order of text styles this reader would have after reading ``line``."""
+        parser = EntryParser(self.naive_tz)
+        parser.take_text_styles(self.text_styles)
+        parser.from_line(line.decode("utf-8", "replace").strip())
+        return parser.text_styles
 
     def counts(self) -> ReadCounts:
         """What this reader counted."""
@@ -214,6 +239,7 @@ class LogReader:
         closed_at_end = False  # the last chunk ended with a pretty record's "}"
         read_before = self.bytes_read
         chunked = chunks if pretty is not None else _first_at_least(chunks, STYLE_SAMPLE)
+        self.shapes_read += 1
         self.last_shape_lines = pretty is False
         for chunk in chunked:
             size = len(chunk)

@@ -22,9 +22,9 @@ findings are dropped and the file is read whole, here.
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
-from datetime import tzinfo
 from functools import partial
 
 from watchdog_mdm import patterns
@@ -47,6 +47,8 @@ _FIRST_SHARE = 45
 # characters (a message may be as long as a line: a megabyte).
 _BATCH = 512
 _BATCH_CHARS = 1 << 20
+# Byte-order marks of UTF-16 text.
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def read_whole(
@@ -61,7 +63,7 @@ def read_whole(
     large enough and a second one can run (:func:`split_point`). Raises OSError."""
     at = split_point(data, system.export_window)
     if at is not None:
-        collector = _read_in_two_parts(system, path, at, reader, new_collector)
+        collector = _read_in_two_parts(system, path, data, at, reader, new_collector)
         if collector is not None:
             return collector
     collector = new_collector()
@@ -73,13 +75,13 @@ def split_point(data: Buffer, window: int) -> int | None:
     """Where a file is split: after the last line that ends in the window before the
     window boundary nearest _FIRST_SHARE of it. None when it is not: it is smaller than
     MIN_WINDOWS windows, it starts as no lines do (a pretty JSON export, another tool's
-    array), that window starts within the style sample (the reader joins an input's
-    first chunks up to it, and would read across the split as one), or no line ends in
-    that window."""
+    array, UTF-16 text: its line breaks are not single bytes), that window starts within
+    the style sample (the reader joins an input's first chunks up to it, and would read
+    across the split as one), or no line ends in that window."""
     if len(data) < MIN_WINDOWS * window:
         return None
     head = bytes(data[:STYLE_SAMPLE])
-    if looks_pretty(head) or looks_like_json_array(head):
+    if head[:2] in _UTF16_MARKS or looks_pretty(head) or looks_like_json_array(head):
         return None
     boundary = len(data) * _FIRST_SHARE // 100 // window * window
     if boundary - window < STYLE_SAMPLE:
@@ -90,26 +92,32 @@ def split_point(data: Buffer, window: int) -> int | None:
 def _read_in_two_parts(
     system: System,
     path: str,
+    data: Buffer,
     at: int,
     reader: LogReader,
     new_collector: Callable[[], Collector],
 ) -> Collector | None:
     """The read split at ``at``; None when it was not (no second process, or it
-    failed) or one read would not go on in lines there: then nothing was counted."""
-    naive_tz = reader.naive_tz
+    failed) or one read would not go on there as the second process began: in lines,
+    with the order of text styles it was given (the one the line before the split
+    leaves, where all the first part's lines are of one style). Then nothing was
+    counted."""
+    first, going_on = reader.fresh(), reader.fresh()
+    line_start = data.rfind(b"\n", 0, at - 1) + 1
+    styles = first.text_styles_after(data[line_start:at])
+    going_on.take_text_styles(styles)
     second = system.in_second_process(
-        partial(_read_second_part, system, path, at, naive_tz, new_collector)
+        partial(_read_second_part, system, path, at, going_on, new_collector)
     )
     if second is None:
         return None
-    first = LogReader(naive_tz)
     collector = new_collector()
     try:
         collector.add_all(_scan(first, system.read_export(path, 0, at), collector))
     except BaseException:
         second.cancel()
         raise
-    if not first.last_shape_lines:
+    if not _goes_on_as(first, styles):
         second.cancel()
         return None
     try:  # as the second process hands it on: the two work on meanwhile
@@ -123,17 +131,24 @@ def _read_in_two_parts(
     return collector
 
 
+def _goes_on_as(first: LogReader, styles: tuple[re.Pattern[str], ...]) -> bool:
+    """Whether one read, having read what ``first`` did, goes on as the second process
+    began: in the shape it started in, of lines (no JSON export opened or closed among
+    them: a shape begun near the split would have been told from what follows it, and
+    its first chunks joined), trying text styles in the order ``styles``."""
+    return first.shapes_read == 1 and first.last_shape_lines and first.text_styles == styles
+
+
 def _read_second_part(
     system: System,
     path: str,
     at: int,
-    naive_tz: tzinfo,
+    reader: LogReader,
     new_collector: Callable[[], Collector],
     hand_on: Callable[[bytes], None],
 ) -> None:
-    """The second process's work: what it finds from ``at`` on, handed on in batches,
-    then what its reader counted."""
-    reader = LogReader(naive_tz)
+    """The second process's work: what ``reader`` finds from ``at`` on, handed on in
+    batches, then what it counted."""
     judge = new_collector()  # only asked whether it takes a run or group whole
     batch = _Batch(hand_on)
     for found in _scan(reader, system.read_export(path, at), judge, going_on=True):

@@ -955,7 +955,10 @@ class _ForkedSecond:
     def start(cls, work: Callable[[Callable[[bytes], None]], None]) -> _ForkedSecond | None:
         import tempfile  # noqa: PLC0415 - only a large read needs it; keeps start-up fast
 
-        output = tempfile.TemporaryFile()  # noqa: SIM115 - the second process writes it
+        try:  # (no room for it, or no fork: the work is done in one process)
+            output = tempfile.TemporaryFile()  # noqa: SIM115 - the second process writes it
+        except OSError:
+            return None
         try:
             pid = os.fork()
         except OSError:
