@@ -21,7 +21,6 @@ findings are dropped and the file is read whole, here.
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
@@ -149,6 +148,8 @@ def _read_second_part(
 ) -> None:
     """The second process's work: what ``reader`` finds from ``at`` on, handed on in
     batches, then what it counted."""
+    import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
+
     judge = new_collector()  # only asked whether it takes a run or group whole
     batch = _Batch(hand_on)
     for found in _scan(reader, system.read_export(path, at), judge, going_on=True):
@@ -179,6 +180,8 @@ class _Batch:
             self.hand_on()
 
     def hand_on(self) -> None:
+        import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
+
         self._hand_on(pickle.dumps(self._found, pickle.HIGHEST_PROTOCOL))
         self._found, self._chars = [], 0
 
@@ -189,6 +192,8 @@ def _add_handed_back(
     """The second part's findings added to ``collector``, in order; what its reader
     counted (handed on last; None if it was not). The pieces come from the second
     process alone, through a file only this process and it can read."""
+    import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
+
     with closing(output):  # (the second process reaped at once)
         for piece in output:
             found: list[Found] | ReadCounts = pickle.loads(piece)  # noqa: S301 - our own
