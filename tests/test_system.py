@@ -328,6 +328,12 @@ def test_files_the_kernel_will_not_map_are_read(special: str) -> None:
     expected = Path(special).read_bytes()
     assert expected
     assert b"".join(bytes(c[:]) for c in MacSystem("/").read_export(special)) == expected
+    # and up to an end, read as they are (no window was mapped)
+    end = len(expected) // 2
+    assert (
+        b"".join(bytes(c[:]) for c in MacSystem("/").read_export(special, 1, end))
+        == (expected[1:end])
+    )
 
 
 @pytest.mark.parametrize("system", [MacSystem("/"), FakeSystem()], ids=["MacSystem", "FakeSystem"])
