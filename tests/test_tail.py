@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.exports import CHATTER, COMMANDS, EXCHANGES, PROGRESS, STYLES, export_of
+from tests.test_scan import CountingBytes
 from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector, Observations
 from watchdog_mdm.scan import LogReader
@@ -109,13 +110,27 @@ def test_only_the_end_is_read_for_the_last_minutes() -> None:
         assert len(data) - start < len(data) // 20, style  # 10 minutes of 6 hours, and a block
 
 
+def test_an_export_that_begins_within_the_span_is_read_from_its_start_at_once() -> None:
+    """No block of it is stepped back through: its first entry says it is all in the span
+    (a whole-file read once paid a probe per 4 MB block before it began)."""
+    for style in STYLES:
+        data, rows = long_export(style)
+        CountingBytes.searched = 0
+        assert span_start(CountingBytes(data), rows[0][0], UTC, 4096) == 0
+        assert CountingBytes.searched < 2048, style  # its first few lines, not every block
+        CountingBytes.searched = 0
+        assert span_start(CountingBytes(data), rows[10][0], UTC, 4096) is not None
+        assert CountingBytes.searched > len(data) // 4096 * 50, style  # stepped back
+
+
 def test_exports_joined_newest_first_are_read_whole() -> None:
     data, rows = long_export("ndjson")
     older = export_of("ndjson", timed_rows([(10_000, 1, 0)] * 100, START - timedelta(days=2)))
     since = rows[-1][0] - timedelta(minutes=10)
     assert span_start(older + data, since, UTC, 4096) is not None
     assert span_start(data + older, since, UTC, 4096) is None  # told by the first entry
-    assert span_start(data + older, START - timedelta(days=3), UTC, 4096) is None
+    # back to before either: read whole, from its start (no block stepped back through)
+    assert span_start(data + older, START - timedelta(days=3), UTC, 4096) == 0
 
 
 def test_a_block_without_a_readable_entry_means_reading_everything() -> None:

@@ -17,7 +17,7 @@ range itself holds is for its reader to check as it scans it (its entries in tim
 order, one style), and nothing here says where a verdict's evidence begins: that is
 the evidence's to say (docs/performance.md, "Reading only the end of an export").
 Finding the start costs one entry read per block stepped back, and 16 more before the
-range.
+range; none when the input's first entry is already within the span (all of it is read).
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def span_start(data: Buffer, since: datetime, naive_tz: tzinfo, block: int = BLO
     low = content_start(data)
     pretty = looks_pretty(data[low : low + STYLE_SAMPLE])
     parser = EntryParser(naive_tz)
+    head = _first_entry_time(data, pretty, parser, low, size)
+    if head is not None and head >= since:
+        # The input begins within the span: all of it is read, in order or not, so no
+        # block need be stepped back through (a whole export's every block, before).
+        return low
     end, after = size, None  # after: the first entry of the block read before
     while True:
         start = _unit_start(data, pretty, low, max(low, end - block), end)
