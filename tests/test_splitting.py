@@ -36,7 +36,7 @@ from watchdog_mdm import patterns
 from watchdog_mdm.evidence import Collector
 from watchdog_mdm.runs import ProgressRun
 from watchdog_mdm.scan import LogReader, ReadCounts
-from watchdog_mdm.splitting import MIN_WINDOWS, read_whole, split_point
+from watchdog_mdm.splitting import FIRST_SHARE, MIN_WINDOWS, read_whole, split_point
 from watchdog_mdm.system import MacSystem, Second, SecondFailed, _ForkedSecond
 
 # A small window (a multiple of every page size), so that exports of a few hundred
@@ -164,11 +164,12 @@ def test_a_json_export_that_closes_shortly_before_the_split_changes_nothing(
     its first chunks joined as one read joins them (found in review)."""
     lines, pretty = export(39, ["syslog"], 600), export(40, ["json"], 200)
     closes = len(lines) + len(pretty)
-    data = (lines + pretty + export(41, ["default"], 6400))[: int((closes + after_it) / 0.45)]
+    whole = lines + pretty + export(41, ["default"], 6400)
+    data = whole[: (closes + after_it) * 100 // FIRST_SHARE]
     path = tmp_path / "closed.log"
     path.write_bytes(data[: data.rfind(b"\n") + 1])
     at = split_point(path.read_bytes(), WINDOW)
-    assert at is not None and closes < at
+    assert at is not None and closes < at < closes + after_it  # (within the style sample)
     assert read(Forking(), path) == read(OneProcess(), path)
 
 
@@ -182,7 +183,8 @@ def test_a_line_two_styles_read_at_the_split_is_read_as_one_read_reads_it(
     lines = export(3, ["syslog"], 3000)
     at = split_point(lines, WINDOW)
     assert at is not None
-    boundary = len(lines) * 45 // 100 // WINDOW * WINDOW
+    boundary = len(lines) * FIRST_SHARE // 100 // WINDOW * WINDOW
+    assert at < boundary  # the line below starts the second part and crosses the boundary
     both = (
         "2026-11-25 08:10:00.000000+0000 0x1a2b     Default     0x0                  757    0"
         "    powerd: foo[12]: Wake from Deep Idle [CDNVA] " + "a" * (boundary - at + 50) + "\n"

@@ -4,7 +4,7 @@ rest in a copy of this process (System.in_second_process), each on a processor.
 A read of all of a file (an export judged as of an instant in its middle, or one whose
 end cannot settle the span judged: diagnose.py) is a pass over every byte, most of it the
 scanner's Python, on one processor. Split at the end of a line in the window of
-read_export before the window boundary nearest _FIRST_SHARE of the file, each part is
+read_export before the window boundary nearest FIRST_SHARE of the file, each part is
 read in the very blocks one read of the whole reads: up to the split, the same windows,
 the last cut short there after its last line; after it, the line cut by the window
 boundary carried into the next window, as one read carries it (scan.LogReader,
@@ -34,7 +34,7 @@ from watchdog_mdm.json_array import looks_like_json_array
 from watchdog_mdm.scan import STYLE_SAMPLE, Found, LogReader, ReadCounts
 from watchdog_mdm.system import SecondFailed, System
 
-__all__ = ["MIN_WINDOWS", "read_whole", "split_point"]
+__all__ = ["FIRST_SHARE", "MIN_WINDOWS", "read_whole", "split_point"]
 
 # Files of fewer windows than this (32 MB) are read in one process: a second one costs
 # a few milliseconds to start, and what it finds is handed back through a file.
@@ -42,7 +42,7 @@ MIN_WINDOWS = 8
 # The share of a file (%) read here: a little less than half, as this process also adds
 # what the second one found to the collector (its instructions after the fork and the
 # second's then within 2-5 % of each other, on every style of an updating Mac's export).
-_FIRST_SHARE = 47
+FIRST_SHARE = 47
 # Entries handed back together (_Batch): so many, or of messages of about so many
 # characters (a message may be as long as a line: a megabyte).
 _BATCH = 512
@@ -73,7 +73,7 @@ def read_whole(
 
 def split_point(data: Buffer, window: int) -> int | None:
     """Where a file is split: after the last line that ends in the window before the
-    window boundary nearest _FIRST_SHARE of it. None when it is not: it is smaller than
+    window boundary nearest FIRST_SHARE of it. None when it is not: it is smaller than
     MIN_WINDOWS windows, it starts as no lines do (a pretty JSON export, another tool's
     array, UTF-16 text: its line breaks are not single bytes), that window starts within
     the style sample (the reader joins an input's first chunks up to it, and would read
@@ -83,7 +83,7 @@ def split_point(data: Buffer, window: int) -> int | None:
     head = bytes(data[:STYLE_SAMPLE])
     if head[:2] in _UTF16_MARKS or looks_pretty(head) or looks_like_json_array(head):
         return None
-    boundary = len(data) * _FIRST_SHARE // 100 // window * window
+    boundary = len(data) * FIRST_SHARE // 100 // window * window
     if boundary - window < STYLE_SAMPLE:
         return None
     return data.rfind(b"\n", boundary - window, boundary) + 1 or None
