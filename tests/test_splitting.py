@@ -5,13 +5,14 @@ is read whole in one."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import random
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -32,10 +33,14 @@ from tests.exports import (
     render,
 )
 from tests.support import FakeSystem
+from tests.test_client_state import OK, SENT, SLEEP, WAKE, mdm, powerd
 from watchdog_mdm import patterns
+from watchdog_mdm.config import Settings
+from watchdog_mdm.diagnose import analyze_end
 from watchdog_mdm.evidence import Collector
+from watchdog_mdm.report import to_document
 from watchdog_mdm.runs import ProgressRun
-from watchdog_mdm.scan import LogReader, ReadCounts
+from watchdog_mdm.scan import STYLE_SAMPLE, LogReader, ReadCounts
 from watchdog_mdm.splitting import FIRST_SHARE, MIN_WINDOWS, read_whole, split_point
 from watchdog_mdm.system import MacSystem, Second, SecondFailed, _ForkedSecond
 
@@ -43,6 +48,7 @@ from watchdog_mdm.system import MacSystem, Second, SecondFailed, _ForkedSecond
 # kilobytes are split, at windows' ends anywhere in their lines.
 WINDOW = 16384
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RECORDS = [*EXCHANGES, *COMMANDS, *CHATTER, *POWER, PROGRESS[0]]
 LINE_STYLES = ("default", "compact", "syslog", "ndjson")
 
@@ -53,10 +59,17 @@ class Forking(MacSystem):
     def __init__(self) -> None:
         super().__init__("/", export_window=WINDOW)
         self.forks = 0
+        self.reads: list[tuple[int, int | None]] = []  # each read_export's start and end
 
     def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
         self.forks += 1
         return _ForkedSecond.start(work)
+
+    def read_export(
+        self, path: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes | bytearray | mmap.mmap]:
+        self.reads.append((start, end))
+        return super().read_export(path, start, end)
 
 
 class OneProcess(MacSystem):
@@ -67,12 +80,17 @@ class OneProcess(MacSystem):
         return None
 
 
-def read(system: MacSystem | FakeSystem, path: Path, until: datetime | None = None) -> Any:
+def read(
+    system: MacSystem | FakeSystem, path: Path, until: datetime | None = None, start: int = 0
+) -> Any:
+    """What a read from ``start`` gathers, what its reader counted, and the order of text
+    styles it left the reader with (a read after it begins so)."""
     reader = LogReader(UTC)
     with system.map_export(str(path)) as data:
         assert data is not None
-        collector = read_whole(system, str(path), data, reader, partial(Collector, until=until))
-    return collector.observations(), reader.counts()
+        new_collector = partial(Collector, until=until)
+        collector = read_whole(system, str(path), data, reader, new_collector, start)
+    return collector.observations(), reader.counts(), reader.text_styles
 
 
 def updating(rng: random.Random, lines: int, start: datetime) -> list[Any]:
@@ -118,6 +136,85 @@ def test_a_file_read_in_two_processes_gives_what_one_read_gives(
     two = Forking()
     assert read(two, path, until) == read(OneProcess(), path, until)
     assert two.forks == 1  # (large enough: split)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    styles=st.lists(st.sampled_from(LINE_STYLES), min_size=1, max_size=2),
+    share=st.floats(0, 0.6),
+)
+def test_a_file_read_from_a_line_in_its_middle_in_two_processes_gives_what_one_read_gives(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, styles: list[str], share: float
+) -> None:
+    """The end of an export read from where its span begins (diagnose.py), split as a
+    whole read is: the same findings, counts, and order of text styles left."""
+    data = export(seed, styles, 4000 // len(styles))
+    start = data.index(b"\n", int(len(data) * share)) + 1
+    path = tmp_path_factory.mktemp("split") / "export.log"
+    path.write_bytes(data)
+    two = Forking()
+    assert read(two, path, start=start) == read(OneProcess(), path, start=start)
+    assert two.forks == 1  # (large enough: split)
+
+
+def test_what_is_read_from_a_start_is_split_within_it() -> None:
+    data = export(8, ["ndjson"], 3000)
+    start = data.index(b"\n", len(data) // 3) + 1
+    at = split_point(data, WINDOW, start)
+    assert at is not None
+    assert start + STYLE_SAMPLE < at < len(data)
+    assert data[at - 1 : at] == b"\n"
+    share = (at - start) / (len(data) - start)
+    assert abs(share - FIRST_SHARE / 100) < WINDOW / (len(data) - start) * 2
+    # what is left to read is too little: one process
+    assert split_point(data, WINDOW, len(data) - MIN_WINDOWS * WINDOW + 1) is None
+    # within the reader's style sample of the start: one process
+    short = data[: start + (STYLE_SAMPLE + WINDOW) * 100 // FIRST_SHARE]
+    assert split_point(short, WINDOW, start) is None
+
+
+def test_the_end_of_a_pretty_json_export_is_not_split() -> None:
+    data = export(9, ["json"], 2400)
+    start = data.index(b"},{\n", len(data) // 3) + 2  # a record's start, as a step back finds
+    assert split_point(data, WINDOW, start) is None
+
+
+@pytest.mark.parametrize("style", LINE_STYLES)
+def test_the_end_of_a_long_export_judged_from_it_is_read_in_two_processes(
+    tmp_path: Path, style: str
+) -> None:
+    """Judged as of its newest entry, a long export is read from where its span begins
+    (docs/performance.md, "Reading only the end of a long export"): large, that read is
+    split as a whole read is, and the judgement and its counts are those of one."""
+    path = tmp_path / f"long.{style}"
+    path.write_bytes(export_of(style, healthy_days(4)))
+    two = Forking()
+    judged = [
+        analyze_end(system, str(path), settings=Settings(), naive_tz=UTC, clock=AT, block=16384)
+        for system in (two, OneProcess())
+    ]
+    assert judged[0] is not None and judged[1] is not None
+    assert to_document(judged[0]) == to_document(judged[1])
+    # its first part read from where the span begins, up to the split
+    assert any(start > 0 and end is not None for start, end in two.reads)
+
+
+def healthy_days(days: int) -> list[Any]:
+    """A healthy Mac: a check-in every 20 minutes, chatter every minute between, and a
+    sleep or a wake every 4 hours or so."""
+    rows: list[Any] = []
+    when, n = AT - days * 24 * timedelta(hours=1), 0
+    while when < AT:
+        when += timedelta(minutes=1)
+        n += 1
+        if n % 20 == 0:
+            rows += [(when, mdm(SENT), 0), (when + timedelta(seconds=2), mdm(OK), 0)]
+        elif n % 241 == 0:
+            rows.append((when, powerd(SLEEP if n % 2 else WAKE), 0))
+        else:
+            rows.append((when, CHATTER[n % len(CHATTER)], 0))
+    return rows
 
 
 @pytest.mark.parametrize("second", ["json", "json-cut-at-the-split"])

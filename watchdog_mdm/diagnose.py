@@ -475,7 +475,7 @@ def analyze_end(
     goes (and how much of the end gives the newest entry)."""
     try:
         return _read_end(system, path, settings, naive_tz, clock, at, block)
-    except OSError as exc:  # mapping it; reading it is _read_exports' to report
+    except OSError as exc:  # mapping it; reading it is _read_from's to report
         raise EvidenceError(f"cannot read {exc.filename or path}: {exc.strerror or exc}") from exc
 
 
@@ -500,11 +500,24 @@ def _read_end(
             # Stuck, from the end alone: the whole read must say so too, for an export
             # whose order the steps back could not check throughout (joined out of order)
             # might have hidden what ends it, and a stuck verdict must hold over it all.
-        try:  # in two processes, where the file is large (splitting.py)
-            collector = read_whole(system, path, data, reader, partial(Collector, until=at))
-        except OSError as exc:
-            raise _unreadable(exc) from exc
+        collector = _read_from(system, path, data, reader, at)
     return _examined(reader, collector.observations(), settings, at, clock)
+
+
+def _read_from(
+    system: System,
+    path: str,
+    data: Buffer,
+    reader: LogReader,
+    at: datetime | None,
+    start: int = 0,
+) -> Collector:
+    """What a read of the file from ``start`` to its end gathers of the entries until
+    ``at``: in two processes, where what is read is large (splitting.py)."""
+    try:
+        return read_whole(system, path, data, reader, partial(Collector, until=at), start)
+    except OSError as exc:
+        raise _unreadable(exc) from exc
 
 
 SPAN_MARGIN = 8
@@ -545,8 +558,7 @@ def _span_from_end(
         if since is None or start is None or start <= content_start(data):
             return None  # something unusual, or back at the start: all of it
         if read is None or read[0] != start:  # else the same bytes: the same facts
-            collector = Collector(until=at)
-            _read_exports(reader, collector, [system.read_export(path, start)])
+            collector = _read_from(system, path, data, reader, at, start)
             read = (start, collector.observations())
         obs = read[1]
         if obs.newest_entry is None:

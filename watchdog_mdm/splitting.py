@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from functools import partial
+from typing import NamedTuple
 
 from watchdog_mdm import patterns
 from watchdog_mdm.entries import LogEntry
@@ -57,34 +58,40 @@ def read_whole(
     data: Buffer,
     reader: LogReader,
     new_collector: Callable[[], Collector],
+    start: int = 0,
 ) -> Collector:
-    """What one read of the file at ``path`` (``data``: it, mapped whole) gathers into a
-    new collector, ``reader`` counting what was read: read in two processes where it is
-    large enough and a second one can run (:func:`split_point`). Raises OSError."""
-    at = split_point(data, system.export_window)
+    """What one read of the file at ``path`` (``data``: it, mapped whole) from byte
+    ``start`` (a line's start: the end of an export read from where its span begins,
+    diagnose.py) to its end gathers into a new collector, ``reader`` reading it (counting
+    what was read, and left with the order of text styles one read leaves): read in two
+    processes where it is large enough and a second one can run (:func:`split_point`).
+    Raises OSError."""
+    at = split_point(data, system.export_window, start)
     if at is not None:
-        collector = _read_in_two_parts(system, path, data, at, reader, new_collector)
+        collector = _read_in_two_parts(system, path, start, at, data, reader, new_collector)
         if collector is not None:
             return collector
     collector = new_collector()
-    collector.add_all(_scan(reader, system.read_export(path), collector))
+    collector.add_all(_scan(reader, system.read_export(path, start), collector))
     return collector
 
 
-def split_point(data: Buffer, window: int) -> int | None:
-    """Where a file is split: after the last line that ends in the window before the
-    window boundary nearest FIRST_SHARE of it. None when it is not: it is smaller than
-    MIN_WINDOWS windows, it starts as no lines do (a pretty JSON export, another tool's
-    array, UTF-16 text: its line breaks are not single bytes), that window starts within
-    the style sample (the reader joins an input's first chunks up to it, and would read
-    across the split as one), or no line ends in that window."""
-    if len(data) < MIN_WINDOWS * window:
+def split_point(data: Buffer, window: int, start: int = 0) -> int | None:
+    """Where a file read from ``start`` is split: after the last line that ends in the
+    window before the window boundary nearest FIRST_SHARE of what is read. None when it
+    is not: that is less than MIN_WINDOWS windows, it starts as no lines do (a pretty JSON
+    export, another tool's array, UTF-16 text: its line breaks are not single bytes),
+    that window starts within the style sample (the reader joins an input's first chunks
+    up to it, and would read across the split as one), or no line ends in that window."""
+    if len(data) - start < MIN_WINDOWS * window:
         return None
-    head = bytes(data[:STYLE_SAMPLE])
-    if head[:2] in _UTF16_MARKS or looks_pretty(head) or looks_like_json_array(head):
+    head = bytes(data[start : start + STYLE_SAMPLE])
+    if bytes(data[:2]) in _UTF16_MARKS or head[:2] in _UTF16_MARKS:
         return None
-    boundary = len(data) * FIRST_SHARE // 100 // window * window
-    if boundary - window < STYLE_SAMPLE:
+    if looks_pretty(head) or looks_like_json_array(head):
+        return None
+    boundary = (start + (len(data) - start) * FIRST_SHARE // 100) // window * window
+    if boundary - window < start + STYLE_SAMPLE:
         return None
     return data.rfind(b"\n", boundary - window, boundary) + 1 or None
 
@@ -92,14 +99,15 @@ def split_point(data: Buffer, window: int) -> int | None:
 def _read_in_two_parts(
     system: System,
     path: str,
-    data: Buffer,
+    start: int,
     at: int,
+    data: Buffer,
     reader: LogReader,
     new_collector: Callable[[], Collector],
 ) -> Collector | None:
-    """The read split at ``at``; None when it was not (no second process, or it
-    failed) or one read would not go on there as the second process began: in lines,
-    with the order of text styles it was given (the one the line before the split
+    """The read from ``start`` split at ``at``; None when it was not (no second process,
+    or it failed) or one read would not go on there as the second process began: in
+    lines, with the order of text styles it was given (the one the line before the split
     leaves, where all the first part's lines are of one style). Then nothing was
     counted."""
     first, going_on = reader.fresh(), reader.fresh()
@@ -113,7 +121,7 @@ def _read_in_two_parts(
         return None
     collector = new_collector()
     try:
-        collector.add_all(_scan(first, system.read_export(path, 0, at), collector))
+        collector.add_all(_scan(first, system.read_export(path, start, at), collector))
     except BaseException:
         second.cancel()
         raise
@@ -121,13 +129,14 @@ def _read_in_two_parts(
         second.cancel()
         return None
     try:  # as the second process hands it on: the two work on meanwhile
-        counts = _add_handed_back(collector, second.output())
+        ended = _add_handed_back(collector, second.output())
     except SecondFailed:
         return None
-    if counts is None:
+    if ended is None:
         return None
     reader.add_counts(first.counts())
-    reader.add_counts(counts)
+    reader.add_counts(ended.counts)
+    reader.take_text_styles(ended.text_styles)  # as one read leaves it, for a read after
     return collector
 
 
@@ -148,7 +157,7 @@ def _read_second_part(
     hand_on: Callable[[bytes], None],
 ) -> None:
     """The second process's work: what ``reader`` finds from ``at`` on, handed on in
-    batches, then what it counted."""
+    batches, then what it counted and the order of text styles it was left with."""
     import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
 
     judge = new_collector()  # only asked whether it takes a run or group whole
@@ -162,7 +171,8 @@ def _read_second_part(
             for entry in found.entries():
                 batch.add(entry, len(entry.message))
     batch.hand_on()
-    hand_on(pickle.dumps(reader.counts(), pickle.HIGHEST_PROTOCOL))
+    ended = _Ended(reader.counts(), reader.text_styles)
+    hand_on(pickle.dumps(ended, pickle.HIGHEST_PROTOCOL))
 
 
 class _Batch:
@@ -187,18 +197,24 @@ class _Batch:
         self._found, self._chars = [], 0
 
 
-def _add_handed_back(
-    collector: Collector, output: Generator[bytes, None, None]
-) -> ReadCounts | None:
-    """The second part's findings added to ``collector``, in order; what its reader
-    counted (handed on last; None if it was not). The pieces come from the second
-    process alone, through a file only this process and it can read."""
+class _Ended(NamedTuple):
+    """What the second process's reader counted, and the order of text styles it was
+    left with: handed on last."""
+
+    counts: ReadCounts
+    text_styles: tuple[re.Pattern[str], ...]
+
+
+def _add_handed_back(collector: Collector, output: Generator[bytes, None, None]) -> _Ended | None:
+    """The second part's findings added to ``collector``, in order; how its reader ended
+    (handed on last; None if it was not). The pieces come from the second process alone,
+    through a file only this process and it can read."""
     import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
 
     with closing(output):  # (the second process reaped at once)
         for piece in output:
-            found: list[Found] | ReadCounts = pickle.loads(piece)  # noqa: S301 - our own
-            if isinstance(found, ReadCounts):
+            found: list[Found] | _Ended = pickle.loads(piece)  # noqa: S301 - our own
+            if isinstance(found, _Ended):
                 return found
             collector.add_all(found)
     return None
