@@ -200,6 +200,64 @@ def test_the_end_of_a_long_export_judged_from_it_is_read_in_two_processes(
     assert any(start > 0 and end is not None for start, end in two.reads)
 
 
+def test_an_end_read_again_from_further_back_reads_on_as_after_one_read(tmp_path: Path) -> None:
+    """Default output, a powerd wake in it that the syslog style reads too, then 40 hours
+    of syslog output: the end is read from an offset, then again from further back for
+    the wake before the span, each split. The second read begins with the order of text
+    styles the first left, as after one read (found in review: without it the wake was
+    read as syslog's, and the span's start and sleep state differed)."""
+    path = tmp_path / "joined.log"
+    path.write_bytes(default_then_syslog(wake_hours_before=41, default_hours=4, syslog_hours=40))
+    two = Forking()
+    judged = [
+        analyze_end(system, str(path), settings=Settings(), naive_tz=UTC, clock=AT, block=16384)
+        for system in (two, OneProcess())
+    ]
+    assert judged[0] is not None and judged[1] is not None
+    assert to_document(judged[0]) == to_document(judged[1])
+    assert len([read for read in two.reads if read[0] > 0 and read[1] is not None]) >= 2
+    # the order taken is of this process's own patterns, not copies
+    own = LogReader().text_styles
+    reader = LogReader(UTC)
+    with two.map_export(str(path)) as data:
+        assert data is not None
+        read_whole(two, str(path), data, reader, Collector, len(path.read_bytes()) // 2)
+    assert all(any(style is mine for mine in own) for style in reader.text_styles)
+
+
+def default_then_syslog(wake_hours_before: int, default_hours: int, syslog_hours: int) -> bytes:
+    def stamp(when: datetime) -> str:
+        return when.strftime("%Y-%m-%d %H:%M:%S.%f%z")
+
+    default = "{} 0x1a2b     Default     0x0                  {}    0    {}\n"
+    lines = [
+        "Timestamp                       Thread     Type        Activity             PID    TTL  \n"
+    ]
+    when = AT - timedelta(hours=syslog_hours + default_hours)
+    wake = AT - timedelta(hours=wake_hours_before)
+    while when < AT - timedelta(hours=syslog_hours):
+        when += timedelta(minutes=1)
+        if wake <= when < wake + timedelta(minutes=1):
+            text = "powerd: foo[12]: Wake from Deep Idle [CDNVA]"
+            lines.append(default.format(stamp(when), 757, text))
+        else:
+            lines.append(default.format(stamp(when), 99, "kernel: nothing much here at all"))
+    n = 0
+    while when < AT:
+        when += timedelta(minutes=1)
+        n += 1
+        if n % 20 == 0:
+            lines.append(render("syslog", when, mdm(SENT)))
+            lines.append(render("syslog", when + timedelta(seconds=2), mdm(OK)))
+        else:
+            for k in range(6):
+                at = stamp(when + timedelta(seconds=k * 10))
+                lines.append(
+                    f"{at}  localhost kernel[99]: nothing much here at all, just padding\n"
+                )
+    return "".join(lines).encode()
+
+
 def healthy_days(days: int) -> list[Any]:
     """A healthy Mac: a check-in every 20 minutes, chatter every minute between, and a
     sleep or a wake every 4 hours or so."""

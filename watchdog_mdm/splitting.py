@@ -136,8 +136,17 @@ def _read_in_two_parts(
         return None
     reader.add_counts(first.counts())
     reader.add_counts(ended.counts)
-    reader.take_text_styles(ended.text_styles)  # as one read leaves it, for a read after
+    reader.take_text_styles(_own(first.text_styles, ended.text_styles))  # for a read after
     return collector
+
+
+def _own(
+    styles: tuple[re.Pattern[str], ...], handed_back: tuple[re.Pattern[str], ...]
+) -> tuple[re.Pattern[str], ...]:
+    """``styles`` in the order handed back (as one read leaves it): this process's own
+    patterns, not the copies unpickled, for the parser tells styles apart by identity."""
+    own = {style.pattern: style for style in styles}
+    return tuple(own.get(style.pattern, style) for style in handed_back)
 
 
 def _goes_on_as(first: LogReader, styles: tuple[re.Pattern[str], ...]) -> bool:
