@@ -189,6 +189,13 @@ def test_the_end_of_a_long_export_judged_from_it_is_read_in_two_processes(
     split as a whole read is, and the judgement and its counts are those of one."""
     path = tmp_path / f"long.{style}"
     path.write_bytes(export_of(style, healthy_days(4)))
+    two = judged_alike_in_two_processes(path)
+    # its first part read from where the span begins, up to the split
+    assert any(start > 0 and end is not None for start, end in two.reads)
+
+
+def judged_alike_in_two_processes(path: Path) -> Forking:
+    """Judged from its end, forking and in one process, the same; the forking seam."""
     two = Forking()
     judged = [
         analyze_end(system, str(path), settings=Settings(), naive_tz=UTC, clock=AT, block=16384)
@@ -196,8 +203,7 @@ def test_the_end_of_a_long_export_judged_from_it_is_read_in_two_processes(
     ]
     assert judged[0] is not None and judged[1] is not None
     assert to_document(judged[0]) == to_document(judged[1])
-    # its first part read from where the span begins, up to the split
-    assert any(start > 0 and end is not None for start, end in two.reads)
+    return two
 
 
 def test_an_end_read_again_from_further_back_reads_on_as_after_one_read(tmp_path: Path) -> None:
@@ -208,13 +214,7 @@ def test_an_end_read_again_from_further_back_reads_on_as_after_one_read(tmp_path
     read as syslog's, and the span's start and sleep state differed)."""
     path = tmp_path / "joined.log"
     path.write_bytes(default_then_syslog(wake_hours_before=41, default_hours=4, syslog_hours=40))
-    two = Forking()
-    judged = [
-        analyze_end(system, str(path), settings=Settings(), naive_tz=UTC, clock=AT, block=16384)
-        for system in (two, OneProcess())
-    ]
-    assert judged[0] is not None and judged[1] is not None
-    assert to_document(judged[0]) == to_document(judged[1])
+    two = judged_alike_in_two_processes(path)
     assert len([read for read in two.reads if read[0] > 0 and read[1] is not None]) >= 2
     # the order taken is of this process's own patterns, not copies
     own = LogReader().text_styles
