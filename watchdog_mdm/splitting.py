@@ -111,7 +111,7 @@ def _read_in_two_parts(
     leaves, where all the first part's lines are of one style). Then nothing was
     counted."""
     first, going_on = reader.fresh(), reader.fresh()
-    line_start = data.rfind(b"\n", 0, at - 1) + 1
+    line_start = data.rfind(b"\n", start, at - 1) + 1 or start  # (within what is read)
     styles = first.text_styles_after(data[line_start:at])
     going_on.take_text_styles(styles)
     second = system.in_second_process(
