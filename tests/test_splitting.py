@@ -34,9 +34,10 @@ from tests.exports import (
 )
 from tests.support import FakeSystem
 from tests.test_client_state import OK, SENT, SLEEP, WAKE, mdm, powerd
+from tests.test_span import result
 from watchdog_mdm import patterns
 from watchdog_mdm.config import Settings
-from watchdog_mdm.diagnose import analyze_end
+from watchdog_mdm.diagnose import analyze_end, analyze_export
 from watchdog_mdm.evidence import Collector
 from watchdog_mdm.report import to_document
 from watchdog_mdm.runs import ProgressRun
@@ -83,14 +84,13 @@ class OneProcess(MacSystem):
 def read(
     system: MacSystem | FakeSystem, path: Path, until: datetime | None = None, start: int = 0
 ) -> Any:
-    """What a read from ``start`` gathers, what its reader counted, and the order of text
-    styles it left the reader with (a read after it begins so)."""
+    """What a read from ``start`` gathers, and what its reader counted."""
     reader = LogReader(UTC)
     with system.map_export(str(path)) as data:
         assert data is not None
         new_collector = partial(Collector, until=until)
         collector = read_whole(system, str(path), data, reader, new_collector, start)
-    return collector.observations(), reader.counts(), reader.text_styles
+    return collector.observations(), reader.counts()
 
 
 def updating(rng: random.Random, lines: int, start: datetime) -> list[Any]:
@@ -148,7 +148,7 @@ def test_a_file_read_from_a_line_in_its_middle_in_two_processes_gives_what_one_r
     tmp_path_factory: pytest.TempPathFactory, seed: int, styles: list[str], share: float
 ) -> None:
     """The end of an export read from where its span begins (diagnose.py), split as a
-    whole read is: the same findings, counts, and order of text styles left."""
+    whole read is: the same findings and counts."""
     data = export(seed, styles, 4000 // len(styles))
     start = data.index(b"\n", int(len(data) * share)) + 1
     path = tmp_path_factory.mktemp("split") / "export.log"
@@ -206,23 +206,24 @@ def judged_alike_in_two_processes(path: Path) -> Forking:
     return two
 
 
-def test_an_end_read_again_from_further_back_reads_on_as_after_one_read(tmp_path: Path) -> None:
-    """Default output, a powerd wake in it that the syslog style reads too, then 40 hours
-    of syslog output: the end is read from an offset, then again from further back for
-    the wake before the span, each split. The second read begins with the order of text
-    styles the first left, as after one read (found in review: without it the wake was
-    read as syslog's, and the span's start and sleep state differed)."""
+def test_an_end_read_again_from_further_back_judges_as_reading_all_of_it(tmp_path: Path) -> None:
+    """Default output, a powerd wake in it that the syslog style's pattern reads too, then
+    40 hours of syslog output: the end is read from an offset, then again from further
+    back for the wake before the span, each split, and judged as a read of all of it
+    judges (found in review: a reader that tried the style it matched last first read
+    the wake as syslog's after the syslog output, and the span's start and the sleep
+    state differed; a line now reads as itself, entries.EntryParser)."""
     path = tmp_path / "joined.log"
     path.write_bytes(default_then_syslog(wake_hours_before=41, default_hours=4, syslog_hours=40))
     two = judged_alike_in_two_processes(path)
     assert len([read for read in two.reads if read[0] > 0 and read[1] is not None]) >= 2
-    # the order taken is of this process's own patterns, not copies
-    own = LogReader().text_styles
-    reader = LogReader(UTC)
-    with two.map_export(str(path)) as data:
-        assert data is not None
-        read_whole(two, str(path), data, reader, Collector, len(path.read_bytes()) // 2)
-    assert all(any(style is mine for mine in own) for style in reader.text_styles)
+    end = analyze_end(two, str(path), settings=Settings(), naive_tz=UTC, clock=AT, block=16384)
+    whole = analyze_export(
+        [OneProcess().read_export(str(path))], settings=Settings(), at=None, naive_tz=UTC, clock=AT
+    )
+    assert end is not None
+    assert result(end) == result(whole)
+    assert whole.judged_since == AT - timedelta(hours=41)  # the wake, read as default's
 
 
 def default_then_syslog(wake_hours_before: int, default_hours: int, syslog_hours: int) -> bytes:
@@ -331,10 +332,10 @@ def test_a_json_export_that_closes_shortly_before_the_split_changes_nothing(
 def test_a_line_two_styles_read_at_the_split_is_read_as_one_read_reads_it(
     tmp_path: Path,
 ) -> None:
-    """A reader tries the style it matched last first: the second process begins with
-    the order the line before the split leaves, and where the first part ends with
-    another, the file is read whole in one (found in review: a line in syslog output
-    that the default style also reads, as a powerd wake)."""
+    """A line in syslog output that the syslog style reads, and the default style too (a
+    powerd wake in default output), across the boundary: read as the default style's,
+    as one read reads it (found in review, when a reader tried the style it matched
+    last first)."""
     lines = export(3, ["syslog"], 3000)
     at = split_point(lines, WINDOW)
     assert at is not None
@@ -349,18 +350,14 @@ def test_a_line_two_styles_read_at_the_split_is_read_as_one_read_reads_it(
     assert read(Forking(), path) == read(OneProcess(), path)
 
 
-def test_a_first_part_of_two_text_styles_leaves_an_order_the_second_cannot_know(
-    tmp_path: Path,
-) -> None:
-    """Compact output, then syslog output joined to it, split in the syslog: the second
-    process begins with syslog first and the default style before compact, where one
-    read has compact before default. Lines two styles read would be read otherwise: the
-    file is read whole in one."""
+def test_two_text_styles_joined_are_split_as_one(tmp_path: Path) -> None:
+    """Compact output, then syslog output joined to it, split in the syslog: how a line
+    reads is its own, so the second process reads on as one read does."""
     path = tmp_path / "two-styles.log"
     path.write_bytes(export(12, ["compact"], 500) + export(13, ["syslog"], 3000))
-    split = FakeSystem()
-    assert read(split, path) == read(FakeSystem(second_process=False), path)
-    assert ("read_export", str(path)) in split.calls  # (read whole, after all)
+    split = Forking()
+    assert read(split, path) == read(OneProcess(), path)
+    assert split.forks == 1
 
 
 def test_utf16_text_is_never_split() -> None:

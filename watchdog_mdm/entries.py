@@ -203,20 +203,27 @@ def _hole_of(layout: Layout, key: str) -> int:
     return keys.index(key) if key in keys else -1
 
 
-# (offset given?, style order as the styles' pattern texts, line ending): a compiled
-# pattern hashes its whole compiled code each time, nearly a microsecond a line.
-_SeenKey = tuple[bool, tuple[str, ...], str]
+# (offset given?, line ending): what decides how a line's ending reads.
+_SeenKey = tuple[bool, str]
 
-
-def _order_of(styles: tuple[re.Pattern[str], ...]) -> tuple[str, ...]:
-    return tuple(style.pattern for style in styles)
+# The styles that may read a text line, by whether its timestamp gives its UTC offset
+# (the default and syslog styles always do), in the order a line two of them read is
+# read: as the first. Only the default and syslog styles ever read the same line: a
+# default line whose message holds "name[pid]: " is also a syslog line to its pattern,
+# never the other way round (a syslog line would need a host named like a thread ID,
+# then a type, an activity ID and a pid before its process: ``log show`` writes none).
+# Neither reads a compact line (it has two letters where they have a thread ID or a
+# host and two spaces, and "[pid:tid]" where syslog has "[pid]:"). So how a line reads
+# is the line's own, never what was read before it: read from anywhere, an export
+# reads alike (splitting.py, and the end read of diagnose.py).
+_WITH_OFFSET = (_DEFAULT, _SYSLOG, _COMPACT)
+_WITHOUT_OFFSET = (_COMPACT,)
 
 
 class _Parsed(NamedTuple):
     fields: _Fields
     timestamp_end: int  # where the style's timestamp (and offset) ended in the line
     has_offset: bool  # whether the timestamp says its UTC offset
-    style: re.Pattern[str]
 
 
 def _parsed(match: re.Match[str]) -> _Parsed:
@@ -242,7 +249,6 @@ def _parsed(match: re.Match[str]) -> _Parsed:
         ),
         timestamp_end,
         has_offset,
-        match.re,
     )
 
 
@@ -250,8 +256,9 @@ class EntryParser:
     """Reads single lines and records of any style into entries, and counts them.
 
     One parser may read several inputs in turn; its counters add up across them. It
-    keeps the style matched last first (an export keeps to one style), and remembers how
-    each text line's ending matched: both only make it faster, never read differently.
+    remembers how each text line's ending matched, and the layouts of progress records:
+    both only make it faster, never read differently. How a line reads is the line's
+    own (_WITH_OFFSET): no parser's past changes it.
     """
 
     # Line endings remembered: at most this many, each at most this long (real ones are
@@ -268,28 +275,13 @@ class EntryParser:
         self.naive_tz = naive_tz
         self.entries = 0
         self.naive_timestamps = 0  # read in naive_tz: the input did not say its offset
-        # the last one matched first
-        self._text_styles: tuple[re.Pattern[str], ...] = (_DEFAULT, _SYSLOG, _COMPACT)
-        self._style_order = _order_of(self._text_styles)
-        # (offset given?, style order, line ending) -> what the styles made of it
-        self._seen_rests: dict[_SeenKey, tuple[_Fields, re.Pattern[str]]] = {}
+        # (offset given?, line ending) -> what the styles made of it
+        self._seen_rests: dict[_SeenKey, _Fields] = {}
         self._loads = self.record_parser()
         self._naive_offset = fixed_offset_suffix(naive_tz)
         # layouts of progress records read whole, the newest first (_from_json)
         self._layouts: tuple[_Known, ...] = ()
         self._layouts_learnt = self._layouts_used = 0
-
-    @property
-    def text_styles(self) -> tuple[re.Pattern[str], ...]:
-        """The text styles in the order lines are tried against them: the last matched
-        first. A line two styles read is read as the first of them (so the order is all
-        a reader's past that tells what it reads)."""
-        return self._text_styles
-
-    def take_text_styles(self, styles: tuple[re.Pattern[str], ...]) -> None:
-        """Try lines against ``styles`` in that order from now on (another's order)."""
-        self._text_styles = styles
-        self._style_order = _order_of(styles)
 
     @staticmethod
     def record_parser() -> RecordParser:
@@ -321,18 +313,14 @@ class EntryParser:
         else:
             cut += _PROGRESS_CUT_LENGTH
             head, tail = line[split:cut], line[cut:]
-        # The style order is in the key: a line two styles could read is read by the one
-        # matched last, as it would be without remembering.
-        key = (prefix["offset"] is not None, self._style_order, head)
+        key = (prefix["offset"] is not None, head)
         seen = self._seen_rests.get(key)
         if seen is not None and "\n" not in tail:
-            if seen[1] is not self._text_styles[0]:  # (checked here: once a line)
-                self._put_first(seen[1])
-            fields = seen[0]
+            fields = seen
             if tail:
                 fields = (fields[0], fields[1] + safe(tail), *fields[2:])
             return self._entry(line[:split], key[0], fields)
-        parsed = self._from_styles(line)
+        parsed = self._from_styles(line, key[0])
         if parsed is None:
             return None
         # remembered only if the rest alone decided the match, and if it is not too long
@@ -347,7 +335,7 @@ class EntryParser:
             fields = parsed.fields
             if tail:
                 fields = (fields[0], fields[1][: -len(tail)], *fields[2:])
-            self._seen_rests[key] = (fields, parsed.style)
+            self._seen_rests[key] = fields
         return self._entry(line[: parsed.timestamp_end], parsed.has_offset, parsed.fields)
 
     @staticmethod
@@ -428,18 +416,13 @@ class EntryParser:
         self.entries += 1
         return _new_entry((timestamp, entry[1], message, *entry[3:]))
 
-    def _from_styles(self, line: str) -> _Parsed | None:
-        for pattern in self._text_styles:
+    @staticmethod
+    def _from_styles(line: str, has_offset: bool) -> _Parsed | None:
+        for pattern in _WITH_OFFSET if has_offset else _WITHOUT_OFFSET:
             match = pattern.fullmatch(line)
             if match:
-                self._put_first(pattern)
                 return _parsed(match)
         return None
-
-    def _put_first(self, style: re.Pattern[str]) -> None:
-        if style is not self._text_styles[0]:  # an export keeps to one style
-            self._text_styles = (style, *(p for p in self._text_styles if p is not style))
-            self._style_order = _order_of(self._text_styles)
 
     def _entry(self, ts: str, has_offset: bool, fields: _Fields) -> LogEntry | None:
         # parse_timestamp, written out: this runs for every text line read, and ts, as

@@ -11,7 +11,6 @@ than one block's findings and one partial record in memory.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, tzinfo
 from itertools import chain
@@ -126,26 +125,8 @@ class LogReader:
         return self._parser.naive_timestamps
 
     def fresh(self) -> LogReader:
-        """A reader of this one's kind that has read nothing, but reads as this one would
-        read next: its zone, its blocks, its order of text styles."""
-        reader = type(self)(self.naive_tz, self._block)
-        reader.take_text_styles(self.text_styles)
-        return reader
-
-    @property
-    def text_styles(self) -> tuple[re.Pattern[str], ...]:
-        """The order text lines are tried against the styles (EntryParser.text_styles)."""
-        return self._parser.text_styles
-
-    def take_text_styles(self, styles: tuple[re.Pattern[str], ...]) -> None:
-        self._parser.take_text_styles(styles)
-
-    def text_styles_after(self, line: bytes | bytearray) -> tuple[re.Pattern[str], ...]:
-        """The order of text styles this reader would have after reading ``line``."""
-        parser = EntryParser(self.naive_tz)
-        parser.take_text_styles(self.text_styles)
-        parser.from_line(line.decode("utf-8", "replace").strip())
-        return parser.text_styles
+        """A reader of this one's kind that has read nothing: its zone, its blocks."""
+        return type(self)(self.naive_tz, self._block)
 
     def counts(self) -> ReadCounts:
         """What this reader counted."""

@@ -21,11 +21,9 @@ findings are dropped and the file is read whole, here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from functools import partial
-from typing import NamedTuple
 
 from watchdog_mdm import patterns
 from watchdog_mdm.entries import LogEntry
@@ -63,9 +61,8 @@ def read_whole(
     """What one read of the file at ``path`` (``data``: it, mapped whole) from byte
     ``start`` (a line's start: the end of an export read from where its span begins,
     diagnose.py) to its end gathers into a new collector, ``reader`` reading it (counting
-    what was read, and left with the order of text styles one read leaves): read in two
-    processes where it is large enough and a second one can run (:func:`split_point`).
-    Raises OSError."""
+    what was read): read in two processes where it is large enough and a second one can
+    run (:func:`split_point`). Raises OSError."""
     at = split_point(data, system.export_window, start)
     if at is not None:
         collector = _read_in_two_parts(system, path, start, at, data, reader, new_collector)
@@ -107,13 +104,8 @@ def _read_in_two_parts(
 ) -> Collector | None:
     """The read from ``start`` split at ``at``; None when it was not (no second process,
     or it failed) or one read would not go on there as the second process began: in
-    lines, with the order of text styles it was given (the one the line before the split
-    leaves, where all the first part's lines are of one style). Then nothing was
-    counted."""
+    lines. Then nothing was counted."""
     first, going_on = reader.fresh(), reader.fresh()
-    line_start = data.rfind(b"\n", start, at - 1) + 1 or start  # (within what is read)
-    styles = first.text_styles_after(data[line_start:at])
-    going_on.take_text_styles(styles)
     second = system.in_second_process(
         partial(_read_second_part, system, path, at, going_on, new_collector)
     )
@@ -125,36 +117,27 @@ def _read_in_two_parts(
     except BaseException:
         second.cancel()
         raise
-    if not _goes_on_as(first, styles):
+    if not _goes_on_in_lines(first):
         second.cancel()
         return None
     try:  # as the second process hands it on: the two work on meanwhile
-        ended = _add_handed_back(collector, second.output())
+        counted = _add_handed_back(collector, second.output())
     except SecondFailed:
         return None
-    if ended is None:
+    if counted is None:
         return None
     reader.add_counts(first.counts())
-    reader.add_counts(ended.counts)
-    reader.take_text_styles(_own(first.text_styles, ended.text_styles))  # for a read after
+    reader.add_counts(counted)
     return collector
 
 
-def _own(
-    styles: tuple[re.Pattern[str], ...], handed_back: tuple[re.Pattern[str], ...]
-) -> tuple[re.Pattern[str], ...]:
-    """``styles`` in the order handed back (as one read leaves it): this process's own
-    patterns, not the copies unpickled, for the parser tells styles apart by identity."""
-    own = {style.pattern: style for style in styles}
-    return tuple(own.get(style.pattern, style) for style in handed_back)
-
-
-def _goes_on_as(first: LogReader, styles: tuple[re.Pattern[str], ...]) -> bool:
+def _goes_on_in_lines(first: LogReader) -> bool:
     """Whether one read, having read what ``first`` did, goes on as the second process
     began: in the shape it started in, of lines (no JSON export opened or closed among
     them: a shape begun near the split would have been told from what follows it, and
-    its first chunks joined), trying text styles in the order ``styles``."""
-    return first.shapes_read == 1 and first.last_shape_lines and first.text_styles == styles
+    its first chunks joined). How a line reads is the line's own (entries.EntryParser):
+    nothing else read before the split changes what is read after it."""
+    return first.shapes_read == 1 and first.last_shape_lines
 
 
 def _read_second_part(
@@ -166,7 +149,7 @@ def _read_second_part(
     hand_on: Callable[[bytes], None],
 ) -> None:
     """The second process's work: what ``reader`` finds from ``at`` on, handed on in
-    batches, then what it counted and the order of text styles it was left with."""
+    batches, then what it counted."""
     import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
 
     judge = new_collector()  # only asked whether it takes a run or group whole
@@ -180,8 +163,7 @@ def _read_second_part(
             for entry in found.entries():
                 batch.add(entry, len(entry.message))
     batch.hand_on()
-    ended = _Ended(reader.counts(), reader.text_styles)
-    hand_on(pickle.dumps(ended, pickle.HIGHEST_PROTOCOL))
+    hand_on(pickle.dumps(reader.counts(), pickle.HIGHEST_PROTOCOL))
 
 
 class _Batch:
@@ -206,24 +188,18 @@ class _Batch:
         self._found, self._chars = [], 0
 
 
-class _Ended(NamedTuple):
-    """What the second process's reader counted, and the order of text styles it was
-    left with: handed on last."""
-
-    counts: ReadCounts
-    text_styles: tuple[re.Pattern[str], ...]
-
-
-def _add_handed_back(collector: Collector, output: Generator[bytes, None, None]) -> _Ended | None:
-    """The second part's findings added to ``collector``, in order; how its reader ended
-    (handed on last; None if it was not). The pieces come from the second process alone,
-    through a file only this process and it can read."""
+def _add_handed_back(
+    collector: Collector, output: Generator[bytes, None, None]
+) -> ReadCounts | None:
+    """The second part's findings added to ``collector``, in order; what its reader
+    counted (handed on last; None if it was not). The pieces come from the second process
+    alone, through a file only this process and it can read."""
     import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
 
     with closing(output):  # (the second process reaped at once)
         for piece in output:
-            found: list[Found] | _Ended = pickle.loads(piece)  # noqa: S301 - our own
-            if isinstance(found, _Ended):
+            found: list[Found] | ReadCounts = pickle.loads(piece)  # noqa: S301 - our own
+            if isinstance(found, ReadCounts):
                 return found
             collector.add_all(found)
     return None
