@@ -169,6 +169,8 @@ RECORDS = [
     apsd(REDACTED_PUSH),
     powerd(SLEEP),
     powerd(WAKE),
+    # in default output the syslog style's pattern fits it too (tests/test_logs.py)
+    powerd(f"foo[12]: {WAKE}"),
     PROGRESS[0],
     downloading(0.4),
     DECLARATION,
@@ -276,6 +278,35 @@ def test_joined_or_cut_short_exports_are_read_from_their_end_alike_or_read_whole
     )
     path = tmp_path_factory.mktemp("span") / f"joined.{style}"
     path.write_bytes(joined[: max(1, len(joined) - cut)])
+    whole, end = both_reads(path, SHORT, block)
+    if end is not None:
+        assert result(end) == result(whole)
+    event("read whole" if end is None else "read from its end")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    styles=st.tuples(st.sampled_from(STYLES), st.sampled_from(STYLES)),
+    first=long_rows,
+    second=rows_strategy,
+    gap_hours=st.integers(-80, 80),
+    block=st.sampled_from([300, 600, 2500]),
+)
+def test_exports_of_two_styles_joined_are_read_from_their_end_alike_or_read_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    styles: tuple[str, str],
+    first: list[tuple[int, int, int | None]],
+    second: list[tuple[int, int, int | None]],
+    gap_hours: int,
+    block: int,
+) -> None:
+    """Two exports of any styles joined with `cat` (found in review: default output then
+    syslog output, the end read stepping back into the default part)."""
+    joined = export_of(styles[0], rows_of(first)) + export_of(
+        styles[1], [(when + gap_hours * HOUR, *rest) for when, *rest in rows_of(second)]
+    )
+    path = tmp_path_factory.mktemp("span") / "joined.log"
+    path.write_bytes(joined)
     whole, end = both_reads(path, SHORT, block)
     if end is not None:
         assert result(end) == result(whole)
