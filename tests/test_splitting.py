@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -463,6 +464,45 @@ def test_a_second_process_killed_part_way_raises() -> None:
     assert second is not None
     with pytest.raises(SecondFailed):
         list(second.output())
+
+
+def test_a_second_process_stops_once_the_first_is_killed() -> None:
+    """Killed part-way (by hand, or a job's time limit), the first process leaves no
+    second one reading on to the end of its part: it stops at what it hands on next."""
+    said, says = os.pipe()
+    first = os.fork()
+    if first == 0:  # the first process: starts the second, says its pid, is killed
+        try:
+
+            def work(hand_on: Callable[[bytes], None]) -> None:
+                for _ in range(3000):  # a minute, unless it stops
+                    hand_on(b"x")
+                    time.sleep(0.02)
+
+            second = _ForkedSecond.start(work)
+            assert second is not None
+            os.write(says, str(second._pid).encode())
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    os.close(says)
+    second_pid = int(os.read(said, 32))
+    os.close(said)
+    os.kill(first, signal.SIGKILL)
+    os.waitpid(first, 0)
+    assert ended_within(second_pid, seconds=20)
+
+
+def ended_within(pid: int, seconds: float) -> bool:
+    """Whether the process (not this one's child) ends, or is left a zombie, by then."""
+    for _ in range(int(seconds * 100)):
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def test_a_cancelled_second_process_is_stopped_and_reaped() -> None:

@@ -959,13 +959,14 @@ class _ForkedSecond:
             output = tempfile.TemporaryFile()  # noqa: SIM115 - the second process writes it
         except OSError:
             return None
+        first = os.getpid()
         try:
             pid = os.fork()
         except OSError:
             output.close()
             return None
         if pid == 0:
-            _work_in_child(work, output)
+            _work_in_child(work, output, first)
         return cls(pid, output)
 
     def output(self) -> Generator[bytes, None, None]:
@@ -1024,13 +1025,19 @@ def _piece_at(descriptor: int, offset: int) -> bytes | None:
     return piece if len(piece) == size else None
 
 
-def _work_in_child(work: Callable[[Callable[[bytes], None]], None], output: BinaryIO) -> NoReturn:
+def _work_in_child(
+    work: Callable[[Callable[[bytes], None]], None], output: BinaryIO, first: int
+) -> NoReturn:
     """The second process: the work, then out at once, the copied process's buffers and
-    exit handlers left alone (they are the first process's to run)."""
+    exit handlers left alone (they are the first process's to run). It stops at the next
+    piece it hands on once the first process is gone (killed: none would read what it
+    found), rather than read on to its part's end, a processor's seconds on a large file."""
     status = 1
     try:
 
         def hand_on(piece: bytes) -> None:
+            if os.getppid() != first:  # (an orphan is given another parent)
+                raise SecondFailed("the first process is gone")
             output.write(len(piece).to_bytes(_LENGTH_BYTES, "big"))
             output.write(piece)
             output.flush()  # there to be read at once
