@@ -334,9 +334,9 @@ def test_a_line_two_styles_read_at_the_split_is_read_as_one_read_reads_it(
     tmp_path: Path,
 ) -> None:
     """A line in syslog output that the syslog style reads, and the default style too (a
-    powerd wake in default output), across the boundary: read as the default style's,
-    as one read reads it (found in review, when a reader tried the style it matched
-    last first)."""
+    powerd wake in default output), across the boundary: the second process reads it as
+    one read does (found in review, when a reader tried the style it matched last first;
+    which style reads it: tests/test_logs.py)."""
     lines = export(3, ["syslog"], 3000)
     at = split_point(lines, WINDOW)
     assert at is not None

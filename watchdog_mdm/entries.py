@@ -212,8 +212,9 @@ _SeenKey = tuple[bool, str]
 # default line whose message holds "name[pid]: " is also a syslog line to its pattern,
 # never the other way round (a syslog line would need a host named like a thread ID,
 # then a type, an activity ID and a pid before its process: ``log show`` writes none).
-# Neither reads a compact line (it has two letters where they have a thread ID or a
-# host and two spaces, and "[pid:tid]" where syslog has "[pid]:"). So how a line reads
+# Neither reads a compact line (after its timestamp, one space and a type of letters
+# where the default style has a thread ID, and "[pid:tid]" where syslog has "[pid]:",
+# both at the first bracket, which no process name holds). So how a line reads
 # is the line's own, never what was read before it: read from anywhere, an export
 # reads alike (splitting.py, and the end read of diagnose.py).
 _WITH_OFFSET = (_DEFAULT, _SYSLOG, _COMPACT)
