@@ -5,10 +5,12 @@ the result is the result of reading all of it; only what was read differs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -44,7 +46,7 @@ from tests.test_client_state import (
 )
 from watchdog_mdm.awake import PowerEvent
 from watchdog_mdm.config import Settings, StuckRule
-from watchdog_mdm.diagnose import Examination, analyze_end, analyze_export
+from watchdog_mdm.diagnose import GLANCE_SHARE, Examination, analyze_end, analyze_export
 from watchdog_mdm.evidence import (
     POWER_EVENTS_KEPT,
     Observations,
@@ -52,11 +54,12 @@ from watchdog_mdm.evidence import (
     OutcomeKind,
     Sighting,
 )
+from watchdog_mdm.framing import Buffer
 from watchdog_mdm.patterns import POWER_MARKERS
 from watchdog_mdm.report import explain, to_document
 from watchdog_mdm.span import judged_since
 from watchdog_mdm.system import MacSystem
-from watchdog_mdm.tail import last_marker_before
+from watchdog_mdm.tail import last_block, last_marker_before
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
@@ -331,6 +334,46 @@ def long_export(tmp_path: Path, style: str, *, with_power: bool = True) -> Path:
     path = tmp_path / f"long.{style}"
     path.write_bytes(export_of(style, rows))
     return path
+
+
+class SlicesTaken(bytes):
+    """An export's bytes that remember where each slice taken of them starts."""
+
+    starts: ClassVar[list[int]] = []
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            SlicesTaken.starts.append(key.indices(len(self))[0])
+        return super().__getitem__(key)
+
+
+class MappingSlicesTaken(MacSystem):
+    @contextmanager
+    def map_export(self, path: str) -> Iterator[Buffer | None]:
+        yield SlicesTaken(Path(path).read_bytes())
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_an_export_that_begins_within_the_span_is_read_whole_at_a_glance(
+    tmp_path: Path, style: str
+) -> None:
+    """Five days of a healthy Mac judged over a history of a week: the newest entries of
+    its last 64th of a block show that the span reaches its start, so all of it is read
+    without its last block being read for its newest entry first."""
+    path = long_export(tmp_path, style)
+    week = replace(Settings(), history=7 * 24 * HOUR)
+    SlicesTaken.starts = []
+    end = analyze_end(
+        MappingSlicesTaken("/"), str(path), settings=week, naive_tz=UTC, clock=AT, block=4096
+    )
+    whole = analyze_export(
+        [MacSystem("/").read_export(str(path))], settings=week, at=None, naive_tz=UTC, clock=AT
+    )
+    assert end is not None and result(end) == result(whole)
+    assert end.log.bytes_read == path.stat().st_size  # read once, whole
+    data = path.read_bytes()
+    assert last_block(data, 4096 // GLANCE_SHARE) in SlicesTaken.starts
+    assert last_block(data, 4096) not in SlicesTaken.starts
 
 
 @pytest.mark.parametrize("style", STYLES)

@@ -538,16 +538,18 @@ def _span_from_end(
     last = last_block(data, block)
     if last is None:
         return None
-    probe = LogReader(reader.naive_tz)  # the last block is read again, and counted then
-    newest = _newest_entry(probe, data[last:])
-    if newest is None or _clock_may_go_back(probe) or (at is not None and at < newest):
-        return None
-    instant = (at or newest).astimezone(UTC)  # the steps back are in elapsed time
     # The history and an eighth more: the sleep or wake before the history's start is
     # usually in that eighth (a laptop sleeps several times a day), and found there it
     # settles the span at once, where finding it just before the read meant reading it
     # all again from there.
     reach = settings.history + settings.history / SPAN_MARGIN
+    if _begins_within_reach(data, reader.naive_tz, reach, at, block):
+        return None  # all of it is read, its last block not read first
+    probe = LogReader(reader.naive_tz)  # the last block is read again, and counted then
+    newest = _newest_entry(probe, data[last:])
+    if newest is None or _clock_may_go_back(probe) or (at is not None and at < newest):
+        return None
+    instant = (at or newest).astimezone(UTC)  # the steps back are in elapsed time
     read: tuple[int, Observations] | None = None  # where the last read began, its facts
     no_power_before = False  # no sleep or wake can be before the last read
     power_searches = 0
@@ -585,6 +587,31 @@ def _span_from_end(
         # move it), or, when something it needs was not read, twice as far.
         before = since
         reach = instant - judged if judged is not None and judged < since else reach * 2
+
+
+# What of the last block is glanced at first (_begins_within_reach): 64 KB of 4 MB.
+GLANCE_SHARE = 64
+
+
+def _begins_within_reach(
+    data: Buffer, naive_tz: tzinfo, reach: timedelta, at: datetime | None, block: int
+) -> bool:
+    """Whether the export's first entry is within ``reach`` of ``at``, or of the newest
+    entry of its last 1/GLANCE_SHARE block: then all of it is read (the span reaches
+    its start), found without reading its last block for its newest entry first, a
+    sixth of the work on a 32 MB export read whole. The last block's newest is no older
+    than the glance's, so it puts the span's start no earlier: it reads all of it too,
+    or, where entries out of order make it newer, reads the end, which gives what
+    reading all of it gives."""
+    glance = last_block(data, block // GLANCE_SHARE)
+    if glance is None:
+        return False
+    first = entry_time_around(data, content_start(data), naive_tz)
+    newest = _newest_entry(LogReader(naive_tz), data[glance:])
+    if first is None or newest is None:
+        return False
+    since = _further_back((at or newest).astimezone(UTC), reach, None)
+    return since is not None and first >= since
 
 
 def _further_back(instant: datetime, reach: timedelta, before: datetime | None) -> datetime | None:
