@@ -36,6 +36,7 @@ from watchdog_mdm.history import (
     COLUMNS,
     HISTORY_PATH,
     PRUNE_LIMIT,
+    REFUSED_ATTEMPTS,
     SCHEDULE,
     RunAction,
     RunRecord,
@@ -356,6 +357,52 @@ class TestOnTheFakeMac:
         with sqlite3.connect(path) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         connection.close()
+
+    def test_a_first_run_refused_at_once_by_another_writer_begins_again(
+        self, tmp_path: Path
+    ) -> None:
+        """Two first runs at once: while the new database is not yet in WAL mode, each
+        may hold a lock the other needs, and SQLite refuses one at once ("database is
+        locked", not after the busy timeout). It begins again after a moment, and its
+        row is kept (found as a rare failure of the test above)."""
+        slept: list[float] = []
+
+        class Waiting(MacSystem):
+            def sleep(self, seconds: float) -> None:
+                slept.append(seconds)
+                if other.in_transaction:  # the other writer is done meanwhile
+                    other.execute("ROLLBACK")
+
+        system = Waiting(tmp_path)
+        path = system.private_file(HISTORY_PATH, create=True)
+        assert path is not None
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        now = datetime.now(UTC)
+        assert record_run(system, RunRecord(now, now, "heal", 0, error="second"), 90) == []
+        other.close()
+        assert [row.error for row in read_history(MacSystem(tmp_path))] == ["second"]
+        assert len(slept) == 1 and 0 < slept[0] < 1
+
+    def test_a_run_still_refused_after_its_attempts_says_so(self, tmp_path: Path) -> None:
+        slept: list[float] = []
+
+        class NotWaiting(MacSystem):
+            def sleep(self, seconds: float) -> None:
+                slept.append(seconds)
+
+        system = NotWaiting(tmp_path)
+        path = system.private_file(HISTORY_PATH, create=True)
+        assert path is not None
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        now = datetime.now(UTC)
+        try:
+            problems = record_run(system, RunRecord(now, now, "heal", 0), 90)
+        finally:
+            other.close()
+        assert problems == [f"could not record this run in {HISTORY_PATH}: database is locked"]
+        assert len(slept) == REFUSED_ATTEMPTS - 1
 
     def test_threads_writing_at_once_lose_no_row(self, tmp_path: Path) -> None:
         system = MacSystem(tmp_path)

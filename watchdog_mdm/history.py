@@ -60,6 +60,8 @@ __all__ = [
 HISTORY_PATH = f"{STATE_DIR}/history.db"
 # How long a run waits for another run's row to be written before giving up on its own.
 BUSY_TIMEOUT_SECONDS = 10.0
+# How many times a run begins writing its row where SQLite refuses it at once.
+REFUSED_ATTEMPTS = 5
 SCHEMA_VERSION = 1
 # The most rows one run removes: about a day of the LaunchDaemon's runs (see _prune).
 PRUNE_LIMIT = 20
@@ -386,6 +388,38 @@ def _connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
     return connection
 
 
+def _append_again_if_refused(system: System, path: str, record: RunRecord, keep: timedelta) -> None:
+    """_append, begun again after a moment where SQLite refused it at once. Two writers
+    of a database not yet in WAL mode (a new one, both runs its first) can each hold a
+    lock the other needs: SQLite then answers "database is locked" at once, not after
+    BUSY_TIMEOUT_SECONDS, and one of them must start over. A refusal after that wait
+    (another run held the database so long) is not tried again."""
+    # tenacity is imported here: only recording a run needs it, and start-up stays fast
+    from tenacity import (  # noqa: PLC0415
+        Retrying,
+        retry_if_exception,
+        stop_after_attempt,
+        stop_after_delay,
+        wait_random,
+    )
+
+    retrying = Retrying(
+        retry=retry_if_exception(_is_busy),
+        stop=stop_after_attempt(REFUSED_ATTEMPTS) | stop_after_delay(BUSY_TIMEOUT_SECONDS),
+        wait=wait_random(0.01, 0.1),  # (two writers begun at once: not again at once)
+        sleep=system.sleep,
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            _append(path, record, keep)
+
+
+def _is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) == sqlite3.SQLITE_BUSY
+
+
 def _is_corrupt(exc: sqlite3.Error) -> bool:
     # the extended code (SQLITE_CORRUPT_INDEX, ...): its low byte is the primary one
     code = getattr(exc, "sqlite_errorcode", None)
@@ -483,14 +517,14 @@ def record_run(system: System, record: RunRecord, keep_days: int) -> list[str]:
         path = system.private_file(HISTORY_PATH, create=True)
         assert path is not None  # created
         try:
-            _append(path, record, keep)
+            _append_again_if_refused(system, path, record, keep)
         except (sqlite3.DatabaseError, _ForeignSchema) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _is_corrupt(exc):
                 raise
             moved = _set_aside(system, record.finished)
             path = system.private_file(HISTORY_PATH, create=True)
             assert path is not None
-            _append(path, record, keep)
+            _append_again_if_refused(system, path, record, keep)
             what = (
                 f"is not this program's run history ({exc})"
                 if isinstance(exc, _ForeignSchema)
