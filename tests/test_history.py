@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -268,6 +269,26 @@ class TestRecording:
         assert len(read_history(system)) == 93 - PRUNE_LIMIT
 
 
+class OtherWriterFirst(MacSystem):
+    """The real seam over a new history that another writer holds (BEGIN IMMEDIATE)
+    before a run's first write; its sleeps are counted, and the other writer lets go
+    during the first of them when ``lets_go``."""
+
+    def __init__(self, root: Path, *, lets_go: bool) -> None:
+        super().__init__(root)
+        self.slept: list[float] = []
+        self.lets_go = lets_go
+        path = self.private_file(HISTORY_PATH, create=True)
+        assert path is not None
+        self.other = sqlite3.connect(path, isolation_level=None)
+        self.other.execute("BEGIN IMMEDIATE")
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.lets_go and self.other.in_transaction:
+            self.other.execute("ROLLBACK")
+
+
 class TestOnTheFakeMac:
     """The real seam: file modes, WAL mode, links, and processes writing at once."""
 
@@ -365,44 +386,20 @@ class TestOnTheFakeMac:
         may hold a lock the other needs, and SQLite refuses one at once ("database is
         locked", not after the busy timeout). It begins again after a moment, and its
         row is kept (found as a rare failure of the test above)."""
-        slept: list[float] = []
-
-        class Waiting(MacSystem):
-            def sleep(self, seconds: float) -> None:
-                slept.append(seconds)
-                if other.in_transaction:  # the other writer is done meanwhile
-                    other.execute("ROLLBACK")
-
-        system = Waiting(tmp_path)
-        path = system.private_file(HISTORY_PATH, create=True)
-        assert path is not None
-        other = sqlite3.connect(path, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
+        system = OtherWriterFirst(tmp_path, lets_go=True)
         now = datetime.now(UTC)
-        assert record_run(system, RunRecord(now, now, "heal", 0, error="second"), 90) == []
-        other.close()
+        with closing(system.other):
+            assert record_run(system, RunRecord(now, now, "heal", 0, error="second"), 90) == []
         assert [row.error for row in read_history(MacSystem(tmp_path))] == ["second"]
-        assert len(slept) == 1 and 0 < slept[0] < 1
+        assert len(system.slept) == 1 and 0 < system.slept[0] < 1
 
     def test_a_run_still_refused_after_its_attempts_says_so(self, tmp_path: Path) -> None:
-        slept: list[float] = []
-
-        class NotWaiting(MacSystem):
-            def sleep(self, seconds: float) -> None:
-                slept.append(seconds)
-
-        system = NotWaiting(tmp_path)
-        path = system.private_file(HISTORY_PATH, create=True)
-        assert path is not None
-        other = sqlite3.connect(path, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
+        system = OtherWriterFirst(tmp_path, lets_go=False)
         now = datetime.now(UTC)
-        try:
+        with closing(system.other):
             problems = record_run(system, RunRecord(now, now, "heal", 0), 90)
-        finally:
-            other.close()
         assert problems == [f"could not record this run in {HISTORY_PATH}: database is locked"]
-        assert len(slept) == REFUSED_ATTEMPTS - 1
+        assert len(system.slept) == REFUSED_ATTEMPTS - 1
 
     def test_threads_writing_at_once_lose_no_row(self, tmp_path: Path) -> None:
         system = MacSystem(tmp_path)
