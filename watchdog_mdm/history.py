@@ -416,17 +416,17 @@ def _append_again_if_refused(system: System, path: str, record: RunRecord, keep:
 
 
 def _is_busy(exc: BaseException) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and (code & 0xFF) == sqlite3.SQLITE_BUSY
+    return _primary_code(exc) == sqlite3.SQLITE_BUSY
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:
+    return _primary_code(exc) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _primary_code(exc: BaseException) -> int | None:
     # the extended code (SQLITE_CORRUPT_INDEX, ...): its low byte is the primary one
     code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and (code & 0xFF) in (
-        sqlite3.SQLITE_CORRUPT,
-        sqlite3.SQLITE_NOTADB,
-    )
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def _append(path: str, record: RunRecord, keep: timedelta) -> None:

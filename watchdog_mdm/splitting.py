@@ -65,7 +65,7 @@ def read_whole(
     run (:func:`split_point`). Raises OSError."""
     at = split_point(data, system.export_window, start)
     if at is not None:
-        collector = _read_in_two_parts(system, path, start, at, data, reader, new_collector)
+        collector = _read_in_two_parts(system, path, start, at, reader, new_collector)
         if collector is not None:
             return collector
     collector = new_collector()
@@ -98,7 +98,6 @@ def _read_in_two_parts(
     path: str,
     start: int,
     at: int,
-    data: Buffer,
     reader: LogReader,
     new_collector: Callable[[], Collector],
 ) -> Collector | None:
