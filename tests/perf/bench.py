@@ -2,7 +2,8 @@
 
     python tests/perf/bench.py [--size-mb 200] [--styles ndjson,compact,...]
                                [--mixes chatter,progress] [--repeat 5]
-                               [--end-days 8] [--bundle DIR] [--json FILE]
+                               [--end-days 8] [--bundle DIR] [--also BIN]
+                               [--json FILE]
 
 For each `log show` style and mix it writes a synthetic export of the given size (line
 shapes taken from the real lines in tests/fixtures; tests/exports.py MIXES): "chatter",
@@ -21,6 +22,11 @@ with the default history and with --history 2h, against grep over all of it. Plu
 start-up time of `mdm-watchdog -version` and
 `-help` (beside that of `import click` and of Python itself), of `analyze` on a one-line
 file, and of the PyInstaller bundle with --bundle.
+
+With --also, the mdm-watchdog of another install (the bin folder of a virtual environment
+made by `pip install .` with another Python, or of other code) is timed in the same
+rounds, on the same files, beside this one: two interpreters or two versions compared in
+one run, whatever the machine's spells.
 
 The commands compared are run in turn, --repeat rounds of analyze, grep (and naive),
 so that a slow spell of a shared machine falls on all of them alike. Each figure is
@@ -116,8 +122,21 @@ def interleaved(rounds: int, **commands: Callable[[], tuple[float, int]]) -> dic
     return runs
 
 
-def command() -> str:
-    return str(Path(sys.executable).parent / "mdm-watchdog")
+def command(folder: Path | None = None) -> str:
+    """The mdm-watchdog of this Python's install, or of the bin folder given."""
+    return str((folder or Path(sys.executable).parent) / "mdm-watchdog")
+
+
+def interpreter(python: str) -> str:
+    """Which Python a command runs on: its version and where it really is (a virtual
+    environment's python is a link to it)."""
+    version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"Python {version} ({os.path.realpath(python)})"
 
 
 def startups(commands: dict[str, list[str]], rounds: int = 15) -> dict[str, object]:
@@ -169,6 +188,8 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
         "analyze": partial(timed, command(), "analyze", str(path), "--json"),
         "grep": partial(timed, "grep", "-F", "-c", "Received HTTP response (200)", str(path)),
     }
+    if args.also:
+        commands["also"] = partial(timed, command(args.also), "analyze", str(path), "--json")
     if style == "ndjson":
         commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
     runs = interleaved(args.repeat, **commands)
@@ -185,6 +206,13 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
         "analyze_over_grep": round(analyze.best / grep.best, 2),
         "analyze_over_grep_median": round(analyze.median / grep.median, 2),
     }
+    if "also" in runs:
+        also = runs["also"]
+        row |= {
+            "also_seconds": round(also.best, 3),
+            "also_over_grep": round(also.best / grep.best, 2),
+            "also_over_grep_median": round(also.median / grep.median, 2),
+        }
     if "naive" in runs:
         naive = runs["naive"]
         row |= {
@@ -198,9 +226,11 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
 
 def print_table(rows: list[dict[str, object]], rounds: int) -> None:
     print(f"fastest of {rounds} rounds (in brackets: the same from the medians)")
+    also = any("also_seconds" in row for row in rows)
     print(
         f"{'style':8} {'mix':8} {'MB':>7} {'read MB':>8} {'analyze s':>10} {'MB/s':>6} "
         f"{'peak MB':>8} {'grep s':>7} {'x grep':>14} {'naive/analyze':>14}"
+        + (f" {'also s':>7} {'also x grep':>14}" if also else "")
     )
     for row in rows:
         naive = (
@@ -215,6 +245,12 @@ def print_table(rows: list[dict[str, object]], rounds: int) -> None:
             f"{row['analyze_mb_per_s']:>6} {row['analyze_peak_mb']:>8} "
             f"{row['grep_seconds']:>7} "
             f"{row['analyze_over_grep']:>6} ({row['analyze_over_grep_median']:>5}) {naive:>14}"
+            + (
+                f" {row['also_seconds']:>7} "
+                f"{row['also_over_grep']:>6} ({row['also_over_grep_median']:>5})"
+                if also
+                else ""
+            )
         )
 
 
@@ -278,8 +314,16 @@ def main() -> None:
     parser.add_argument("--mixes", default=",".join(MIXES), help="of tests/exports.py MIXES")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of the commands")
     parser.add_argument("--bundle", type=Path, help="a built PyInstaller bundle folder")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        metavar="BIN",
+        help="the bin folder of another install, its mdm-watchdog timed in the same rounds",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    if args.also and not Path(command(args.also)).is_file():
+        parser.error(f"no mdm-watchdog in {args.also}")
 
     if editable_install():
         print(
@@ -301,9 +345,15 @@ def main() -> None:
             "click_import": [sys.executable, "-c", "import click"],
             "python_startup": [sys.executable, "-c", "pass"],
         }
+        if args.also:
+            starting["also_version_startup"] = [command(args.also), "-version"]
+            starting["also_analyze_startup"] = [command(args.also), "analyze", str(one_line)]
+            starting["also_python_startup"] = [str(args.also / "python"), "-c", "pass"]
         if args.bundle:
             starting["bundle_startup"] = [str(args.bundle / "mdm-watchdog"), "-version"]
         figures: dict[str, object] = {
+            "python": interpreter(sys.executable),
+            **({"also_python": interpreter(str(args.also / "python"))} if args.also else {}),
             "size_mb": args.size_mb,
             "mixes": args.mixes,
             "cpus": os.cpu_count(),
@@ -312,6 +362,9 @@ def main() -> None:
             "ends": ends,
             **startups(starting),
         }
+    print(f"analyze: {figures['python']}")
+    if args.also:
+        print(f"also: {figures['also_python']}")
     print_table(rows, args.repeat)
     print_ends(ends)
     for name in starting:
@@ -319,6 +372,10 @@ def main() -> None:
     python = float(str(figures["python_startup_ms"]))
     version = float(str(figures["version_startup_ms"]))
     print(f"-version over Python's own start-up: {version / python:.2f}")
+    if args.also:
+        also_python = float(str(figures["also_python_startup_ms"]))
+        also_version = float(str(figures["also_version_startup_ms"]))
+        print(f"also: -version over its Python's own start-up: {also_version / also_python:.2f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
