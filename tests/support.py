@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -62,6 +62,7 @@ from watchdog_mdm.system import (
     ProcessInfo,
     Second,
     SecondFailed,
+    SecondWork,
 )
 from watchdog_mdm.verdicts import Diagnosis, judge
 
@@ -325,9 +326,12 @@ class FakeSystem:
     procs: dict[str, list[ProcessInfo]] = field(default_factory=dict)
     signals: list[tuple[int, int]] = field(default_factory=list)
     relaunch: bool = True
-    # read_export's windows (its chunks are lines), and whether a second process can run
+    # read_export's windows (its chunks are lines), and whether a second process can run;
+    # how many of the pieces of work shared out with it it takes at most (None: all it
+    # can), the rest left for this process to take
     window: int = 4096
     second_process: bool = True
+    second_takes: int | None = None
     unwritable: bool = False
     write_error: OSError | None = None
     locked: bool = False
@@ -478,12 +482,12 @@ class FakeSystem:
     def export_window(self) -> int:
         return self.window
 
-    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
         """The work done at once, in this process (None: as if on one processor)."""
-        self.calls.append(("in_second_process",))
+        self.calls.append(("in_second_process", str(pieces)))
         if not self.second_process:
             return None
-        return _DoneAtOnce(work)
+        return _DoneAtOnce(work, pieces, self.second_takes)
 
     @contextlib.contextmanager
     def map_export(self, path: str) -> Iterator[mmap.mmap | None]:
@@ -525,23 +529,46 @@ def _up_to(handle: Iterable[bytes], left: int) -> Iterator[bytes]:
 
 class _DoneAtOnce:
     """Second-process work, done in this process when asked for: what it hands on,
-    kept in memory; its output raises SecondFailed when it raised."""
+    kept in memory; its output raises SecondFailed when it raised. It takes the pieces
+    of work from the first on, up to ``takes`` of them (None: all); the first process
+    then takes the rest, from the last back."""
 
-    def __init__(self, work: Callable[[Callable[[bytes], None]], None]) -> None:
+    def __init__(self, work: SecondWork, pieces: int, takes: int | None) -> None:
         self.pieces: list[bytes] = []
         self.failed = False
+        self._given = 0  # the pieces handed on that were given (handed_on, output)
+        self._next, self._end = 0, pieces  # pieces left: from _next to before _end
+        self._takes = pieces if takes is None else takes
         try:
-            work(self.pieces.append)
+            work(self.pieces.append, self._take_first)
         except Exception:  # as the second process would end with status 1
             self.failed = True
 
+    def _take_first(self) -> int | None:
+        if self._next >= min(self._end, self._takes):
+            return None
+        self._next += 1
+        return self._next - 1
+
+    def take_last(self) -> int | None:
+        if self._next >= self._end:
+            return None
+        self._end -= 1
+        return self._end
+
+    def handed_on(self) -> Iterator[bytes]:
+        while self._given < len(self.pieces):
+            self._given += 1
+            yield self.pieces[self._given - 1]
+
     def output(self) -> Generator[bytes, None, None]:
+        yield from self.handed_on()
         if self.failed:
             raise SecondFailed("the work raised")
-        yield from self.pieces
 
     def cancel(self) -> None:
         self.pieces.clear()
+        self._given = 0
 
 
 def _valid_until_the_next(chunks: Iterable[bytes]) -> Iterator[mmap.mmap]:

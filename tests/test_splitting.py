@@ -5,6 +5,7 @@ is read whole in one."""
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import pickle
@@ -12,7 +13,7 @@ import random
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -43,8 +44,16 @@ from watchdog_mdm.evidence import Collector
 from watchdog_mdm.report import to_document
 from watchdog_mdm.runs import ProgressRun
 from watchdog_mdm.scan import STYLE_SAMPLE, LogReader, ReadCounts
-from watchdog_mdm.splitting import FIRST_SHARE, MIN_WINDOWS, read_whole, split_point
-from watchdog_mdm.system import MacSystem, Second, SecondFailed, _ForkedSecond
+from watchdog_mdm.splitting import FIRST_SHARE, MIN_WINDOWS, piece_starts, read_whole, split_point
+from watchdog_mdm.system import (
+    HandOn,
+    MacSystem,
+    Second,
+    SecondFailed,
+    SecondWork,
+    Take,
+    _ForkedSecond,
+)
 
 # A small window (a multiple of every page size), so that exports of a few hundred
 # kilobytes are split, at windows' ends anywhere in their lines.
@@ -63,9 +72,9 @@ class Forking(MacSystem):
         self.forks = 0
         self.reads: list[tuple[int, int | None]] = []  # each read_export's start and end
 
-    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
         self.forks += 1
-        return _ForkedSecond.start(work)
+        return _ForkedSecond.start(work, pieces)
 
     def read_export(
         self, path: str, start: int = 0, end: int | None = None
@@ -78,7 +87,7 @@ class OneProcess(MacSystem):
     def __init__(self) -> None:
         super().__init__("/", export_window=WINDOW)
 
-    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
         return None
 
 
@@ -388,15 +397,15 @@ def test_a_small_file_is_read_in_one_process(tmp_path: Path) -> None:
 class Failing(Forking):
     """A second process that fails half-way (as on a file cut short meanwhile)."""
 
-    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
-        def failing(hand_on: Callable[[bytes], None]) -> None:
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
+        def failing(hand_on: HandOn, take: Take) -> None:
             def half(piece: bytes) -> None:  # what it found before it failed
                 hand_on(piece)
                 raise OSError(5, "Input/output error")
 
-            work(half)
+            work(half, take)
 
-        return super().in_second_process(failing)
+        return super().in_second_process(failing, pieces)
 
 
 def test_a_second_process_that_fails_leaves_the_file_to_be_read_whole(tmp_path: Path) -> None:
@@ -417,21 +426,168 @@ def test_the_fake_system_splits_as_the_real_one_does(tmp_path: Path, styles: lis
     path.write_bytes(export(6, styles, 1200 // len(styles)))
     split, whole = FakeSystem(), FakeSystem(second_process=False)
     assert read(split, path) == read(whole, path)
-    at = split_point(path.read_bytes(), 4096)
-    reads = [call for call in split.calls if call[0] == "read_export"]
-    assert reads == [("read_export", str(path), str(at)), ("read_export", str(path), "0", str(at))]
+    data = path.read_bytes()
+    at = split_point(data, 4096)
+    assert at is not None
+    pieces = piece_starts(data, 4096, at)
+    reads = [call[2:] for call in split.calls if call[0] == "read_export"]
+    # the second process's pieces (it takes them all, at once), then the first's part
+    assert reads == [
+        *((str(piece), str(end)) for piece, end in itertools.pairwise(pieces[:-1])),
+        (str(pieces[-2]),),
+        ("0", str(at)),
+    ]
+
+
+def test_the_pieces_of_the_rest_start_where_one_read_carries_a_line_on() -> None:
+    """At each window boundary past the split, where the line it cuts starts: the start
+    of the line one read carries into the next window. A window without a line break
+    (one line longer than it) starts no piece: that line is carried on."""
+    data = export(12, ["compact"], 3000)
+    at = split_point(data, WINDOW)
+    assert at is not None
+    pieces = piece_starts(data, WINDOW, at)
+    assert pieces[0] == at and pieces[-1] == len(data)
+    assert pieces == sorted(set(pieces))
+    for start in pieces[1:-1]:
+        boundary = (start // WINDOW + 1) * WINDOW
+        assert data[start - 1 : start] == b"\n"
+        assert b"\n" not in data[start:boundary]
+    assert len(pieces) - 1 == -(-(len(data) - at) // WINDOW)  # one a window, near enough
+    long_line = b"x" * (3 * WINDOW)
+    joined = data[:at] + long_line + data[at:]
+    longer = piece_starts(joined, WINDOW, at)
+    assert not any(at < start <= at + len(long_line) - WINDOW for start in longer)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    styles=st.lists(st.sampled_from(LINE_STYLES), min_size=1, max_size=2),
+    takes=st.integers(0, 40),
+    until_minutes=st.sampled_from([None, 2, 10]),
+)
+def test_pieces_taken_by_either_process_are_read_as_one_read_reads_them(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    styles: list[str],
+    takes: int,
+    until_minutes: int | None,
+) -> None:
+    """However the rest is shared out, the second process taking the first pieces and
+    this one the others, from the last back: what one read gathers and counts."""
+    path = tmp_path_factory.mktemp("pieces") / "export.log"
+    path.write_bytes(export(seed, styles, 1200 // len(styles)))
+    until = None if until_minutes is None else START + timedelta(minutes=until_minutes)
+    split = FakeSystem(second_takes=takes)
+    assert read(split, path, until) == read(FakeSystem(second_process=False), path, until)
+    data = path.read_bytes()
+    at = split_point(data, 4096)
+    assert at is not None
+    pieces = piece_starts(data, 4096, at)
+    reads = [call[2:] for call in split.calls if call[0] == "read_export"]
+    mine = reads[reads.index(("0", str(at))) + 1 :]
+    left = range(len(pieces) - 2, min(takes, len(pieces) - 1) - 1, -1)  # the last back
+    assert [int(read[0]) for read in mine] == [pieces[piece] for piece in left]
+
+
+class SlowSecond(Forking):
+    """A second process that waits before each piece it takes but the first: this one,
+    done with its own part, takes the others."""
+
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
+        def slow(hand_on: HandOn, take: Take) -> None:
+            taken = 0
+
+            def take_slowly() -> int | None:
+                nonlocal taken
+                if taken:
+                    time.sleep(0.3)
+                taken += 1
+                return take()
+
+            work(hand_on, take_slowly)
+
+        return super().in_second_process(slow, pieces)
+
+
+@pytest.mark.parametrize("styles", [["ndjson"], ["compact", "default"]])
+def test_a_slow_second_process_leaves_the_rest_to_the_first(
+    tmp_path: Path, styles: list[str]
+) -> None:
+    """The second process slowed (by other work, or on a slower core): this one takes
+    the pieces it has not, from the last back, and the read is what one read is."""
+    path = tmp_path / "export.log"
+    path.write_bytes(export(13, styles, 2400 // len(styles)))
+    slow = SlowSecond()
+    assert read(slow, path) == read(OneProcess(), path)
+    data = path.read_bytes()
+    at = split_point(data, WINDOW)
+    assert at is not None
+    pieces = piece_starts(data, WINDOW, at)
+    taken = [start for start, _ in slow.reads[1:]]  # this process's, after its own part
+    assert slow.reads[0] == (0, at)
+    assert len(taken) > 1
+    assert taken == [pieces[piece] for piece in range(len(pieces) - 2, -1, -1)][: len(taken)]
+
+
+def test_each_piece_is_taken_once_by_two_processes_taking_at_once() -> None:
+    """The second process from the first on, this one from the last back, both as fast
+    as they can (a race: several rounds): every piece taken, none twice, each
+    process's one after another."""
+    count = 2000
+
+    def work(hand_on: HandOn, take: Take) -> None:
+        taken = []
+        while (piece := take()) is not None:
+            taken.append(piece)
+        hand_on(pickle.dumps(taken))
+
+    for _ in range(5):
+        second = _ForkedSecond.start(work, count)
+        assert second is not None
+        mine = []
+        while (piece := second.take_last()) is not None:
+            mine.append(piece)
+        theirs = pickle.loads(b"".join(second.output()))
+        assert theirs == list(range(len(theirs)))
+        assert mine == list(range(count - 1, len(theirs) - 1, -1))
+
+
+@pytest.mark.parametrize("takes", [None, 0])
+def test_a_piece_that_does_not_end_in_lines_leaves_the_file_to_be_read_whole(
+    tmp_path: Path, takes: int | None
+) -> None:
+    """A pretty JSON export joined in after the split, open across a piece's end: read
+    alone, the next piece would be read as lines, where one read reads records. Taken
+    by the second process (which fails) or by this one, the file is read whole."""
+    lines, pretty, more = (
+        export(14, ["compact"], 1500),
+        export(15, ["json"], 200),
+        export(16, ["compact"], 900),
+    )
+    data = lines + pretty + more
+    path = tmp_path / "joined.log"
+    path.write_bytes(data)
+    at = split_point(data, 4096)
+    assert at is not None and at < len(lines)
+    pieces = piece_starts(data, 4096, at)
+    assert any(len(lines) < end < len(lines) + len(pretty) for end in pieces[:-1])
+    split = FakeSystem(second_takes=takes)
+    assert read(split, path) == read(FakeSystem(second_process=False), path)
+    assert ("read_export", str(path)) in split.calls  # read whole, once split failed
 
 
 def test_what_a_second_process_hands_on_comes_back_in_order_as_it_does() -> None:
     """Read while the work goes on: a piece is read once it is all written (here in
     several writes), and the first comes back before the work is done."""
 
-    def work(hand_on: Callable[[bytes], None]) -> None:
+    def work(hand_on: HandOn, take: Take) -> None:
         for n in range(3):
             hand_on(str(n).encode() * 100_000)
             time.sleep(0.2 if n == 0 else 0)
 
-    second = _ForkedSecond.start(work)
+    second = _ForkedSecond.start(work, 0)
     assert second is not None
     output = second.output()
     first = next(output)
@@ -443,11 +599,11 @@ def test_what_a_second_process_hands_on_comes_back_in_order_as_it_does() -> None
 
 
 def test_a_second_process_that_fails_part_way_raises_after_what_it_handed_on() -> None:
-    def work(hand_on: Callable[[bytes], None]) -> None:
+    def work(hand_on: HandOn, take: Take) -> None:
         hand_on(b"half")
         raise ValueError("no")
 
-    second = _ForkedSecond.start(work)
+    second = _ForkedSecond.start(work, 0)
     assert second is not None
     output = second.output()
     assert next(output) == b"half"
@@ -456,11 +612,11 @@ def test_a_second_process_that_fails_part_way_raises_after_what_it_handed_on() -
 
 
 def test_a_second_process_killed_part_way_raises() -> None:
-    def work(hand_on: Callable[[bytes], None]) -> None:
+    def work(hand_on: HandOn, take: Take) -> None:
         hand_on(b"x" * 10)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    second = _ForkedSecond.start(work)
+    second = _ForkedSecond.start(work, 0)
     assert second is not None
     with pytest.raises(SecondFailed):
         list(second.output())
@@ -474,12 +630,12 @@ def test_a_second_process_stops_once_the_first_is_killed() -> None:
     if first == 0:  # the first process: starts the second, says its pid, is killed
         try:
 
-            def work(hand_on: Callable[[bytes], None]) -> None:
+            def work(hand_on: HandOn, take: Take) -> None:
                 for _ in range(3000):  # a minute, unless it stops
                     hand_on(b"x")
                     time.sleep(0.02)
 
-            second = _ForkedSecond.start(work)
+            second = _ForkedSecond.start(work, 0)
             assert second is not None
             os.write(says, str(second._pid).encode())
             time.sleep(60)
@@ -506,10 +662,10 @@ def ended_within(pid: int, seconds: float) -> bool:
 
 
 def test_a_cancelled_second_process_is_stopped_and_reaped() -> None:
-    def work(hand_on: Callable[[bytes], None]) -> None:
+    def work(hand_on: HandOn, take: Take) -> None:
         time.sleep(60)
 
-    second = _ForkedSecond.start(work)
+    second = _ForkedSecond.start(work, 0)
     assert isinstance(second, _ForkedSecond)
     second.cancel()
     with pytest.raises(ChildProcessError):  # reaped: no such child any more
@@ -549,4 +705,4 @@ def test_no_room_for_a_second_processs_output_leaves_the_work_to_one(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
-    assert _ForkedSecond.start(lambda hand_on: None) is None
+    assert _ForkedSecond.start(lambda hand_on, take: None, 0) is None

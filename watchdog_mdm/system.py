@@ -37,12 +37,15 @@ if TYPE_CHECKING:
 __all__ = [
     "CommandError",
     "CommandResult",
+    "HandOn",
     "LockBusy",
     "MacSystem",
     "ProcessInfo",
     "Second",
     "SecondFailed",
+    "SecondWork",
     "System",
+    "Take",
 ]
 
 # Commands run with this environment and nothing inherited: a predictable PATH, and the
@@ -84,13 +87,32 @@ class SecondFailed(Exception):
     """The work of a second process failed: it raised, or its process ended otherwise."""
 
 
+# What a second process's work is given: a function that hands a piece of its output on,
+# and one that takes the next piece of work that is left (None once none is).
+HandOn = Callable[[bytes], None]
+Take = Callable[[], int | None]
+SecondWork = Callable[[HandOn, Take], None]
+
+
 class Second(Protocol):
-    """Work running in a second process (:meth:`System.in_second_process`)."""
+    """Work running in a second process (:meth:`System.in_second_process`), and the
+    pieces of work the two processes share out."""
+
+    def handed_on(self) -> Iterator[bytes]:
+        """What the work has handed on since last asked (here or by :meth:`output`),
+        piece by piece, without waiting for more."""
+        ...
 
     def output(self) -> Generator[bytes, None, None]:
-        """What the work hands on, piece by piece, as it does so (waiting for each);
-        raises SecondFailed, part-way or at the end, when it failed. The process is
-        stopped and reaped when the iterator ends or is closed."""
+        """What the work hands on, piece by piece, as it does so (waiting for each),
+        from the first not given yet; raises SecondFailed, part-way or at the end, when
+        it failed. The process is stopped and reaped when the iterator ends or is
+        closed."""
+        ...
+
+    def take_last(self) -> int | None:
+        """The last of the pieces of work neither process has taken, now this one's;
+        None once none is left. Asked before :meth:`output`."""
         ...
 
     def cancel(self) -> None:
@@ -209,11 +231,14 @@ class System(Protocol):
         """How much of a regular file :meth:`read_export` maps at a time."""
         ...
 
-    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
         """``work`` run meanwhile in a second process, a copy of this one: what it hands
-        the function it is given is kept (in an unlinked temporary file, not memory)
-        for :meth:`Second.output`. None where no second process can help: one
-        processor, or no way to copy a process."""
+        the first function it is given is kept (in an unlinked temporary file, not
+        memory) for :meth:`Second.output`. The ``pieces`` pieces of work, numbered from
+        0, are shared out as the two go: the work takes them from the first on, each
+        time it calls the second function (None once none is left), this process from
+        the last back (:meth:`Second.take_last`); each is taken once. None where no
+        second process can help: one processor, or no way to copy a process."""
         ...
 
     def map_export(self, path: str) -> AbstractContextManager[Buffer | None]:
@@ -569,10 +594,10 @@ class MacSystem:
     def export_window(self) -> int:
         return self._window
 
-    def in_second_process(self, work: Callable[[Callable[[bytes], None]], None]) -> Second | None:
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
         if not hasattr(os, "fork") or _processors() < 2:
             return None
-        return _ForkedSecond.start(work)
+        return _ForkedSecond.start(work, pieces)
 
     @contextlib.contextmanager
     def map_export(self, path: str) -> Iterator[Buffer | None]:
@@ -946,19 +971,22 @@ class _ForkedSecond:
     process reads it at offsets (the two share the file's position, which only the
     second process moves), each piece once it is all there."""
 
-    def __init__(self, pid: int, output: BinaryIO) -> None:
+    def __init__(self, pid: int, output: BinaryIO, shares: _Shares) -> None:
         self._pid = pid
         self._output = output
+        self._shares = shares
+        self._offset = 0  # where the first piece not given yet starts
         self._reaped = False
 
     @classmethod
-    def start(cls, work: Callable[[Callable[[bytes], None]], None]) -> _ForkedSecond | None:
+    def start(cls, work: SecondWork, pieces: int) -> _ForkedSecond | None:
         import tempfile  # noqa: PLC0415 - only a large read needs it; keeps start-up fast
 
         try:  # (no room for it, or no fork: the work is done in one process)
             output = tempfile.TemporaryFile()  # noqa: SIM115 - the second process writes it
         except OSError:
             return None
+        shares = _Shares(pieces, output.fileno())
         first = os.getpid()
         try:
             pid = os.fork()
@@ -966,25 +994,30 @@ class _ForkedSecond:
             output.close()
             return None
         if pid == 0:
-            _work_in_child(work, output, first)
-        return cls(pid, output)
+            _work_in_child(lambda hand_on: work(hand_on, shares.take_first), output, first)
+        return cls(pid, output, shares)
+
+    def handed_on(self) -> Iterator[bytes]:
+        descriptor = self._output.fileno()
+        while (piece := _piece_at(descriptor, self._offset)) is not None:
+            self._offset += _LENGTH_BYTES + len(piece)
+            yield piece
 
     def output(self) -> Generator[bytes, None, None]:
-        descriptor, offset, ended = self._output.fileno(), 0, False
+        ended = False
         try:
             while True:
-                piece = _piece_at(descriptor, offset)
-                if piece is not None:
-                    offset += _LENGTH_BYTES + len(piece)
-                    yield piece
-                elif ended:  # all it wrote was read
+                yield from self.handed_on()
+                if ended:  # all it wrote was read
                     return
-                else:
-                    ended = self._ended()
-                    if not ended:
-                        time.sleep(_OUTPUT_POLL)
+                ended = self._ended()
+                if not ended:
+                    time.sleep(_OUTPUT_POLL)
         finally:
             self.cancel()
+
+    def take_last(self) -> int | None:
+        return self._shares.take_last()
 
     def _ended(self) -> bool:
         """Whether the work is done (all it handed on is written); raises SecondFailed
@@ -1006,6 +1039,46 @@ class _ForkedSecond:
             os.waitpid(self._pid, 0)
             self._reaped = True
         self._output.close()
+
+
+class _Shares:
+    """Pieces of work numbered from 0, shared out between this process and a copy of it
+    forked after: the copy takes them from the first on, this one from the last back,
+    one at a time, each once. Two counters in memory the two share (an anonymous map,
+    made before the fork) are read and changed under a lock on a file they share: a
+    POSIX record lock is its process's, so the two exclude each other (a lock of
+    flock's, the open file's, would not)."""
+
+    _LOCKED = 1 << 40  # the byte locked: far past anything written (a lock needs none)
+
+    def __init__(self, pieces: int, descriptor: int) -> None:
+        self._counters = mmap.mmap(-1, 16)  # shared (MAP_SHARED), and so after the fork
+        self._counters[:] = (0).to_bytes(8, "little") + pieces.to_bytes(8, "little")
+        self._descriptor = descriptor
+
+    def take_first(self) -> int | None:
+        return self._take(from_first=True)
+
+    def take_last(self) -> int | None:
+        return self._take(from_first=False)
+
+    def _take(self, *, from_first: bool) -> int | None:
+        import fcntl  # noqa: PLC0415 - keeps start-up fast
+
+        fcntl.lockf(self._descriptor, fcntl.LOCK_EX, 1, self._LOCKED)
+        try:
+            counters = self._counters
+            first = int.from_bytes(counters[:8], "little")  # the next from the first on
+            end = int.from_bytes(counters[8:], "little")  # where the last ones taken begin
+            if first >= end:
+                return None
+            if from_first:
+                counters[:8] = (first + 1).to_bytes(8, "little")
+                return first
+            counters[8:] = (end - 1).to_bytes(8, "little")
+            return end - 1
+        finally:
+            fcntl.lockf(self._descriptor, fcntl.LOCK_UN, 1, self._LOCKED)
 
 
 # How a piece's length is written before it, and how often the first process looks for
