@@ -11,7 +11,6 @@ import os
 import pickle
 import random
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -704,5 +703,23 @@ def test_a_run_is_handed_on_only_detached_from_its_lines() -> None:
 def test_no_room_for_a_second_processs_output_leaves_the_work_to_one(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "gone"))
     assert _ForkedSecond.start(lambda hand_on, take: None, 0) is None
+
+
+def test_a_second_processs_output_is_its_and_this_ones_alone_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Made in $TMPDIR, readable by its owner alone, and unlinked at once."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+    def work(hand_on: HandOn, take: Take) -> None:
+        hand_on(b"found")
+
+    second = _ForkedSecond.start(work, 0)
+    assert second is not None
+    made = os.fstat(second._output.fileno())
+    assert made.st_mode & 0o777 == 0o600
+    assert made.st_nlink == 0
+    assert list(tmp_path.iterdir()) == []
+    assert list(second.output()) == [b"found"]

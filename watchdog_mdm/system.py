@@ -980,10 +980,8 @@ class _ForkedSecond:
 
     @classmethod
     def start(cls, work: SecondWork, pieces: int) -> _ForkedSecond | None:
-        import tempfile  # noqa: PLC0415 - only a large read needs it; keeps start-up fast
-
         try:  # (no room for it, or no fork: the work is done in one process)
-            output = tempfile.TemporaryFile()  # noqa: SIM115 - the second process writes it
+            output = _unlinked_file()
         except OSError:
             return None
         shares = _Shares(pieces, output.fileno())
@@ -1081,6 +1079,32 @@ class _Shares:
             fcntl.lockf(self._descriptor, fcntl.LOCK_UN, 1, self._LOCKED)
 
 
+def _unlinked_file() -> BinaryIO:
+    """A new file that this process alone can read and write (0600), unlinked as soon as
+    it is made: it lasts as long as it is open (a forked copy shares it) and leaves
+    nothing behind. Made as tempfile.mkstemp makes one: in $TMPDIR (else /tmp), under a
+    random name, never through a link or over a file (O_EXCL, O_NOFOLLOW). tempfile
+    itself (with shutil and random) would take 8-15 ms to load, before the second
+    process starts."""
+    folder = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - O_EXCL, a random name, 0600
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(_NAMES_TRIED):
+        path = os.path.join(folder, f".mdm-watchdog-{os.urandom(8).hex()}")
+        try:
+            descriptor = os.open(path, flags, 0o600)
+        except FileExistsError:  # (64 random bits: never, unless made to)
+            continue
+        try:
+            os.unlink(path)
+        except OSError:
+            os.close(descriptor)
+            raise
+        return os.fdopen(descriptor, "w+b")
+    raise FileExistsError(errno.EEXIST, "no unused name for a temporary file", folder)
+
+
+# Random names tried for an unlinked file before giving up.
+_NAMES_TRIED = 16
 # How a piece's length is written before it, and how often the first process looks for
 # more of what the second hands on.
 _LENGTH_BYTES = 8
