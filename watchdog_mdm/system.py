@@ -1037,6 +1037,7 @@ class _ForkedSecond:
             os.waitpid(self._pid, 0)
             self._reaped = True
         self._output.close()
+        self._shares.close()
 
 
 class _Shares:
@@ -1053,6 +1054,9 @@ class _Shares:
         self._counters = mmap.mmap(-1, 16)  # shared (MAP_SHARED), and so after the fork
         self._counters[:] = (0).to_bytes(8, "little") + pieces.to_bytes(8, "little")
         self._descriptor = descriptor
+
+    def close(self) -> None:
+        self._counters.close()
 
     def take_first(self) -> int | None:
         return self._take(from_first=True)
