@@ -193,35 +193,34 @@ def style_row(args: argparse.Namespace, folder: Path, style: str, mix: str) -> d
     if style == "ndjson":
         commands["naive"] = partial(timed, sys.executable, "-c", NAIVE, str(path))
     runs = interleaved(args.repeat, **commands)
-    analyze, grep = runs["analyze"], runs["grep"]
+    analyze = runs["analyze"]
     row: dict[str, object] = {
         "style": style,
         "mix": mix,
         "megabytes": round(megabytes, 1),
         "bytes_read": bytes_read(path),
-        "analyze_seconds": round(analyze.best, 3),
         "analyze_mb_per_s": round(megabytes / analyze.best),
         "analyze_peak_mb": round(analyze.peak_kib / 1024, 1),
-        "grep_seconds": round(grep.best, 3),
-        "analyze_over_grep": round(analyze.best / grep.best, 2),
-        "analyze_over_grep_median": round(analyze.median / grep.median, 2),
+        "grep_seconds": round(runs["grep"].best, 3),
+        **against(runs, "analyze", "grep"),
     }
     if "also" in runs:
-        also = runs["also"]
-        row |= {
-            "also_seconds": round(also.best, 3),
-            "also_over_grep": round(also.best / grep.best, 2),
-            "also_over_grep_median": round(also.median / grep.median, 2),
-        }
+        row |= against(runs, "also", "grep")
     if "naive" in runs:
-        naive = runs["naive"]
-        row |= {
-            "naive_seconds": round(naive.best, 3),
-            "naive_over_analyze": round(naive.best / analyze.best, 2),
-            "naive_over_analyze_median": round(naive.median / analyze.median, 2),
-        }
+        row |= against(runs, "naive", "analyze")
     path.unlink()
     return row
+
+
+def against(runs: dict[str, Runs], name: str, other: str) -> dict[str, object]:
+    """A command's fastest time, and its time over another's: fastest over fastest, and
+    median over median."""
+    mine, theirs = runs[name], runs[other]
+    return {
+        f"{name}_seconds": round(mine.best, 3),
+        f"{name}_over_{other}": round(mine.best / theirs.best, 2),
+        f"{name}_over_{other}_median": round(mine.median / theirs.median, 2),
+    }
 
 
 def print_table(rows: list[dict[str, object]], rounds: int) -> None:
@@ -275,10 +274,7 @@ def ends_table(args: argparse.Namespace, folder: Path) -> Iterator[dict[str, obj
             row["megabytes"] = round(size / 1_000_000, 1)
             row["grep_seconds"] = round(grep.best, 3)
             for name, history in (("analyze", []), ("analyze_2h", ["--history", "2h"])):
-                row |= {
-                    f"{name}_seconds": round(runs[name].best, 3),
-                    f"{name}_over_grep": round(runs[name].best / grep.best, 2),
-                    f"{name}_over_grep_median": round(runs[name].median / grep.median, 2),
+                row |= against(runs, name, "grep") | {
                     f"{name}_peak_mb": round(runs[name].peak_kib / 1024, 1),
                     f"{name}_bytes_read": bytes_read(path, *history),
                 }
