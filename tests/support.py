@@ -487,7 +487,7 @@ class FakeSystem:
         self.calls.append(("in_second_process", str(pieces)))
         if not self.second_process:
             return None
-        return _DoneAtOnce(work, pieces, self.second_takes)
+        return DoneAtOnce(work, pieces, self.second_takes)
 
     @contextlib.contextmanager
     def map_export(self, path: str) -> Iterator[mmap.mmap | None]:
@@ -527,7 +527,7 @@ def _up_to(handle: Iterable[bytes], left: int) -> Iterator[bytes]:
         left -= len(line)
 
 
-class _DoneAtOnce:
+class DoneAtOnce:
     """Second-process work, done in this process when asked for: what it hands on,
     kept in memory; its output raises SecondFailed when it raised. It takes the pieces
     of work from the first on, up to ``takes`` of them (None: all); the first process
@@ -541,8 +541,9 @@ class _DoneAtOnce:
         self._takes = pieces if takes is None else takes
         try:
             work(self.pieces.append, self._take_first)
-        except Exception:  # as the second process would end with status 1
+        except Exception:  # as the second process would end with status 1, taking all
             self.failed = True
+            self._next = self._end
 
     def _take_first(self) -> int | None:
         if self._next >= min(self._end, self._takes):

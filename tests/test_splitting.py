@@ -33,7 +33,7 @@ from tests.exports import (
     export_of,
     render,
 )
-from tests.support import FakeSystem
+from tests.support import DoneAtOnce, FakeSystem
 from tests.test_client_state import OK, SENT, SLEEP, WAKE, mdm, powerd
 from tests.test_span import result
 from watchdog_mdm import patterns
@@ -449,10 +449,12 @@ def test_the_pieces_of_the_rest_start_where_one_read_carries_a_line_on() -> None
     assert pieces[0] == at and pieces[-1] == len(data)
     assert pieces == sorted(set(pieces))
     for start in pieces[1:-1]:
-        boundary = (start // WINDOW + 1) * WINDOW
+        boundary = -(-start // WINDOW) * WINDOW  # the boundary at or after it
         assert data[start - 1 : start] == b"\n"
         assert b"\n" not in data[start:boundary]
-    assert len(pieces) - 1 == -(-(len(data) - at) // WINDOW)  # one a window, near enough
+    # every window of this export holds a line break: a piece from the split (the line
+    # the first boundary after it cuts) and one from each boundary after that
+    assert len(pieces) - 1 == len(range((at // WINDOW + 1) * WINDOW, len(data), WINDOW))
     long_line = b"x" * (3 * WINDOW)
     joined = data[:at] + long_line + data[at:]
     longer = piece_starts(joined, WINDOW, at)
@@ -488,6 +490,73 @@ def test_pieces_taken_by_either_process_are_read_as_one_read_reads_them(
     mine = reads[reads.index(("0", str(at))) + 1 :]
     left = range(len(pieces) - 2, min(takes, len(pieces) - 1) - 1, -1)  # the last back
     assert [int(read[0]) for read in mine] == [pieces[piece] for piece in left]
+
+
+class InlineSecond(MacSystem):
+    """The real windows, with a second process that does its work at once, here, taking
+    at most ``takes`` pieces (None: all it can), the rest left to this one: every share
+    of the pieces, whatever the timing."""
+
+    def __init__(self, takes: int | None) -> None:
+        super().__init__("/", export_window=WINDOW)
+        self.takes = takes
+
+    def in_second_process(self, work: SecondWork, pieces: int) -> Second | None:
+        return DoneAtOnce(work, pieces, self.takes)
+
+
+def reshaped(data: bytes, how: str, rng: random.Random) -> bytes:
+    """An export with, in its second half, a line longer than a window or about one
+    (unreadable: what is dropped must be dropped alike), or a line padded with spaces to
+    end just before a window boundary (a piece then starts on the boundary)."""
+    place = data.index(b"\n", rng.randrange(len(data) // 2, len(data) - 1)) + 1
+    if how == "long":
+        size = rng.choice([WINDOW - 1, WINDOW + 1, 2 * WINDOW + 7, 3 * WINDOW])
+        return data[:place] + b"x" * size + b"\n" + data[place:]
+    if how == "padded":
+        boundary = -(-place // WINDOW) * WINDOW
+        end = data.rfind(b"\n", 0, boundary)  # the line break to move onto boundary - 1
+        return data[:end] + b" " * (boundary - 1 - end) + data[end:]
+    return data
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    styles=st.lists(st.sampled_from(LINE_STYLES), min_size=1, max_size=2),
+    takes=st.sampled_from([None, 0, 1, 2, 5, 9]),
+    how=st.sampled_from(["as it is", "long", "padded"]),
+)
+def test_pieces_in_the_real_windows_are_read_as_one_read_reads_them(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    styles: list[str],
+    takes: int | None,
+    how: str,
+) -> None:
+    """Every share of the pieces, in the memory-mapped windows a read is made of: lines
+    carried across a piece's start, a piece that starts on a window boundary, a line
+    longer than a window. What one read gathers and counts."""
+    data = reshaped(export(seed, styles, 2400 // len(styles)), how, random.Random(seed))
+    path = tmp_path_factory.mktemp("windows") / "export.log"
+    path.write_bytes(data)
+    assert read(InlineSecond(takes), path) == read(OneProcess(), path)
+
+
+def test_a_second_process_that_fails_leaves_no_piece_to_take() -> None:
+    """Its findings dropped (the file is read again whole), this process need not read
+    any more pieces: the failed work took every one left."""
+
+    def work(hand_on: HandOn, take: Take) -> None:
+        take()
+        raise OSError(5, "Input/output error")
+
+    second = _ForkedSecond.start(work, 50)
+    assert second is not None
+    assert ended_within(second._pid, seconds=20)
+    assert second.take_last() is None
+    with pytest.raises(SecondFailed):
+        list(second.output())
 
 
 class SlowSecond(Forking):

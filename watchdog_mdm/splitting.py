@@ -5,7 +5,7 @@ shared out between the two as they go.
 A read of all of a file (an export judged as of an instant in its middle, or one whose
 end cannot settle the span judged: diagnose.py) is a pass over every byte, most of it the
 scanner's Python, on one processor. Split at the end of a line in the window of
-read_export before the window boundary nearest FIRST_SHARE of the file, each part is
+read_export before the window boundary at or before FIRST_SHARE of the file, each part is
 read in the very blocks one read of the whole reads: up to the split, the same windows,
 the last cut short there after its last line; after it, the line cut by the window
 boundary carried into the next window, as one read carries it (scan.LogReader,
@@ -91,7 +91,7 @@ def read_whole(
 
 def split_point(data: Buffer, window: int, start: int = 0) -> int | None:
     """Where a file read from ``start`` is split: after the last line that ends in the
-    window before the window boundary nearest FIRST_SHARE of what is read. None when it
+    window before the window boundary at or before FIRST_SHARE of what is read. None when it
     is not: that is less than MIN_WINDOWS windows, it starts as no lines do (a pretty JSON
     export, another tool's array, UTF-16 text: its line breaks are not single bytes),
     that window starts within the style sample (the reader joins an input's first chunks
@@ -142,8 +142,8 @@ def _read_in_two_parts(
     )
     if second is None:
         return None
-    collector = new_collector()
     try:
+        collector = new_collector()
         collector.add_all(_scan(first, system.read_export(path, start, pieces[0]), collector))
     except BaseException:
         second.cancel()
@@ -267,7 +267,9 @@ def _add_the_rest(
     held = 0
     judge = new_collector()  # only asked whether it takes a run or group whole
     counted = _add_handed_back(collector, second.handed_on())
-    # (once the second process is done, what is left is this one's, however much)
+    # (A second process that is done has taken every piece it could: what is left, if
+    # any, is this one's, however much. The real one stops only once none is left; the
+    # tests' may stop before.)
     while counted is not None or held < _TAKEN_BYTES:
         piece = second.take_last()
         if piece is None:

@@ -984,15 +984,31 @@ class _ForkedSecond:
             output = _unlinked_file()
         except OSError:
             return None
-        shares = _Shares(pieces, output.fileno())
+        try:
+            shares = _Shares(pieces, output.fileno())
+        except OSError:
+            output.close()
+            return None
         first = os.getpid()
         try:
             pid = os.fork()
         except OSError:
             output.close()
+            shares.close()
             return None
         if pid == 0:
-            _work_in_child(lambda hand_on: work(hand_on, shares.take_first), output, first)
+
+            def shared_work(hand_on: HandOn) -> None:
+                try:
+                    work(hand_on, shares.take_first)
+                except BaseException:
+                    # What this process would read of the pieces left is dropped (the
+                    # work failed: the file is read again whole), so none is left to it.
+                    with contextlib.suppress(OSError):
+                        shares.take_all()
+                    raise
+
+            _work_in_child(shared_work, output, first)
         return cls(pid, output, shares)
 
     def handed_on(self) -> Iterator[bytes]:
@@ -1015,7 +1031,10 @@ class _ForkedSecond:
             self.cancel()
 
     def take_last(self) -> int | None:
-        return self._shares.take_last()
+        try:
+            return self._shares.take_last()
+        except OSError:  # no lock on that file system: the second process takes them all
+            return None
 
     def _ended(self) -> bool:
         """Whether the work is done (all it handed on is written); raises SecondFailed
@@ -1064,6 +1083,11 @@ class _Shares:
     def take_last(self) -> int | None:
         return self._take(from_first=False)
 
+    def take_all(self) -> None:
+        """Every piece left taken (none is left to either process)."""
+        while self._take(from_first=True) is not None:
+            pass
+
     def _take(self, *, from_first: bool) -> int | None:
         import fcntl  # noqa: PLC0415 - keeps start-up fast
 
@@ -1100,10 +1124,10 @@ def _unlinked_file() -> BinaryIO:
             continue
         try:
             os.unlink(path)
-        except OSError:
+            return os.fdopen(descriptor, "w+b")
+        except BaseException:
             os.close(descriptor)
             raise
-        return os.fdopen(descriptor, "w+b")
     raise FileExistsError(errno.EEXIST, "no unused name for a temporary file", folder)
 
 
