@@ -258,9 +258,9 @@ def _add_the_rest(
     """The rest of the file added to ``collector``, in order: what the second process
     hands on, and the pieces this one takes from the last back (read by ``taken``)
     while any is left and what it keeps of them is under _TAKEN_BYTES, adding what was
-    handed on so far before each and after. Returns what the second process's reader counted
-    (handed on last; None if it was not, or if a piece taken here does not end in lines:
-    the file is then read whole)."""
+    handed on so far before each and after. Returns what the second process's reader
+    counted (handed on last; None if it was not, or if a piece taken here does not end
+    in lines: the file is then read whole)."""
     import pickle  # noqa: PLC0415 - only a split read needs it; keeps start-up fast
 
     kept: list[list[bytes]] = []  # each piece taken, in batches: the last piece first
