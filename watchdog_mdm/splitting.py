@@ -228,7 +228,7 @@ class _Batch:
     """Findings handed on together, one pickle: _BATCH of them, or of about
     _BATCH_CHARS characters of messages (a message may be as long as a line)."""
 
-    def __init__(self, hand_on: Callable[[bytes], None]) -> None:
+    def __init__(self, hand_on: HandOn) -> None:
         self._hand_on = hand_on
         self._found: list[Found] = []
         self._chars = 0

@@ -1150,9 +1150,7 @@ def _piece_at(descriptor: int, offset: int) -> bytes | None:
     return piece if len(piece) == size else None
 
 
-def _work_in_child(
-    work: Callable[[Callable[[bytes], None]], None], output: BinaryIO, first: int
-) -> NoReturn:
+def _work_in_child(work: Callable[[HandOn], None], output: BinaryIO, first: int) -> NoReturn:
     """The second process: the work, then out at once, the copied process's buffers and
     exit handlers left alone (they are the first process's to run). It stops at the next
     piece it hands on once the first process is gone (killed: none would read what it
